@@ -1,0 +1,1 @@
+"""The command-line layer: click commands that parse, call one function, and render."""

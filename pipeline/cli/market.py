@@ -1,0 +1,22 @@
+"""`px-market`: Marketplace review and listing of released plugins."""
+
+from __future__ import annotations
+
+import click
+
+from pipeline import __version__
+from pipeline.cli.errors import exit_with
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="px-market")
+def cli() -> None:
+    """PowerX Marketplace review and listing of released plugins.
+
+    Its commands arrive with the issues that build them; see docs/cli.md.
+    """
+
+
+def main() -> None:
+    """Entry point of the `px-market` console script."""
+    exit_with(cli)

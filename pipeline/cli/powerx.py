@@ -1,0 +1,81 @@
+"""`powerx`: the release-repo runner."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import click
+
+from pipeline import __version__
+from pipeline.cli.errors import exit_with
+from pipeline.fsutil import atomic_write
+from pipeline.gitrepo import GitRepo
+from pipeline.models.schemas import all_schemas
+from pipeline.policy import CheckRequest, run_check
+from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
+from pipeline.scaffold import init_repo
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="powerx")
+def cli() -> None:
+    """PowerX Release: check, sign, promote and roll out plugin releases with git as the truth."""
+
+
+@cli.command()
+@click.option("--repo", "repo_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="The release repo.")
+@click.option("--base", help="Revision the change starts from [default: merge base with the default branch].")
+@click.option("--head", default="HEAD", show_default=True, help="Revision to check.")
+@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
+              help="Output format [default: github inside GitHub Actions, else text].")
+def check(repo_dir: Path, base: str | None, head: str, output_format: str | None) -> int:
+    """Run every gate on what changed between BASE and HEAD.
+
+    Policies come from BASE, never from HEAD. Exit 0 when all gates pass, 1 when a gate
+    fails, 2 on bad input.
+    """
+    if output_format is None:
+        output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
+    report = run_check(GitRepo(repo_dir), CheckRequest(head=head, base=base))
+    if output_format == "json":
+        click.echo(render_json(report), nl=False)
+        return report.exit_code
+    click.echo(render_text(report), nl=False)
+    if output_format == "github":
+        click.echo(github_annotations(report), nl=False)
+        summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if summary:
+            with Path(summary).open("a", encoding="utf-8") as handle:
+                handle.write(render_summary(report))
+    return report.exit_code
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+def init(directory: Path) -> int:
+    """Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit."""
+    result = init_repo(directory)
+    verb = "created" if result.created_repo else "extended"
+    click.echo(f"{verb} release repo {result.path} ({len(result.files)} files, commit {result.commit[:12]})")
+    for path in result.files:
+        click.echo(f"  {path}")
+    return 0
+
+
+@cli.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder to write the *.schema.json files into.")
+def schema(out_dir: Path) -> int:
+    """Write the JSON Schema of every file kind, for editors and other tools."""
+    for name, document in all_schemas().items():
+        atomic_write(out_dir / name, (json.dumps(document, indent=2) + "\n").encode())
+        click.echo(str(out_dir / name))
+    return 0
+
+
+def main() -> None:
+    """Entry point of the `powerx` console script."""
+    exit_with(cli)

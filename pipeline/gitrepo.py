@@ -1,0 +1,422 @@
+"""The git layer: read, diff, commit and push with pygit2, never through a `git` process.
+
+Everything reads objects straight from the object database at a revision, so a check
+or a promotion never needs (or disturbs) a checkout. Writes build trees in memory
+from a set of file changes and produce exactly one commit.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import DeltaStatus, FileMode, ObjectType
+
+from pipeline.errors import GateError, InputError, Location, PowerXError
+
+TRAILER_PREFIX = "PowerX-"
+MAX_SYMLINK_HOPS = 8
+
+DEFAULT_AUTHOR = ("PowerX Release", "powerx-release@localhost")
+
+ChangeSet = Mapping[str, bytes | None]
+"""Repo-relative path -> new content, or None to delete the file."""
+
+
+@dataclass(frozen=True)
+class ChangedPath:
+    """A path that differs between two revisions."""
+
+    path: str
+    status: str  # "added" | "modified" | "deleted" | "typechange"
+    old_path: str | None = None
+
+
+@dataclass(frozen=True)
+class Trailers:
+    """Structured facts about a commit, written as `PowerX-Key: value` trailers."""
+
+    action: str
+    plugin: str | None = None
+    version: str | None = None
+    environment: str | None = None
+    operator: str | None = None
+    ci_run: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        """The trailer block, one `Key: value` per line, in a fixed order."""
+        pairs = [
+            ("Action", self.action),
+            ("Plugin", self.plugin),
+            ("Version", self.version),
+            ("Environment", self.environment),
+            ("Operator", self.operator),
+            ("CI-Run", self.ci_run),
+            *self.extra.items(),
+        ]
+        return [f"{TRAILER_PREFIX}{key}: {value}" for key, value in pairs if value]
+
+
+def compose_message(subject: str, body: str, trailers: Trailers) -> str:
+    """A commit message: subject, optional body, and the trailer block last."""
+    parts = [subject.strip()]
+    if body.strip():
+        parts.append(body.strip())
+    parts.append("\n".join(trailers.lines()))
+    return "\n\n".join(parts) + "\n"
+
+
+def read_trailers(message: str) -> dict[str, str]:
+    """Our trailers from a commit message, keyed without the `PowerX-` prefix."""
+    result: dict[str, str] = {}
+    last_paragraph = message.strip().split("\n\n")[-1]
+    for line in last_paragraph.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key.startswith(TRAILER_PREFIX):
+            result[key[len(TRAILER_PREFIX) :]] = value.strip()
+    return result
+
+
+class PushRejectedError(GateError):
+    """The remote kept moving: our commit could not be landed after every retry."""
+
+
+class GitRepo:
+    """A git repository opened with pygit2; every read names the revision it reads."""
+
+    def __init__(self, path: str | Path) -> None:
+        discovered = pygit2.discover_repository(str(path))
+        if discovered is None:
+            raise InputError(
+                f"not a git repository: {path}",
+                hint="run inside a release repo, pass --repo DIR, or create one with 'powerx init'",
+            )
+        self.repo = pygit2.Repository(discovered)
+        self._trees: dict[tuple[pygit2.Oid, str], pygit2.Tree | None] = {}
+
+    @property
+    def root(self) -> Path:
+        """The work tree (or the git directory of a bare repository)."""
+        return Path(self.repo.workdir or self.repo.path)
+
+    # -- revisions -------------------------------------------------------------------
+
+    def resolve(self, rev: str) -> pygit2.Commit:
+        """The commit `rev` names (a branch, tag, sha or expression such as HEAD~2)."""
+        try:
+            obj = self.repo.revparse_single(rev)
+            commit = obj.peel(pygit2.Commit)
+        except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
+            raise InputError(
+                f"revision {rev!r} does not exist in {self.root}",
+                hint="check the name with 'git log --oneline', or fetch the branch first",
+            ) from None
+        return commit
+
+    def merge_base(self, a: pygit2.Commit, b: pygit2.Commit) -> pygit2.Commit:
+        """The best common ancestor of two commits."""
+        oid = self.repo.merge_base(a.id, b.id)
+        if oid is None:
+            raise InputError(
+                f"{a.short_id} and {b.short_id} share no history",
+                hint="pass --base explicitly",
+            )
+        return self.repo.get(oid).peel(pygit2.Commit)
+
+    def default_branch(self) -> str | None:
+        """The branch pull requests target: $GITHUB_BASE_REF, origin/HEAD, main or master."""
+        candidates = []
+        base_ref = os.environ.get("GITHUB_BASE_REF")
+        if base_ref:
+            candidates += [f"refs/remotes/origin/{base_ref}", f"refs/heads/{base_ref}"]
+        try:
+            origin_head = self.repo.references["refs/remotes/origin/HEAD"].resolve()
+            candidates.append(origin_head.name)
+        except (KeyError, pygit2.GitError):
+            pass
+        candidates += ["refs/heads/main", "refs/heads/master"]
+        for name in candidates:
+            if name in self.repo.references:
+                return name
+        return None
+
+    # -- reading ---------------------------------------------------------------------
+
+    def tree(self, commit: pygit2.Commit, path: str = "") -> pygit2.Tree | None:
+        """The tree at `path` in `commit`, or None when there is no folder there."""
+        key = (commit.id, path)
+        if key not in self._trees:
+            self._trees[key] = self._lookup_tree(commit, path)
+        return self._trees[key]
+
+    def _lookup_tree(self, commit: pygit2.Commit, path: str) -> pygit2.Tree | None:
+        if not path:
+            return commit.tree
+        try:
+            entry = commit.tree[path]
+        except KeyError:
+            return None
+        return entry if isinstance(entry, pygit2.Tree) else None
+
+    def list_dir(self, commit: pygit2.Commit, path: str) -> list[tuple[str, bool]]:
+        """(name, is_folder) of the entries of a folder, or [] when it does not exist."""
+        tree = self.tree(commit, path)
+        if tree is None:
+            return []
+        return [(entry.name or "", entry.type == ObjectType.TREE) for entry in tree]
+
+    def read(self, commit: pygit2.Commit, path: str, *, max_bytes: int) -> bytes | None:
+        """A regular file's bytes at `commit`, or None when absent.
+
+        Symbolic links are followed inside the tree; one that points outside the
+        repository, or loops, is refused. A file over `max_bytes` is refused unread.
+        """
+        current = _normalise(path)
+        for _hop in range(MAX_SYMLINK_HOPS):
+            entry = self._entry(commit, current)
+            if entry is None:
+                return None
+            if entry.filemode == FileMode.LINK:
+                target = self.repo[entry.id].read_raw().decode("utf-8", "replace")
+                current = _follow_link(path, current, target)
+                continue
+            if entry.type != ObjectType.BLOB:
+                return None
+            blob = self.repo[entry.id]
+            if blob.size > max_bytes:
+                raise InputError(
+                    f"file is {blob.size:,} bytes, over the limit of {max_bytes:,}",
+                    location=Location(path),
+                )
+            return bytes(blob.read_raw())
+        raise InputError(f"too many symbolic links (more than {MAX_SYMLINK_HOPS})", location=Location(path))
+
+    def _entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+        try:
+            return commit.tree[path]
+        except KeyError:
+            return None
+
+    def changed_paths(self, base: pygit2.Commit, head: pygit2.Commit) -> list[ChangedPath]:
+        """Files that differ between two revisions (identical subtrees are never opened)."""
+        diff = self.repo.diff(base.tree, head.tree)
+        statuses = {
+            DeltaStatus.ADDED: "added",
+            DeltaStatus.DELETED: "deleted",
+            DeltaStatus.MODIFIED: "modified",
+            DeltaStatus.TYPECHANGE: "typechange",
+        }
+        result = []
+        for delta in diff.deltas:
+            status = statuses.get(delta.status, "modified")
+            path = delta.old_file.path if status == "deleted" else delta.new_file.path
+            result.append(ChangedPath(path=path, status=status))
+        return result
+
+    def walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+        """Commits reachable from `start`, newest first."""
+        yield from self.repo.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def signature(self, when: float | None = None) -> pygit2.Signature:
+        """Author and committer: git config's user, else PowerX Release."""
+        try:
+            default = self.repo.default_signature
+            name, email = default.name, default.email
+        except (KeyError, pygit2.GitError):
+            name, email = DEFAULT_AUTHOR
+        if when is None:
+            return pygit2.Signature(name, email)
+        return pygit2.Signature(name, email, int(when), 0)
+
+    def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid:
+        """A new tree: `base` with `changes` applied; folders left empty disappear."""
+        nested: dict[str, dict[str, bytes | None]] = {}
+        files: dict[str, bytes | None] = {}
+        for path, content in changes.items():
+            head, _, rest = _normalise(path).partition("/")
+            if rest:
+                nested.setdefault(head, {})[rest] = content
+            else:
+                files[head] = content
+        builder = self.repo.TreeBuilder(base) if base is not None else self.repo.TreeBuilder()
+        for name, content in files.items():
+            if content is None:
+                if builder.get(name) is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, self.repo.create_blob(content), FileMode.BLOB)
+        for name, sub_changes in nested.items():
+            existing = builder.get(name)
+            subtree = self.repo[existing.id] if existing is not None and existing.type == ObjectType.TREE else None
+            oid = self.build_tree(subtree, sub_changes)
+            if len(self.repo[oid]) == 0:
+                if existing is not None:
+                    builder.remove(name)
+            else:
+                builder.insert(name, oid, FileMode.TREE)
+        return builder.write()
+
+    def commit(
+        self,
+        branch: str,
+        changes: ChangeSet,
+        message: str,
+        *,
+        parent: pygit2.Commit | None = None,
+        when: float | None = None,
+    ) -> pygit2.Commit:
+        """Write one commit of `changes` on `branch` (on top of `parent`, default its tip).
+
+        When `branch` is checked out in a work tree, the changed files are updated there
+        too (refusing, before anything is written, if they hold uncommitted edits).
+        """
+        ref_name = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
+        if parent is None and ref_name in self.repo.references:
+            parent = self.repo.references[ref_name].peel(pygit2.Commit)
+        tree_id = self.build_tree(parent.tree if parent else None, changes)
+        signature = self.signature(when)
+        parents = [parent.id] if parent else []
+        oid = self.repo.create_commit(None, signature, signature, message, tree_id, parents)
+        commit = self.repo[oid].peel(pygit2.Commit)
+        if self._is_checked_out(ref_name):
+            self._update_work_tree(commit, list(changes))
+        self.repo.references.create(ref_name, oid, force=True)
+        return commit
+
+    def _is_checked_out(self, ref_name: str) -> bool:
+        if self.repo.is_bare or self.repo.head_is_detached:
+            return False
+        try:
+            return self.repo.references["HEAD"].resolve().name == ref_name
+        except (KeyError, pygit2.GitError):
+            return self.repo.references["HEAD"].target == ref_name
+
+    def _update_work_tree(self, commit: pygit2.Commit, paths: list[str]) -> None:
+        try:
+            self.repo.checkout_tree(commit.tree, paths=paths, strategy=pygit2.enums.CheckoutStrategy.SAFE)
+        except pygit2.GitError as error:
+            raise InputError(
+                f"uncommitted changes in the work tree would be overwritten: {error}",
+                hint="commit or stash your changes to these files, then run again",
+            ) from None
+        self.repo.index.read()
+        for path in paths:
+            if (Path(self.root) / path).exists():
+                self.repo.index.add(path)
+            elif path in self.repo.index:
+                self.repo.index.remove(path)
+        self.repo.index.write()
+
+    # -- remotes ---------------------------------------------------------------------
+
+    def fetch(self, remote: str, branch: str) -> pygit2.Commit | None:
+        """Fetch `branch` from `remote`; the remote tip, or None if it has no such branch."""
+        try:
+            self.repo.remotes[remote].fetch([f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"])
+        except (KeyError, pygit2.GitError) as error:
+            raise InputError(f"cannot fetch {branch!r} from remote {remote!r}: {error}") from None
+        ref = f"refs/remotes/{remote}/{branch}"
+        if ref not in self.repo.references:
+            return None
+        return self.repo.references[ref].peel(pygit2.Commit)
+
+    def push(self, remote: str, commit: pygit2.Commit, branch: str) -> bool:
+        """Push `commit` to `branch` on `remote`; False when the remote moved on (not a fast-forward)."""
+        rejections: list[str] = []
+
+        class Callbacks(pygit2.RemoteCallbacks):
+            def push_update_reference(self, refname: str, message: str | None) -> None:
+                if message:
+                    rejections.append(message)
+
+        try:
+            self.repo.remotes[remote].push([f"{commit.id}:refs/heads/{branch}"], callbacks=Callbacks())
+        except pygit2.GitError as error:
+            text = str(error).lower()
+            if "fast-forward" in text or "fastforward" in text or "fetch first" in text:
+                return False
+            raise PowerXError(f"push to {remote!r} failed: {error}") from None
+        if rejections:
+            return False
+        self.repo.references.create(f"refs/remotes/{remote}/{branch}", commit.id, force=True)
+        return True
+
+    def commit_and_push(
+        self,
+        remote: str,
+        branch: str,
+        make_change: Callable[[pygit2.Commit | None], tuple[ChangeSet, str]],
+        *,
+        attempts: int = 5,
+        when: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> pygit2.Commit:
+        """Land one commit on `remote`'s `branch`, rebasing and retrying when others push first.
+
+        `make_change` gets the remote tip and returns (changes, message): it is called
+        again on the new tip after every rejection, so it re-reads the current state
+        (and may raise to give up on a real conflict). Nothing is pushed twice.
+        """
+        for attempt in range(attempts):
+            tip = self.fetch(remote, branch)
+            changes, message = make_change(tip)
+            commit = self.commit(f"refs/powerx/pending/{branch}", changes, message, parent=tip, when=when)
+            if self.push(remote, commit, branch):
+                self.repo.references.delete(f"refs/powerx/pending/{branch}")
+                self._fast_forward_local(branch, commit)
+                return commit
+            sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
+        self.repo.references.delete(f"refs/powerx/pending/{branch}")
+        raise PushRejectedError(
+            f"could not push to {remote}/{branch}: the remote moved on {attempts} times in a row",
+            hint="other runners are pushing to the same branch; run again, or raise --attempts",
+        )
+
+    def _fast_forward_local(self, branch: str, commit: pygit2.Commit) -> None:
+        ref_name = f"refs/heads/{branch}"
+        if ref_name not in self.repo.references:
+            self.repo.references.create(ref_name, commit.id)
+            return
+        local = self.repo.references[ref_name].peel(pygit2.Commit)
+        if self.repo.descendant_of(commit.id, local.id):
+            if self._is_checked_out(ref_name):
+                changed = [c.path for c in self.changed_paths(local, commit)]
+                self._update_work_tree(commit, changed)
+            self.repo.references.create(ref_name, commit.id, force=True)
+
+
+def _normalise(path: str) -> str:
+    """A repo-relative POSIX path with no '.', '..' escapes or leading '/'."""
+    if path.startswith("/") or "\\" in path:
+        raise InputError(f"path must be relative to the repository: {path!r}")
+    normal = posixpath.normpath(path)
+    if normal == ".." or normal.startswith("../"):
+        raise InputError(f"path escapes the repository: {path!r}")
+    return normal
+
+
+def _follow_link(original: str, link_path: str, target: str) -> str:
+    """Resolve a symlink's target relative to the link, refusing escapes."""
+    if target.startswith("/"):
+        raise InputError(
+            f"symbolic link points outside the repository (to {target!r})",
+            location=Location(original),
+            hint="commit the file itself instead of a link to it",
+        )
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(link_path), target))
+    if joined == ".." or joined.startswith("../"):
+        raise InputError(
+            f"symbolic link points outside the repository (to {target!r})",
+            location=Location(original),
+            hint="commit the file itself instead of a link to it",
+        )
+    return joined

@@ -1,0 +1,50 @@
+"""`environments/<env>/environment.yaml` and `environments/<env>/plugins/<plugin>.yaml`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.models.base import Document, Name, SemVer, Sha256, Strict
+
+
+class Tenant(Strict):
+    """A customer organisation served by this environment."""
+
+    id: Name
+    name: str | None = None
+
+
+class Environment(Document):
+    """One environment of the promotion order, with its tenants and tenant groups."""
+
+    kind: Literal["Environment"]
+    name: Name
+    position: int = Field(ge=0, description="index in the promotion order (0 = first)")
+    description: str = ""
+    tenants: list[Tenant] = Field(default_factory=list)
+    groups: dict[Name, list[Name]] = Field(
+        default_factory=dict, description="named tenant groups, e.g. a canary group"
+    )
+
+    @model_validator(mode="after")
+    def _groups_name_known_tenants(self) -> Environment:
+        ids = [tenant.id for tenant in self.tenants]
+        duplicates = sorted({tenant for tenant in ids if ids.count(tenant) > 1})
+        if duplicates:
+            raise ValueError(f"tenant ids must be unique: {', '.join(duplicates)}")
+        for group, members in self.groups.items():
+            unknown = sorted(set(members) - set(ids))
+            if unknown:
+                raise ValueError(f"group {group!r} names unknown tenants: {', '.join(unknown)}")
+        return self
+
+
+class PluginState(Document):
+    """The desired state of one plugin in one environment."""
+
+    kind: Literal["PluginState"]
+    plugin: Name
+    version: SemVer
+    digest: Sha256 = Field(description="sha256 of the release's artifact, as a cross-check")

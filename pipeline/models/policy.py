@@ -1,0 +1,109 @@
+"""`policies/*.yaml`: the gates a change must pass, one kind per file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipeline.models.base import API_VERSION, Document, Name, Strict
+
+SEVERITIES = ("none", "low", "medium", "high", "critical")
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+class CoverageGate(Strict):
+    """Minimum line+branch coverage, in percent."""
+
+    minimum: float = Field(default=90.0, ge=0, le=100)
+
+
+class TestGate(Strict):
+    """Minimum pass rate of the JUnit reports (skipped tests do not count), in percent."""
+
+    min_pass_rate: float = Field(default=100.0, ge=0, le=100, alias="minPassRate")
+    min_tests: int = Field(default=1, ge=0, alias="minTests")
+
+
+class FindingsGate(Strict):
+    """Scanner findings at or above `failOn` fail the gate."""
+
+    fail_on: Severity = Field(default="high", alias="failOn")
+
+
+class GatePolicy(Document):
+    """Evidence gates every release must pass: `policies/gates.yaml`."""
+
+    kind: Literal["GatePolicy"]
+    coverage: CoverageGate = Field(default_factory=CoverageGate)
+    tests: TestGate = Field(default_factory=TestGate)
+    findings: FindingsGate = Field(default_factory=FindingsGate)
+    require_evidence: bool = Field(
+        default=True,
+        alias="requireEvidence",
+        description="a release without coverage, test or scan reports fails",
+    )
+
+
+DEFAULT_LICENSES = (
+    "Apache-2.0",
+    "MIT",
+    "BSD-2-Clause",
+    "BSD-3-Clause",
+    "ISC",
+    "MPL-2.0",
+)
+
+
+class LicensePolicy(Document):
+    """Licences a plugin may carry: `policies/licenses.yaml`."""
+
+    kind: Literal["LicensePolicy"]
+    allowed: list[str] = Field(min_length=1, description="SPDX licence ids")
+
+
+class PromotionPolicy(Document):
+    """The order releases move through environments: `policies/promotion.yaml`."""
+
+    kind: Literal["PromotionPolicy"]
+    order: list[Name] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> PromotionPolicy:
+        if len(set(self.order)) != len(self.order):
+            raise ValueError("each environment may appear once in the promotion order")
+        return self
+
+
+POLICY_KINDS: dict[str, type[Document]] = {
+    "GatePolicy": GatePolicy,
+    "LicensePolicy": LicensePolicy,
+    "PromotionPolicy": PromotionPolicy,
+}
+
+
+class PolicySet(Strict):
+    """All policies of a revision; a kind with no file takes the seed defaults."""
+
+    gates: GatePolicy = Field(
+        default_factory=lambda: GatePolicy(apiVersion=API_VERSION, kind="GatePolicy")
+    )
+    licenses: LicensePolicy = Field(
+        default_factory=lambda: LicensePolicy(
+            apiVersion=API_VERSION, kind="LicensePolicy", allowed=list(DEFAULT_LICENSES)
+        )
+    )
+    promotion: PromotionPolicy = Field(
+        default_factory=lambda: PromotionPolicy(
+            apiVersion=API_VERSION, kind="PromotionPolicy", order=["test", "staging", "prod"]
+        )
+    )
+    sources: dict[str, str] = Field(
+        default_factory=dict, description="policy kind -> file it was read from"
+    )
+
+    def previous_environment(self, env: str) -> str | None:
+        """The environment a release must be in before it may enter `env`."""
+        order = self.promotion.order
+        index = order.index(env)
+        return order[index - 1] if index > 0 else None

@@ -1,0 +1,40 @@
+"""JSON Schemas of every file kind, generated from the models (editors validate YAML with them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from pipeline.models.environment import Environment, PluginState
+from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
+from pipeline.models.release import Release
+
+SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
+    "release.schema.json": (Release, "releases/<plugin>/<version>/release.yaml"),
+    "environment.schema.json": (Environment, "environments/<env>/environment.yaml"),
+    "plugin-state.schema.json": (PluginState, "environments/<env>/plugins/<plugin>.yaml"),
+    "gate-policy.schema.json": (GatePolicy, "policies/gates.yaml"),
+    "license-policy.schema.json": (LicensePolicy, "policies/licenses.yaml"),
+    "promotion-policy.schema.json": (PromotionPolicy, "policies/promotion.yaml"),
+}
+
+SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"
+
+
+def json_schema(model: type[BaseModel], file_pattern: str, name: str) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one file kind."""
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_BASE_URL + name,
+        "x-powerx-path": file_pattern,
+        **schema,
+    }
+
+
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> schema, for every file kind."""
+    return {
+        name: json_schema(model, pattern, name) for name, (model, pattern) in SCHEMA_FILES.items()
+    }

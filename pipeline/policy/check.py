@@ -1,0 +1,304 @@
+"""`powerx check`: evaluate what changed between two revisions against the base's policies.
+
+Policies are always read from the base revision: a pull request cannot weaken the
+gates it is judged by. Work is proportional to the diff: only changed files, and the
+few files they refer to, are ever read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo
+from pipeline.models.policy import PolicySet
+from pipeline.policy.gates import ReleaseGates
+from pipeline.policy.results import CheckReport, GateResult, located, results_from_error
+from pipeline.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """Which revisions to compare; `base=None` means the merge base with the default branch."""
+
+    head: str = "HEAD"
+    base: str | None = None
+
+
+def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
+    """Evaluate every change between base and head; InputError for bad revisions or policies."""
+    head_commit = git.resolve(request.head)
+    if request.base is not None:
+        base_commit = git.resolve(request.base)
+    else:
+        branch = git.default_branch()
+        if branch is None:
+            raise InputError(
+                "cannot tell the default branch to compare against",
+                hint="pass --base REV (e.g. --base origin/main)",
+            )
+        base_commit = git.merge_base(git.resolve(branch), head_commit)
+    base, head = Snapshot(git, base_commit), Snapshot(git, head_commit)
+    policies = base.policies()
+    changes = git.changed_paths(base_commit, head_commit)
+    checker = _Checker(policies, base, head)
+    for change in changes:
+        checker.visit(layout.classify(change.path))
+    checker.evaluate()
+    return CheckReport(
+        base=str(base_commit.id),
+        head=str(head_commit.id),
+        changed_files=len(changes),
+        results=checker.results,
+    )
+
+
+@dataclass
+class _Checker:
+    policies: PolicySet
+    base: Snapshot
+    head: Snapshot
+    releases: dict[tuple[str, str], None] = field(default_factory=dict)
+    states: dict[tuple[str, str], None] = field(default_factory=dict)
+    environments: dict[str, None] = field(default_factory=dict)
+    policy_files: list[str] = field(default_factory=list)
+    results: list[GateResult] = field(default_factory=list)
+    release_verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def visit(self, path: layout.RepoPath) -> None:
+        """Note which subject a changed path belongs to."""
+        if path.kind in ("release", "release-file"):
+            assert path.plugin and path.version
+            self.releases[(path.plugin, path.version)] = None
+        elif path.kind == "plugin-state":
+            assert path.environment and path.plugin
+            self.states[(path.environment, path.plugin)] = None
+        elif path.kind == "environment":
+            assert path.environment
+            self.environments[path.environment] = None
+        elif path.kind == "policy":
+            self.policy_files.append(path.path)
+        elif path.kind == "unknown":
+            self.results.append(
+                GateResult(
+                    subject=path.path,
+                    gate="layout",
+                    status="warn",
+                    message="file is not part of the release repo layout and is not checked",
+                    file=path.path,
+                    hint="see docs/formats.md for where each file belongs",
+                )
+            )
+
+    def evaluate(self) -> None:
+        """Run the gates of every subject that changed."""
+        for policy_path in self.policy_files:
+            self._guarded(policy_path, lambda p=policy_path: self._policy(p))
+        for env in self.environments:
+            self._guarded(f"environment {env}", lambda e=env: self._environment(e))
+        for plugin, version in self.releases:
+            self._release_verdict(plugin, version)
+        for env, plugin in self.states:
+            self._guarded(f"{env}/{plugin}", lambda e=env, p=plugin: self._plugin_state(e, p))
+
+    def _guarded(self, subject: str, evaluate: object) -> bool:
+        """Run one subject's gates, turning bad input into error results; False on errors."""
+        assert callable(evaluate)
+        try:
+            self.results.extend(evaluate())
+        except InputError as error:
+            self.results.extend(results_from_error(subject, error))
+            return False
+        return True
+
+    # -- subjects ------------------------------------------------------------------
+
+    def _policy(self, path: str) -> list[GateResult]:
+        if self.head.read(path) is None:
+            return [self._review(path, "policy file removed: the seed defaults apply after merge")]
+        loaded = self.head.load_policy(path)
+        return [
+            self._review(
+                path,
+                f"{loaded.doc.data['kind']} changed: it takes effect only after merge; "
+                "this change is still judged by the base revision's policies",
+            )
+        ]
+
+    def _review(self, path: str, message: str) -> GateResult:
+        return GateResult(
+            subject=path,
+            gate="policy-change",
+            status="warn",
+            message=message,
+            file=path,
+            line=1,
+            hint="policy owners must review this change",
+        )
+
+    def _environment(self, env: str) -> list[GateResult]:
+        loaded = self.head.environment(env)
+        if loaded is None:
+            return []
+        model, subject = loaded.model, f"environment {env}"
+        if model.name != env:
+            raise InputError(
+                f"name {model.name!r} does not match its folder environments/{env}/",
+                location=loaded.locate("name"),
+                hint=f"set 'name: {env}' or move the file",
+            )
+        order = self.policies.promotion.order
+        expected = order.index(env) if env in order else None
+        return [
+            GateResult(
+                subject=subject,
+                gate="order",
+                status="pass" if expected == model.position else "fail",
+                expected=f"position {expected}" if expected is not None else f"{env} in {order}",
+                found=f"position {model.position}",
+                message=(
+                    ""
+                    if expected == model.position
+                    else "environment.yaml disagrees with the promotion order in policies/"
+                ),
+                **located(loaded.locate("position")),  # type: ignore[arg-type]
+            )
+        ]
+
+    def _release_verdict(self, plugin: str, version: str) -> bool:
+        """Evaluate a release once; True when every gate passed."""
+        key = (plugin, version)
+        if key not in self.release_verdicts:
+            before = len(self.results)
+            ok = self._guarded(f"{plugin}@{version}", lambda: self._release(plugin, version))
+            new = self.results[before:]
+            self.release_verdicts[key] = ok and all(r.status in ("pass", "warn") for r in new)
+        return self.release_verdicts[key]
+
+    def _release(self, plugin: str, version: str) -> list[GateResult]:
+        subject = f"{plugin}@{version}"
+        path = layout.release_path(plugin, version)
+        loaded = self.head.release(plugin, version)
+        if loaded is None:
+            existed = self.base.release(plugin, version) is not None
+            return [
+                GateResult(
+                    subject=subject,
+                    gate="locked" if existed else "layout",
+                    status="fail",
+                    message=(
+                        "a released version cannot be deleted"
+                        if existed
+                        else f"files under {layout.release_dir(plugin, version)}/ but no {path}"
+                    ),
+                    file=path,
+                )
+            ]
+        if (loaded.model.plugin, loaded.model.version) != (plugin, version):
+            field_name = "plugin" if loaded.model.plugin != plugin else "version"
+            raise InputError(
+                f"manifest says {loaded.model.ref} but lives in {layout.release_dir(plugin, version)}/",
+                location=loaded.locate(field_name),
+                hint=f"releases live in releases/<plugin>/<version>/; fix {field_name} or move it",
+            )
+        return ReleaseGates(self.policies, self.base, self.head, loaded).evaluate()
+
+    def _plugin_state(self, env: str, plugin: str) -> list[GateResult]:
+        subject = f"{env}/{plugin}"
+        loaded = self.head.plugin_state(env, plugin)
+        if loaded is None:
+            return [
+                GateResult(
+                    subject=subject,
+                    gate="removal",
+                    status="warn",
+                    message=f"{plugin} is removed from {env}",
+                    file=layout.plugin_state_path(env, plugin),
+                )
+            ]
+        state = loaded.model
+        if state.plugin != plugin:
+            raise InputError(
+                f"plugin {state.plugin!r} does not match the file name {plugin}.yaml",
+                location=loaded.locate("plugin"),
+                hint=f"set 'plugin: {plugin}' or rename the file",
+            )
+        order = self.policies.promotion.order
+        if env not in order:
+            return [
+                GateResult(
+                    subject=subject,
+                    gate="order",
+                    status="fail",
+                    expected=" -> ".join(order),
+                    found=env,
+                    message=f"environment {env!r} is not in the promotion order",
+                    **located(loaded.locate()),  # type: ignore[arg-type]
+                )
+            ]
+        release = self.head.release(plugin, state.version)
+        ref = f"{plugin}@{state.version}"
+        results = [
+            GateResult(
+                subject=subject,
+                gate="registered",
+                status="pass" if release else "fail",
+                expected=f"a manifest at {layout.release_path(plugin, state.version)}",
+                found="present" if release else "missing",
+                message="" if release else f"{ref} has no release manifest",
+                **located(loaded.locate("version")),  # type: ignore[arg-type]
+            )
+        ]
+        if release is None:
+            return results
+        digest_ok = release.model.artifact.sha256 == state.digest
+        results.append(
+            GateResult(
+                subject=subject,
+                gate="digest",
+                status="pass" if digest_ok else "fail",
+                expected=release.model.artifact.sha256,
+                found=state.digest,
+                message="" if digest_ok else f"digest differs from {ref}'s artifact",
+                **located(loaded.locate("digest")),  # type: ignore[arg-type]
+            )
+        )
+        results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
+        gates_ok = self._release_verdict(plugin, state.version)
+        results.append(
+            GateResult(
+                subject=subject,
+                gate="release-gates",
+                status="pass" if gates_ok else "fail",
+                expected=f"{ref} passes every gate",
+                found="passes" if gates_ok else "fails (see its results)",
+                **located(loaded.locate("version")),  # type: ignore[arg-type]
+            )
+        )
+        return results
+
+    def _order_gate(self, env: str, plugin: str, version: str, where: object) -> GateResult:
+        previous = self.policies.previous_environment(env)
+        subject = f"{env}/{plugin}"
+        if previous is None:
+            return GateResult(
+                subject=subject, gate="order", status="pass", expected="first environment",
+                found=env, **located(where),  # type: ignore[arg-type]
+            )
+        before = self.base.plugin_state(previous, plugin)
+        found = before.model.version if before else "absent"
+        ok = found == version
+        return GateResult(
+            subject=subject,
+            gate="order",
+            status="pass" if ok else "fail",
+            expected=f"{plugin}@{version} already in {previous}",
+            found=f"{previous} has {found}",
+            message=(
+                ""
+                if ok
+                else f"promote {plugin}@{version} to {previous} first: environments cannot be skipped"
+            ),
+            **located(where),  # type: ignore[arg-type]
+        )

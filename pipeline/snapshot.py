@@ -1,0 +1,136 @@
+"""Typed, cached reads of a release repo at one revision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import pygit2
+
+from pipeline import layout
+from pipeline.errors import InputError, Location
+from pipeline.gitrepo import GitRepo
+from pipeline.models import POLICY_KINDS, Document, PolicySet, validate_document
+from pipeline.models.environment import Environment, PluginState
+from pipeline.models.release import Release
+from pipeline.models.semver import Version
+from pipeline.yamlio import MAX_YAML_BYTES, YamlDocument, parse_yaml
+
+D = TypeVar("D", bound=Document)
+
+_POLICY_FIELDS = {"GatePolicy": "gates", "LicensePolicy": "licenses", "PromotionPolicy": "promotion"}
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[D]):
+    """A validated file together with its parsed YAML (for line numbers)."""
+
+    model: D
+    doc: YamlDocument
+
+    def locate(self, *key_path: str | int) -> Location:
+        """file:line:column of a field of this file."""
+        return self.doc.locate(key_path)
+
+
+class Snapshot:
+    """The release repo as it is at one commit; reads go straight to git objects."""
+
+    def __init__(self, git: GitRepo, commit: pygit2.Commit) -> None:
+        self.git = git
+        self.commit = commit
+        self._docs: dict[str, Loaded[Document] | None] = {}
+
+    @property
+    def short_id(self) -> str:
+        """The abbreviated commit id."""
+        return str(self.commit.short_id)
+
+    def read(self, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> bytes | None:
+        """Raw bytes of a file, None if absent."""
+        return self.git.read(self.commit, path, max_bytes=max_bytes)
+
+    def blob_id(self, path: str) -> str | None:
+        """The object id of a file (equal ids mean equal contents), None if absent."""
+        try:
+            return str(self.commit.tree[path].id)
+        except KeyError:
+            return None
+
+    def load(self, path: str, model: type[D]) -> Loaded[D] | None:
+        """A file validated as `model`, None if absent; InputError if it is not valid."""
+        if path not in self._docs:
+            raw = self.read(path)
+            if raw is None:
+                self._docs[path] = None
+            else:
+                doc = parse_yaml(raw, path)
+                self._docs[path] = Loaded(validate_document(doc, model), doc)  # type: ignore[arg-type]
+        loaded = self._docs[path]
+        if loaded is not None and not isinstance(loaded.model, model):
+            raise InputError(f"expected a {model.__name__}", location=Location(path))
+        return loaded  # type: ignore[return-value]
+
+    def release(self, plugin: str, version: str) -> Loaded[Release] | None:
+        """The manifest of plugin@version."""
+        return self.load(layout.release_path(plugin, version), Release)
+
+    def plugin_state(self, env: str, plugin: str) -> Loaded[PluginState] | None:
+        """The desired state of a plugin in an environment."""
+        return self.load(layout.plugin_state_path(env, plugin), PluginState)
+
+    def environment(self, env: str) -> Loaded[Environment] | None:
+        """An environment's manifest."""
+        return self.load(layout.environment_path(env), Environment)
+
+    def versions(self, plugin: str) -> list[Version]:
+        """Released versions of a plugin (folders under releases/<plugin>/), newest first."""
+        found = []
+        for name, is_dir in self.git.list_dir(self.commit, f"{layout.RELEASES}/{plugin}"):
+            if is_dir:
+                try:
+                    found.append(Version.parse(name))
+                except ValueError:
+                    continue
+        return sorted(found, reverse=True)
+
+    def policy_files(self) -> list[str]:
+        """Paths of the policy files at this revision."""
+        return sorted(
+            f"{layout.POLICIES}/{name}"
+            for name, is_dir in self.git.list_dir(self.commit, layout.POLICIES)
+            if not is_dir and name.endswith((".yaml", ".yml"))
+        )
+
+    def load_policy(self, path: str) -> Loaded[Document]:
+        """A policy file, validated as the kind it declares."""
+        raw = self.read(path)
+        if raw is None:
+            raise InputError("policy file not found", location=Location(path))
+        doc = parse_yaml(raw, path)
+        kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+        model = POLICY_KINDS.get(str(kind))
+        if model is None:
+            raise InputError(
+                f"unknown policy kind {kind!r}",
+                location=doc.locate(("kind",)),
+                hint=f"policy files declare one of: {', '.join(sorted(POLICY_KINDS))}",
+            )
+        return Loaded(validate_document(doc, model), doc)
+
+    def policies(self) -> PolicySet:
+        """Every policy at this revision; a kind without a file keeps its seed default."""
+        values: dict[str, object] = {}
+        sources: dict[str, str] = {}
+        for path in self.policy_files():
+            loaded = self.load_policy(path)
+            kind = str(loaded.doc.data["kind"])
+            if kind in sources:
+                raise InputError(
+                    f"a second {kind} (the first is {sources[kind]})",
+                    location=loaded.locate("kind"),
+                    hint="keep one file per policy kind",
+                )
+            sources[kind] = path
+            values[_POLICY_FIELDS[kind]] = loaded.model
+        return PolicySet.model_validate({**values, "sources": sources})

@@ -1,0 +1,201 @@
+"""Safe YAML reading and writing with ruamel.yaml's round-trip mode.
+
+Reading returns plain Python data for validation, a map from every key path to its
+line and column (so any later error can name file:line:column), and the round-trip
+object, so that our own commits can edit a file and keep its comments and key order.
+
+The reader refuses what a release repo never needs and an attacker might send: files
+over a size limit, bytes that are not UTF-8, several documents in one file, duplicate
+keys, custom tags, and documents that anchors and aliases blow up ("billion laughs").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from pipeline.errors import InputError, Location
+
+MAX_YAML_BYTES = 1024 * 1024
+"""Largest YAML file we read: manifests and policies are a few kilobytes."""
+
+MAX_NODES = 100_000
+"""Largest number of values a document may expand to once aliases are followed."""
+
+MAX_DEPTH = 64
+"""Deepest nesting we accept (a self-referencing alias is infinitely deep)."""
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class YamlDocument:
+    """A parsed YAML file: plain data, where each value stands, and the round-trip tree."""
+
+    path: str
+    data: Any
+    positions: dict[KeyPath, tuple[int, int]] = field(repr=False)
+    tree: Any = field(repr=False, compare=False)
+
+    def locate(self, key_path: KeyPath = ()) -> Location:
+        """The location of the deepest part of `key_path` that exists in the file."""
+        for end in range(len(key_path), -1, -1):
+            position = self.positions.get(tuple(key_path[:end]))
+            if position is not None:
+                return Location(self.path, position[0], position[1])
+        return Location(self.path)
+
+
+def _round_trip() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def decode_text(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> str:
+    """Check size and encoding of a text file and return its text."""
+    if len(raw) > max_bytes:
+        raise InputError(
+            f"file is {len(raw):,} bytes, over the limit of {max_bytes:,}",
+            location=Location(path),
+            hint="split the file, or check that the right file was named",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise InputError(
+            f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})",
+            location=Location(path, line, column),
+            hint="save the file as UTF-8",
+        ) from None
+
+
+def parse_yaml(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> YamlDocument:
+    """Parse one YAML document from bytes, refusing anything unsafe or ambiguous."""
+    text = decode_text(raw, path, max_bytes=max_bytes)
+    try:
+        tree = _round_trip().load(text)
+    except MarkedYAMLError as error:
+        raise _marked_error(error, path) from None
+    except YAMLError as error:
+        raise InputError(f"invalid YAML: {error}", location=Location(path)) from None
+    if tree is None:
+        raise InputError("file is empty", location=Location(path, 1, 1))
+    converter = _Converter(path)
+    data = converter.convert(tree, (), 0)
+    return YamlDocument(path=path, data=data, positions=converter.positions, tree=tree)
+
+
+def _marked_error(error: MarkedYAMLError, path: str) -> InputError:
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark is not None else None
+    column = mark.column + 1 if mark is not None else None
+    problem = " ".join(part for part in (error.context, error.problem) if part)
+    problem = problem.replace("\n", " ").strip() or "invalid YAML"
+    if "duplicate key" in problem:
+        hint = "each key may appear once in a mapping: remove or rename one of them"
+    elif "expected a single document" in problem:
+        hint = "a file holds exactly one document: remove the extra '---' separators"
+    else:
+        hint = "fix the YAML syntax at that position"
+    return InputError(f"invalid YAML: {problem}", location=Location(path, line, column), hint=hint)
+
+
+class _Converter:
+    """Turns a round-trip tree into plain data, recording positions and a node budget."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.positions: dict[KeyPath, tuple[int, int]] = {(): (1, 1)}
+        self.nodes = 0
+
+    def convert(self, node: Any, key_path: KeyPath, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES or depth > MAX_DEPTH:
+            raise InputError(
+                f"document expands beyond {MAX_NODES:,} values or {MAX_DEPTH} levels",
+                location=self._location(key_path),
+                hint="this is what an anchor/alias bomb looks like: remove the aliases (*name)",
+            )
+        if isinstance(node, CommentedMap):
+            return self._mapping(node, key_path, depth)
+        if isinstance(node, CommentedSeq):
+            return self._sequence(node, key_path, depth)
+        return self._scalar(node, key_path)
+
+    def _mapping(self, node: CommentedMap, key_path: KeyPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in node.items():
+            if not isinstance(key, str):
+                raise InputError(
+                    f"mapping keys must be strings, found {type(key).__name__} {key!r}",
+                    location=self._location(key_path),
+                    hint="quote the key",
+                )
+            child = (*key_path, key)
+            position = node.lc.key(key)
+            self.positions.setdefault(child, (position[0] + 1, position[1] + 1))
+            result[key] = self.convert(value, child, depth + 1)
+        return result
+
+    def _sequence(self, node: CommentedSeq, key_path: KeyPath, depth: int) -> list[Any]:
+        result = []
+        for index, value in enumerate(node):
+            child = (*key_path, index)
+            position = node.lc.item(index)
+            self.positions.setdefault(child, (position[0] + 1, position[1] + 1))
+            result.append(self.convert(value, child, depth + 1))
+        return result
+
+    def _scalar(self, node: Any, key_path: KeyPath) -> Any:
+        if node is None or isinstance(node, bool):
+            return node
+        if isinstance(node, str):
+            return str(node)
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        if isinstance(node, dt.datetime | dt.date):
+            return node
+        raise InputError(
+            f"unsupported YAML value of type {type(node).__name__} (custom tags are not allowed)",
+            location=self._location(key_path),
+            hint="use plain strings, numbers, booleans, lists and mappings",
+        )
+
+    def _location(self, key_path: KeyPath) -> Location:
+        for end in range(len(key_path), -1, -1):
+            position = self.positions.get(tuple(key_path[:end]))
+            if position is not None:
+                return Location(self.path, *position)
+        return Location(self.path)
+
+
+def dump_yaml(data: Any) -> str:
+    """Serialise data (plain or round-trip) as block-style YAML, keeping comments and order."""
+    stream = io.StringIO()
+    yaml = _round_trip()
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.dump(_to_round_trip(data), stream)
+    return stream.getvalue()
+
+
+def _to_round_trip(data: Any) -> Any:
+    if isinstance(data, CommentedMap | CommentedSeq):
+        return data
+    if isinstance(data, Mapping):
+        return CommentedMap((key, _to_round_trip(value)) for key, value in data.items())
+    if isinstance(data, list | tuple):
+        return CommentedSeq(_to_round_trip(value) for value in data)
+    return data
