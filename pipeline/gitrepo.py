@@ -23,6 +23,9 @@ from pipeline.errors import GateError, InputError, Location, PowerXError
 TRAILER_PREFIX = "PowerX-"
 MAX_SYMLINK_HOPS = 8
 
+_MOVED_ON = ("fast-forward", "fastforward", "fetch first", "not present locally", "rejected")
+"""Phrases libgit2 uses when a push is refused because the remote branch moved on."""
+
 DEFAULT_AUTHOR = ("PowerX Release", "powerx-release@localhost")
 
 ChangeSet = Mapping[str, bytes | None]
@@ -329,8 +332,22 @@ class GitRepo:
             return None
         return self.repo.references[ref].peel(pygit2.Commit)
 
-    def push(self, remote: str, commit: pygit2.Commit, branch: str) -> bool:
-        """Push `commit` to `branch` on `remote`; False when the remote moved on (not a fast-forward)."""
+    def push(
+        self, remote: str, commit: pygit2.Commit, branch: str, *, expected: pygit2.Oid | None
+    ) -> bool:
+        """Move `branch` on `remote` from `expected` (None: absent) to `commit`.
+
+        False when the remote branch is no longer at `expected`: someone pushed first.
+        Servers reached over a network check this themselves; for a remote that is a
+        local path, libgit2 does not, so we do it with a compare-and-swap on the ref.
+        """
+        url = self.repo.remotes[remote].url or ""
+        local = _local_remote_path(url)
+        if local is not None:
+            return self._push_local(remote, self.root / local, commit, branch, expected)
+        return self._push_refspec(remote, f"{commit.id}:refs/heads/{branch}")
+
+    def _push_refspec(self, remote: str, refspec: str) -> bool:
         rejections: list[str] = []
 
         class Callbacks(pygit2.RemoteCallbacks):
@@ -339,15 +356,40 @@ class GitRepo:
                     rejections.append(message)
 
         try:
-            self.repo.remotes[remote].push([f"{commit.id}:refs/heads/{branch}"], callbacks=Callbacks())
+            self.repo.remotes[remote].push([refspec], callbacks=Callbacks())
         except pygit2.GitError as error:
-            text = str(error).lower()
-            if "fast-forward" in text or "fastforward" in text or "fetch first" in text:
+            if any(phrase in str(error).lower() for phrase in _MOVED_ON):
                 return False
             raise PowerXError(f"push to {remote!r} failed: {error}") from None
-        if rejections:
+        return not rejections
+
+    def _push_local(
+        self,
+        remote: str,
+        path: Path,
+        commit: pygit2.Commit,
+        branch: str,
+        expected: pygit2.Oid | None,
+    ) -> bool:
+        incoming = f"refs/powerx/incoming/{commit.id}"
+        self._push_refspec(remote, f"+{commit.id}:{incoming}")  # objects only, on a private ref
+        target = pygit2.Repository(str(path))
+        name = f"refs/heads/{branch}"
+        try:
+            current = target.references.get(name)
+            if expected is None:
+                if current is not None:
+                    return False
+                target.references.create(name, commit.id)
+            elif current is None or current.target != expected:
+                return False
+            else:
+                current.set_target(commit.id, "powerx: push")  # fails if it moved meanwhile
+        except (pygit2.GitError, ValueError, pygit2.AlreadyExistsError):
             return False
-        self.repo.references.create(f"refs/remotes/{remote}/{branch}", commit.id, force=True)
+        finally:
+            if incoming in target.references:
+                target.references.delete(incoming)
         return True
 
     def commit_and_push(
@@ -370,8 +412,9 @@ class GitRepo:
             tip = self.fetch(remote, branch)
             changes, message = make_change(tip)
             commit = self.commit(f"refs/powerx/pending/{branch}", changes, message, parent=tip, when=when)
-            if self.push(remote, commit, branch):
+            if self.push(remote, commit, branch, expected=tip.id if tip else None):
                 self.repo.references.delete(f"refs/powerx/pending/{branch}")
+                self.repo.references.create(f"refs/remotes/{remote}/{branch}", commit.id, force=True)
                 self._fast_forward_local(branch, commit)
                 return commit
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
@@ -392,6 +435,15 @@ class GitRepo:
                 changed = [c.path for c in self.changed_paths(local, commit)]
                 self._update_work_tree(commit, changed)
             self.repo.references.create(ref_name, commit.id, force=True)
+
+
+def _local_remote_path(url: str) -> str | None:
+    """The folder of a remote given as a path or file:// URL; None for network remotes."""
+    if url.startswith("file://"):
+        return url[len("file://") :]
+    if "://" in url or (":" in url.split("/", 1)[0] and not url.startswith("/")):
+        return None
+    return url
 
 
 def _normalise(path: str) -> str:

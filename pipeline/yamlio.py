@@ -127,6 +127,12 @@ class _Converter:
                 location=self._location(key_path),
                 hint="this is what an anchor/alias bomb looks like: remove the aliases (*name)",
             )
+        if isinstance(node, CommentedMap | CommentedSeq) and node.tag.value is not None:
+            raise InputError(
+                f"unsupported YAML tag {node.tag.value!r} (custom tags are not allowed)",
+                location=self._location(key_path),
+                hint="remove the '!' tag: plain mappings and lists need none",
+            )
         if isinstance(node, CommentedMap):
             return self._mapping(node, key_path, depth)
         if isinstance(node, CommentedSeq):

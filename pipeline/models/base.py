@@ -20,8 +20,9 @@ Name = Annotated[
 SemVer = Annotated[
     str, Field(pattern=SEMVER_PATTERN, description="a semantic version (semver.org), e.g. 1.4.0")
 ]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 Sha256 = Annotated[
-    str, Field(pattern=r"^[0-9a-f]{64}$", description="a sha256 digest, 64 lower-case hex digits")
+    str, Field(pattern=SHA256_PATTERN, description="a sha256 digest, 64 lower-case hex digits")
 ]
 
 

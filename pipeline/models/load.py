@@ -11,12 +11,19 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from pipeline.errors import InputError, MultipleInputErrors
-from pipeline.models.base import API_VERSION, Document
+from pipeline.models.base import API_VERSION, NAME_PATTERN, SHA256_PATTERN, Document
+from pipeline.models.semver import SEMVER_PATTERN
 from pipeline.yamlio import KeyPath, YamlDocument, parse_yaml
 
 D = TypeVar("D", bound=Document)
 
 MAX_REPORTED_ERRORS = 20
+
+_PATTERN_MEANINGS = {
+    SEMVER_PATTERN: "must be a semantic version such as 1.4.0",
+    NAME_PATTERN: "must be lower-case letters, digits and '-' (at most 63, no leading '-')",
+    SHA256_PATTERN: "must be a sha256 digest: 64 lower-case hex digits",
+}
 
 
 def parse_document(raw: bytes, path: str, model: type[D]) -> D:
@@ -78,7 +85,8 @@ def _input_error(doc: YamlDocument, model: type[BaseModel], detail: ErrorDetails
         message = f"missing required field {field!r}"
     else:
         found = _short(detail.get("input"))
-        message = f"{field}: {detail['msg']} (found {found})"
+        reason = _PATTERN_MEANINGS.get(str((detail.get("ctx") or {}).get("pattern")), detail["msg"])
+        message = f"{field}: {reason.removeprefix('Value error, ')} (found {found})"
     return InputError(message, location=doc.locate(loc), hint=hint)
 
 
