@@ -1,0 +1,104 @@
+"""Checks shared by the report parsers: size, encoding, emptiness, JSON and counts."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, NoReturn
+
+from pipeline.errors import InputError, Location
+
+MAX_REPORT_BYTES = 64 * 1024 * 1024
+"""Largest report we read: real coverage, test and scan reports are far smaller."""
+
+_COUNT = re.compile(r"[0-9]{1,18}")
+
+
+def read_text(raw: bytes, path: str) -> str:
+    """Check size, encoding and emptiness of a report and return its text."""
+    if len(raw) > MAX_REPORT_BYTES:
+        raise InputError(
+            f"report is {len(raw):,} bytes, over the limit of {MAX_REPORT_BYTES:,}",
+            location=Location(path),
+            hint="check that the right file was named; a real report is far smaller",
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
+        raise InputError(
+            f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})",
+            location=Location(path, line, column),
+            hint="have the tool write its report as UTF-8",
+        ) from None
+    if not text.strip():
+        raise InputError(
+            "report is empty",
+            location=Location(path, 1, 1),
+            hint="the tool wrote no report: check that it ran to the end",
+        )
+    return text
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load_json(text: str, path: str) -> Any:
+    """Parse JSON text, turning every failure into an `InputError` with line and column."""
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"invalid JSON: {error.msg}",
+            location=Location(path, error.lineno, error.colno),
+            hint="the report is damaged or truncated: produce it again",
+        ) from None
+    except ValueError as error:  # NaN/Infinity, or an integer with too many digits
+        raise InputError(
+            f"invalid JSON: {error}",
+            location=Location(path),
+            hint="the report is damaged: produce it again",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            "invalid JSON: nested too deeply",
+            location=Location(path),
+            hint="this is not a report a real tool writes",
+        ) from None
+
+
+def bad_count(what: str, value: object, location: Location, hint: str) -> NoReturn:
+    """Raise the error for a count that is missing, negative or not a whole number."""
+    if value is None:
+        raise InputError(f"{what} is missing", location=location, hint=hint)
+    raise InputError(
+        f"{what} is {value!r}, expected a whole number of 0 or more",
+        location=location,
+        hint=hint,
+    )
+
+
+def json_count(value: object, what: str, location: Location, hint: str) -> int:
+    """A count from JSON: a non-negative integer (not a bool, float or string)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    bad_count(what, value, location, hint)
+
+
+def text_count(value: str | None, what: str, location: Location, hint: str) -> int:
+    """A count from text (an XML attribute or an LCOV field): decimal digits only."""
+    if value is not None and _COUNT.fullmatch(value.strip()):
+        return int(value.strip())
+    bad_count(what, value, location, hint)
+
+
+def check_covered(covered: int, total: int, what: str, location: Location) -> None:
+    """Refuse a report that claims more covered items than it has."""
+    if covered > total:
+        raise InputError(
+            f"{what}: {covered} covered out of {total}, more than there are",
+            location=location,
+            hint="the report is inconsistent: produce it again with the coverage tool",
+        )
