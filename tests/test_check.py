@@ -1,0 +1,304 @@
+"""`powerx check` end to end: real repos, real reports, the real CLI and its exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPORTS, Repo
+from factories import load_yaml, plugin_state, release, yaml_text
+
+from pipeline.cli.powerx import cli
+from pipeline.scaffold import init_repo
+
+FAILING, PASSING = REPORTS / "failing", REPORTS / "passing"
+RELEASE = "releases/hello/1.0.0"
+
+
+@pytest.fixture
+def release_repo(tmp_path: Path) -> Repo:
+    """A repo made by `powerx init`, on a feature branch ready for a change."""
+    path = tmp_path / "release-repo"
+    init_repo(path)
+    repo = Repo(path)
+    repo.git("checkout", "-q", "-b", "feature")
+    return repo
+
+
+def evidence(folder: Path, prefix: str = RELEASE, coverage: str = "coverage.json") -> dict[str, bytes]:
+    return {
+        f"{prefix}/evidence/{coverage}": (folder / coverage).read_bytes(),
+        f"{prefix}/evidence/junit.xml": (folder / "junit.xml").read_bytes(),
+        f"{prefix}/evidence/bandit.sarif": (folder / "bandit.sarif").read_bytes(),
+    }
+
+
+def add_release(repo: Repo, folder: Path = PASSING, plugin: str = "hello", version: str = "1.0.0", **fields: Any) -> str:
+    prefix = f"releases/{plugin}/{version}"
+    files: dict[str, str | bytes | None] = {f"{prefix}/release.yaml": yaml_text(release(plugin, version, **fields))}
+    files.update(evidence(folder, prefix))
+    return repo.commit(files, f"release {plugin} {version}")
+
+
+def check(run_cli: Any, repo: Repo, *args: str, base: str = "main") -> Any:
+    return run_cli(cli, "check", "--repo", str(repo.path), "--base", base, *args)
+
+
+def json_check(run_cli: Any, repo: Repo, base: str = "main") -> dict[str, Any]:
+    result = check(run_cli, repo, "--format", "json", base=base)
+    data = json.loads(result.out)
+    assert data["exit_code"] == result.code
+    return data
+
+
+def gates(data: dict[str, Any], status: str) -> set[tuple[str, str]]:
+    return {(r["subject"], r["gate"]) for r in data["results"] if r["status"] == status}
+
+
+# -- the release gates -------------------------------------------------------------------
+
+
+def test_failing_reports_fail_coverage_and_findings(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, FAILING)
+    result = check(run_cli, release_repo)
+    assert result.code == 1
+    assert "FAIL  hello@1.0.0" in result.out
+    assert "FAIL  coverage       expected >= 90%, found 71.43% (coverage.py-json)" in result.out
+    assert "FAIL  findings       expected no finding of severity high or above, found 2 high, 1 low" in result.out
+    assert "B602" in result.out and "B324" in result.out
+    assert f"evidence: {RELEASE}/evidence/coverage.json" in result.out
+    assert "PASS  tests" in result.out
+    assert "result: FAIL" in result.out
+    data = json_check(run_cli, release_repo)
+    assert gates(data, "fail") == {("hello@1.0.0", "coverage"), ("hello@1.0.0", "findings")}
+
+
+def test_passing_reports_pass(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    result = check(run_cli, release_repo)
+    assert result.code == 0, result.out
+    assert "result: PASS" in result.out
+    data = json_check(run_cli, release_repo)
+    assert {gate for _, gate in gates(data, "pass")} == {
+        "coverage", "tests", "findings", "licence", "compatibility"
+    }
+
+
+@pytest.mark.parametrize("report", ["coverage.xml", "coverage.lcov"])
+def test_every_coverage_format_is_read(run_cli: Any, release_repo: Repo, report: str) -> None:
+    files: dict[str, str | bytes | None] = dict(evidence(FAILING, coverage=report))
+    files[f"{RELEASE}/release.yaml"] = yaml_text(
+        release(evidence={"coverage": [f"evidence/{report}"], "tests": ["evidence/junit.xml"], "scans": ["evidence/bandit.sarif"]})
+    )
+    release_repo.commit(files)
+    data = json_check(run_cli, release_repo)
+    coverage = next(r for r in data["results"] if r["gate"] == "coverage")
+    assert coverage["status"] == "fail"
+    assert coverage["found"].startswith("71.43%")
+    assert (coverage["file"], coverage["line"]) == (f"{RELEASE}/release.yaml", 16)
+
+
+def test_policies_come_from_the_base_not_the_change(run_cli: Any, release_repo: Repo) -> None:
+    gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
+    release_repo.commit({"policies/gates.yaml": gates_yaml.replace("minimum: 90", "minimum: 50").replace("failOn: high", "failOn: critical")})
+    add_release(release_repo, FAILING)
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 1
+    assert ("hello@1.0.0", "coverage") in gates(data, "fail")
+    assert ("policies/gates.yaml", "policy-change") in gates(data, "warn")
+    # Once merged, the weaker policy is the base: the same release then passes its coverage gate.
+    release_repo.git("checkout", "-q", "main")
+    release_repo.git("merge", "-q", "--ff-only", "feature")
+    merged = json_check(run_cli, release_repo, base="HEAD~1")
+    assert ("hello@1.0.0", "coverage") in gates(merged, "pass")
+
+
+def test_a_policy_change_alone_is_flagged_for_review(run_cli: Any, release_repo: Repo) -> None:
+    release_repo.commit({"policies/licenses.yaml": (release_repo.path / "policies/licenses.yaml").read_text() + "  - GPL-3.0-only\n"})
+    result = check(run_cli, release_repo, "--format", "github")
+    assert result.code == 0
+    assert "::warning file=policies/licenses.yaml,line=1,title=policies/licenses.yaml%3A policy-change::" in result.out
+    release_repo.commit({"policies/licenses.yaml": None})
+    assert "seed defaults apply" in check(run_cli, release_repo).out
+
+
+def test_released_versions_are_locked(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    release_repo.git("checkout", "-q", "main")
+    release_repo.git("merge", "-q", "--ff-only", "feature")
+    release_repo.git("checkout", "-q", "feature")
+    data = release(notes="Better notes are fine.")
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(data)})
+    assert json_check(run_cli, release_repo)["exit_code"] == 0
+    data["artifact"]["sha256"] = "0" * 64
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(data)})
+    result = json_check(run_cli, release_repo)
+    locked = next(r for r in result["results"] if r["gate"] == "locked")
+    assert locked["status"] == "fail" and locked["found"] == "changed: artifact"
+    assert locked["line"] == 5
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release()), f"{RELEASE}/evidence/junit.xml": (FAILING / "junit.xml").read_bytes()})
+    locked = next(r for r in json_check(run_cli, release_repo)["results"] if r["gate"] == "locked")
+    assert locked["found"] == f"changed: {RELEASE}/evidence/junit.xml"
+    release_repo.git("rm", "-rq", RELEASE)
+    release_repo.commit({})
+    result = json_check(run_cli, release_repo)
+    assert ("hello@1.0.0", "locked") in gates(result, "fail")
+    assert "cannot be deleted" in json.dumps(result)
+
+
+def test_licence_compatibility_and_dependencies(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING, license="GPL-3.0-only OR MIT", compatibility={"powerx": ">=3,<2"}, dependencies={"base-lib": "^1.2"})
+    data = json_check(run_cli, release_repo)
+    failed = {r["gate"]: r for r in data["results"] if r["status"] == "fail"}
+    assert set(failed) == {"licence", "compatibility", "dependencies"}
+    assert failed["licence"]["message"] == "not on the allow-list: GPL-3.0-only"
+    assert failed["compatibility"]["message"] == "no version of powerx can satisfy '>=3,<2'"
+    assert failed["dependencies"]["found"] == "no released version in range"
+    add_release(release_repo, PASSING, plugin="base-lib", version="1.4.0")
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release(dependencies={"base-lib": "^1.2"}))})
+    data = json_check(run_cli, release_repo)
+    deps = next(r for r in data["results"] if r["gate"] == "dependencies")
+    assert deps["status"] == "pass" and deps["found"] == "base-lib@1.4.0"
+    assert data["exit_code"] == 0
+
+
+def test_missing_evidence_fails_when_required(run_cli: Any, release_repo: Repo) -> None:
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release(evidence={}))})
+    data = json_check(run_cli, release_repo)
+    assert {gate for _, gate in gates(data, "fail")} == {"coverage", "tests", "findings"}
+    gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
+    release_repo.git("checkout", "-q", "main")
+    release_repo.commit({"policies/gates.yaml": gates_yaml.replace("requireEvidence: true", "requireEvidence: false")})
+    release_repo.git("checkout", "-q", "feature")
+    release_repo.git("rebase", "-q", "main")
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 0
+    assert {gate for _, gate in gates(data, "warn")} == {"coverage", "tests", "findings"}
+
+
+def test_failing_test_report_names_the_failures(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    junit = (Path(__file__).parent / "data" / "reports" / "junit-mixed.xml").read_bytes()
+    release_repo.commit({f"{RELEASE}/evidence/junit.xml": junit})
+    data = json_check(run_cli, release_repo)
+    tests = next(r for r in data["results"] if r["gate"] == "tests")
+    assert tests["status"] == "fail"
+    assert tests["message"].startswith("failing: ")
+
+
+# -- environments ------------------------------------------------------------------------
+
+
+def promote(repo: Repo, env: str, version: str = "1.0.0", **fields: Any) -> str:
+    return repo.commit({f"environments/{env}/plugins/hello.yaml": yaml_text(plugin_state("hello", version, **fields))}, f"{env}: hello {version}")
+
+
+def merge_feature(repo: Repo) -> None:
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--ff-only", "feature")
+    repo.git("checkout", "-q", "feature")
+
+
+def test_promotion_follows_the_order(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    merge_feature(release_repo)
+    promote(release_repo, "staging")
+    data = json_check(run_cli, release_repo)
+    order = next(r for r in data["results"] if r["gate"] == "order")
+    assert order["status"] == "fail"
+    assert order["message"] == "promote hello@1.0.0 to test first: environments cannot be skipped"
+    assert order["found"] == "test has absent"
+    # test first (in the same change is not enough: the base must already have it)
+    promote(release_repo, "test")
+    assert ("staging/hello", "order") in gates(json_check(run_cli, release_repo), "fail")
+    release_repo.git("reset", "-q", "--hard", "main")
+    promote(release_repo, "test")
+    assert json_check(run_cli, release_repo)["exit_code"] == 0
+    merge_feature(release_repo)
+    promote(release_repo, "staging")
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 0
+    assert {gate for _, gate in gates(data, "pass")} >= {"registered", "digest", "order", "release-gates"}
+
+
+def test_environment_points_only_at_registered_passing_releases(run_cli: Any, release_repo: Repo) -> None:
+    promote(release_repo, "test", "2.0.0")
+    data = json_check(run_cli, release_repo)
+    assert gates(data, "fail") == {("test/hello", "registered")}
+    release_repo.git("reset", "-q", "--hard", "main")
+    add_release(release_repo, FAILING)
+    merge_feature(release_repo)
+    promote(release_repo, "test", digest="f" * 64)
+    data = json_check(run_cli, release_repo)
+    assert gates(data, "fail") == {
+        ("test/hello", "digest"),
+        ("test/hello", "release-gates"),
+        ("hello@1.0.0", "coverage"),
+        ("hello@1.0.0", "findings"),
+    }
+
+
+def test_environment_files_are_checked(run_cli: Any, release_repo: Repo) -> None:
+    env = load_yaml((release_repo.path / "environments/prod/environment.yaml").read_text())
+    env["position"] = 0
+    release_repo.commit({"environments/prod/environment.yaml": yaml_text(env)})
+    data = json_check(run_cli, release_repo)
+    assert gates(data, "fail") == {("environment prod", "order")}
+    env["position"] = 2
+    env["name"] = "production"
+    release_repo.commit({"environments/prod/environment.yaml": yaml_text(env)})
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 2
+    assert "does not match its folder environments/prod/" in json.dumps(data)
+    release_repo.git("reset", "-q", "--hard", "main")
+    promote(release_repo, "qa")
+    assert gates(json_check(run_cli, release_repo), "fail") == {("qa/hello", "order")}
+
+
+def test_removal_and_unknown_files_are_warnings(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    promote(release_repo, "test")
+    merge_feature(release_repo)
+    release_repo.commit({"environments/test/plugins/hello.yaml": None, "releases/notes.txt": "x"})
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 0
+    assert gates(data, "warn") == {("test/hello", "removal"), ("releases/notes.txt", "layout")}
+
+
+# -- output formats ------------------------------------------------------------------------
+
+
+def test_github_format_writes_annotations_and_a_summary(run_cli: Any, release_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    add_release(release_repo, FAILING)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    result = check(run_cli, release_repo)
+    assert result.code == 1
+    annotations = [line for line in result.out.splitlines() if line.startswith("::")]
+    assert f"::error file={RELEASE}/release.yaml,line=16,col=7,title=hello@1.0.0%3A coverage::coverage below the minimum" in annotations
+    assert any(line.startswith(f"::error file={RELEASE}/release.yaml,line=20,col=7,title=hello@1.0.0%3A findings::high B") for line in annotations)
+    text = summary.read_text()
+    assert text.startswith("## ❌ PowerX check: a gate failed")
+    assert "| ❌ | coverage | &gt;= 90% | 71.43% (coverage.py-json)<br>coverage below the minimum |" in text
+
+
+def test_empty_change_passes(run_cli: Any, release_repo: Repo) -> None:
+    release_repo.commit({"docs.md": "hello"})
+    result = check(run_cli, release_repo)
+    assert result.code == 0
+    assert "nothing in this change touches releases" in result.out
+
+
+def test_default_base_is_the_merge_base_with_main(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, FAILING)
+    release_repo.git("checkout", "-q", "main")
+    release_repo.commit({"unrelated.md": "x"})
+    release_repo.git("checkout", "-q", "feature")
+    result = run_cli(cli, "check", "--repo", str(release_repo.path), "--format", "json")
+    data = json.loads(result.out)
+    assert data["base"] == release_repo.git("merge-base", "main", "feature")
+    assert data["changed_files"] == 4
+    assert result.code == 1
