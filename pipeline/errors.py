@@ -74,7 +74,7 @@ class GateError(PowerXError):
     exit_code = EXIT_GATE
 
 
-class MultipleInputErrors(InputError):
+class CombinedInputError(InputError):
     """Several independent input problems, reported together."""
 
     def __init__(self, errors: list[InputError]) -> None:

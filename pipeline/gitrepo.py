@@ -131,7 +131,7 @@ class GitRepo:
                 f"{a.short_id} and {b.short_id} share no history",
                 hint="pass --base explicitly",
             )
-        return self.repo.get(oid).peel(pygit2.Commit)
+        return self.repo[oid].peel(pygit2.Commit)
 
     def default_branch(self) -> str | None:
         """The branch pull requests target: $GITHUB_BASE_REF, origin/HEAD, main or master."""
@@ -193,13 +193,16 @@ class GitRepo:
             if entry.type != ObjectType.BLOB:
                 return None
             blob = self.repo[entry.id]
+            assert isinstance(blob, pygit2.Blob)
             if blob.size > max_bytes:
                 raise InputError(
                     f"file is {blob.size:,} bytes, over the limit of {max_bytes:,}",
                     location=Location(path),
                 )
             return bytes(blob.read_raw())
-        raise InputError(f"too many symbolic links (more than {MAX_SYMLINK_HOPS})", location=Location(path))
+        raise InputError(
+            f"too many symbolic links (more than {MAX_SYMLINK_HOPS})", location=Location(path)
+        )
 
     def _entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
         try:
@@ -209,7 +212,7 @@ class GitRepo:
 
     def changed_paths(self, base: pygit2.Commit, head: pygit2.Commit) -> list[ChangedPath]:
         """Files that differ between two revisions (identical subtrees are never opened)."""
-        diff = self.repo.diff(base.tree, head.tree)
+        diff = base.tree.diff_to_tree(head.tree)
         statuses = {
             DeltaStatus.ADDED: "added",
             DeltaStatus.DELETED: "deleted",
@@ -225,7 +228,9 @@ class GitRepo:
 
     def walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
         """Commits reachable from `start`, newest first."""
-        yield from self.repo.walk(start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME)
+        yield from self.repo.walk(
+            start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
+        )
 
     # -- writing ---------------------------------------------------------------------
 
@@ -259,9 +264,11 @@ class GitRepo:
                 builder.insert(name, self.repo.create_blob(content), FileMode.BLOB)
         for name, sub_changes in nested.items():
             existing = builder.get(name)
-            subtree = self.repo[existing.id] if existing is not None and existing.type == ObjectType.TREE else None
-            oid = self.build_tree(subtree, sub_changes)
-            if len(self.repo[oid]) == 0:
+            subtree = self.repo[existing.id] if existing is not None else None
+            oid = self.build_tree(
+                subtree if isinstance(subtree, pygit2.Tree) else None, sub_changes
+            )
+            if len(self.repo[oid].peel(pygit2.Tree)) == 0:
                 if existing is not None:
                     builder.remove(name)
             else:
@@ -305,7 +312,9 @@ class GitRepo:
 
     def _update_work_tree(self, commit: pygit2.Commit, paths: list[str]) -> None:
         try:
-            self.repo.checkout_tree(commit.tree, paths=paths, strategy=pygit2.enums.CheckoutStrategy.SAFE)
+            self.repo.checkout_tree(  # type: ignore[no-untyped-call]
+                commit.tree, paths=paths, strategy=pygit2.enums.CheckoutStrategy.SAFE
+            )
         except pygit2.GitError as error:
             raise InputError(
                 f"uncommitted changes in the work tree would be overwritten: {error}",
@@ -324,7 +333,9 @@ class GitRepo:
     def fetch(self, remote: str, branch: str) -> pygit2.Commit | None:
         """Fetch `branch` from `remote`; the remote tip, or None if it has no such branch."""
         try:
-            self.repo.remotes[remote].fetch([f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"])
+            self.repo.remotes[remote].fetch(
+                [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"]
+            )
         except (KeyError, pygit2.GitError) as error:
             raise InputError(f"cannot fetch {branch!r} from remote {remote!r}: {error}") from None
         ref = f"refs/remotes/{remote}/{branch}"
@@ -344,7 +355,7 @@ class GitRepo:
         url = self.repo.remotes[remote].url or ""
         local = _local_remote_path(url)
         if local is not None:
-            return self._push_local(remote, self.root / local, commit, branch, expected)
+            return self._push_local(self.root / local, commit, branch, expected)
         return self._push_refspec(remote, f"{commit.id}:refs/heads/{branch}")
 
     def _push_refspec(self, remote: str, refspec: str) -> bool:
@@ -365,15 +376,13 @@ class GitRepo:
 
     def _push_local(
         self,
-        remote: str,
         path: Path,
         commit: pygit2.Commit,
         branch: str,
         expected: pygit2.Oid | None,
     ) -> bool:
-        incoming = f"refs/powerx/incoming/{commit.id}"
-        self._push_refspec(remote, f"+{commit.id}:{incoming}")  # objects only, on a private ref
         target = pygit2.Repository(str(path))
+        self._copy_missing_objects(target, commit.id)
         name = f"refs/heads/{branch}"
         try:
             current = target.references.get(name)
@@ -385,12 +394,35 @@ class GitRepo:
                 return False
             else:
                 current.set_target(commit.id, "powerx: push")  # fails if it moved meanwhile
-        except (pygit2.GitError, ValueError, pygit2.AlreadyExistsError):
-            return False
-        finally:
-            if incoming in target.references:
-                target.references.delete(incoming)
+        except (pygit2.GitError, ValueError, OSError):
+            return False  # moved on, or another pusher holds the ref's lock: retry
         return True
+
+    def _copy_missing_objects(self, target: pygit2.Repository, start: pygit2.Oid) -> None:
+        """Write into `target` every object reachable from `start` that it lacks.
+
+        Subtrees and parents the target already has are not descended into, so the
+        work is proportional to what changed, not to the size of the repository.
+        Objects are written children first: an interrupted copy never leaves an
+        object whose children are missing (which a later copy would then skip).
+        """
+        seen: set[pygit2.Oid] = set()
+        stack: list[tuple[pygit2.Oid, bool]] = [(start, False)]
+        while stack:
+            oid, children_done = stack.pop()
+            if children_done:  # post-order: every child is already written
+                obj = self.repo[oid]
+                target.odb.write(obj.type, obj.read_raw())
+                continue
+            if oid in seen or target.odb.exists(oid):
+                continue
+            seen.add(oid)
+            stack.append((oid, True))
+            obj = self.repo[oid]
+            if isinstance(obj, pygit2.Tree):
+                stack.extend((e.id, False) for e in obj if e.filemode != FileMode.COMMIT)
+            elif isinstance(obj, pygit2.Commit):
+                stack.extend((child, False) for child in (obj.tree_id, *obj.parent_ids))
 
     def commit_and_push(
         self,
@@ -411,10 +443,14 @@ class GitRepo:
         for attempt in range(attempts):
             tip = self.fetch(remote, branch)
             changes, message = make_change(tip)
-            commit = self.commit(f"refs/powerx/pending/{branch}", changes, message, parent=tip, when=when)
+            commit = self.commit(
+                f"refs/powerx/pending/{branch}", changes, message, parent=tip, when=when
+            )
             if self.push(remote, commit, branch, expected=tip.id if tip else None):
                 self.repo.references.delete(f"refs/powerx/pending/{branch}")
-                self.repo.references.create(f"refs/remotes/{remote}/{branch}", commit.id, force=True)
+                self.repo.references.create(
+                    f"refs/remotes/{remote}/{branch}", commit.id, force=True
+                )
                 self._fast_forward_local(branch, commit)
                 return commit
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter

@@ -1,9 +1,9 @@
 """Where each file of a release repo lives, and what a changed path means.
 
-    releases/<plugin>/<version>/release.yaml     a release manifest (+ its evidence beside it)
-    environments/<env>/environment.yaml          an environment, its tenants and groups
-    environments/<env>/plugins/<plugin>.yaml     desired state of a plugin in that environment
-    policies/*.yaml                              the gates, one kind per file
+releases/<plugin>/<version>/release.yaml     a release manifest (+ its evidence beside it)
+environments/<env>/environment.yaml          an environment, its tenants and groups
+environments/<env>/plugins/<plugin>.yaml     desired state of a plugin in that environment
+policies/*.yaml                              the gates, one kind per file
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ _ENVIRONMENT = re.compile(rf"^{ENVIRONMENTS}/({_NAME})/{ENVIRONMENT_FILE}$")
 _PLUGIN_STATE = re.compile(rf"^{ENVIRONMENTS}/({_NAME})/plugins/({_NAME})\.yaml$")
 _POLICY = re.compile(rf"^{POLICIES}/[^/]+\.ya?ml$")
 
-PathKind = Literal["release", "release-file", "environment", "plugin-state", "policy", "other", "unknown"]
+PathKind = Literal[
+    "release", "release-file", "environment", "plugin-state", "policy", "other", "unknown"
+]
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class RepoPath:
 
 
 def classify(path: str) -> RepoPath:
-    """Name the role of a repo-relative path; `unknown` is a file in our folders we do not expect."""
+    """The role of a repo-relative path; `unknown`: in our folders, but not expected there."""
     if match := _RELEASE_DIR.match(path):
         plugin, version, rest = match.groups()
         kind: PathKind = "release" if rest == RELEASE_FILE else "release-file"

@@ -61,9 +61,10 @@ def init_repo(target: Path, *, when: float | None = None) -> InitResult:
             + (f" and {len(existing) - 3} more" if len(existing) > 3 else ""),
             hint="run 'powerx init' in an empty folder, or move those files away",
         )
-    created = pygit2.discover_repository(str(target)) is None
+    existing_parent = next(p for p in (target.absolute(), *target.absolute().parents) if p.exists())
+    created = pygit2.discover_repository(str(existing_parent)) is None
+    target.mkdir(parents=True, exist_ok=True)
     if created:
-        target.mkdir(parents=True, exist_ok=True)
         pygit2.init_repository(str(target), initial_head="main")
     git = GitRepo(target)
     prefix = _prefix_in_repo(git, target)

@@ -12,13 +12,12 @@ from pipeline.errors import InputError, Location
 from pipeline.gitrepo import GitRepo
 from pipeline.models import POLICY_KINDS, Document, PolicySet, validate_document
 from pipeline.models.environment import Environment, PluginState
+from pipeline.models.policy import POLICY_FIELDS
 from pipeline.models.release import Release
 from pipeline.models.semver import Version
 from pipeline.yamlio import MAX_YAML_BYTES, YamlDocument, parse_yaml
 
 D = TypeVar("D", bound=Document)
-
-_POLICY_FIELDS = {"GatePolicy": "gates", "LicensePolicy": "licenses", "PromotionPolicy": "promotion"}
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class Snapshot:
                 self._docs[path] = None
             else:
                 doc = parse_yaml(raw, path)
-                self._docs[path] = Loaded(validate_document(doc, model), doc)  # type: ignore[arg-type]
+                self._docs[path] = Loaded(validate_document(doc, model), doc)
         loaded = self._docs[path]
         if loaded is not None and not isinstance(loaded.model, model):
             raise InputError(f"expected a {model.__name__}", location=Location(path))
@@ -132,5 +131,5 @@ class Snapshot:
                     hint="keep one file per policy kind",
                 )
             sources[kind] = path
-            values[_POLICY_FIELDS[kind]] = loaded.model
+            values[POLICY_FIELDS[kind]] = loaded.model
         return PolicySet.model_validate({**values, "sources": sources})

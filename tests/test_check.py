@@ -27,7 +27,9 @@ def release_repo(tmp_path: Path) -> Repo:
     return repo
 
 
-def evidence(folder: Path, prefix: str = RELEASE, coverage: str = "coverage.json") -> dict[str, bytes]:
+def evidence(
+    folder: Path, prefix: str = RELEASE, coverage: str = "coverage.json"
+) -> dict[str, bytes]:
     return {
         f"{prefix}/evidence/{coverage}": (folder / coverage).read_bytes(),
         f"{prefix}/evidence/junit.xml": (folder / "junit.xml").read_bytes(),
@@ -35,9 +37,13 @@ def evidence(folder: Path, prefix: str = RELEASE, coverage: str = "coverage.json
     }
 
 
-def add_release(repo: Repo, folder: Path = PASSING, plugin: str = "hello", version: str = "1.0.0", **fields: Any) -> str:
+def add_release(
+    repo: Repo, folder: Path = PASSING, plugin: str = "hello", version: str = "1.0.0", **fields: Any
+) -> str:
     prefix = f"releases/{plugin}/{version}"
-    files: dict[str, str | bytes | None] = {f"{prefix}/release.yaml": yaml_text(release(plugin, version, **fields))}
+    files: dict[str, str | bytes | None] = {
+        f"{prefix}/release.yaml": yaml_text(release(plugin, version, **fields))
+    }
     files.update(evidence(folder, prefix))
     return repo.commit(files, f"release {plugin} {version}")
 
@@ -66,7 +72,10 @@ def test_failing_reports_fail_coverage_and_findings(run_cli: Any, release_repo: 
     assert result.code == 1
     assert "FAIL  hello@1.0.0" in result.out
     assert "FAIL  coverage       expected >= 90%, found 71.43% (coverage.py-json)" in result.out
-    assert "FAIL  findings       expected no finding of severity high or above, found 2 high, 1 low" in result.out
+    assert (
+        "FAIL  findings       expected no finding of severity high or above, found 2 high, 1 low"
+        in result.out
+    )
     assert "B602" in result.out and "B324" in result.out
     assert f"evidence: {RELEASE}/evidence/coverage.json" in result.out
     assert "PASS  tests" in result.out
@@ -82,7 +91,11 @@ def test_passing_reports_pass(run_cli: Any, release_repo: Repo) -> None:
     assert "result: PASS" in result.out
     data = json_check(run_cli, release_repo)
     assert {gate for _, gate in gates(data, "pass")} == {
-        "coverage", "tests", "findings", "licence", "compatibility"
+        "coverage",
+        "tests",
+        "findings",
+        "licence",
+        "compatibility",
     }
 
 
@@ -90,7 +103,13 @@ def test_passing_reports_pass(run_cli: Any, release_repo: Repo) -> None:
 def test_every_coverage_format_is_read(run_cli: Any, release_repo: Repo, report: str) -> None:
     files: dict[str, str | bytes | None] = dict(evidence(FAILING, coverage=report))
     files[f"{RELEASE}/release.yaml"] = yaml_text(
-        release(evidence={"coverage": [f"evidence/{report}"], "tests": ["evidence/junit.xml"], "scans": ["evidence/bandit.sarif"]})
+        release(
+            evidence={
+                "coverage": [f"evidence/{report}"],
+                "tests": ["evidence/junit.xml"],
+                "scans": ["evidence/bandit.sarif"],
+            }
+        )
     )
     release_repo.commit(files)
     data = json_check(run_cli, release_repo)
@@ -102,7 +121,13 @@ def test_every_coverage_format_is_read(run_cli: Any, release_repo: Repo, report:
 
 def test_policies_come_from_the_base_not_the_change(run_cli: Any, release_repo: Repo) -> None:
     gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
-    release_repo.commit({"policies/gates.yaml": gates_yaml.replace("minimum: 90", "minimum: 50").replace("failOn: high", "failOn: critical")})
+    release_repo.commit(
+        {
+            "policies/gates.yaml": gates_yaml.replace("minimum: 90", "minimum: 50").replace(
+                "failOn: high", "failOn: critical"
+            )
+        }
+    )
     add_release(release_repo, FAILING)
     data = json_check(run_cli, release_repo)
     assert data["exit_code"] == 1
@@ -116,10 +141,18 @@ def test_policies_come_from_the_base_not_the_change(run_cli: Any, release_repo: 
 
 
 def test_a_policy_change_alone_is_flagged_for_review(run_cli: Any, release_repo: Repo) -> None:
-    release_repo.commit({"policies/licenses.yaml": (release_repo.path / "policies/licenses.yaml").read_text() + "  - GPL-3.0-only\n"})
+    release_repo.commit(
+        {
+            "policies/licenses.yaml": (release_repo.path / "policies/licenses.yaml").read_text()
+            + "  - GPL-3.0-only\n"
+        }
+    )
     result = check(run_cli, release_repo, "--format", "github")
     assert result.code == 0
-    assert "::warning file=policies/licenses.yaml,line=1,title=policies/licenses.yaml%3A policy-change::" in result.out
+    assert (
+        "::warning file=policies/licenses.yaml,line=1,title=policies/licenses.yaml%3A policy-change::"
+        in result.out
+    )
     release_repo.commit({"policies/licenses.yaml": None})
     assert "seed defaults apply" in check(run_cli, release_repo).out
 
@@ -138,7 +171,12 @@ def test_released_versions_are_locked(run_cli: Any, release_repo: Repo) -> None:
     locked = next(r for r in result["results"] if r["gate"] == "locked")
     assert locked["status"] == "fail" and locked["found"] == "changed: artifact"
     assert locked["line"] == 5
-    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release()), f"{RELEASE}/evidence/junit.xml": (FAILING / "junit.xml").read_bytes()})
+    release_repo.commit(
+        {
+            f"{RELEASE}/release.yaml": yaml_text(release()),
+            f"{RELEASE}/evidence/junit.xml": (FAILING / "junit.xml").read_bytes(),
+        }
+    )
     locked = next(r for r in json_check(run_cli, release_repo)["results"] if r["gate"] == "locked")
     assert locked["found"] == f"changed: {RELEASE}/evidence/junit.xml"
     release_repo.git("rm", "-rq", RELEASE)
@@ -149,7 +187,13 @@ def test_released_versions_are_locked(run_cli: Any, release_repo: Repo) -> None:
 
 
 def test_licence_compatibility_and_dependencies(run_cli: Any, release_repo: Repo) -> None:
-    add_release(release_repo, PASSING, license="GPL-3.0-only OR MIT", compatibility={"powerx": ">=3,<2"}, dependencies={"base-lib": "^1.2"})
+    add_release(
+        release_repo,
+        PASSING,
+        license="GPL-3.0-only OR MIT",
+        compatibility={"powerx": ">=3,<2"},
+        dependencies={"base-lib": "^1.2"},
+    )
     data = json_check(run_cli, release_repo)
     failed = {r["gate"]: r for r in data["results"] if r["status"] == "fail"}
     assert set(failed) == {"licence", "compatibility", "dependencies"}
@@ -157,7 +201,9 @@ def test_licence_compatibility_and_dependencies(run_cli: Any, release_repo: Repo
     assert failed["compatibility"]["message"] == "no version of powerx can satisfy '>=3,<2'"
     assert failed["dependencies"]["found"] == "no released version in range"
     add_release(release_repo, PASSING, plugin="base-lib", version="1.4.0")
-    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release(dependencies={"base-lib": "^1.2"}))})
+    release_repo.commit(
+        {f"{RELEASE}/release.yaml": yaml_text(release(dependencies={"base-lib": "^1.2"}))}
+    )
     data = json_check(run_cli, release_repo)
     deps = next(r for r in data["results"] if r["gate"] == "dependencies")
     assert deps["status"] == "pass" and deps["found"] == "base-lib@1.4.0"
@@ -170,7 +216,13 @@ def test_missing_evidence_fails_when_required(run_cli: Any, release_repo: Repo) 
     assert {gate for _, gate in gates(data, "fail")} == {"coverage", "tests", "findings"}
     gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
     release_repo.git("checkout", "-q", "main")
-    release_repo.commit({"policies/gates.yaml": gates_yaml.replace("requireEvidence: true", "requireEvidence: false")})
+    release_repo.commit(
+        {
+            "policies/gates.yaml": gates_yaml.replace(
+                "requireEvidence: true", "requireEvidence: false"
+            )
+        }
+    )
     release_repo.git("checkout", "-q", "feature")
     release_repo.git("rebase", "-q", "main")
     data = json_check(run_cli, release_repo)
@@ -192,7 +244,14 @@ def test_failing_test_report_names_the_failures(run_cli: Any, release_repo: Repo
 
 
 def promote(repo: Repo, env: str, version: str = "1.0.0", **fields: Any) -> str:
-    return repo.commit({f"environments/{env}/plugins/hello.yaml": yaml_text(plugin_state("hello", version, **fields))}, f"{env}: hello {version}")
+    return repo.commit(
+        {
+            f"environments/{env}/plugins/hello.yaml": yaml_text(
+                plugin_state("hello", version, **fields)
+            )
+        },
+        f"{env}: hello {version}",
+    )
 
 
 def merge_feature(repo: Repo) -> None:
@@ -220,10 +279,17 @@ def test_promotion_follows_the_order(run_cli: Any, release_repo: Repo) -> None:
     promote(release_repo, "staging")
     data = json_check(run_cli, release_repo)
     assert data["exit_code"] == 0
-    assert {gate for _, gate in gates(data, "pass")} >= {"registered", "digest", "order", "release-gates"}
+    assert {gate for _, gate in gates(data, "pass")} >= {
+        "registered",
+        "digest",
+        "order",
+        "release-gates",
+    }
 
 
-def test_environment_points_only_at_registered_passing_releases(run_cli: Any, release_repo: Repo) -> None:
+def test_environment_points_only_at_registered_passing_releases(
+    run_cli: Any, release_repo: Repo
+) -> None:
     promote(release_repo, "test", "2.0.0")
     data = json_check(run_cli, release_repo)
     assert gates(data, "fail") == {("test/hello", "registered")}
@@ -270,7 +336,9 @@ def test_removal_and_unknown_files_are_warnings(run_cli: Any, release_repo: Repo
 # -- output formats ------------------------------------------------------------------------
 
 
-def test_github_format_writes_annotations_and_a_summary(run_cli: Any, release_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_github_format_writes_annotations_and_a_summary(
+    run_cli: Any, release_repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     add_release(release_repo, FAILING)
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
@@ -278,11 +346,22 @@ def test_github_format_writes_annotations_and_a_summary(run_cli: Any, release_re
     result = check(run_cli, release_repo)
     assert result.code == 1
     annotations = [line for line in result.out.splitlines() if line.startswith("::")]
-    assert f"::error file={RELEASE}/release.yaml,line=16,col=7,title=hello@1.0.0%3A coverage::coverage below the minimum" in annotations
-    assert any(line.startswith(f"::error file={RELEASE}/release.yaml,line=20,col=7,title=hello@1.0.0%3A findings::high B") for line in annotations)
+    assert (
+        f"::error file={RELEASE}/release.yaml,line=16,col=7,title=hello@1.0.0%3A coverage::coverage below the minimum"
+        in annotations
+    )
+    assert any(
+        line.startswith(
+            f"::error file={RELEASE}/release.yaml,line=20,col=7,title=hello@1.0.0%3A findings::high B"
+        )
+        for line in annotations
+    )
     text = summary.read_text()
     assert text.startswith("## ❌ PowerX check: a gate failed")
-    assert "| ❌ | coverage | &gt;= 90% | 71.43% (coverage.py-json)<br>coverage below the minimum |" in text
+    assert (
+        "| ❌ | coverage | &gt;= 90% | 71.43% (coverage.py-json)<br>coverage below the minimum |"
+        in text
+    )
 
 
 def test_empty_change_passes(run_cli: Any, release_repo: Repo) -> None:

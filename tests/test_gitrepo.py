@@ -66,7 +66,10 @@ def test_changed_paths_between_revisions(repo: Repo) -> None:
     base = repo.commit({"keep": "k", "edit": "1", "gone": "g"})
     head = repo.commit({"edit": "2", "gone": None, "new/file": "n"})
     gitrepo = GitRepo(repo.path)
-    changes = {c.path: c.status for c in gitrepo.changed_paths(gitrepo.resolve(base), gitrepo.resolve(head))}
+    changes = {
+        c.path: c.status
+        for c in gitrepo.changed_paths(gitrepo.resolve(base), gitrepo.resolve(head))
+    }
     assert changes == {"edit": "modified", "gone": "deleted", "new/file": "added"}
 
 
@@ -117,12 +120,19 @@ def test_commit_writes_one_commit_and_updates_the_checkout(repo: Repo) -> None:
     gitrepo = GitRepo(repo.path)
     message = compose_message("Change files", "", Trailers(action="test", plugin="p"))
     commit = gitrepo.commit(
-        "main", {"edit.txt": b"new", "drop/b.txt": None, "added/deep/c.txt": b"c"}, message, when=1_700_000_000
+        "main",
+        {"edit.txt": b"new", "drop/b.txt": None, "added/deep/c.txt": b"c"},
+        message,
+        when=1_700_000_000,
     )
     assert repo.head() == str(commit.id)
     assert commit.commit_time == 1_700_000_000
     assert repo.git("show", "-s", "--format=%(trailers:key=PowerX-Plugin,valueonly)", "HEAD") == "p"
-    assert repo.git("ls-tree", "-r", "--name-only", "HEAD").split() == ["added/deep/c.txt", "edit.txt", "keep/a.txt"]
+    assert repo.git("ls-tree", "-r", "--name-only", "HEAD").split() == [
+        "added/deep/c.txt",
+        "edit.txt",
+        "keep/a.txt",
+    ]
     assert (repo.path / "edit.txt").read_text() == "new"
     assert not (repo.path / "drop").exists()
     assert repo.git("status", "--porcelain") == ""
@@ -232,6 +242,34 @@ def test_concurrent_processes_all_land_exactly_once(repo: Repo, tmp_path: Path) 
     ]
     assert [p.wait(timeout=120) for p in processes] == [0] * len(processes)
     files = git(tmp_path, "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
-    assert sorted(f for f in files if f.startswith("runners/")) == [f"runners/r{i}.txt" for i in range(6)]
+    assert sorted(f for f in files if f.startswith("runners/")) == [
+        f"runners/r{i}.txt" for i in range(6)
+    ]
     subjects = git(tmp_path, "--git-dir", str(bare), "log", "--format=%s", "main").splitlines()
-    assert sorted(s for s in subjects if s.startswith("runner")) == [f"runner r{i}" for i in range(6)]
+    assert sorted(s for s in subjects if s.startswith("runner")) == [
+        f"runner r{i}" for i in range(6)
+    ]
+
+
+def test_push_creates_a_branch_on_an_empty_remote_with_complete_objects(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit({"a/b/c.txt": "deep", "top.txt": "t"})
+    repo.commit({"a/b/d.txt": "more"})
+    bare = tmp_path / "empty.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    gitrepo = GitRepo(repo.path)
+    landed = gitrepo.commit_and_push(
+        "origin", "release/x", lambda tip: ({"new.txt": b"n"}, "first\n"), sleep=lambda _: None
+    )
+    assert landed.parents == []
+    git(tmp_path, "--git-dir", str(bare), "fsck", "--strict")
+    assert git(tmp_path, "--git-dir", str(bare), "show", "release/x:new.txt") == "n"
+    # A second runner that believes the branch is absent must not overwrite it.
+    other = gitrepo.commit("refs/heads/scratch", {"other.txt": b"o"}, "other\n")
+    assert gitrepo.push("origin", other, "release/x", expected=None) is False
+    # Pushing history the remote lacks copies every object it needs.
+    assert gitrepo.push("origin", gitrepo.resolve("main"), "main", expected=None) is True
+    git(tmp_path, "--git-dir", str(bare), "fsck", "--strict")
+    assert git(tmp_path, "--git-dir", str(bare), "show", "main~1:a/b/c.txt") == "deep"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from factories import load_yaml, plugin_state, release, yaml_text
 
-from pipeline.errors import InputError, MultipleInputErrors
+from pipeline.errors import CombinedInputError, InputError
 from pipeline.models import (
     Environment,
     GatePolicy,
@@ -37,13 +37,18 @@ def test_valid_release_loads() -> None:
 def test_unknown_field_suggests_the_right_name() -> None:
     text = yaml_text(release()).replace("license:", "licence:")
     error = refuse(text)
-    assert isinstance(error, MultipleInputErrors)
+    assert isinstance(error, CombinedInputError)
     unknown = next(e for e in error.errors if "unknown field" in e.message)
     assert unknown.message == "unknown field 'licence'"
     assert unknown.hint == "did you mean 'license'?"
-    assert unknown.location is not None and unknown.location.line == text.splitlines().index(
-        next(line for line in text.splitlines() if line.startswith("licence:"))
-    ) + 1
+    assert (
+        unknown.location is not None
+        and unknown.location.line
+        == text.splitlines().index(
+            next(line for line in text.splitlines() if line.startswith("licence:"))
+        )
+        + 1
+    )
 
 
 def test_unknown_nested_field_suggests_within_its_model() -> None:
@@ -96,20 +101,27 @@ def test_header_is_checked_first() -> None:
 
 def test_many_errors_are_reported_together() -> None:
     error = refuse("apiVersion: powerx.io/v1alpha1\nkind: Release\n")
-    assert isinstance(error, MultipleInputErrors)
+    assert isinstance(error, CombinedInputError)
     assert len(error.errors) >= 6
     assert "missing required field 'plugin'" in error.diagnostics()
 
 
 def test_environment_checks_its_groups() -> None:
-    base = {"apiVersion": "powerx.io/v1alpha1", "kind": "Environment", "name": "prod", "position": 2}
+    base = {
+        "apiVersion": "powerx.io/v1alpha1",
+        "kind": "Environment",
+        "name": "prod",
+        "position": 2,
+    }
     env = parse_document(
         yaml_text({**base, "tenants": [{"id": "acme"}], "groups": {"canary": ["acme"]}}).encode(),
         "e.yaml",
         Environment,
     )
     assert env.groups == {"canary": ["acme"]}
-    error = refuse(yaml_text({**base, "tenants": [{"id": "a"}], "groups": {"g": ["b"]}}), Environment)
+    error = refuse(
+        yaml_text({**base, "tenants": [{"id": "a"}], "groups": {"g": ["b"]}}), Environment
+    )
     assert "group 'g' names unknown tenants: b" in error.message
     error = refuse(yaml_text({**base, "tenants": [{"id": "a"}, {"id": "a"}]}), Environment)
     assert "tenant ids must be unique: a" in error.message
@@ -124,10 +136,14 @@ def test_plugin_state_and_policies() -> None:
     )
     assert "once in the promotion order" in error.message
     gates = parse_document(
-        b"apiVersion: powerx.io/v1alpha1\nkind: GatePolicy\ncoverage: {minimum: 80}\n", "g.yaml", GatePolicy
+        b"apiVersion: powerx.io/v1alpha1\nkind: GatePolicy\ncoverage: {minimum: 80}\n",
+        "g.yaml",
+        GatePolicy,
     )
     assert gates.coverage.minimum == 80 and gates.findings.fail_on == "high"
-    error = refuse("apiVersion: powerx.io/v1alpha1\nkind: GatePolicy\nfindings: {failOn: severe}\n", GatePolicy)
+    error = refuse(
+        "apiVersion: powerx.io/v1alpha1\nkind: GatePolicy\nfindings: {failOn: severe}\n", GatePolicy
+    )
     assert error.location is not None and error.location.line == 3
 
 

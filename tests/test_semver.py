@@ -66,7 +66,15 @@ def test_ranges(spec: str, inside: list[str], outside: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "spec, satisfiable",
-    [(">=3,<2", False), (">=2,<2", False), (">=2,<=2", True), (">2,<=2", False), (">=1", True), ("=1.2.3", True), ("*", True)],
+    [
+        (">=3,<2", False),
+        (">=2,<2", False),
+        (">=2,<=2", True),
+        (">2,<=2", False),
+        (">=1", True),
+        ("=1.2.3", True),
+        ("*", True),
+    ],
 )
 def test_satisfiable(spec: str, satisfiable: bool) -> None:
     assert VersionRange.parse(spec).is_satisfiable() is satisfiable
@@ -74,7 +82,12 @@ def test_satisfiable(spec: str, satisfiable: bool) -> None:
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("", "may not be empty"), (">=1,", "empty comparator"), (">=x", "'x' is not a version"), ("=>1", "not a version")],
+    [
+        ("", "may not be empty"),
+        (">=1,", "empty comparator"),
+        (">=x", "'x' is not a version"),
+        ("=>1", "not a version"),
+    ],
 )
 def test_bad_ranges(spec: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):

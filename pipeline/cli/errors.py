@@ -31,7 +31,7 @@ def run_command(command: click.Command, argv: Sequence[str] | None = None) -> in
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - the one place that catches everything
+    except Exception:
         click.echo(traceback.format_exc(), err=True)
         click.echo(
             "error: an unexpected error occurred; this is a bug in PowerX Release.\n"

@@ -25,12 +25,24 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--repo", "repo_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, help="The release repo.")
-@click.option("--base", help="Revision the change starts from [default: merge base with the default branch].")
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The release repo.",
+)
+@click.option(
+    "--base", help="Revision the change starts from [default: merge base with the default branch]."
+)
 @click.option("--head", default="HEAD", show_default=True, help="Revision to check.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json", "github"]),
-              help="Output format [default: github inside GitHub Actions, else text].")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    help="Output format [default: github inside GitHub Actions, else text].",
+)
 def check(repo_dir: Path, base: str | None, head: str, output_format: str | None) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
@@ -59,15 +71,23 @@ def init(directory: Path) -> int:
     """Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit."""
     result = init_repo(directory)
     verb = "created" if result.created_repo else "extended"
-    click.echo(f"{verb} release repo {result.path} ({len(result.files)} files, commit {result.commit[:12]})")
+    click.echo(
+        f"{verb} release repo {result.path} "
+        f"({len(result.files)} files, commit {result.commit[:12]})"
+    )
     for path in result.files:
         click.echo(f"  {path}")
     return 0
 
 
 @cli.command()
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder to write the *.schema.json files into.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the *.schema.json files into.",
+)
 def schema(out_dir: Path) -> int:
     """Write the JSON Schema of every file kind, for editors and other tools."""
     for name, document in all_schemas().items():

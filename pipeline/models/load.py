@@ -10,7 +10,7 @@ from typing import Any, TypeVar, Union
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from pipeline.errors import InputError, MultipleInputErrors
+from pipeline.errors import CombinedInputError, InputError
 from pipeline.models.base import API_VERSION, NAME_PATTERN, SHA256_PATTERN, Document
 from pipeline.models.semver import SEMVER_PATTERN
 from pipeline.yamlio import KeyPath, YamlDocument, parse_yaml
@@ -46,7 +46,7 @@ def validate_document(doc: YamlDocument, model: type[D]) -> D:
         problems = [_input_error(doc, model, detail) for detail in error.errors()]
         if len(problems) == 1:
             raise problems[0] from None
-        raise MultipleInputErrors(problems[:MAX_REPORTED_ERRORS]) from None
+        raise CombinedInputError(problems[:MAX_REPORTED_ERRORS]) from None
 
 
 def expected_kind(model: type[Document]) -> str:

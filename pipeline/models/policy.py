@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 
@@ -45,14 +45,14 @@ class GatePolicy(Document):
     )
 
 
-DEFAULT_LICENSES = (
+DEFAULT_LICENSES = [
     "Apache-2.0",
     "MIT",
     "BSD-2-Clause",
     "BSD-3-Clause",
     "ISC",
     "MPL-2.0",
-)
+]
 
 
 class LicensePolicy(Document):
@@ -81,22 +81,29 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "PromotionPolicy": PromotionPolicy,
 }
 
+POLICY_FIELDS = {"GatePolicy": "gates", "LicensePolicy": "licenses", "PromotionPolicy": "promotion"}
+"""Policy kind -> the PolicySet field that holds it."""
+
+DEFAULT_ORDER = ["test", "staging", "prod"]
+
+P = TypeVar("P", bound=Document)
+
+
+def _seed(model: type[P], **fields: object) -> P:
+    """A policy of `model`'s kind with the seed defaults."""
+    kind = model.model_fields["kind"].annotation.__args__[0]  # type: ignore[union-attr]
+    return model.model_validate({"apiVersion": API_VERSION, "kind": kind, **fields})
+
 
 class PolicySet(Strict):
     """All policies of a revision; a kind with no file takes the seed defaults."""
 
-    gates: GatePolicy = Field(
-        default_factory=lambda: GatePolicy(apiVersion=API_VERSION, kind="GatePolicy")
-    )
+    gates: GatePolicy = Field(default_factory=lambda: _seed(GatePolicy))
     licenses: LicensePolicy = Field(
-        default_factory=lambda: LicensePolicy(
-            apiVersion=API_VERSION, kind="LicensePolicy", allowed=list(DEFAULT_LICENSES)
-        )
+        default_factory=lambda: _seed(LicensePolicy, allowed=DEFAULT_LICENSES)
     )
     promotion: PromotionPolicy = Field(
-        default_factory=lambda: PromotionPolicy(
-            apiVersion=API_VERSION, kind="PromotionPolicy", order=["test", "staging", "prod"]
-        )
+        default_factory=lambda: _seed(PromotionPolicy, order=DEFAULT_ORDER)
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="policy kind -> file it was read from"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, HttpUrl, model_validator
+from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from pipeline.models.base import Document, Name, SemVer, Sha256, Strict, VersionRangeText
+
+Channel = Literal["online", "offline"]
+ONLINE: Channel = "online"
 
 
 class Artifact(Strict):
@@ -69,19 +72,27 @@ class Release(Document):
         default_factory=dict, description="other plugins and the versions this one needs"
     )
     license: str = Field(
-        pattern=r"^[A-Za-z0-9.+-]+( (AND|OR|WITH) [A-Za-z0-9.+-]+)*$",
+        pattern=r"^[()]*[A-Za-z0-9.+-]+[()]*( (AND|OR|WITH) [()]*[A-Za-z0-9.+-]+[()]*)*$",
         description="an SPDX licence id or expression, e.g. Apache-2.0",
     )
-    channels: list[Literal["online", "offline"]] = Field(
-        default_factory=lambda: ["online"], min_length=1
-    )
+    channels: list[Channel] = Field(default_factory=lambda: [ONLINE], min_length=1)
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_channels(cls, channels: list[Channel]) -> list[Channel]:
+        if len(set(channels)) != len(channels):
+            raise ValueError("each channel may be listed once")
+        return channels
+
     rollback: RollbackPlaybook
     contacts: list[Contact] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _names_the_host(self) -> Release:
         if "powerx" not in self.compatibility:
-            raise ValueError("compatibility must give a range for the host, e.g. powerx: '>=2.4,<3'")
+            raise ValueError(
+                "compatibility must give a range for the host, e.g. powerx: '>=2.4,<3'"
+            )
         return self
 
     @property

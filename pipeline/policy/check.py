@@ -162,7 +162,7 @@ class _Checker:
                     if expected == model.position
                     else "environment.yaml disagrees with the promotion order in policies/"
                 ),
-                **located(loaded.locate("position")),  # type: ignore[arg-type]
+                **located(loaded.locate("position")),
             )
         ]
 
@@ -198,7 +198,8 @@ class _Checker:
         if (loaded.model.plugin, loaded.model.version) != (plugin, version):
             field_name = "plugin" if loaded.model.plugin != plugin else "version"
             raise InputError(
-                f"manifest says {loaded.model.ref} but lives in {layout.release_dir(plugin, version)}/",
+                f"manifest says {loaded.model.ref} "
+                f"but lives in {layout.release_dir(plugin, version)}/",
                 location=loaded.locate(field_name),
                 hint=f"releases live in releases/<plugin>/<version>/; fix {field_name} or move it",
             )
@@ -234,7 +235,7 @@ class _Checker:
                     expected=" -> ".join(order),
                     found=env,
                     message=f"environment {env!r} is not in the promotion order",
-                    **located(loaded.locate()),  # type: ignore[arg-type]
+                    **located(loaded.locate()),
                 )
             ]
         release = self.head.release(plugin, state.version)
@@ -247,7 +248,7 @@ class _Checker:
                 expected=f"a manifest at {layout.release_path(plugin, state.version)}",
                 found="present" if release else "missing",
                 message="" if release else f"{ref} has no release manifest",
-                **located(loaded.locate("version")),  # type: ignore[arg-type]
+                **located(loaded.locate("version")),
             )
         ]
         if release is None:
@@ -261,7 +262,7 @@ class _Checker:
                 expected=release.model.artifact.sha256,
                 found=state.digest,
                 message="" if digest_ok else f"digest differs from {ref}'s artifact",
-                **located(loaded.locate("digest")),  # type: ignore[arg-type]
+                **located(loaded.locate("digest")),
             )
         )
         results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
@@ -273,7 +274,7 @@ class _Checker:
                 status="pass" if gates_ok else "fail",
                 expected=f"{ref} passes every gate",
                 found="passes" if gates_ok else "fails (see its results)",
-                **located(loaded.locate("version")),  # type: ignore[arg-type]
+                **located(loaded.locate("version")),
             )
         )
         return results
@@ -283,8 +284,12 @@ class _Checker:
         subject = f"{env}/{plugin}"
         if previous is None:
             return GateResult(
-                subject=subject, gate="order", status="pass", expected="first environment",
-                found=env, **located(where),  # type: ignore[arg-type]
+                subject=subject,
+                gate="order",
+                status="pass",
+                expected="first environment",
+                found=env,
+                **located(where),  # type: ignore[arg-type]
             )
         before = self.base.plugin_state(previous, plugin)
         found = before.model.version if before else "absent"
@@ -298,7 +303,8 @@ class _Checker:
             message=(
                 ""
                 if ok
-                else f"promote {plugin}@{version} to {previous} first: environments cannot be skipped"
+                else f"promote {plugin}@{version} to {previous} first: "
+                "environments cannot be skipped"
             ),
             **located(where),  # type: ignore[arg-type]
         )

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pipeline import evidence, layout
-from pipeline.errors import InputError, Location
+from pipeline.errors import InputError
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import VersionRange
@@ -42,13 +42,15 @@ class ReleaseGates:
             *self.dependencies(),
         ]
 
-    def _result(self, gate: str, passed: bool, *key_path: str | int, **fields: object) -> GateResult:
+    def _result(
+        self, gate: str, passed: bool, *key_path: str | int, **fields: object
+    ) -> GateResult:
         return GateResult(
             subject=self.subject,
             gate=gate,
             status="pass" if passed else "fail",
-            **located(self.loaded.locate(*key_path)),  # type: ignore[arg-type]
-            **fields,  # type: ignore[arg-type]
+            **located(self.loaded.locate(*key_path)),
+            **fields,
         )
 
     # -- the lock on released versions ---------------------------------------------
@@ -119,7 +121,7 @@ class ReleaseGates:
                 found="none",
                 message=f"no {kind} report listed under evidence.{field}",
                 hint=f"add the path of a {kind} report to evidence.{field}",
-                **located(self.loaded.locate("evidence")),  # type: ignore[arg-type]
+                **located(self.loaded.locate("evidence")),
             )
         ]
 
@@ -153,7 +155,11 @@ class ReleaseGates:
         results = []
         for path, index, report in reports:
             rate = report.pass_rate
-            passed = rate is not None and rate >= gate.min_pass_rate and report.executed >= gate.min_tests
+            passed = (
+                rate is not None
+                and rate >= gate.min_pass_rate
+                and report.executed >= gate.min_tests
+            )
             found = (
                 f"{rate:.2f}% ({report.passed}/{report.executed} passed, {report.skipped} skipped)"
                 if rate is not None
@@ -161,7 +167,9 @@ class ReleaseGates:
             )
             message = ""
             if not passed:
-                message = "failing: " + ", ".join(report.failures) if report.failures else "too few tests"
+                message = (
+                    "failing: " + ", ".join(report.failures) if report.failures else "too few tests"
+                )
             results.append(
                 self._result(
                     "tests",
@@ -277,7 +285,3 @@ def _severity_counts(findings: tuple[evidence.Finding, ...]) -> str:
     order = ("critical", "high", "medium", "low", "none")
     return ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
 
-
-def manifest_location(loaded: Loaded[Release]) -> Location:
-    """Where a release's manifest starts."""
-    return loaded.locate()

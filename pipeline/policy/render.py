@@ -23,7 +23,7 @@ def worst(results: list[GateResult]) -> Status:
     """The most serious status among results."""
     for status in ("error", "fail", "warn"):
         if any(r.status == status for r in results):
-            return status  # type: ignore[return-value]
+            return status
     return "pass"
 
 
@@ -39,7 +39,11 @@ def render_text(report: CheckReport) -> str:
         for r in results:
             detail = f"expected {r.expected}, found {r.found}" if r.expected or r.found else ""
             lines.append(f"  {_TEXT_MARKS[r.status]:5} {r.gate:14} {detail}".rstrip())
-            for extra in (r.message, r.evidence and f"evidence: {r.evidence}", r.where and f"at {r.where}"):
+            for extra in (
+                r.message,
+                r.evidence and f"evidence: {r.evidence}",
+                r.where and f"at {r.where}",
+            ):
                 if extra:
                     lines.append(f"        {extra}")
             if r.hint and r.status != "pass":

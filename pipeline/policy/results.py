@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.errors import EXIT_GATE, EXIT_INPUT, EXIT_OK, InputError, Location, MultipleInputErrors
+from pipeline.errors import (
+    EXIT_GATE,
+    EXIT_INPUT,
+    EXIT_OK,
+    CombinedInputError,
+    InputError,
+    Location,
+)
 
 Status = Literal["pass", "fail", "warn", "error"]
 
@@ -31,7 +38,7 @@ class GateResult(BaseModel):
     @property
     def where(self) -> str:
         """file:line, for humans."""
-        return str(Location(self.file, self.line)) if self.file else ""
+        return str(Location(self.file, self.line, self.column)) if self.file else ""
 
 
 def located(location: Location | None) -> dict[str, object]:
@@ -43,7 +50,7 @@ def located(location: Location | None) -> dict[str, object]:
 
 def results_from_error(subject: str, error: InputError) -> list[GateResult]:
     """Turn an input error (or several) into `error` results, so a report lists them all."""
-    errors = error.errors if isinstance(error, MultipleInputErrors) else [error]
+    errors = error.errors if isinstance(error, CombinedInputError) else [error]
     return [
         GateResult(
             subject=subject,
@@ -51,7 +58,7 @@ def results_from_error(subject: str, error: InputError) -> list[GateResult]:
             status="error",
             message=item.message,
             hint=item.hint,
-            **located(item.location),  # type: ignore[arg-type]
+            **located(item.location),
         )
         for item in errors
     ]
@@ -71,7 +78,7 @@ class CheckReport(BaseModel):
         statuses = {result.status for result in self.results}
         for status in ("error", "fail"):
             if status in statuses:
-                return status  # type: ignore[return-value]
+                return status
         return "pass"
 
     @property
