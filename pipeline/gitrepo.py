@@ -226,11 +226,20 @@ class GitRepo:
             result.append(ChangedPath(path=path, status=status))
         return result
 
-    def walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
-        """Commits reachable from `start`, newest first."""
-        yield from self.repo.walk(
-            start.id, pygit2.enums.SortMode.TOPOLOGICAL | pygit2.enums.SortMode.TIME
-        )
+    def files(self, commit: pygit2.Commit, folder: str) -> Iterator[str]:
+        """Every file path below `folder` at `commit` (nothing if the folder is absent)."""
+        tree = self.tree(commit, folder)
+        if tree is None:
+            return
+        stack = [(folder, tree)]
+        while stack:
+            prefix, current = stack.pop()
+            for entry in current:
+                path = f"{prefix}/{entry.name}"
+                if isinstance(entry, pygit2.Tree):
+                    stack.append((path, entry))
+                else:
+                    yield path
 
     # -- writing ---------------------------------------------------------------------
 

@@ -38,20 +38,31 @@ def cli() -> None:
 )
 @click.option("--head", default="HEAD", show_default=True, help="Revision to check.")
 @click.option(
+    "--all",
+    "audit",
+    is_flag=True,
+    help="Check every file at HEAD against HEAD's own policies (audit a trusted branch).",
+)
+@click.option(
     "--format",
     "output_format",
     type=click.Choice(["text", "json", "github"]),
     help="Output format [default: github inside GitHub Actions, else text].",
 )
-def check(repo_dir: Path, base: str | None, head: str, output_format: str | None) -> int:
+def check(
+    repo_dir: Path, base: str | None, head: str, audit: bool, output_format: str | None
+) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
-    Policies come from BASE, never from HEAD. Exit 0 when all gates pass, 1 when a gate
-    fails, 2 on bad input.
+    Policies come from BASE, never from HEAD. With --all, every file at HEAD is checked
+    and a failing release that no environment runs is reported as held back. Exit 0 when
+    all gates pass, 1 when a gate fails, 2 on bad input.
     """
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    report = run_check(GitRepo(repo_dir), CheckRequest(head=head, base=base))
+    if audit and base is not None:
+        raise click.UsageError("--all checks HEAD on its own: it takes no --base")
+    report = run_check(GitRepo(repo_dir), CheckRequest(head=head, base=base, audit=audit))
     if output_format == "json":
         click.echo(render_json(report), nl=False)
         return report.exit_code

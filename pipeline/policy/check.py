@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pygit2
+
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
@@ -24,34 +26,49 @@ class CheckRequest:
 
     head: str = "HEAD"
     base: str | None = None
+    audit: bool = False
+    """Check every file at `head` against `head`'s own policies (`powerx check --all`)."""
 
 
 def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     """Evaluate every change between base and head; InputError for bad revisions or policies."""
     head_commit = git.resolve(request.head)
-    if request.base is not None:
-        base_commit = git.resolve(request.base)
-    else:
-        branch = git.default_branch()
-        if branch is None:
-            raise InputError(
-                "cannot tell the default branch to compare against",
-                hint="pass --base REV (e.g. --base origin/main)",
-            )
-        base_commit = git.merge_base(git.resolve(branch), head_commit)
+    base_commit = head_commit if request.audit else _base_commit(git, request.base, head_commit)
     base, head = Snapshot(git, base_commit), Snapshot(git, head_commit)
     policies = base.policies()
-    changes = git.changed_paths(base_commit, head_commit)
-    checker = _Checker(policies, base, head)
-    for change in changes:
-        checker.visit(layout.classify(change.path))
+    if request.audit:
+        paths = [p for top in _ROOTS for p in git.files(head_commit, top)]
+    else:
+        paths = [change.path for change in git.changed_paths(base_commit, head_commit)]
+    checker = _Checker(policies, base, head, audit=request.audit)
+    for path in paths:
+        checker.visit(layout.classify(path))
     checker.evaluate()
+    if request.audit:
+        checker.hold_back_unpromoted()
     return CheckReport(
         base=str(base_commit.id),
         head=str(head_commit.id),
-        changed_files=len(changes),
+        changed_files=len(paths),
+        audit=request.audit,
         results=checker.results,
     )
+
+
+_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES)
+
+
+def _base_commit(git: GitRepo, base: str | None, head: pygit2.Commit) -> pygit2.Commit:
+    """The named base, or the merge base of head with the default branch."""
+    if base is not None:
+        return git.resolve(base)
+    branch = git.default_branch()
+    if branch is None:
+        raise InputError(
+            "cannot tell the default branch to compare against",
+            hint="pass --base REV (e.g. --base origin/main), or --all to check everything",
+        )
+    return git.merge_base(git.resolve(branch), head)
 
 
 @dataclass
@@ -59,6 +76,7 @@ class _Checker:
     policies: PolicySet
     base: Snapshot
     head: Snapshot
+    audit: bool = False
     releases: dict[tuple[str, str], None] = field(default_factory=dict)
     states: dict[tuple[str, str], None] = field(default_factory=dict)
     environments: dict[str, None] = field(default_factory=dict)
@@ -102,6 +120,37 @@ class _Checker:
         for env, plugin in self.states:
             self._guarded(f"{env}/{plugin}", lambda e=env, p=plugin: self._plugin_state(e, p))
 
+    def hold_back_unpromoted(self) -> None:
+        """In an audit, a failing release that no environment runs is held back, not an error."""
+        running = {
+            (plugin, state.model.version)
+            for (env, plugin) in self.states
+            if (state := self.head.plugin_state(env, plugin)) is not None
+        }
+        held = {
+            f"{plugin}@{version}"
+            for (plugin, version), ok in self.release_verdicts.items()
+            if not ok and (plugin, version) not in running
+        }
+        results = []
+        for result in self.results:
+            if result.subject in held and result.status == "fail":
+                result = result.model_copy(
+                    update={"status": "warn", "message": f"held back: {result.message}".strip()}
+                )
+            results.append(result)
+        for subject in sorted(held):
+            results.append(
+                GateResult(
+                    subject=subject,
+                    gate="held",
+                    status="warn",
+                    message="fails its gates and runs in no environment: it cannot be promoted",
+                    hint="release a fixed version",
+                )
+            )
+        self.results = results
+
     def _guarded(self, subject: str, evaluate: object) -> bool:
         """Run one subject's gates, turning bad input into error results; False on errors."""
         assert callable(evaluate)
@@ -118,6 +167,16 @@ class _Checker:
         if self.head.read(path) is None:
             return [self._review(path, "policy file removed: the seed defaults apply after merge")]
         loaded = self.head.load_policy(path)
+        if self.audit:
+            return [
+                GateResult(
+                    subject=path,
+                    gate="schema",
+                    status="pass",
+                    found=f"a valid {loaded.doc.data['kind']}",
+                    file=path,
+                )
+            ]
         return [
             self._review(
                 path,
@@ -265,7 +324,8 @@ class _Checker:
                 **located(loaded.locate("digest")),
             )
         )
-        results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
+        if not self.audit:  # the order gate judges a move into `env`, not a standing state
+            results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
         gates_ok = self._release_verdict(plugin, state.version)
         results.append(
             GateResult(

@@ -58,7 +58,7 @@ class ReleaseGates:
     def lock(self) -> list[GateResult]:
         """A version that exists on the base keeps its artifact and evidence, byte for byte."""
         before = self.base.release(self.release.plugin, self.release.version)
-        if before is None:
+        if before is None or self.base.commit.id == self.head.commit.id:
             return []
         changed: list[str] = []
         if before.model.artifact != self.release.artifact:
@@ -284,4 +284,3 @@ def _severity_counts(findings: tuple[evidence.Finding, ...]) -> str:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     order = ("critical", "high", "medium", "low", "none")
     return ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
-

@@ -28,31 +28,46 @@ def worst(results: list[GateResult]) -> Status:
 
 
 def render_text(report: CheckReport) -> str:
-    """A readable report: one block per subject, one line per gate."""
-    lines = [
-        f"powerx check {report.base[:12]}..{report.head[:12]}: "
-        f"{report.changed_files} changed file(s)"
-    ]
+    """A readable report: one block per subject, one line per gate, details for the others."""
+    lines = [f"powerx check {_range(report)}: {report.changed_files} {_noun(report)}"]
     for subject, results in report.subjects().items():
         lines.append("")
         lines.append(f"{_TEXT_MARKS[worst(results)]:5} {subject}")
         for r in results:
-            detail = f"expected {r.expected}, found {r.found}" if r.expected or r.found else ""
-            lines.append(f"  {_TEXT_MARKS[r.status]:5} {r.gate:14} {detail}".rstrip())
-            for extra in (
+            lines.append(f"  {_TEXT_MARKS[r.status]:5} {r.gate:14} {_detail(r)}".rstrip())
+            if r.status == "pass":
+                continue
+            extras = (
                 r.message,
                 r.evidence and f"evidence: {r.evidence}",
                 r.where and f"at {r.where}",
-            ):
-                if extra:
-                    lines.append(f"        {extra}")
-            if r.hint and r.status != "pass":
+            )
+            lines.extend(f"        {extra}" for extra in extras if extra)
+            if r.hint:
                 lines.append(f"        hint: {r.hint}")
     if not report.results:
         lines.append("nothing in this change touches releases, environments or policies")
     lines.append("")
-    lines.append(f"result: {report.status.upper()} ({VERDICTS[report.status]})")
+    warnings = sum(r.status == "warn" for r in report.results)
+    note = f"; {warnings} warning(s)" if warnings else ""
+    lines.append(f"result: {report.status.upper()} ({VERDICTS[report.status]}{note})")
     return "\n".join(lines) + "\n"
+
+
+def _range(report: CheckReport) -> str:
+    if report.audit:
+        return f"--all at {report.head[:12]}"
+    return f"{report.base[:12]}..{report.head[:12]}"
+
+
+def _noun(report: CheckReport) -> str:
+    return "file(s) checked" if report.audit else "changed file(s)"
+
+
+def _detail(result: GateResult) -> str:
+    if result.expected and result.found:
+        return f"expected {result.expected}, found {result.found}"
+    return result.found or result.expected
 
 
 def render_json(report: CheckReport) -> str:

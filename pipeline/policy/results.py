@@ -70,6 +70,7 @@ class CheckReport(BaseModel):
     base: str
     head: str
     changed_files: int
+    audit: bool = Field(default=False, description="every file at head was checked (--all)")
     results: list[GateResult] = Field(default_factory=list)
 
     @property

@@ -1,0 +1,67 @@
+"""The project's own policies/, environments/ and releases/ are a live release repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import PROJECT, Repo, git
+from factories import load_yaml, yaml_text
+
+from pipeline.cli.powerx import cli
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Repo:
+    """A scratch copy of the live release repo, committed on main."""
+    path = tmp_path / "live"
+    path.mkdir()
+    for folder in ("policies", "environments", "releases"):
+        shutil.copytree(PROJECT / folder, path / folder)
+    git(path, "init", "-q", "-b", "main")
+    repo = Repo(path)
+    repo.commit({}, "import the live release repo")
+    return repo
+
+
+def test_the_live_repo_is_consistent_and_holds_back_ledger_sync(run_cli: Any, live: Repo) -> None:
+    result = run_cli(cli, "check", "--repo", str(live.path), "--all", "--format", "json")
+    data = json.loads(result.out)
+    assert result.code == 0, result.out
+    warned = {(r["subject"], r["gate"]) for r in data["results"] if r["status"] == "warn"}
+    assert warned == {
+        ("ledger-sync@1.0.0", "coverage"),
+        ("ledger-sync@1.0.0", "findings"),
+        ("ledger-sync@1.0.0", "held"),
+    }
+    subjects = {r["subject"] for r in data["results"]}
+    assert {"hello-world@1.0.0", "hello-world@1.1.0", "ledger-sync@0.9.0", "prod/hello-world"} <= subjects
+    assert all(r["status"] == "pass" for r in data["results"] if r["subject"] != "ledger-sync@1.0.0")
+
+
+def test_promoting_the_held_back_release_fails_its_gates(run_cli: Any, live: Repo) -> None:
+    live.git("checkout", "-q", "-b", "promote-ledger-sync")
+    state_path = live.path / "environments/test/plugins/ledger-sync.yaml"
+    state = load_yaml(state_path.read_text())
+    manifest = load_yaml((live.path / "releases/ledger-sync/1.0.0/release.yaml").read_text())
+    state.update(version="1.0.0", digest=manifest["artifact"]["sha256"])
+    live.commit({"environments/test/plugins/ledger-sync.yaml": yaml_text(state)})
+    result = run_cli(cli, "check", "--repo", str(live.path), "--format", "json")
+    data = json.loads(result.out)
+    assert result.code == 1
+    failed = {(r["subject"], r["gate"]) for r in data["results"] if r["status"] == "fail"}
+    assert failed == {
+        ("ledger-sync@1.0.0", "coverage"),
+        ("test/ledger-sync", "release-gates"),
+        ("ledger-sync@1.0.0", "findings"),
+    }
+    coverage = [r["found"] for r in data["results"] if r["gate"] == "coverage"]
+    assert all(found.startswith("63.") for found in coverage) and len(coverage) == 2
+
+
+def test_all_takes_no_base(run_cli: Any, live: Repo) -> None:
+    result = run_cli(cli, "check", "--repo", str(live.path), "--all", "--base", "main")
+    assert result.code == 2 and "--all checks HEAD on its own" in result.err
