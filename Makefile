@@ -21,7 +21,8 @@ demo: setup
 test: lint unit
 
 lint: setup
-	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff check pipeline tests bench examples
+	$(BIN)/ruff format --check pipeline tests
 	$(BIN)/mypy
 
 unit: setup

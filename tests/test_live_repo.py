@@ -38,8 +38,15 @@ def test_the_live_repo_is_consistent_and_holds_back_ledger_sync(run_cli: Any, li
         ("ledger-sync@1.0.0", "held"),
     }
     subjects = {r["subject"] for r in data["results"]}
-    assert {"hello-world@1.0.0", "hello-world@1.1.0", "ledger-sync@0.9.0", "prod/hello-world"} <= subjects
-    assert all(r["status"] == "pass" for r in data["results"] if r["subject"] != "ledger-sync@1.0.0")
+    assert {
+        "hello-world@1.0.0",
+        "hello-world@1.1.0",
+        "ledger-sync@0.9.0",
+        "prod/hello-world",
+    } <= subjects
+    assert all(
+        r["status"] == "pass" for r in data["results"] if r["subject"] != "ledger-sync@1.0.0"
+    )
 
 
 def test_promoting_the_held_back_release_fails_its_gates(run_cli: Any, live: Repo) -> None:

@@ -37,6 +37,7 @@ def cli() -> None:
     "--base", help="Revision the change starts from [default: merge base with the default branch]."
 )
 @click.option("--head", default="HEAD", show_default=True, help="Revision to check.")
+@click.option("-v", "--verbose", is_flag=True, help="List every gate, passing ones too.")
 @click.option(
     "--all",
     "audit",
@@ -50,7 +51,12 @@ def cli() -> None:
     help="Output format [default: github inside GitHub Actions, else text].",
 )
 def check(
-    repo_dir: Path, base: str | None, head: str, audit: bool, output_format: str | None
+    repo_dir: Path,
+    base: str | None,
+    head: str,
+    verbose: bool,
+    audit: bool,
+    output_format: str | None,
 ) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
@@ -66,7 +72,7 @@ def check(
     if output_format == "json":
         click.echo(render_json(report), nl=False)
         return report.exit_code
-    click.echo(render_text(report), nl=False)
+    click.echo(render_text(report, verbose=verbose), nl=False)
     if output_format == "github":
         click.echo(github_annotations(report), nl=False)
         summary = os.environ.get("GITHUB_STEP_SUMMARY")

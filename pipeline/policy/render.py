@@ -27,12 +27,19 @@ def worst(results: list[GateResult]) -> Status:
     return "pass"
 
 
-def render_text(report: CheckReport) -> str:
-    """A readable report: one block per subject, one line per gate, details for the others."""
-    lines = [f"powerx check {_range(report)}: {report.changed_files} {_noun(report)}"]
+def render_text(report: CheckReport, *, verbose: bool = False) -> str:
+    """A readable report: a line per passing subject, details for the others.
+
+    With `verbose`, every gate of every subject is listed.
+    """
+    lines = [f"powerx check {_range(report)}: {report.changed_files} {_noun(report)}", ""]
     for subject, results in report.subjects().items():
-        lines.append("")
-        lines.append(f"{_TEXT_MARKS[worst(results)]:5} {subject}")
+        mark = _TEXT_MARKS[worst(results)]
+        if mark == "PASS" and not verbose:
+            gates = ", ".join(dict.fromkeys(r.gate for r in results))
+            lines.append(f"{mark:5} {subject} ({gates})")
+            continue
+        lines.append(f"{mark:5} {subject}")
         for r in results:
             lines.append(f"  {_TEXT_MARKS[r.status]:5} {r.gate:14} {_detail(r)}".rstrip())
             if r.status == "pass":
@@ -45,9 +52,11 @@ def render_text(report: CheckReport) -> str:
             lines.extend(f"        {extra}" for extra in extras if extra)
             if r.hint:
                 lines.append(f"        hint: {r.hint}")
+        lines.append("")
     if not report.results:
         lines.append("nothing in this change touches releases, environments or policies")
-    lines.append("")
+    if lines[-1]:
+        lines.append("")
     warnings = sum(r.status == "warn" for r in report.results)
     note = f"; {warnings} warning(s)" if warnings else ""
     lines.append(f"result: {report.status.upper()} ({VERDICTS[report.status]}{note})")

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The main job on the embedded example, as a release manager would live it:
+# a scratch copy of this project's release repo, a release request that the gates
+# hold back with clear reasons, the fix, and a pass.
+# Run it with `make demo` (which puts the project's virtualenv on PATH).
+set -euo pipefail
+
+project=$(cd "$(dirname "$0")/.." && pwd)
+work=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/powerx-demo.XXXXXX")}
+repo="$work/release-repo"
+export GIT_AUTHOR_NAME="Release Manager" GIT_AUTHOR_EMAIL="rm@powerx.example"
+export GIT_COMMITTER_NAME="$GIT_AUTHOR_NAME" GIT_COMMITTER_EMAIL="$GIT_AUTHOR_EMAIL"
+unset GITHUB_ACTIONS GITHUB_STEP_SUMMARY GITHUB_BASE_REF
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+show() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+# expect CODE COMMAND...: run a command that must exit with CODE (the demo fails otherwise).
+expect() {
+  local want=$1 got=0
+  shift
+  printf '\033[2m$ %s\033[0m\n' "$*"
+  "$@" || got=$?
+  if [ "$got" != "$want" ]; then
+    echo "demo: expected exit code $want, got $got" >&2
+    exit 1
+  fi
+  printf '\033[2m(exit code %s, as expected)\033[0m\n' "$got"
+}
+# point ENV PLUGIN VERSION: set the desired version of a plugin in an environment.
+point() {
+  python - "$repo" "$@" <<'PY'
+import sys
+from pathlib import Path
+from pipeline.yamlio import dump_yaml, parse_yaml
+repo, env, plugin, version = sys.argv[1:]
+manifest = Path(repo, "releases", plugin, version, "release.yaml")
+digest = parse_yaml(manifest.read_bytes(), str(manifest)).data["artifact"]["sha256"]
+state = Path(repo, "environments", env, "plugins", f"{plugin}.yaml")
+doc = parse_yaml(state.read_bytes(), str(state))
+doc.tree["version"], doc.tree["digest"] = version, digest
+state.write_text(dump_yaml(doc.tree))
+PY
+}
+
+step "1. A scratch copy of this project's live release repo (in $repo)"
+mkdir -p "$repo"
+cp -R "$project/policies" "$project/environments" "$project/releases" "$repo/"
+git -C "$repo" init -q -b main
+git -C "$repo" add -A
+git -C "$repo" commit -q -m "Import the live release repo"
+show powerx check --repo "$repo" --all
+
+step "2. A release request: promote ledger-sync 1.0.0 into test"
+git -C "$repo" checkout -q -b promote/ledger-sync
+point test ledger-sync 1.0.0
+git -C "$repo" commit -q -am "test: ledger-sync 0.9.0 -> 1.0.0"
+show git -C "$repo" --no-pager diff --stat main
+expect 1 powerx check --repo "$repo" --base main
+
+step "3. The fix: ledger-sync 1.0.1, with evidence from the same real tools"
+cp -R "$project/examples/ledger-sync/release-1.0.1" "$repo/releases/ledger-sync/1.0.1"
+point test ledger-sync 1.0.1
+git -C "$repo" add -A
+git -C "$repo" commit -q -m "Release ledger-sync 1.0.1 and promote it into test instead"
+show git -C "$repo" --no-pager diff --stat main
+expect 0 powerx check --repo "$repo" --base main
+
+step "4. Merged: main passes its audit, and 1.0.0 stays held back"
+git -C "$repo" checkout -q main
+git -C "$repo" merge -q --ff-only promote/ledger-sync
+expect 0 powerx check --repo "$repo" --all
+show git -C "$repo" --no-pager log --oneline
+
+printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

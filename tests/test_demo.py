@@ -1,0 +1,45 @@
+"""`make demo` keeps working: the demo script runs end to end on the embedded example."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import PROJECT
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "DEMO_DIR": str(tmp_path),
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+    }
+    result = subprocess.run(
+        ["bash", str(PROJECT / "examples" / "demo.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert out.count("(exit code 1, as expected)") == 1
+    assert out.count("(exit code 0, as expected)") == 2
+    assert "FAIL  coverage       expected >= 90%, found 63.11% (coverage.py-json)" in out
+    assert (
+        "PASS  ledger-sync@1.0.1 (coverage, tests, findings, licence, compatibility, dependencies)"
+        in out
+    )
+    assert "Demo finished" in out
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path / "release-repo"), "log", "--format=%s"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert (
+        log.stdout.splitlines()[0] == "Release ledger-sync 1.0.1 and promote it into test instead"
+    )
