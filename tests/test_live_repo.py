@@ -72,3 +72,22 @@ def test_promoting_the_held_back_release_fails_its_gates(run_cli: Any, live: Rep
 def test_all_takes_no_base(run_cli: Any, live: Repo) -> None:
     result = run_cli(cli, "check", "--repo", str(live.path), "--all", "--base", "main")
     assert result.code == 2 and "--all checks HEAD on its own" in result.err
+
+
+def test_an_audit_reports_bad_files_with_their_location(run_cli: Any, live: Repo) -> None:
+    state = live.path / "environments/prod/plugins/hello-world.yaml"
+    state.write_text(state.read_text().replace("version: 1.0.0", "version: 1.0"))
+    live.commit({}, "break a state file")
+    result = run_cli(cli, "check", "--repo", str(live.path), "--all")
+    assert result.code == 2
+    assert "at environments/prod/plugins/hello-world.yaml:" in result.out
+    assert "version: Input should be a valid string (found 1.0)" in result.out
+    assert "hint: YAML reads 1.0 as a number: quote it ('1.0')" in result.out
+    assert "WARN  ledger-sync@1.0.0" in result.out
+    # Without valid policies nothing can be judged: the audit stops at once.
+    licenses = live.path / "policies/licenses.yaml"
+    licenses.write_text(licenses.read_text() + "extra: true\n")
+    live.commit({}, "break a policy")
+    result = run_cli(cli, "check", "--repo", str(live.path), "--all")
+    assert result.code == 2
+    assert result.err.startswith("error: policies/licenses.yaml:13:1: unknown field 'extra'")

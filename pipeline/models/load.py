@@ -87,6 +87,8 @@ def _input_error(doc: YamlDocument, model: type[BaseModel], detail: ErrorDetails
         found = _short(detail.get("input"))
         reason = _PATTERN_MEANINGS.get(str((detail.get("ctx") or {}).get("pattern")), detail["msg"])
         message = f"{field}: {reason.removeprefix('Value error, ')} (found {found})"
+        if detail["type"] == "string_type" and isinstance(detail.get("input"), int | float):
+            hint = f"YAML reads {found} as a number: quote it ('{found}')"
     return InputError(message, location=doc.locate(loc), hint=hint)
 
 

@@ -7,7 +7,9 @@ few files they refer to, are ever read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pygit2
 
@@ -83,6 +85,8 @@ class _Checker:
     policy_files: list[str] = field(default_factory=list)
     results: list[GateResult] = field(default_factory=list)
     release_verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)
+    running: set[tuple[str, str]] = field(default_factory=set)
+    """(plugin, version) pairs some environment runs at head."""
 
     def visit(self, path: layout.RepoPath) -> None:
         """Note which subject a changed path belongs to."""
@@ -111,26 +115,21 @@ class _Checker:
 
     def evaluate(self) -> None:
         """Run the gates of every subject that changed."""
-        for policy_path in self.policy_files:
-            self._guarded(policy_path, lambda p=policy_path: self._policy(p))
+        for path in self.policy_files:
+            self._guarded(path, partial(self._policy, path))
         for env in self.environments:
-            self._guarded(f"environment {env}", lambda e=env: self._environment(e))
+            self._guarded(f"environment {env}", partial(self._environment, env))
         for plugin, version in self.releases:
             self._release_verdict(plugin, version)
         for env, plugin in self.states:
-            self._guarded(f"{env}/{plugin}", lambda e=env, p=plugin: self._plugin_state(e, p))
+            self._guarded(f"{env}/{plugin}", partial(self._plugin_state, env, plugin))
 
     def hold_back_unpromoted(self) -> None:
         """In an audit, a failing release that no environment runs is held back, not an error."""
-        running = {
-            (plugin, state.model.version)
-            for (env, plugin) in self.states
-            if (state := self.head.plugin_state(env, plugin)) is not None
-        }
         held = {
             f"{plugin}@{version}"
             for (plugin, version), ok in self.release_verdicts.items()
-            if not ok and (plugin, version) not in running
+            if not ok and (plugin, version) not in self.running
         }
         results = []
         for result in self.results:
@@ -151,9 +150,8 @@ class _Checker:
             )
         self.results = results
 
-    def _guarded(self, subject: str, evaluate: object) -> bool:
+    def _guarded(self, subject: str, evaluate: Callable[[], list[GateResult]]) -> bool:
         """Run one subject's gates, turning bad input into error results; False on errors."""
-        assert callable(evaluate)
         try:
             self.results.extend(evaluate())
         except InputError as error:
@@ -230,7 +228,7 @@ class _Checker:
         key = (plugin, version)
         if key not in self.release_verdicts:
             before = len(self.results)
-            ok = self._guarded(f"{plugin}@{version}", lambda: self._release(plugin, version))
+            ok = self._guarded(f"{plugin}@{version}", partial(self._release, plugin, version))
             new = self.results[before:]
             self.release_verdicts[key] = ok and all(r.status in ("pass", "warn") for r in new)
         return self.release_verdicts[key]
@@ -278,6 +276,7 @@ class _Checker:
                 )
             ]
         state = loaded.model
+        self.running.add((plugin, state.version))
         if state.plugin != plugin:
             raise InputError(
                 f"plugin {state.plugin!r} does not match the file name {plugin}.yaml",
