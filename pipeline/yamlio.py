@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from pipeline.errors import InputError, Location
+from pipeline.textio import decode_utf8
 
 MAX_YAML_BYTES = 1024 * 1024
 """Largest YAML file we read: manifests and policies are a few kilobytes."""
@@ -46,11 +47,15 @@ class YamlDocument:
 
     def locate(self, key_path: KeyPath = ()) -> Location:
         """The location of the deepest part of `key_path` that exists in the file."""
-        for end in range(len(key_path), -1, -1):
-            position = self.positions.get(tuple(key_path[:end]))
-            if position is not None:
-                return Location(self.path, position[0], position[1])
-        return Location(self.path)
+        return _locate(self.path, self.positions, key_path)
+
+
+def _locate(path: str, positions: dict[KeyPath, tuple[int, int]], key_path: KeyPath) -> Location:
+    for end in range(len(key_path), -1, -1):
+        position = positions.get(tuple(key_path[:end]))
+        if position is not None:
+            return Location(path, *position)
+    return Location(path)
 
 
 def _round_trip() -> YAML:
@@ -60,29 +65,9 @@ def _round_trip() -> YAML:
     return yaml
 
 
-def decode_text(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> str:
-    """Check size and encoding of a text file and return its text."""
-    if len(raw) > max_bytes:
-        raise InputError(
-            f"file is {len(raw):,} bytes, over the limit of {max_bytes:,}",
-            location=Location(path),
-            hint="split the file, or check that the right file was named",
-        )
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        raise InputError(
-            f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})",
-            location=Location(path, line, column),
-            hint="save the file as UTF-8",
-        ) from None
-
-
 def parse_yaml(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> YamlDocument:
     """Parse one YAML document from bytes, refusing anything unsafe or ambiguous."""
-    text = decode_text(raw, path, max_bytes=max_bytes)
+    text = decode_utf8(raw, path, max_bytes=max_bytes)
     try:
         tree = _round_trip().load(text)
     except MarkedYAMLError as error:
@@ -181,11 +166,7 @@ class _Converter:
         )
 
     def _location(self, key_path: KeyPath) -> Location:
-        for end in range(len(key_path), -1, -1):
-            position = self.positions.get(tuple(key_path[:end]))
-            if position is not None:
-                return Location(self.path, *position)
-        return Location(self.path)
+        return _locate(self.path, self.positions, key_path)
 
 
 def dump_yaml(data: Any) -> str:

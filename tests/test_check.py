@@ -317,7 +317,7 @@ def test_environment_files_are_checked(run_cli: Any, release_repo: Repo) -> None
     release_repo.commit({"environments/prod/environment.yaml": yaml_text(env)})
     data = json_check(run_cli, release_repo)
     assert data["exit_code"] == 2
-    assert "does not match its folder environments/prod/" in json.dumps(data)
+    assert "name 'production' does not match its folder environments/prod/" in json.dumps(data)
     release_repo.git("reset", "-q", "--hard", "main")
     promote(release_repo, "qa")
     assert gates(json_check(run_cli, release_repo), "fail") == {("qa/hello", "order")}

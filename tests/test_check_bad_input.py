@@ -120,7 +120,7 @@ CASES: dict[str, tuple[Callable[[], dict[str, str | bytes | None]], str, str]] =
     "manifest in the wrong folder": (
         lambda: manifest_with(valid_text().replace("version: 1.0.0", "version: 1.0.1")),
         f"{MANIFEST}:4:1",
-        "manifest says hello@1.0.1 but lives in releases/hello/1.0.0/",
+        "version '1.0.1' does not match its folder releases/hello/1.0.0/",
     ),
 }
 

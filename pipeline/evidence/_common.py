@@ -7,6 +7,7 @@ import re
 from typing import Any, NoReturn
 
 from pipeline.errors import InputError, Location
+from pipeline.textio import decode_utf8
 
 MAX_REPORT_BYTES = 64 * 1024 * 1024
 """Largest report we read: real coverage, test and scan reports are far smaller."""
@@ -16,22 +17,7 @@ _COUNT = re.compile(r"[0-9]{1,18}")
 
 def read_text(raw: bytes, path: str) -> str:
     """Check size, encoding and emptiness of a report and return its text."""
-    if len(raw) > MAX_REPORT_BYTES:
-        raise InputError(
-            f"report is {len(raw):,} bytes, over the limit of {MAX_REPORT_BYTES:,}",
-            location=Location(path),
-            hint="check that the right file was named; a real report is far smaller",
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        column = error.start - (raw.rfind(b"\n", 0, error.start) + 1) + 1
-        raise InputError(
-            f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})",
-            location=Location(path, line, column),
-            hint="have the tool write its report as UTF-8",
-        ) from None
+    text = decode_utf8(raw, path, max_bytes=MAX_REPORT_BYTES, what="report")
     if not text.strip():
         raise InputError(
             "report is empty",

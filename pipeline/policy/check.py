@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import pygit2
 
@@ -19,7 +20,7 @@ from pipeline.gitrepo import GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.results import CheckReport, GateResult, located, results_from_error
-from pipeline.snapshot import Snapshot
+from pipeline.snapshot import Loaded, Snapshot
 
 
 @dataclass(frozen=True)
@@ -199,12 +200,7 @@ class _Checker:
         if loaded is None:
             return []
         model, subject = loaded.model, f"environment {env}"
-        if model.name != env:
-            raise InputError(
-                f"name {model.name!r} does not match its folder environments/{env}/",
-                location=loaded.locate("name"),
-                hint=f"set 'name: {env}' or move the file",
-            )
+        _require_path_match(loaded, "name", env, f"its folder environments/{env}/")
         order = self.policies.promotion.order
         expected = order.index(env) if env in order else None
         return [
@@ -252,14 +248,9 @@ class _Checker:
                     file=path,
                 )
             ]
-        if (loaded.model.plugin, loaded.model.version) != (plugin, version):
-            field_name = "plugin" if loaded.model.plugin != plugin else "version"
-            raise InputError(
-                f"manifest says {loaded.model.ref} "
-                f"but lives in {layout.release_dir(plugin, version)}/",
-                location=loaded.locate(field_name),
-                hint=f"releases live in releases/<plugin>/<version>/; fix {field_name} or move it",
-            )
+        folder = f"its folder {layout.release_dir(plugin, version)}/"
+        _require_path_match(loaded, "plugin", plugin, folder)
+        _require_path_match(loaded, "version", version, folder)
         return ReleaseGates(self.policies, self.base, self.head, loaded).evaluate()
 
     def _plugin_state(self, env: str, plugin: str) -> list[GateResult]:
@@ -277,12 +268,7 @@ class _Checker:
             ]
         state = loaded.model
         self.running.add((plugin, state.version))
-        if state.plugin != plugin:
-            raise InputError(
-                f"plugin {state.plugin!r} does not match the file name {plugin}.yaml",
-                location=loaded.locate("plugin"),
-                hint=f"set 'plugin: {plugin}' or rename the file",
-            )
+        _require_path_match(loaded, "plugin", plugin, f"the file name {plugin}.yaml")
         order = self.policies.promotion.order
         if env not in order:
             return [
@@ -366,4 +352,15 @@ class _Checker:
                 "environments cannot be skipped"
             ),
             **located(where),  # type: ignore[arg-type]
+        )
+
+
+def _require_path_match(loaded: Loaded[Any], field_name: str, expected: str, place: str) -> None:
+    """A name inside a file must agree with the path the file lives at."""
+    found = getattr(loaded.model, field_name)
+    if found != expected:
+        raise InputError(
+            f"{field_name} {found!r} does not match {place}",
+            location=loaded.locate(field_name),
+            hint=f"set '{field_name}: {expected}', or move the file to where it belongs",
         )
