@@ -130,3 +130,13 @@ def test_schema_writes_json_schemas(run_cli: Any, tmp_path: Path) -> None:
     assert release["$id"].endswith("release.schema.json")
     assert release["x-powerx-path"] == "releases/<plugin>/<version>/release.yaml"
     assert set(release["required"]) >= {"apiVersion", "kind", "plugin", "version", "artifact"}
+
+
+@pytest.mark.parametrize("module", ["plugin", "admin", "market"])
+def test_tool_groups_describe_themselves(run_cli: Any, module: str) -> None:
+    import importlib
+
+    tool = importlib.import_module(f"pipeline.cli.{module}")
+    result = run_cli(tool.cli, "--help")
+    assert result.code == 0
+    assert "docs/cli.md" in result.out
