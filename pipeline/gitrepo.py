@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import DeltaStatus, FileMode, ObjectType
+from pygit2.enums import FileMode, ObjectType
 
 from pipeline.errors import GateError, InputError, Location, PowerXError
 
@@ -27,6 +27,11 @@ _MOVED_ON = ("fast-forward", "fastforward", "fetch first", "not present locally"
 """Phrases libgit2 uses when a push is refused because the remote branch moved on."""
 
 DEFAULT_AUTHOR = ("PowerX Release", "powerx-release@localhost")
+
+TREE_CACHE_LIMIT = 1 << 20
+"""libgit2 keeps no tree over 4 KiB in its object cache by default; our wide folders
+(releases/, environments/<env>/plugins/) are far larger and are read again and again."""
+pygit2.settings.cache_object_limit(ObjectType.TREE, TREE_CACHE_LIMIT)
 
 ChangeSet = Mapping[str, bytes | None]
 """Repo-relative path -> new content, or None to delete the file."""
@@ -176,7 +181,14 @@ class GitRepo:
         return [(entry.name or "", entry.type == ObjectType.TREE) for entry in tree]
 
     def read(self, commit: pygit2.Commit, path: str, *, max_bytes: int) -> bytes | None:
-        """A regular file's bytes at `commit`, or None when absent.
+        """A regular file's bytes at `commit`, or None when absent (see `read_blob`)."""
+        found = self.read_blob(commit, path, max_bytes=max_bytes)
+        return found[1] if found is not None else None
+
+    def read_blob(
+        self, commit: pygit2.Commit, path: str, *, max_bytes: int
+    ) -> tuple[str, bytes] | None:
+        """(object id, bytes) of a regular file at `commit`, or None when absent.
 
         Symbolic links are followed inside the tree; one that points outside the
         repository, or loops, is refused. A file over `max_bytes` is refused unread.
@@ -199,7 +211,7 @@ class GitRepo:
                     f"file is {blob.size:,} bytes, over the limit of {max_bytes:,}",
                     location=Location(path),
                 )
-            return bytes(blob.read_raw())
+            return str(blob.id), bytes(blob.read_raw())
         raise InputError(
             f"too many symbolic links (more than {MAX_SYMLINK_HOPS})", location=Location(path)
         )
@@ -211,20 +223,14 @@ class GitRepo:
             return None
 
     def changed_paths(self, base: pygit2.Commit, head: pygit2.Commit) -> list[ChangedPath]:
-        """Files that differ between two revisions (identical subtrees are never opened)."""
-        diff = base.tree.diff_to_tree(head.tree)
-        statuses = {
-            DeltaStatus.ADDED: "added",
-            DeltaStatus.DELETED: "deleted",
-            DeltaStatus.MODIFIED: "modified",
-            DeltaStatus.TYPECHANGE: "typechange",
-        }
-        result = []
-        for delta in diff.deltas:
-            status = statuses.get(delta.status, "modified")
-            path = delta.old_file.path if status == "deleted" else delta.new_file.path
-            result.append(ChangedPath(path=path, status=status))
-        return result
+        """Files that differ between two revisions, sorted by path.
+
+        Entries with the same object id are skipped without being opened, so the cost
+        follows the folders the change touches, not the size of the repository.
+        """
+        result: list[ChangedPath] = []
+        _diff_trees(base.tree, head.tree, "", result)
+        return sorted(result, key=lambda change: change.path)
 
     def files(self, commit: pygit2.Commit, folder: str) -> Iterator[str]:
         """Every file path below `folder` at `commit` (nothing if the folder is absent)."""
@@ -466,7 +472,7 @@ class GitRepo:
         self.repo.references.delete(f"refs/powerx/pending/{branch}")
         raise PushRejectedError(
             f"could not push to {remote}/{branch}: the remote moved on {attempts} times in a row",
-            hint="other runners are pushing to the same branch; run again, or raise --attempts",
+            hint="other runners keep pushing to the same branch: run again in a moment",
         )
 
     def _fast_forward_local(self, branch: str, commit: pygit2.Commit) -> None:
@@ -480,6 +486,37 @@ class GitRepo:
                 changed = [c.path for c in self.changed_paths(local, commit)]
                 self._update_work_tree(commit, changed)
             self.repo.references.create(ref_name, commit.id, force=True)
+
+
+def _diff_trees(
+    old: pygit2.Tree | None, new: pygit2.Tree | None, prefix: str, out: list[ChangedPath]
+) -> None:
+    old_entries = {entry.name: entry for entry in old} if old is not None else {}
+    new_entries = {entry.name: entry for entry in new} if new is not None else {}
+    for name in old_entries.keys() | new_entries.keys():
+        before, after = old_entries.get(name), new_entries.get(name)
+        unchanged = before is not None and after is not None and before.id == after.id
+        if unchanged and before.filemode == after.filemode:  # type: ignore[union-attr]
+            continue
+        path = f"{prefix}{name}"
+        before_tree = before if isinstance(before, pygit2.Tree) else None
+        after_tree = after if isinstance(after, pygit2.Tree) else None
+        if before_tree is not None or after_tree is not None:
+            _diff_trees(before_tree, after_tree, f"{path}/", out)
+        before_file = before is not None and before_tree is None
+        after_file = after is not None and after_tree is None
+        if before_file and after_file:
+            assert before is not None and after is not None
+            kind = (
+                "modified"
+                if (before.filemode == FileMode.LINK) == (after.filemode == FileMode.LINK)
+                else "typechange"
+            )
+            out.append(ChangedPath(path, kind))
+        elif before_file:
+            out.append(ChangedPath(path, "deleted"))
+        elif after_file:
+            out.append(ChangedPath(path, "added"))
 
 
 def _local_remote_path(url: str) -> str | None:

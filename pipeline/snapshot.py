@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pygit2
 
@@ -18,6 +18,10 @@ from pipeline.models.semver import Version
 from pipeline.yamlio import MAX_YAML_BYTES, YamlDocument, parse_yaml
 
 D = TypeVar("D", bound=Document)
+
+ParseCache = dict[tuple[str, str, type], "Loaded[Any]"]
+"""Validated files by (blob id, path, model): shared by the snapshots of one check, so a
+file that is the same at base and head is parsed once."""
 
 
 @dataclass(frozen=True)
@@ -35,10 +39,12 @@ class Loaded(Generic[D]):
 class Snapshot:
     """The release repo as it is at one commit; reads go straight to git objects."""
 
-    def __init__(self, git: GitRepo, commit: pygit2.Commit) -> None:
+    def __init__(
+        self, git: GitRepo, commit: pygit2.Commit, cache: ParseCache | None = None
+    ) -> None:
         self.git = git
         self.commit = commit
-        self._docs: dict[str, Loaded[Document] | None] = {}
+        self._cache: ParseCache = cache if cache is not None else {}
 
     @property
     def short_id(self) -> str:
@@ -58,17 +64,14 @@ class Snapshot:
 
     def load(self, path: str, model: type[D]) -> Loaded[D] | None:
         """A file validated as `model`, None if absent; InputError if it is not valid."""
-        if path not in self._docs:
-            raw = self.read(path)
-            if raw is None:
-                self._docs[path] = None
-            else:
-                doc = parse_yaml(raw, path)
-                self._docs[path] = Loaded(validate_document(doc, model), doc)
-        loaded = self._docs[path]
-        if loaded is not None and not isinstance(loaded.model, model):
-            raise InputError(f"expected a {model.__name__}", location=Location(path))
-        return loaded  # type: ignore[return-value]
+        found = self.git.read_blob(self.commit, path, max_bytes=MAX_YAML_BYTES)
+        if found is None:
+            return None
+        key = (found[0], path, model)
+        if key not in self._cache:
+            doc = parse_yaml(found[1], path)
+            self._cache[key] = Loaded(validate_document(doc, model), doc)
+        return self._cache[key]
 
     def release(self, plugin: str, version: str) -> Loaded[Release] | None:
         """The manifest of plugin@version."""

@@ -381,3 +381,49 @@ def test_default_base_is_the_merge_base_with_main(run_cli: Any, release_repo: Re
     assert data["base"] == release_repo.git("merge-base", "main", "feature")
     assert data["changed_files"] == 4
     assert result.code == 1
+
+
+def test_a_branch_behind_its_base_is_judged_from_the_merge_base(
+    run_cli: Any, release_repo: Repo
+) -> None:
+    release_repo.git("checkout", "-q", "main")
+    add_release(release_repo, PASSING, plugin="other")
+    release_repo.git("checkout", "-q", "feature")
+    promote(release_repo, "test", "9.9.9")
+    data = json_check(run_cli, release_repo)
+    # main gained a release since the branch forked: the branch is not charged with deleting it
+    assert {r["subject"] for r in data["results"]} == {"test/hello"}
+    assert data["base"] == release_repo.git("merge-base", "main", "feature")
+
+
+def test_policy_changes_must_leave_a_valid_set(run_cli: Any, release_repo: Repo) -> None:
+    gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
+    release_repo.commit({"policies/more-gates.yaml": gates_yaml})
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 2
+    error = next(r for r in data["results"] if r["subject"] == "policies")
+    assert error["message"] == "a second GatePolicy (the first is policies/gates.yaml)"
+
+
+def test_removing_an_environment_in_the_order_fails(run_cli: Any, release_repo: Repo) -> None:
+    release_repo.commit({"environments/prod/environment.yaml": None})
+    data = json_check(run_cli, release_repo)
+    assert gates(data, "fail") == {("environment prod", "order")}
+    assert "remove the environment from policies/promotion.yaml first" in json.dumps(data)
+    release_repo.git("reset", "-q", "--hard", "main")
+    release_repo.commit(
+        {
+            "environments/qa/environment.yaml": "apiVersion: powerx.io/v1alpha1\nkind: Environment\nname: qa\nposition: 3\n"
+        }
+    )
+    data = json_check(run_cli, release_repo)
+    order = next(r for r in data["results"] if r["gate"] == "order")
+    assert order["expected"] == "qa in the promotion order (test -> staging -> prod)"
+    release_repo.commit({"environments/qa/environment.yaml": None})
+    assert gates(json_check(run_cli, release_repo), "warn") == set()
+
+
+def test_licence_exceptions_are_not_licences(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING, license="(Apache-2.0 WITH LLVM-exception) OR MIT")
+    data = json_check(run_cli, release_repo)
+    assert ("hello@1.0.0", "licence") in gates(data, "pass")

@@ -179,6 +179,7 @@ def test_bad_policy_on_the_base_is_bad_input(run_cli: Any, release_repo: Repo) -
     gates = (release_repo.path / "policies/gates.yaml").read_text()
     release_repo.commit({"policies/gates.yaml": gates.replace("minimum: 90", "minimum: ninety")})
     release_repo.git("checkout", "-q", "feature")
+    release_repo.git("rebase", "-q", "main")
     result = check(run_cli, release_repo, base="main")
     assert result.code == 2
     assert (

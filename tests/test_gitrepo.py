@@ -71,6 +71,17 @@ def test_changed_paths_between_revisions(repo: Repo) -> None:
         for c in gitrepo.changed_paths(gitrepo.resolve(base), gitrepo.resolve(head))
     }
     assert changes == {"edit": "modified", "gone": "deleted", "new/file": "added"}
+    (repo.path / "keep").unlink()
+    (repo.path / "keep").symlink_to("new/file")
+    (repo.path / "edit").unlink()
+    later = repo.commit({"edit/inner": "now a folder", "new/file": "n2"})
+    after = gitrepo.changed_paths(gitrepo.resolve(head), gitrepo.resolve(later))
+    assert [(c.path, c.status) for c in after] == [
+        ("edit", "deleted"),
+        ("edit/inner", "added"),
+        ("keep", "typechange"),
+        ("new/file", "modified"),
+    ]
 
 
 def test_merge_base_and_default_branch(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:

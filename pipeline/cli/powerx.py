@@ -21,7 +21,11 @@ from pipeline.scaffold import init_repo
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="powerx")
 def cli() -> None:
-    """PowerX Release: check, sign, promote and roll out plugin releases with git as the truth."""
+    """PowerX Release: the release-repo runner.
+
+    Checks every change to a release repo against the gates of its trusted base, with
+    git as the single source of truth.
+    """
 
 
 @cli.command()
@@ -34,7 +38,9 @@ def cli() -> None:
     help="The release repo.",
 )
 @click.option(
-    "--base", help="Revision the change starts from [default: merge base with the default branch]."
+    "--base",
+    help="Branch or revision the change is compared with; the check starts from its "
+    "merge base with HEAD [default: the default branch].",
 )
 @click.option("--head", default="HEAD", show_default=True, help="Revision to check.")
 @click.option("-v", "--verbose", is_flag=True, help="List every gate, passing ones too.")

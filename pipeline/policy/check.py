@@ -20,7 +20,7 @@ from pipeline.gitrepo import GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.results import CheckReport, GateResult, located, results_from_error
-from pipeline.snapshot import Loaded, Snapshot
+from pipeline.snapshot import Loaded, ParseCache, Snapshot
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,8 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     """Evaluate every change between base and head; InputError for bad revisions or policies."""
     head_commit = git.resolve(request.head)
     base_commit = head_commit if request.audit else _base_commit(git, request.base, head_commit)
-    base, head = Snapshot(git, base_commit), Snapshot(git, head_commit)
+    cache: ParseCache = {}
+    base, head = Snapshot(git, base_commit, cache), Snapshot(git, head_commit, cache)
     policies = base.policies()
     if request.audit:
         paths = [p for top in _ROOTS for p in git.files(head_commit, top)]
@@ -62,9 +63,13 @@ _ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES)
 
 
 def _base_commit(git: GitRepo, base: str | None, head: pygit2.Commit) -> pygit2.Commit:
-    """The named base, or the merge base of head with the default branch."""
+    """Where the change starts: the merge base of head with `base` or the default branch.
+
+    Like a pull request, a branch that is behind `base` is not charged with undoing
+    what `base` gained since the branch forked.
+    """
     if base is not None:
-        return git.resolve(base)
+        return git.merge_base(git.resolve(base), head)
     branch = git.default_branch()
     if branch is None:
         raise InputError(
@@ -118,6 +123,8 @@ class _Checker:
         """Run the gates of every subject that changed."""
         for path in self.policy_files:
             self._guarded(path, partial(self._policy, path))
+        if self.policy_files and not self.audit:
+            self._guarded("policies", self._policy_set)
         for env in self.environments:
             self._guarded(f"environment {env}", partial(self._environment, env))
         for plugin, version in self.releases:
@@ -184,6 +191,11 @@ class _Checker:
             )
         ]
 
+    def _policy_set(self) -> list[GateResult]:
+        """The head's policies must still form a valid set (e.g. one file per kind)."""
+        self.head.policies()
+        return []
+
     def _review(self, path: str, message: str) -> GateResult:
         return GateResult(
             subject=path,
@@ -198,7 +210,20 @@ class _Checker:
     def _environment(self, env: str) -> list[GateResult]:
         loaded = self.head.environment(env)
         if loaded is None:
-            return []
+            in_order = env in self.policies.promotion.order
+            return [
+                GateResult(
+                    subject=f"environment {env}",
+                    gate="order",
+                    status="fail" if in_order else "warn",
+                    message=f"{layout.environment_path(env)} removed"
+                    + (" while the environment is in the promotion order" if in_order else ""),
+                    file=layout.environment_path(env),
+                    hint="remove the environment from policies/promotion.yaml first"
+                    if in_order
+                    else None,
+                )
+            ]
         model, subject = loaded.model, f"environment {env}"
         _require_path_match(loaded, "name", env, f"its folder environments/{env}/")
         order = self.policies.promotion.order
@@ -208,7 +233,11 @@ class _Checker:
                 subject=subject,
                 gate="order",
                 status="pass" if expected == model.position else "fail",
-                expected=f"position {expected}" if expected is not None else f"{env} in {order}",
+                expected=(
+                    f"position {expected}"
+                    if expected is not None
+                    else f"{env} in the promotion order ({' -> '.join(order)})"
+                ),
                 found=f"position {model.position}",
                 message=(
                     ""

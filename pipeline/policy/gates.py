@@ -218,11 +218,7 @@ class ReleaseGates:
     def licence(self) -> GateResult:
         """Every licence id of the SPDX expression is on the allow-list."""
         allowed = self.policies.licenses.allowed
-        ids = [
-            part
-            for part in self.release.license.replace("(", " ").replace(")", " ").split()
-            if part not in ("AND", "OR", "WITH")
-        ]
+        ids = _licence_ids(self.release.license)
         refused = [item for item in ids if item not in allowed]
         return self._result(
             "licence",
@@ -284,3 +280,13 @@ def _severity_counts(findings: tuple[evidence.Finding, ...]) -> str:
         counts[finding.severity] = counts.get(finding.severity, 0) + 1
     order = ("critical", "high", "medium", "low", "none")
     return ", ".join(f"{counts[s]} {s}" for s in order if s in counts)
+
+
+def _licence_ids(expression: str) -> list[str]:
+    """The licence ids of an SPDX expression (exception ids after WITH are not licences)."""
+    words = expression.replace("(", " ").replace(")", " ").split()
+    return [
+        word
+        for index, word in enumerate(words)
+        if word not in ("AND", "OR", "WITH") and (index == 0 or words[index - 1] != "WITH")
+    ]
