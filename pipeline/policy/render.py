@@ -6,8 +6,6 @@ import html
 import json
 from importlib.resources import files
 
-import jinja2
-
 from pipeline.policy.results import CheckReport, GateResult, Status
 
 ICONS: dict[str, str] = {"pass": "✅", "fail": "❌", "warn": "⚠️", "error": "⛔"}
@@ -123,6 +121,8 @@ def _cell(value: object) -> str:
 
 def render_summary(report: CheckReport) -> str:
     """The Markdown job summary (for $GITHUB_STEP_SUMMARY)."""
+    import jinja2  # only GitHub runs need it: keep it out of start-up
+
     environment = jinja2.Environment(autoescape=False, keep_trailing_newline=True)  # noqa: S701 - Markdown
     environment.filters["cell"] = _cell
     source = files("pipeline").joinpath("templates/check-summary.md.j2").read_text("utf-8")
