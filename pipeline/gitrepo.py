@@ -134,7 +134,7 @@ class GitRepo:
         if oid is None:
             raise InputError(
                 f"{a.short_id} and {b.short_id} share no history",
-                hint="pass --base explicitly",
+                hint="fetch more history (git fetch --deepen=N or --unshallow)",
             )
         return self.repo[oid].peel(pygit2.Commit)
 
