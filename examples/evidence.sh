@@ -59,13 +59,9 @@ mkdir -p "$build" "$out"
 (cd "$source_dir" && tar --exclude=__pycache__ --exclude='*.pyc' -cf - pyproject.toml src tests) \
     | (cd "$build" && tar -xf -)
 
-# The artifact: a byte-for-byte reproducible tarball of those sources (sorted names, fixed
-# times and owners, normalised modes, no name or time in the gzip header). It is not
+# The artifact: a reproducible tarball of those sources (see artifact.sh). It is not
 # committed; release.yaml records its digest and size. Keep it with PX_ARTIFACTS=<dir>.
-artifact=$work/$plugin-$version.pxp
-(cd "$build" && tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-    --mode='u=rwX,go=rX' --transform="s,^,$plugin-$version/," \
-    -cf - pyproject.toml src tests) | gzip -n -9 > "$artifact"
+artifact=$("$examples/artifact.sh" "$plugin" "$version" "$work")
 sha256=$(sha256sum "$artifact" | cut -d' ' -f1)
 size=$(stat -c %s "$artifact")
 if [ -n "${PX_ARTIFACTS:-}" ]; then

@@ -68,6 +68,21 @@ class Repo:
 
 
 @pytest.fixture
+def release_repo(tmp_path: Path) -> Repo:
+    """A repo made by `powerx init` that trusts the test key, on a branch ready for a change."""
+    from factories import signing_policy, yaml_text
+
+    from pipeline.scaffold import init_repo
+
+    path = tmp_path / "release-repo"
+    init_repo(path)
+    repo = Repo(path)
+    repo.commit({"policies/signing.yaml": yaml_text(signing_policy())}, "trust the test key")
+    repo.git("checkout", "-q", "-b", "feature")
+    return repo
+
+
+@pytest.fixture
 def repo(tmp_path: Path) -> Repo:
     """An empty git repository on branch main."""
     path = tmp_path / "repo"

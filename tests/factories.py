@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from ruamel.yaml import YAML
 
+from pipeline.models.signing import ReleasePredicate
+from pipeline.signing.keys import generate_keypair, load_private_key, public_key_id
+from pipeline.signing.sign import sign_with_key
 from pipeline.yamlio import dump_yaml
 
 API = "powerx.io/v1alpha1"
@@ -28,6 +33,7 @@ def release(plugin: str = "hello", version: str = "1.0.0", **overrides: Any) -> 
             "uri": f"file://artifacts/{plugin}-{version}.pxp",
             "sha256": digest_of(plugin, version),
             "size": 1234,
+            "signature": f"{plugin}-{version}.pxp.sigstore.json",
         },
         "notes": "First release.",
         "changes": [{"id": "PX-1", "title": "Greet people", "link": "https://example.com/PX-1"}],
@@ -68,3 +74,43 @@ def yaml_text(data: dict[str, Any]) -> str:
 def load_yaml(text: str) -> Any:
     """YAML text as data (to edit a file in a test)."""
     return YAML(typ="safe").load(text)
+
+
+PASSPHRASE = b"correct horse battery staple"
+
+
+@cache
+def test_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+    """One real ECDSA P-256 key pair for the whole test session: (private key, public PEM)."""
+    private_pem, public_pem = generate_keypair(PASSPHRASE)
+    return load_private_key(private_pem, PASSPHRASE), public_pem
+
+
+def signing_policy(**overrides: Any) -> dict[str, Any]:
+    """A signing policy that trusts the test key."""
+    public_pem = test_key()[1]
+    data: dict[str, Any] = {
+        "apiVersion": API,
+        "kind": "SigningPolicy",
+        "keys": [{"id": public_key_id(public_pem), "publicKey": public_pem.decode()}],
+    }
+    data.update(overrides)
+    return data
+
+
+def bundle(
+    plugin: str = "hello", version: str = "1.0.0", digest: str | None = None, **window: str
+) -> bytes:
+    """A real key-mode Sigstore bundle over a test release's artifact."""
+    predicate = ReleasePredicate.model_validate(
+        {
+            "plugin": plugin,
+            "version": version,
+            "sourceCommit": "0" * 40,
+            "builder": "tests",
+            **window,
+        }
+    )
+    return sign_with_key(
+        digest or digest_of(plugin, version), f"{plugin}-{version}.pxp", predicate, test_key()[0]
+    )

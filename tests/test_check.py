@@ -8,29 +8,21 @@ from typing import Any
 
 import pytest
 from conftest import REPORTS, Repo
-from factories import load_yaml, plugin_state, release, yaml_text
+from factories import bundle, load_yaml, plugin_state, release, yaml_text
 
 from pipeline.cli.powerx import cli
-from pipeline.scaffold import init_repo
 
 FAILING, PASSING = REPORTS / "failing", REPORTS / "passing"
 RELEASE = "releases/hello/1.0.0"
 
 
-@pytest.fixture
-def release_repo(tmp_path: Path) -> Repo:
-    """A repo made by `powerx init`, on a feature branch ready for a change."""
-    path = tmp_path / "release-repo"
-    init_repo(path)
-    repo = Repo(path)
-    repo.git("checkout", "-q", "-b", "feature")
-    return repo
-
-
 def evidence(
     folder: Path, prefix: str = RELEASE, coverage: str = "coverage.json"
 ) -> dict[str, bytes]:
+    """The reports of a release from `folder`, and its signature bundle."""
+    plugin, version = prefix.split("/")[1:3]
     return {
+        f"{prefix}/{plugin}-{version}.pxp.sigstore.json": bundle(plugin, version),
         f"{prefix}/evidence/{coverage}": (folder / coverage).read_bytes(),
         f"{prefix}/evidence/junit.xml": (folder / "junit.xml").read_bytes(),
         f"{prefix}/evidence/bandit.sarif": (folder / "bandit.sarif").read_bytes(),
@@ -91,6 +83,7 @@ def test_passing_reports_pass(run_cli: Any, release_repo: Repo) -> None:
     assert "result: PASS" in result.out
     data = json_check(run_cli, release_repo)
     assert {gate for _, gate in gates(data, "pass")} == {
+        "signature",
         "coverage",
         "tests",
         "findings",
@@ -116,7 +109,7 @@ def test_every_coverage_format_is_read(run_cli: Any, release_repo: Repo, report:
     coverage = next(r for r in data["results"] if r["gate"] == "coverage")
     assert coverage["status"] == "fail"
     assert coverage["found"].startswith("71.43%")
-    assert (coverage["file"], coverage["line"]) == (f"{RELEASE}/release.yaml", 16)
+    assert (coverage["file"], coverage["line"]) == (f"{RELEASE}/release.yaml", 17)
 
 
 def test_policies_come_from_the_base_not_the_change(run_cli: Any, release_repo: Repo) -> None:
@@ -211,7 +204,12 @@ def test_licence_compatibility_and_dependencies(run_cli: Any, release_repo: Repo
 
 
 def test_missing_evidence_fails_when_required(run_cli: Any, release_repo: Repo) -> None:
-    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(release(evidence={}))})
+    release_repo.commit(
+        {
+            f"{RELEASE}/release.yaml": yaml_text(release(evidence={})),
+            f"{RELEASE}/hello-1.0.0.pxp.sigstore.json": bundle(),
+        }
+    )
     data = json_check(run_cli, release_repo)
     assert {gate for _, gate in gates(data, "fail")} == {"coverage", "tests", "findings"}
     gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
@@ -347,12 +345,12 @@ def test_github_format_writes_annotations_and_a_summary(
     assert result.code == 1
     annotations = [line for line in result.out.splitlines() if line.startswith("::")]
     assert (
-        f"::error file={RELEASE}/release.yaml,line=16,col=7,title=hello@1.0.0%3A coverage::coverage below the minimum"
+        f"::error file={RELEASE}/release.yaml,line=17,col=7,title=hello@1.0.0%3A coverage::coverage below the minimum"
         in annotations
     )
     assert any(
         line.startswith(
-            f"::error file={RELEASE}/release.yaml,line=20,col=7,title=hello@1.0.0%3A findings::high B"
+            f"::error file={RELEASE}/release.yaml,line=21,col=7,title=hello@1.0.0%3A findings::high B"
         )
         for line in annotations
     )
@@ -379,7 +377,7 @@ def test_default_base_is_the_merge_base_with_main(run_cli: Any, release_repo: Re
     result = run_cli(cli, "check", "--repo", str(release_repo.path), "--format", "json")
     data = json.loads(result.out)
     assert data["base"] == release_repo.git("merge-base", "main", "feature")
-    assert data["changed_files"] == 4
+    assert data["changed_files"] == 5
     assert result.code == 1
 
 
@@ -427,3 +425,116 @@ def test_licence_exceptions_are_not_licences(run_cli: Any, release_repo: Repo) -
     add_release(release_repo, PASSING, license="(Apache-2.0 WITH LLVM-exception) OR MIT")
     data = json_check(run_cli, release_repo)
     assert ("hello@1.0.0", "licence") in gates(data, "pass")
+
+
+# -- signatures ----------------------------------------------------------------------------
+
+
+def signature_result(data: dict[str, Any], gate: str = "signature") -> dict[str, Any]:
+    return next(r for r in data["results"] if r["gate"] == gate)
+
+
+def test_signed_releases_pass_and_unsigned_ones_fail(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    result = signature_result(json_check(run_cli, release_repo))
+    assert result["status"] == "pass"
+    assert result["found"].startswith("key-signed by ")
+    data = release()
+    data["artifact"].pop("signature")
+    release_repo.commit({f"{RELEASE}/release.yaml": yaml_text(data)})
+    result = signature_result(json_check(run_cli, release_repo))
+    assert result["status"] == "fail" and result["message"] == "hello@1.0.0 is not signed"
+
+
+def test_signatures_must_match_the_release(run_cli: Any, release_repo: Repo) -> None:
+    add_release(release_repo, PASSING)
+    signature = f"{RELEASE}/hello-1.0.0.pxp.sigstore.json"
+    release_repo.commit({signature: bundle(digest="ab" * 32)})
+    result = signature_result(json_check(run_cli, release_repo))
+    assert result["status"] == "fail"
+    assert "digest mismatch" in result["message"]
+    release_repo.commit(
+        {signature: bundle("other", "1.0.0", digest=release()["artifact"]["sha256"])}
+    )
+    result = signature_result(json_check(run_cli, release_repo))
+    assert result["message"] == "the signature is for other@1.0.0, not hello@1.0.0"
+    release_repo.commit({signature: b"{not json"})
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 2
+
+
+def test_a_change_cannot_trust_its_own_signer(run_cli: Any, release_repo: Repo) -> None:
+    from pipeline.models.signing import ReleasePredicate
+    from pipeline.signing.keys import generate_keypair, load_private_key, public_key_id
+    from pipeline.signing.sign import sign_with_key
+
+    private_pem, public_pem = generate_keypair(b"intruder")
+    intruder = load_private_key(private_pem, b"intruder")
+    predicate = ReleasePredicate.model_validate(
+        {"plugin": "hello", "version": "1.0.0", "sourceCommit": "1" * 40, "builder": "intruder"}
+    )
+    add_release(release_repo, PASSING)
+    policy = load_yaml((release_repo.path / "policies/signing.yaml").read_text())
+    policy["keys"].append({"id": public_key_id(public_pem), "publicKey": public_pem.decode()})
+    release_repo.commit(
+        {
+            "policies/signing.yaml": yaml_text(policy),
+            f"{RELEASE}/hello-1.0.0.pxp.sigstore.json": sign_with_key(
+                release()["artifact"]["sha256"], "hello-1.0.0.pxp", predicate, intruder
+            ),
+        }
+    )
+    data = json_check(run_cli, release_repo)
+    result = signature_result(data)
+    assert result["status"] == "fail" and "not trusted" in result["message"]
+    assert ("policies/signing.yaml", "policy-change") in gates(data, "warn")
+
+
+def test_environments_can_require_stricter_signatures(run_cli: Any, release_repo: Repo) -> None:
+    from factories import signing_policy
+
+    release_repo.git("checkout", "-q", "main")
+    release_repo.commit(
+        {
+            "policies/signing.yaml": yaml_text(
+                signing_policy(environments={"prod": {"require": "keyless"}})
+            )
+        }
+    )
+    release_repo.git("checkout", "-q", "feature")
+    release_repo.git("rebase", "-q", "main")
+    add_release(release_repo, PASSING)
+    promote(release_repo, "test")
+    assert json_check(run_cli, release_repo)["exit_code"] == 0
+    merge_feature(release_repo)
+    for env in ("staging", "prod"):
+        promote(release_repo, env)
+        merge_feature(release_repo)
+    data = json_check(run_cli, release_repo, base="HEAD~1")
+    result = signature_result(data, "signature:prod")
+    assert result["subject"] == "prod/hello"
+    assert result["status"] == "fail"
+    assert (
+        result["message"]
+        == "environment 'prod' requires a keyless signature, but the bundle is key-signed"
+    )
+
+
+def test_validity_windows_use_the_check_clock(release_repo: Repo) -> None:
+    from datetime import UTC, datetime
+
+    from pipeline.gitrepo import GitRepo
+    from pipeline.policy import CheckRequest, run_check
+
+    add_release(release_repo, PASSING)
+    window = {"notBefore": "2026-01-01T00:00:00Z", "notAfter": "2026-06-30T00:00:00Z"}
+    release_repo.commit({f"{RELEASE}/hello-1.0.0.pxp.sigstore.json": bundle(**window)})
+    git = GitRepo(release_repo.path)
+
+    def signature_at(when: datetime) -> str:
+        report = run_check(git, CheckRequest(base="main", now=when))
+        return next(r for r in report.results if r.gate == "signature").status
+
+    assert signature_at(datetime(2026, 3, 1, tzinfo=UTC)) == "pass"
+    assert signature_at(datetime(2026, 7, 1, tzinfo=UTC)) == "fail"
+    assert signature_at(datetime(2025, 12, 31, tzinfo=UTC)) == "fail"

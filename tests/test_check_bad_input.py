@@ -9,22 +9,12 @@ from typing import Any
 
 import pytest
 from conftest import REPORTS, Repo
-from factories import release, yaml_text
+from factories import bundle, release, yaml_text
 from test_check import PASSING, RELEASE, add_release, check, evidence
 
 from pipeline.cli.powerx import cli
-from pipeline.scaffold import init_repo
 
 MANIFEST = f"{RELEASE}/release.yaml"
-
-
-@pytest.fixture
-def release_repo(tmp_path: Path) -> Repo:
-    path = tmp_path / "release-repo"
-    init_repo(path)
-    repo = Repo(path)
-    repo.git("checkout", "-q", "-b", "feature")
-    return repo
 
 
 def manifest_with(text: str) -> dict[str, str | bytes | None]:
@@ -71,7 +61,7 @@ CASES: dict[str, tuple[Callable[[], dict[str, str | bytes | None]], str, str]] =
     ),
     "unknown field": (
         lambda: manifest_with(valid_text().replace("notes:", "noets:")),
-        f"{MANIFEST}:9:1",
+        f"{MANIFEST}:10:1",
         "unknown field 'noets'",
     ),
     "over size": (
@@ -81,12 +71,12 @@ CASES: dict[str, tuple[Callable[[], dict[str, str | bytes | None]], str, str]] =
     ),
     "not utf-8": (
         lambda: manifest_with(valid_text().replace("First release.", "Caf\xe9").encode("latin-1")),  # type: ignore[arg-type]
-        f"{MANIFEST}:9:11",
+        f"{MANIFEST}:10:11",
         "not valid UTF-8",
     ),
     "missing report": (
-        lambda: {MANIFEST: valid_text()},
-        f"{MANIFEST}:16:7",
+        lambda: {MANIFEST: valid_text(), f"{RELEASE}/hello-1.0.0.pxp.sigstore.json": bundle()},
+        f"{MANIFEST}:17:7",
         f"evidence file {RELEASE}/evidence/coverage.json does not exist",
     ),
     "wrong-format report": (
@@ -109,12 +99,12 @@ CASES: dict[str, tuple[Callable[[], dict[str, str | bytes | None]], str, str]] =
         lambda: manifest_with(
             valid_text().replace("evidence/junit.xml", "../../../../../etc/passwd")
         ),
-        f"{MANIFEST}:18:7",
+        f"{MANIFEST}:19:7",
         "escapes the repository",
     ),
     "absolute evidence path": (
         lambda: manifest_with(valid_text().replace("evidence/junit.xml", "/etc/passwd")),
-        f"{MANIFEST}:18:7",
+        f"{MANIFEST}:19:7",
         "is absolute",
     ),
     "manifest in the wrong folder": (

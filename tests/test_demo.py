@@ -30,7 +30,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert out.count("(exit code 0, as expected)") == 2
     assert "FAIL  coverage       expected >= 90%, found 63.11% (coverage.py-json)" in out
     assert (
-        "PASS  ledger-sync@1.0.1 (coverage, tests, findings, licence, compatibility, dependencies)"
+        "PASS  ledger-sync@1.0.1 (signature, coverage, tests, findings, licence, compatibility, dependencies)"
         in out
     )
     assert "Demo finished" in out

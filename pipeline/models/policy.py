@@ -7,6 +7,7 @@ from typing import Literal, TypeVar
 from pydantic import Field, model_validator
 
 from pipeline.models.base import API_VERSION, Document, Name, Strict
+from pipeline.models.signing import SigningPolicy
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 Severity = Literal["low", "medium", "high", "critical"]
@@ -79,9 +80,15 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "GatePolicy": GatePolicy,
     "LicensePolicy": LicensePolicy,
     "PromotionPolicy": PromotionPolicy,
+    "SigningPolicy": SigningPolicy,
 }
 
-POLICY_FIELDS = {"GatePolicy": "gates", "LicensePolicy": "licenses", "PromotionPolicy": "promotion"}
+POLICY_FIELDS = {
+    "GatePolicy": "gates",
+    "LicensePolicy": "licenses",
+    "PromotionPolicy": "promotion",
+    "SigningPolicy": "signing",
+}
 """Policy kind -> the PolicySet field that holds it."""
 
 DEFAULT_ORDER = ["test", "staging", "prod"]
@@ -104,6 +111,10 @@ class PolicySet(Strict):
     )
     promotion: PromotionPolicy = Field(
         default_factory=lambda: _seed(PromotionPolicy, order=DEFAULT_ORDER)
+    )
+    signing: SigningPolicy = Field(
+        default_factory=lambda: _seed(SigningPolicy),
+        description="trusted release signers; the seed trusts nobody (fail closed)",
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="policy kind -> file it was read from"

@@ -20,6 +20,12 @@ class Artifact(Strict):
     )
     sha256: Sha256
     size: int = Field(ge=0, description="size in bytes")
+    signature: str | None = Field(
+        default=None,
+        min_length=1,
+        description="its Sigstore bundle, relative to the release folder "
+        "(e.g. hello-1.0.0.pxp.sigstore.json); required by the signature gate",
+    )
 
 
 class Change(Strict):

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
+from pipeline.models.signing import SigningPolicy
 
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "release.schema.json": (Release, "releases/<plugin>/<version>/release.yaml"),
@@ -17,6 +18,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "gate-policy.schema.json": (GatePolicy, "policies/gates.yaml"),
     "license-policy.schema.json": (LicensePolicy, "policies/licenses.yaml"),
     "promotion-policy.schema.json": (PromotionPolicy, "policies/promotion.yaml"),
+    "signing-policy.schema.json": (SigningPolicy, "policies/signing.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -31,6 +32,8 @@ class CheckRequest:
     base: str | None = None
     audit: bool = False
     """Check every file at `head` against `head`'s own policies (`powerx check --all`)."""
+    now: datetime | None = None
+    """The clock for validity windows (default: now, UTC)."""
 
 
 def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
@@ -44,7 +47,8 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
         paths = [p for top in _ROOTS for p in git.files(head_commit, top)]
     else:
         paths = [change.path for change in git.changed_paths(base_commit, head_commit)]
-    checker = _Checker(policies, base, head, audit=request.audit)
+    now = request.now or datetime.now(UTC)
+    checker = _Checker(policies, base, head, now=now, audit=request.audit)
     for path in paths:
         checker.visit(layout.classify(path))
     checker.evaluate()
@@ -84,6 +88,7 @@ class _Checker:
     policies: PolicySet
     base: Snapshot
     head: Snapshot
+    now: datetime
     audit: bool = False
     releases: dict[tuple[str, str], None] = field(default_factory=dict)
     states: dict[tuple[str, str], None] = field(default_factory=dict)
@@ -280,7 +285,7 @@ class _Checker:
         folder = f"its folder {layout.release_dir(plugin, version)}/"
         _require_path_match(loaded, "plugin", plugin, folder)
         _require_path_match(loaded, "version", version, folder)
-        return ReleaseGates(self.policies, self.base, self.head, loaded).evaluate()
+        return ReleaseGates(self.policies, self.base, self.head, loaded, now=self.now).evaluate()
 
     def _plugin_state(self, env: str, plugin: str) -> list[GateResult]:
         subject = f"{env}/{plugin}"
@@ -340,6 +345,9 @@ class _Checker:
         )
         if not self.audit:  # the order gate judges a move into `env`, not a standing state
             results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
+        if env in self.policies.signing.environments:
+            gates = ReleaseGates(self.policies, self.base, self.head, release, now=self.now)
+            results.append(gates.signature(env).model_copy(update={"subject": subject}))
         gates_ok = self._release_verdict(plugin, state.version)
         results.append(
             GateResult(

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from pipeline import evidence, layout
-from pipeline.errors import InputError
+from pipeline.errors import GateError, InputError
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import VersionRange
+from pipeline.models.signing import ReleasePredicate
 from pipeline.policy.results import GateResult, located
+from pipeline.signing.trust import TrustInputs
+from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
+
+MAX_BUNDLE_BYTES = 1024 * 1024
+"""Largest signature bundle we read: a Sigstore bundle with its certificate is a few KiB."""
 
 R = TypeVar("R")
 
@@ -20,9 +27,16 @@ class ReleaseGates:
     """Evaluates every gate of one release at `head`, against policies from the base."""
 
     def __init__(
-        self, policies: PolicySet, base: Snapshot, head: Snapshot, loaded: Loaded[Release]
+        self,
+        policies: PolicySet,
+        base: Snapshot,
+        head: Snapshot,
+        loaded: Loaded[Release],
+        *,
+        now: datetime,
     ) -> None:
         self.policies = policies
+        self.now = now
         self.base = base
         self.head = head
         self.loaded = loaded
@@ -34,6 +48,7 @@ class ReleaseGates:
         """All gate results; evidence that cannot be read raises InputError."""
         return [
             *self.lock(),
+            self.signature(),
             *self.coverage(),
             *self.tests(),
             *self.findings(),
@@ -61,7 +76,7 @@ class ReleaseGates:
         if before is None or self.base.commit.id == self.head.commit.id:
             return []
         changed: list[str] = []
-        if before.model.artifact != self.release.artifact:
+        if _pinned(before.model) != _pinned(self.release):
             changed.append("artifact")
         if before.model.evidence != self.release.evidence:
             changed.append("evidence list")
@@ -90,6 +105,63 @@ class ReleaseGates:
             layout.evidence_path(self.folder, ref, manifest=self.loaded.locate("evidence"))
             for ref in refs
         ]
+
+    # -- signature -----------------------------------------------------------------
+
+    def signature(self, environment: str | None = None) -> GateResult:
+        """The artifact carries a bundle that the signing policy (of `environment`) trusts."""
+        gate = "signature" if environment is None else f"signature:{environment}"
+        reference = self.release.artifact.signature
+        if reference is None:
+            return self._result(
+                gate,
+                False,
+                "artifact",
+                expected="a Sigstore bundle trusted by policies/signing.yaml",
+                found="none",
+                message=f"{self.subject} is not signed",
+                hint="sign the artifact (px-plugin sign) and set artifact.signature",
+            )
+        where = self.loaded.locate("artifact", "signature")
+        path = layout.evidence_path(self.folder, reference, manifest=where)
+        raw = self.head.read(path, max_bytes=MAX_BUNDLE_BYTES)
+        if raw is None:
+            raise InputError(
+                f"signature bundle {path} does not exist at {self.head.short_id}",
+                location=where,
+                hint="commit the .sigstore.json next to release.yaml, or fix the path",
+            )
+        expected = "a trusted signature" + (f" for {environment}" if environment else "")
+        try:
+            verification = verify_bundle(
+                raw,
+                digest=self.release.artifact.sha256,
+                trust=TrustInputs(policy=self.policies.signing),
+                environment=environment,
+                now=self.now,
+            )
+            _check_predicate(verification.release, self.release)
+        except GateError as refusal:
+            return self._result(
+                gate,
+                False,
+                "artifact",
+                "signature",
+                expected=expected,
+                found="refused",
+                message=refusal.message,
+                evidence=path,
+                hint=refusal.hint,
+            )
+        return self._result(
+            gate,
+            True,
+            "artifact",
+            "signature",
+            expected=expected,
+            found=f"{verification.mode}-signed by {verification.signer}",
+            evidence=path,
+        )
 
     # -- evidence ------------------------------------------------------------------
 
@@ -290,3 +362,17 @@ def _licence_ids(expression: str) -> list[str]:
         for index, word in enumerate(words)
         if word not in ("AND", "OR", "WITH") and (index == 0 or words[index - 1] != "WITH")
     ]
+
+
+def _pinned(release: Release) -> tuple[str, str, int]:
+    """What a released version pins for ever: the artifact's uri, digest and size."""
+    return (release.artifact.uri, release.artifact.sha256, release.artifact.size)
+
+
+def _check_predicate(signed: ReleasePredicate | None, release: Release) -> None:
+    """A release predicate, when the bundle has one, must name this plugin and version."""
+    if signed is not None and (signed.plugin, signed.version) != (release.plugin, release.version):
+        raise GateError(
+            f"the signature is for {signed.plugin}@{signed.version}, not {release.ref}",
+            hint="sign this release's artifact with its own plugin and version",
+        )

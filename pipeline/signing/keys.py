@@ -1,0 +1,96 @@
+"""ECDSA P-256 signing keys: generate, identify, load (the key type cosign uses)."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from pipeline.errors import InputError
+
+CURVE = ec.SECP256R1
+
+
+def generate_keypair(passphrase: bytes) -> tuple[bytes, bytes]:
+    """A new key pair: (private key PEM encrypted with `passphrase`, public key PEM)."""
+    if not passphrase:
+        raise InputError(
+            "refusing to write an unencrypted private key: the passphrase is empty",
+            hint="choose a passphrase (e.g. from a password manager) and keep it secret",
+        )
+    private_key = ec.generate_private_key(CURVE())
+    private_pem = private_key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.BestAvailableEncryption(passphrase),
+    )
+    return private_pem, public_pem(private_key.public_key())
+
+
+def public_pem(public_key: ec.EllipticCurvePublicKey) -> bytes:
+    """The PEM (SubjectPublicKeyInfo) encoding of a public key."""
+    return public_key.public_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PublicFormat.SubjectPublicKeyInfo,
+    )
+
+
+def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The key's id: sha256 of its DER SubjectPublicKeyInfo, 64 hex digits."""
+    der = public_key.public_bytes(
+        encoding=serialization.Encoding.DER,
+        format=serialization.PublicFormat.SubjectPublicKeyInfo,
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+def public_key_id(pem: bytes) -> str:
+    """The id of a PEM public key (raises ValueError if it is not an ECDSA P-256 key)."""
+    return key_id(_parse_public(pem))
+
+
+def load_public_key(pem: bytes, source: str = "public key") -> ec.EllipticCurvePublicKey:
+    """Load an ECDSA P-256 public key from PEM; InputError naming `source` if it is not one."""
+    try:
+        return _parse_public(pem)
+    except ValueError as error:
+        raise InputError(f"{source}: {error}") from None
+
+
+@lru_cache(maxsize=256)
+def _parse_public(pem: bytes) -> ec.EllipticCurvePublicKey:
+    """Parse (and remember) a PEM public key; ValueError unless it is ECDSA P-256."""
+    try:
+        key = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        raise ValueError("not a PEM public key") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, CURVE):
+        raise ValueError("not an ECDSA P-256 public key")
+    return key
+
+
+def load_private_key(
+    pem: bytes, passphrase: bytes, source: str = "private key"
+) -> ec.EllipticCurvePrivateKey:
+    """Decrypt an ECDSA P-256 private key; a clear InputError for a wrong passphrase."""
+    if not passphrase:
+        raise InputError(f"empty passphrase for {source}", hint="give the key's passphrase")
+    try:
+        key = serialization.load_pem_private_key(pem, password=passphrase)
+    except TypeError:
+        raise InputError(
+            f"{source}: the key is not encrypted",
+            hint="private keys must be passphrase-protected; generate one with px-plugin keygen",
+        ) from None
+    except ValueError as error:
+        if "password" in str(error).lower():
+            raise InputError(
+                f"wrong passphrase for {source}",
+                hint="the passphrase is the one given when the key was generated",
+            ) from None
+        raise InputError(f"{source}: not a readable PEM private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, CURVE):
+        raise InputError(f"{source}: not an ECDSA P-256 private key")
+    return key
