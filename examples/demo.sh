@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the embedded example, as a release manager would live it:
-# a scratch copy of this project's release repo, a release request that the gates
-# hold back with clear reasons, the fix, and a pass.
+# The main job on the embedded example, as a release manager and a plugin developer
+# would live it: a scratch copy of this project's release repo, a release request that
+# the gates hold back with clear reasons, the fix, and a pass; then a plugin built,
+# packed, signed and verified, and a tampered package refused.
 # Run it with `make demo` (which puts the project's virtualenv on PATH).
 set -euo pipefail
 
@@ -70,5 +71,34 @@ git -C "$repo" checkout -q main
 git -C "$repo" merge -q --ff-only promote/ledger-sync
 expect 0 powerx check --repo "$repo" --all
 show git -C "$repo" --no-pager log --oneline
+
+step "5. A plugin developer: build, pack, sign and verify hello-world"
+plugin="$work/hello-world"
+cp -R "$project/examples/hello-world" "$plugin"
+rm -rf "$plugin/build" "$plugin/dist" "$plugin"/*.pxp
+export PX_PASSPHRASE="demo passphrase"
+show px-plugin build "$plugin"
+show px-plugin pack "$plugin" -o "$work/out"
+package=$(ls "$work"/out/hello-world-*.pxp)
+show px-plugin keygen --out "$work/out/team"
+show px-plugin sign "$package" --key "$work/out/team.key" \
+    --source-commit "$(git -C "$project" rev-parse HEAD 2>/dev/null || printf '0%.0s' {1..40})"
+expect 0 px-plugin verify "$package" --key "$work/out/team.pub"
+show px-plugin pack "$plugin" -o "$work/again" >/dev/null
+if cmp -s "$package" "$work/again/$(basename "$package")"; then
+    echo "packing again gives the same bytes: the package is reproducible"
+else
+    echo "demo: packing twice gave different bytes" >&2
+    exit 1
+fi
+
+step "6. One flipped byte, and the signature no longer holds"
+python - "$package" <<'PY'
+import sys
+data = bytearray(open(sys.argv[1], "rb").read())
+data[len(data) // 2] ^= 0x01
+open(sys.argv[1], "wb").write(bytes(data))
+PY
+expect 1 px-plugin verify "$package" --key "$work/out/team.pub"
 
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

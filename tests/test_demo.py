@@ -26,8 +26,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 1
-    assert out.count("(exit code 0, as expected)") == 2
+    assert out.count("(exit code 1, as expected)") == 2
+    assert out.count("(exit code 0, as expected)") == 3
+    assert "packing again gives the same bytes" in out
+    assert "ok: package hello-world@1.1.0: 4 files, checksums ok" in out
+    assert (
+        "error: digest mismatch: the signature covers hello-world-1.1.0.pxp" in out + result.stderr
+    )
     assert "FAIL  coverage       expected >= 90%, found 63.11% (coverage.py-json)" in out
     assert (
         "PASS  ledger-sync@1.0.1 (signature, coverage, tests, findings, licence, compatibility, dependencies)"

@@ -168,6 +168,7 @@ def test_schemas_describe_every_kind() -> None:
         "license-policy.schema.json",
         "promotion-policy.schema.json",
         "signing-policy.schema.json",
+        "plugin.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -27,14 +27,14 @@ COMMIT = "c0ffee" + "0" * 34
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PX_PASSPHRASE", "s3cret passphrase")
-    (tmp_path / "hello-1.0.0.pxp").write_bytes(os.urandom(4096))
+    (tmp_path / "hello-1.0.0.tgz").write_bytes(os.urandom(4096))
     return tmp_path
 
 
 def sign_args(*extra: str) -> list[str]:
     return [
         "sign",
-        "hello-1.0.0.pxp",
+        "hello-1.0.0.tgz",
         "--plugin",
         "hello",
         "--version",
@@ -53,11 +53,11 @@ def test_keygen_sign_verify(run_cli: Any, workdir: Path) -> None:
     key_id = made.out.split("key id:")[1].split()[0]
     signed = run_cli(cli, *sign_args("--key", "team.key", "--builder", "tests"))
     assert signed.code == 0, signed.err
-    assert "bundle: hello-1.0.0.pxp.sigstore.json" in signed.out
-    bundle = json.loads((workdir / "hello-1.0.0.pxp.sigstore.json").read_text())
+    assert "bundle: hello-1.0.0.tgz.sigstore.json" in signed.out
+    bundle = json.loads((workdir / "hello-1.0.0.tgz.sigstore.json").read_text())
     assert bundle["mediaType"] == "application/vnd.dev.sigstore.bundle.v0.3+json"
     assert bundle["verificationMaterial"]["publicKey"]["hint"] == key_id
-    verified = run_cli(cli, "verify", "hello-1.0.0.pxp", "--key", "team.pub")
+    verified = run_cli(cli, "verify", "hello-1.0.0.tgz", "--key", "team.pub")
     assert verified.code == 0, verified.err
     assert f"signed by {key_id}, key mode" in verified.out
     assert "release hello@1.0.0" in verified.out
@@ -68,7 +68,7 @@ def test_keygen_sign_verify(run_cli: Any, workdir: Path) -> None:
 def test_the_repo_policy_is_used_by_default(run_cli: Any, workdir: Path) -> None:
     run_cli(cli, "keygen", "--out", "team")
     run_cli(cli, *sign_args("--key", "team.key"))
-    refused = run_cli(cli, "verify", "hello-1.0.0.pxp")
+    refused = run_cli(cli, "verify", "hello-1.0.0.tgz")
     assert refused.code == 1
     assert "the signing policy lists no keys" in refused.err
     public = (workdir / "team.pub").read_text()
@@ -81,10 +81,10 @@ def test_the_repo_policy_is_used_by_default(run_cli: Any, workdir: Path) -> None
     }
     (workdir / "policies").mkdir()
     (workdir / "policies/signing.yaml").write_text(yaml_text(policy))
-    assert run_cli(cli, "verify", "hello-1.0.0.pxp").code == 0
+    assert run_cli(cli, "verify", "hello-1.0.0.tgz").code == 0
     policy["revokedKeys"] = [policy["keys"][0]["id"]]  # type: ignore[index]
     (workdir / "policies/signing.yaml").write_text(yaml_text(policy))
-    refused = run_cli(cli, "verify", "hello-1.0.0.pxp")
+    refused = run_cli(cli, "verify", "hello-1.0.0.tgz")
     assert refused.code == 1 and "revoked" in refused.err
 
 
@@ -92,17 +92,17 @@ def test_refusals(run_cli: Any, workdir: Path) -> None:
     run_cli(cli, "keygen", "--out", "team")
     expired = run_cli(cli, *sign_args("--key", "team.key", "--not-after", "2020-01-01"))
     assert expired.code == 0  # signing an already expired window is allowed; verifying is not
-    old = run_cli(cli, "verify", "hello-1.0.0.pxp", "--key", "team.pub")
+    old = run_cli(cli, "verify", "hello-1.0.0.tgz", "--key", "team.pub")
     assert old.code == 1 and "expired" in old.err
     run_cli(cli, *sign_args("--key", "team.key"))
-    artifact = workdir / "hello-1.0.0.pxp"
+    artifact = workdir / "hello-1.0.0.tgz"
     data = bytearray(artifact.read_bytes())
     data[100] ^= 1
     artifact.write_bytes(bytes(data))
-    tampered = run_cli(cli, "verify", "hello-1.0.0.pxp", "--key", "team.pub")
+    tampered = run_cli(cli, "verify", "hello-1.0.0.tgz", "--key", "team.pub")
     assert tampered.code == 1 and "digest mismatch" in tampered.err
-    (workdir / "hello-1.0.0.pxp.sigstore.json").write_text('{"mediaType": ')
-    truncated = run_cli(cli, "verify", "hello-1.0.0.pxp", "--key", "team.pub")
+    (workdir / "hello-1.0.0.tgz.sigstore.json").write_text('{"mediaType": ')
+    truncated = run_cli(cli, "verify", "hello-1.0.0.tgz", "--key", "team.pub")
     assert truncated.code == 2
     os.environ["PX_PASSPHRASE"] = "wrong"
     wrong = run_cli(cli, *sign_args("--key", "team.key"))
@@ -112,7 +112,7 @@ def test_refusals(run_cli: Any, workdir: Path) -> None:
     bad_commit = run_cli(
         cli,
         "sign",
-        "hello-1.0.0.pxp",
+        "hello-1.0.0.tgz",
         "--plugin",
         "hello",
         "--version",
@@ -175,3 +175,76 @@ def test_verify_runs_with_no_network(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "keyless mode" in result.stdout
+
+
+def test_build_pack_sign_verify_a_real_plugin(run_cli: Any, workdir: Path) -> None:
+    import shutil
+
+    from conftest import PROJECT
+
+    plugin = workdir / "hello-world"
+    shutil.copytree(
+        PROJECT / "examples" / "hello-world",
+        plugin,
+        ignore=shutil.ignore_patterns("build", "dist", "*.pxp"),
+    )
+    built = run_cli(cli, "build", str(plugin))
+    assert built.code == 0 and built.out.startswith("built hello-world@1.1.0:")
+    packed = run_cli(cli, "pack", str(plugin), "-o", str(workdir / "out"))
+    assert packed.code == 0
+    package = workdir / "out" / "hello-world-1.1.0.pxp"
+    digest = packed.out.split("sha256:")[1].strip()
+    assert (
+        subprocess.run(
+            ["sha256sum", str(package)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+        == digest
+    )
+    run_cli(cli, "keygen", "--out", "team")
+    signed = run_cli(cli, "sign", str(package), "--key", "team.key", "--source-commit", COMMIT)
+    assert signed.code == 0, signed.err
+    verified = run_cli(cli, "verify", str(package), "--key", "team.pub")
+    assert verified.code == 0 and "ok: package hello-world@1.1.0" in verified.out
+    # A bundle for another release over the same bytes is refused.
+    other = run_cli(
+        cli,
+        "sign",
+        str(package),
+        "--key",
+        "team.key",
+        "--plugin",
+        "other",
+        "--version",
+        "1.0.0",
+        "--source-commit",
+        COMMIT,
+    )
+    assert other.code == 0
+    refused = run_cli(cli, "verify", str(package), "--key", "team.pub")
+    assert (
+        refused.code == 1
+        and "the signature is for other@1.0.0, but the package holds hello-world@1.1.0"
+        in refused.err
+    )
+    plain = run_cli(cli, "sign", "hello-1.0.0.tgz", "--key", "team.key", "--source-commit", COMMIT)
+    assert plain.code == 2 and "--plugin and --version are needed" in plain.err
+
+
+def test_a_failing_build_keeps_the_previous_dist(run_cli: Any, workdir: Path) -> None:
+    import shutil
+
+    from conftest import PROJECT
+
+    plugin = workdir / "hello-world"
+    shutil.copytree(
+        PROJECT / "examples" / "hello-world",
+        plugin,
+        ignore=shutil.ignore_patterns("build", "dist", "*.pxp"),
+    )
+    assert run_cli(cli, "build", str(plugin)).code == 0
+    before = sorted(p.name for p in (plugin / "dist").rglob("*"))
+    (plugin / "build.py").write_text("import sys\nprint('compiler exploded')\nsys.exit(3)\n")
+    failed = run_cli(cli, "build", str(plugin))
+    assert failed.code == 1
+    assert "compiler exploded" in failed.err
+    assert sorted(p.name for p in (plugin / "dist").rglob("*")) == before

@@ -10,8 +10,9 @@ import click
 
 from pipeline import __version__
 from pipeline.cli.errors import exit_with
-from pipeline.errors import InputError
+from pipeline.errors import GateError, InputError
 from pipeline.models.signing import ReleasePredicate
+from pipeline.packaging import build_plugin, inspect_package, pack_plugin
 from pipeline.signing.artifact import (
     SignRequest,
     VerifyRequest,
@@ -37,6 +38,44 @@ def cli() -> None:
 
     See docs/cli.md for every command.
     """
+
+
+PluginDir = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@cli.command()
+@click.argument("directory", type=PluginDir, default=".")
+@click.option(
+    "--timeout", type=float, default=900, show_default=True, help="Seconds the build may take."
+)
+def build(directory: Path, timeout: float) -> int:
+    """Run the plugin's declared build and collect its output in DIRECTORY/dist/.
+
+    A failing build stops with its own output (exit 1) and leaves the previous dist/.
+    """
+    result = build_plugin(directory, timeout=timeout)
+    click.echo(
+        f"built {result.manifest.ref}: {result.files} file(s) in {result.dist} "
+        f"({result.seconds:.1f} s)"
+    )
+    return 0
+
+
+@cli.command()
+@click.argument("directory", type=PluginDir, default=".")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write <name>-<version>.pxp into [default: DIRECTORY].",
+)
+def pack(directory: Path, out_dir: Path | None) -> int:
+    """Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM."""
+    result = pack_plugin(directory, out_dir)
+    click.echo(f"packed {result.path} ({result.size:,} bytes, {len(result.files)} files)")
+    click.echo(f"sha256:{result.sha256}")
+    return 0
 
 
 def _passphrase(confirm: bool) -> bytes:
@@ -79,8 +118,8 @@ def keygen(prefix: Path, force: bool) -> int:
     help="OIDC token for keyless signing [default: ambient credentials in CI].",
 )
 @click.option("--staging", is_flag=True, help="Keyless: use Sigstore's staging instance.")
-@click.option("--plugin", "plugin", required=True, help="The plugin's name.")
-@click.option("--version", "plugin_version", required=True, help="The plugin's version.")
+@click.option("--plugin", "plugin", help="The plugin's name [default: from a .pxp's plugin.yaml].")
+@click.option("--version", "plugin_version", help="The plugin's version [default: from a .pxp].")
 @click.option("--source-commit", required=True, help="The git commit the artifact was built from.")
 @click.option("--builder", default=None, help="Who built it [default: this CI run or host].")
 @click.option(
@@ -101,8 +140,8 @@ def sign(
     key: Path | None,
     identity_token: str | None,
     staging: bool,
-    plugin: str,
-    plugin_version: str,
+    plugin: str | None,
+    plugin_version: str | None,
     source_commit: str,
     builder: str | None,
     not_before: datetime | None,
@@ -112,6 +151,11 @@ def sign(
     """Sign ARTIFACT: a Sigstore bundle over an in-toto statement of the release."""
     if key is None and (not_before or not_after):
         raise InputError("--not-before/--not-after go with --key (keyless certificates expire)")
+    if plugin is None or plugin_version is None:
+        if artifact.suffix != ".pxp":
+            raise InputError("--plugin and --version are needed to sign anything but a .pxp")
+        manifest = inspect_package(artifact).manifest
+        plugin, plugin_version = plugin or manifest.name, plugin_version or manifest.version
     predicate = _predicate(plugin, plugin_version, source_commit, builder, not_before, not_after)
     result = sign_artifact(
         SignRequest(
@@ -201,6 +245,22 @@ def verify(
     verification = verify_artifact(
         VerifyRequest(artifact, trust, datetime.now(UTC), bundle=bundle, environment=environment)
     )
+    if artifact.suffix == ".pxp":  # a package must also be sound inside: paths, checksums
+        package = inspect_package(artifact)
+        signed = verification.release
+        if signed is not None and (signed.plugin, signed.version) != (
+            package.manifest.name,
+            package.manifest.version,
+        ):
+            raise GateError(
+                f"the signature is for {signed.plugin}@{signed.version}, "
+                f"but the package holds {package.manifest.ref}"
+            )
+        verification_note = (
+            f"package {package.manifest.ref}: {len(package.files)} files, checksums ok"
+        )
+    else:
+        verification_note = ""
     who = verification.signer + (f" ({verification.issuer})" if verification.issuer else "")
     click.echo(f"verified {artifact}: sha256:{verification.digest}")
     click.echo(f"  signed by {who}, {verification.mode} mode")
@@ -208,6 +268,8 @@ def verify(
         click.echo(f"  release {verification.release.plugin}@{verification.release.version}")
     for check in verification.checks:
         click.echo(f"  ok: {check}")
+    if verification_note:
+        click.echo(f"  ok: {verification_note}")
     return 0
 
 

@@ -7,12 +7,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from pipeline.models.environment import Environment, PluginState
+from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
 from pipeline.models.signing import SigningPolicy
 
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "release.schema.json": (Release, "releases/<plugin>/<version>/release.yaml"),
+    "plugin.schema.json": (PluginManifest, "<plugin source folder>/plugin.yaml"),
     "environment.schema.json": (Environment, "environments/<env>/environment.yaml"),
     "plugin-state.schema.json": (PluginState, "environments/<env>/plugins/<plugin>.yaml"),
     "gate-policy.schema.json": (GatePolicy, "policies/gates.yaml"),

@@ -1,0 +1,203 @@
+"""`plugin.yaml`: what a plugin is, what it may do, and how to build, start and check it.
+
+It lives at the top of a plugin's source folder and travels, unchanged, at the top of the
+plugin's package (`<name>-<version>.pxp`). Every path in it is relative to the plugin folder
+(or, for `entrypoint`, to the built `dist/` folder) and may not leave it.
+
+Permissions a plugin may ask for (`PERMISSIONS`):
+
+| permission          | grants                                                        |
+|---------------------|---------------------------------------------------------------|
+| `network`           | outbound network connections                                  |
+| `filesystem:read`   | reading files outside the plugin's own folder                 |
+| `filesystem:write`  | writing files outside the plugin's own data folder            |
+| `tenant-data:read`  | reading the tenant's business data through the PowerX API     |
+| `tenant-data:write` | changing the tenant's business data through the PowerX API    |
+| `secrets:read`      | reading the secrets an operator configured for this plugin    |
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from pipeline.models.base import Document, Name, SemVer, Strict, VersionRangeText
+
+PERMISSIONS: dict[str, str] = {
+    "network": "outbound network connections",
+    "filesystem:read": "reading files outside the plugin's own folder",
+    "filesystem:write": "writing files outside the plugin's own data folder",
+    "tenant-data:read": "reading the tenant's business data through the PowerX API",
+    "tenant-data:write": "changing the tenant's business data through the PowerX API",
+    "secrets:read": "reading the secrets an operator configured for this plugin",
+}
+"""Every permission a plugin may request, with what it grants."""
+
+MANIFEST_FILE = "plugin.yaml"
+DIST_DIR = "dist"
+CHECKSUMS_FILE = "checksums.txt"
+SBOM_FILE = "sbom.cdx.json"
+RESERVED_NAMES = frozenset({MANIFEST_FILE, CHECKSUMS_FILE, SBOM_FILE})
+"""Files at the top of a package that the packer writes itself."""
+
+LICENSE_PATTERN = r"^[()]*[A-Za-z0-9.+-]+[()]*( (AND|OR|WITH) [()]*[A-Za-z0-9.+-]+[()]*)*$"
+"""An SPDX licence id or expression (the same rule as in release.yaml)."""
+
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+def _check_relative(text: str) -> str:
+    """A relative, '/'-separated path that stays inside its folder, normalised."""
+    if "\\" in text:
+        raise ValueError("use '/' to separate folders, not '\\'")
+    path = PurePosixPath(text)
+    if path.is_absolute() or _DRIVE.match(text):
+        raise ValueError("must be a relative path inside the plugin folder, not an absolute one")
+    if ".." in path.parts:
+        raise ValueError("must stay inside the plugin folder: '..' is not allowed")
+    if not path.parts:
+        raise ValueError("must name a file or folder inside the plugin folder")
+    return path.as_posix()
+
+
+RelativePath = Annotated[
+    str,
+    AfterValidator(_check_relative),
+    Field(
+        min_length=1,
+        description="a relative path with '/' separators; no leading '/', no '..'",
+    ),
+]
+
+
+def _check_permission(text: str) -> str:
+    if text in PERMISSIONS:
+        return text
+    guess = difflib.get_close_matches(text, list(PERMISSIONS), n=1)
+    known = ", ".join(PERMISSIONS)
+    advice = f"did you mean {guess[0]!r}?" if guess else f"known permissions: {known}"
+    raise ValueError(f"unknown permission {text!r}; {advice}")
+
+
+Permission = Annotated[
+    str,
+    AfterValidator(_check_permission),
+    Field(
+        description="one of: " + ", ".join(PERMISSIONS),
+        json_schema_extra={"enum": list(PERMISSIONS)},
+    ),
+]
+
+Argument = Annotated[str, Field(min_length=1)]
+Argv = Annotated[
+    list[Argument],
+    Field(min_length=1, description="a program and its arguments, run without a shell"),
+]
+
+
+class HttpCheck(Strict):
+    """An HTTP GET that must answer 2xx."""
+
+    path: str = Field(pattern=r"^/\S*$", description="the URL path, e.g. /healthz")
+    port: int = Field(ge=1, le=65535)
+
+
+class HealthCheck(Strict):
+    """How the host tells that the plugin is up: exactly one of `command` and `http`."""
+
+    command: Argv | None = Field(default=None, description="exits 0 when healthy")
+    http: HttpCheck | None = None
+    timeout_seconds: int = Field(default=10, ge=1, le=3600, alias="timeoutSeconds")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> HealthCheck:
+        if (self.command is None) == (self.http is None):
+            raise ValueError("give exactly one of 'command' and 'http'")
+        return self
+
+
+class BuildSpec(Strict):
+    """How to build the plugin: a command run in the plugin folder, and where it writes."""
+
+    command: Argv
+    output: RelativePath = Field(
+        default="build", description="the folder the command fills; it becomes dist/"
+    )
+
+    @field_validator("output")
+    @classmethod
+    def _not_dist(cls, output: str) -> str:
+        if PurePosixPath(output).parts[0] == DIST_DIR:
+            raise ValueError(f"must not be {DIST_DIR}/ or inside it: build/ is copied to dist/")
+        return output
+
+
+class PluginManifest(Document):
+    """A plugin: identity, host compatibility, permissions, entry point, health and build."""
+
+    kind: Literal["Plugin"]
+    name: Name
+    version: SemVer
+    description: str = Field(min_length=1, max_length=500)
+    compatibility: dict[str, VersionRangeText] = Field(
+        description="host ranges this plugin runs on; must name 'powerx'"
+    )
+    dependencies: dict[Name, VersionRangeText] = Field(
+        default_factory=dict, description="other plugins and the versions this one needs"
+    )
+    permissions: list[Permission] = Field(default_factory=list)
+    license: str = Field(
+        pattern=LICENSE_PATTERN, description="an SPDX licence id or expression, e.g. Apache-2.0"
+    )
+    entrypoint: RelativePath = Field(description="the file the host starts, relative to dist/")
+    health_check: HealthCheck = Field(alias="healthCheck")
+    build: BuildSpec
+    notes: RelativePath | None = Field(default=None, description="release notes, e.g. NOTES.md")
+    changelog: RelativePath | None = Field(default=None, description="e.g. CHANGELOG.md")
+
+    @field_validator("permissions")
+    @classmethod
+    def _unique_permissions(cls, permissions: list[str]) -> list[str]:
+        if len(set(permissions)) != len(permissions):
+            raise ValueError("each permission may be listed once")
+        return permissions
+
+    @field_validator("notes", "changelog")
+    @classmethod
+    def _not_reserved(cls, path: str | None) -> str | None:
+        if path is not None and (
+            path in RESERVED_NAMES or PurePosixPath(path).parts[0] == DIST_DIR
+        ):
+            raise ValueError(f"must not be {', '.join(sorted(RESERVED_NAMES))} or inside dist/")
+        return path
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PluginManifest:
+        if "powerx" not in self.compatibility:
+            raise ValueError(
+                "compatibility must give a range for the host, e.g. powerx: '>=2.4,<3'"
+            )
+        if self.name in self.dependencies:
+            raise ValueError(f"plugin {self.name!r} cannot depend on itself")
+        if self.notes is not None and self.notes == self.changelog:
+            raise ValueError("notes and changelog must be different files")
+        return self
+
+    @property
+    def ref(self) -> str:
+        """`name@version`, the way people name a plugin version."""
+        return f"{self.name}@{self.version}"
+
+    @property
+    def package_name(self) -> str:
+        """The file name of this version's package: `<name>-<version>.pxp`."""
+        return f"{self.name}-{self.version}.pxp"
+
+    @property
+    def extra_files(self) -> tuple[str, ...]:
+        """The declared release notes and changelog, in that order."""
+        return tuple(path for path in (self.notes, self.changelog) if path is not None)
