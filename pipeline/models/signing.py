@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from pipeline.models.base import Document, Name, SemVer, Sha256, Strict
-from pipeline.signing.keys import public_key_id
+from pipeline.models.keyids import public_key_id
 
 GIT_COMMIT_PATTERN = r"^[0-9a-f]{40}([0-9a-f]{24})?$"
 """A full git commit id: 40 (SHA-1) or 64 (SHA-256) lower-case hex digits."""

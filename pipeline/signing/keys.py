@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-from functools import lru_cache
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from pipeline.errors import InputError
+from pipeline.models.keyids import CURVE, key_id, parse_public_key, public_key_id
 
-CURVE = ec.SECP256R1
+__all__ = [
+    "CURVE",
+    "generate_keypair",
+    "key_id",
+    "load_private_key",
+    "load_public_key",
+    "public_key_id",
+    "public_pem",
+]
 
 
 def generate_keypair(passphrase: bytes) -> tuple[bytes, bytes]:
@@ -37,38 +43,12 @@ def public_pem(public_key: ec.EllipticCurvePublicKey) -> bytes:
     )
 
 
-def key_id(public_key: ec.EllipticCurvePublicKey) -> str:
-    """The key's id: sha256 of its DER SubjectPublicKeyInfo, 64 hex digits."""
-    der = public_key.public_bytes(
-        encoding=serialization.Encoding.DER,
-        format=serialization.PublicFormat.SubjectPublicKeyInfo,
-    )
-    return hashlib.sha256(der).hexdigest()
-
-
-def public_key_id(pem: bytes) -> str:
-    """The id of a PEM public key (raises ValueError if it is not an ECDSA P-256 key)."""
-    return key_id(_parse_public(pem))
-
-
 def load_public_key(pem: bytes, source: str = "public key") -> ec.EllipticCurvePublicKey:
     """Load an ECDSA P-256 public key from PEM; InputError naming `source` if it is not one."""
     try:
-        return _parse_public(pem)
+        return parse_public_key(pem)
     except ValueError as error:
         raise InputError(f"{source}: {error}") from None
-
-
-@lru_cache(maxsize=256)
-def _parse_public(pem: bytes) -> ec.EllipticCurvePublicKey:
-    """Parse (and remember) a PEM public key; ValueError unless it is ECDSA P-256."""
-    try:
-        key = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError):
-        raise ValueError("not a PEM public key") from None
-    if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, CURVE):
-        raise ValueError("not an ECDSA P-256 public key")
-    return key
 
 
 def load_private_key(
