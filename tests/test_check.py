@@ -513,6 +513,7 @@ def test_environments_can_require_stricter_signatures(run_cli: Any, release_repo
     data = json_check(run_cli, release_repo, base="HEAD~1")
     result = signature_result(data, "signature:prod")
     assert result["subject"] == "prod/hello"
+    assert result["file"] == "environments/prod/plugins/hello.yaml"
     assert result["status"] == "fail"
     assert (
         result["message"]

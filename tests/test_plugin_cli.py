@@ -248,3 +248,49 @@ def test_a_failing_build_keeps_the_previous_dist(run_cli: Any, workdir: Path) ->
     assert failed.code == 1
     assert "compiler exploded" in failed.err
     assert sorted(p.name for p in (plugin / "dist").rglob("*")) == before
+
+
+def test_an_explicit_signer_replaces_every_signer_of_the_policy(
+    run_cli: Any, workdir: Path
+) -> None:
+    policy = {
+        "apiVersion": "powerx.io/v1alpha1",
+        "kind": "SigningPolicy",
+        "identities": [{"issuer": GITHUB_ISSUER, "subject": GITHUB_IDENTITY}],
+    }
+    (workdir / "policies").mkdir()
+    (workdir / "policies/signing.yaml").write_text(yaml_text(policy))
+    args = [
+        "verify",
+        str(SIGSTORE / "bundle_v3_github.whl"),
+        "--bundle",
+        str(SIGSTORE / "bundle_v3_github.whl.sigstore"),
+    ]
+    assert run_cli(cli, *args).code == 0
+    run_cli(cli, "keygen", "--out", "team")
+    only_key = run_cli(cli, *args, "--key", "team.pub")
+    assert only_key.code == 1 and "no keyless signer is trusted" in only_key.err
+
+
+def test_pack_honours_source_date_epoch(
+    run_cli: Any, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import tarfile
+
+    from conftest import PROJECT
+
+    plugin = workdir / "hello-world"
+    shutil.copytree(
+        PROJECT / "examples" / "hello-world",
+        plugin,
+        ignore=shutil.ignore_patterns("build", "dist", "*.pxp"),
+    )
+    assert run_cli(cli, "build", str(plugin)).code == 0
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    assert run_cli(cli, "pack", str(plugin), "-o", "out").code == 0
+    with tarfile.open(workdir / "out" / "hello-world-1.1.0.pxp") as archive:
+        assert {member.mtime for member in archive.getmembers()} == {1700000000}
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
+    bad = run_cli(cli, "pack", str(plugin), "-o", "out2")
+    assert bad.code == 2 and "SOURCE_DATE_EPOCH must be a number" in bad.err

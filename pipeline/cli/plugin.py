@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.cli.errors import exit_with
@@ -71,8 +72,14 @@ def build(directory: Path, timeout: float) -> int:
     help="Folder to write <name>-<version>.pxp into [default: DIRECTORY].",
 )
 def pack(directory: Path, out_dir: Path | None) -> int:
-    """Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM."""
-    result = pack_plugin(directory, out_dir)
+    """Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM.
+
+    Every time stamp is $SOURCE_DATE_EPOCH (default 0).
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "0")
+    if not epoch.isdigit():
+        raise InputError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {epoch!r}")
+    result = pack_plugin(directory, out_dir, source_date_epoch=int(epoch))
     click.echo(f"packed {result.path} ({result.size:,} bytes, {len(result.files)} files)")
     click.echo(f"sha256:{result.sha256}")
     return 0
@@ -192,8 +199,13 @@ def _predicate(
             data[name] = value if value.tzinfo else value.replace(tzinfo=UTC)
     try:
         return ReleasePredicate.model_validate(data)
-    except ValueError as error:
-        raise InputError(f"cannot sign: {error}".replace("\n", " ")) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InputError(
+            f"cannot sign: {field}: {first['msg'].removeprefix('Value error, ')}",
+            hint="--version takes a semantic version, --source-commit a full git commit id",
+        ) from None
 
 
 @cli.command()

@@ -347,7 +347,8 @@ class _Checker:
             results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
         if env in self.policies.signing.environments:
             gates = ReleaseGates(self.policies, self.base, self.head, release, now=self.now)
-            results.append(gates.signature(env).model_copy(update={"subject": subject}))
+            where = located(loaded.locate("version"))
+            results.append(gates.signature(env).model_copy(update={"subject": subject, **where}))
         gates_ok = self._release_verdict(plugin, state.version)
         results.append(
             GateResult(

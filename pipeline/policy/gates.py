@@ -13,12 +13,10 @@ from pipeline.models.release import Release
 from pipeline.models.semver import VersionRange
 from pipeline.models.signing import ReleasePredicate
 from pipeline.policy.results import GateResult, located
+from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
-
-MAX_BUNDLE_BYTES = 1024 * 1024
-"""Largest signature bundle we read: a Sigstore bundle with its certificate is a few KiB."""
 
 R = TypeVar("R")
 

@@ -13,6 +13,7 @@ from pipeline.errors import InputError, Location
 from pipeline.fsutil import atomic_write
 from pipeline.models.load import parse_document
 from pipeline.models.signing import ReleasePredicate, SigningPolicy
+from pipeline.signing.bundle import BUNDLE_SUFFIX, MAX_BUNDLE_BYTES
 from pipeline.signing.keyless import sign_keyless
 from pipeline.signing.keys import generate_keypair, load_private_key, public_key_id
 from pipeline.signing.sign import sign_with_key
@@ -20,8 +21,6 @@ from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.yamlio import MAX_YAML_BYTES
 
-BUNDLE_SUFFIX = ".sigstore.json"
-MAX_BUNDLE_BYTES = 1024 * 1024
 _CHUNK = 1024 * 1024
 
 

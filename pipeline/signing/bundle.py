@@ -22,6 +22,8 @@ KNOWN_MEDIA_TYPES = (
 """Bundle media types we can read (the ones sigstore-python accepts)."""
 
 BUNDLE_SUFFIX = ".sigstore.json"
+MAX_BUNDLE_BYTES = 1024 * 1024
+"""Largest bundle we read: a Sigstore bundle with its certificate chain is a few KiB."""
 """A bundle is written beside its artifact as `<artifact>.sigstore.json`."""
 
 Mode = Literal["key", "keyless"]

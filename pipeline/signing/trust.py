@@ -82,7 +82,7 @@ class TrustInputs:
         trusted_root: Path | None = None,
     ) -> TrustInputs:
         """Trust inputs from command-line options (`--identity/--issuer`, `--key PUBKEY`)."""
-        identities = None
+        identities: tuple[IdentityRule, ...] | None = None
         if identity is not None or identity_regexp is not None or issuer is not None:
             if issuer is None or (identity is None) == (identity_regexp is None):
                 raise InputError(
@@ -100,6 +100,11 @@ class TrustInputs:
         keys = None
         if public_keys:
             keys = tuple(_override_key(pem, index) for index, pem in enumerate(public_keys, 1))
+        # Like cosign: an explicit signer replaces every signer of the policy, of both kinds.
+        if identities is not None and keys is None:
+            keys = ()
+        if keys is not None and identities is None:
+            identities = ()
         return cls(
             policy=policy if policy is not None else seed_signing_policy(),
             identities=identities,
