@@ -30,6 +30,7 @@ unit: setup
 
 bench: setup
 	$(BIN)/python bench/check_bench.py
+	$(BIN)/python bench/package_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

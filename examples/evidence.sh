@@ -11,6 +11,7 @@
 # /build/<plugin>, the host name becomes ci-runner) and copied to
 # releases/<plugin>/<VERSION>/evidence/.
 #
+# The artifact is built by examples/artifact.sh with px-plugin: put the project's .venv/bin on PATH.
 # The tools live in a throwaway virtualenv (PX_TOOLS, default /tmp/px-evidence-tools), pinned
 # to the versions that made the committed evidence; the project's own venv is not touched.
 set -euo pipefail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -91,3 +92,51 @@ def test_an_audit_reports_bad_files_with_their_location(run_cli: Any, live: Repo
     result = run_cli(cli, "check", "--repo", str(live.path), "--all")
     assert result.code == 2
     assert result.err.startswith("error: policies/licenses.yaml:13:1: unknown field 'extra'")
+
+
+@pytest.mark.parametrize(
+    "plugin, version, folder",
+    [
+        ("hello-world", "1.0.0", "releases/hello-world/1.0.0"),
+        ("hello-world", "1.1.0", "releases/hello-world/1.1.0"),
+        ("ledger-sync", "0.9.0", "releases/ledger-sync/0.9.0"),
+        ("ledger-sync", "1.0.0", "releases/ledger-sync/1.0.0"),
+        ("ledger-sync", "1.0.1", "examples/ledger-sync/release-1.0.1"),
+    ],
+)
+def test_example_artifacts_rebuild_to_their_signed_digest(
+    tmp_path: Path, plugin: str, version: str, folder: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    built = subprocess.run(
+        ["bash", str(PROJECT / "examples/artifact.sh"), plugin, version, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    package = Path(built.stdout.strip())
+    manifest = load_yaml((PROJECT / folder / "release.yaml").read_text())
+    assert hashlib.sha256(package.read_bytes()).hexdigest() == manifest["artifact"]["sha256"]
+    assert package.stat().st_size == manifest["artifact"]["size"]
+    verified = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "px-plugin"),
+            "verify",
+            str(package),
+            "--bundle",
+            str(PROJECT / folder / manifest["artifact"]["signature"]),
+            "--policy",
+            str(PROJECT / "policies/signing.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert f"ok: package {plugin}@{version}" in verified.stdout

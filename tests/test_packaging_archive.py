@@ -302,3 +302,31 @@ def test_data_after_the_tar_still_counts(package: Path, tmp_path: Path) -> None:
     padded.write_bytes(gzip.compress(tar_bytes + bytes(20 * 1024 * 1024), mtime=0))
     assert inspect_package(padded).manifest.name == "demo"
     refused(padded, tmp_path, r"expands to more than", max_bytes=10 * 1024 * 1024)
+
+
+def test_the_manifest_is_read_from_the_head_of_a_package(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import PROJECT
+
+    from pipeline.packaging import build_plugin, pack_plugin
+    from pipeline.packaging.archive import read_package_manifest
+
+    plugin = tmp_path / "hello-world"
+    shutil.copytree(
+        PROJECT / "examples" / "hello-world",
+        plugin,
+        ignore=shutil.ignore_patterns("build", "dist", "*.pxp"),
+    )
+    build_plugin(plugin)
+    package = pack_plugin(plugin, tmp_path).path
+    assert read_package_manifest(package).ref == "hello-world@1.1.0"
+    truncated = tmp_path / "truncated.pxp"
+    truncated.write_bytes(package.read_bytes()[:40])
+    with pytest.raises(InputError, match="truncated or corrupt"):
+        read_package_manifest(truncated)
+    empty = tmp_path / "empty.pxp"
+    with tarfile.open(empty, "w:gz"):
+        pass
+    with pytest.raises(InputError, match=r"no plugin\.yaml at the head of the package"):
+        read_package_manifest(empty)

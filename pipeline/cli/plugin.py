@@ -14,6 +14,7 @@ from pipeline.cli.errors import exit_with
 from pipeline.errors import GateError, InputError
 from pipeline.models.signing import ReleasePredicate
 from pipeline.packaging import build_plugin, inspect_package, pack_plugin
+from pipeline.packaging.archive import read_package_manifest
 from pipeline.signing.artifact import (
     SignRequest,
     VerifyRequest,
@@ -161,7 +162,7 @@ def sign(
     if plugin is None or plugin_version is None:
         if artifact.suffix != ".pxp":
             raise InputError("--plugin and --version are needed to sign anything but a .pxp")
-        manifest = inspect_package(artifact).manifest
+        manifest = read_package_manifest(artifact)
         plugin, plugin_version = plugin or manifest.name, plugin_version or manifest.version
     predicate = _predicate(plugin, plugin_version, source_commit, builder, not_before, not_after)
     result = sign_artifact(

@@ -271,3 +271,35 @@ class _Scan:
             manifest=manifest,
             files=tuple(self.files.values()),
         )
+
+
+def read_package_manifest(path: Path, *, max_entries: int = 16) -> PluginManifest:
+    """The `plugin.yaml` of a package, read from the head of the stream only.
+
+    The packer writes `plugin.yaml` first, so naming a package (e.g. to sign it) costs a
+    few KiB of decompression, not the whole file. This does not vouch for the package:
+    `inspect_package` does.
+    """
+    try:
+        with tarfile.open(path, "r|gz") as tar:
+            for index, member in enumerate(tar):
+                if index >= max_entries:
+                    break
+                if member.name == MANIFEST_FILE and member.isfile():
+                    if member.size > MAX_YAML_BYTES:
+                        break
+                    stream = tar.extractfile(member)
+                    assert stream is not None
+                    return parse_manifest(stream.read(), f"{path}!{MANIFEST_FILE}")[1]
+    except _CORRUPT as error:
+        raise InputError(
+            f"{path}: package is truncated or corrupt: {error}",
+            hint="copy or download the package again",
+        ) from None
+    except OSError as error:
+        raise InputError(f"cannot read {path}: {error.strerror}") from None
+    raise InputError(
+        f"{path}: no {MANIFEST_FILE} at the head of the package",
+        location=Location(str(path)),
+        hint="make packages with px-plugin pack",
+    )

@@ -14,7 +14,6 @@ from pipeline.fsutil import atomic_write
 from pipeline.models.load import parse_document
 from pipeline.models.signing import ReleasePredicate, SigningPolicy
 from pipeline.signing.bundle import BUNDLE_SUFFIX, MAX_BUNDLE_BYTES
-from pipeline.signing.keyless import sign_keyless
 from pipeline.signing.keys import generate_keypair, load_private_key, public_key_id
 from pipeline.signing.sign import sign_with_key
 from pipeline.signing.trust import TrustInputs
@@ -86,6 +85,8 @@ def sign_artifact(request: SignRequest) -> SignResult:
         private_key = load_private_key(pem, request.passphrase, str(request.key))
         bundle, mode = sign_with_key(digest, name, request.predicate, private_key), "key"
     else:
+        from pipeline.signing.keyless import sign_keyless  # sigstore's OIDC stack: keyless only
+
         bundle = sign_keyless(
             digest, name, request.predicate, request.identity_token, staging=request.staging
         )
