@@ -69,6 +69,7 @@ def test_headers_are_normalised_as_tar_sees_them(tmp_path: Path) -> None:
     rows = listing(result.path)
     names = [row[5] for row in rows]
     assert names == [
+        "plugin.yaml",
         "CHANGELOG.md",
         "dist/",
         "dist/bin/",
@@ -76,7 +77,6 @@ def test_headers_are_normalised_as_tar_sees_them(tmp_path: Path) -> None:
         "dist/config.py",
         "docs/",
         "docs/RELEASE_NOTES.md",
-        "plugin.yaml",
         "sbom.cdx.json",
         "checksums.txt",
     ]

@@ -1,11 +1,12 @@
 """`px-plugin pack`: a reproducible `<name>-<version>.pxp` from a built plugin folder.
 
-A package is a gzip'ed PAX tar holding `plugin.yaml`, `dist/**`, the declared release notes
-and changelog, then `sbom.cdx.json` and, last, `checksums.txt` (the sha256 of every other
-file, as `sha256sum` writes it). The same inputs give the same bytes: entries are sorted
-(parents before children), every time is SOURCE_DATE_EPOCH, owners are 0/0 with no names,
-modes are 0755 for folders and executables and 0644 otherwise, and the gzip header holds no
-name and no time. Files are streamed (1 MiB at a time) and hashed while they are written.
+A package is a gzip'ed PAX tar holding `plugin.yaml` (always the first entry), `dist/**`,
+the declared release notes and changelog, then `sbom.cdx.json` and, last, `checksums.txt`
+(the sha256 of every other file, as `sha256sum` writes it). The same inputs give the same
+bytes: entries are sorted (parents before children), every time is SOURCE_DATE_EPOCH,
+owners are 0/0 with no names, modes are 0755 for folders and executables and 0644
+otherwise, and the gzip header holds no name and no time. Files are streamed (1 MiB at a
+time) and hashed while they are written.
 
 Only files and folders are packed. A link inside `dist/` to a file inside `dist/` is packed
 as a copy of that file; a link to a folder, a broken link, a link leaving `dist/` and any
@@ -106,8 +107,9 @@ def pack_plugin(
     return PackResult(path=target, sha256=sink.hash.hexdigest(), size=sink.size, files=files)
 
 
-def _key(entry: _Entry) -> tuple[str, ...]:
-    return entry.key
+def _key(entry: _Entry) -> tuple[bool, tuple[str, ...]]:
+    # plugin.yaml first, so a reader can name a package from the head of the stream
+    return (entry.name != MANIFEST_FILE, entry.key)
 
 
 def _write_package(
