@@ -47,6 +47,15 @@ class ChangedPath:
 
 
 @dataclass(frozen=True)
+class PathChange:
+    """A commit that changed one path: the blob before and after (None: absent)."""
+
+    commit: pygit2.Commit
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True)
 class Trailers:
     """Structured facts about a commit, written as `PowerX-Key: value` trailers."""
 
@@ -231,6 +240,37 @@ class GitRepo:
         result: list[ChangedPath] = []
         _diff_trees(base.tree, head.tree, "", result)
         return sorted(result, key=lambda change: change.path)
+
+    def path_history(self, start: pygit2.Commit, path: str) -> Iterator[PathChange]:
+        """The commits that changed `path`, newest first, following first parents.
+
+        First parents are the mainline: a merged pull request shows as its merge commit.
+        """
+        commit: pygit2.Commit | None = start
+        after = self._blob_id(start, path)
+        while commit is not None:
+            parent = commit.parents[0] if commit.parents else None
+            before = self._blob_id(parent, path) if parent is not None else None
+            if before != after:
+                yield PathChange(commit, before, after)
+            commit, after = parent, before
+
+    def _blob_id(self, commit: pygit2.Commit, path: str) -> str | None:
+        entry = self._entry(commit, path)
+        return str(entry.id) if entry is not None else None
+
+    def blob(self, blob_id: str) -> bytes:
+        """The bytes of a blob by id."""
+        obj = self.repo[blob_id]
+        assert isinstance(obj, pygit2.Blob)
+        return bytes(obj.read_raw())
+
+    def first_parent_walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+        """The mainline from `start` back to the root, newest first."""
+        commit: pygit2.Commit | None = start
+        while commit is not None:
+            yield commit
+            commit = commit.parents[0] if commit.parents else None
 
     def files(self, commit: pygit2.Commit, folder: str) -> Iterator[str]:
         """Every file path below `folder` at `commit` (nothing if the folder is absent)."""

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from pipeline import __version__
+from pipeline import __version__, ci
 from pipeline.cli.errors import exit_with
 from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
 from pipeline.policy import CheckRequest, run_check
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
+from pipeline.promotion.audit import AuditQuery, audit_trail
+from pipeline.promotion.render import render_audit_json, render_audit_table
+from pipeline.promotion.rollback import RollbackRequest
+from pipeline.promotion.rollback import rollback as rollback_plugin
 from pipeline.scaffold import init_repo
 
 
@@ -116,6 +121,100 @@ def schema(out_dir: Path) -> int:
     for name, document in all_schemas().items():
         atomic_write(out_dir / name, (json.dumps(document, indent=2) + "\n").encode())
         click.echo(str(out_dir / name))
+    return 0
+
+
+RepoOption = click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The release repo.",
+)
+
+
+@cli.command()
+@click.argument("plugin")
+@click.option("--env", "environment", required=True, help="The environment to roll back in.")
+@click.option("--to", "to_version", help="The version to restore [default: the previous one].")
+@click.option("--reason", required=True, help="Why: recorded in the commit.")
+@RepoOption
+@click.option("--branch", default="main", show_default=True, help="The branch to commit on.")
+@click.option(
+    "--push",
+    "remote",
+    is_flag=False,
+    flag_value="origin",
+    default=None,
+    help="Push to this remote (default origin), rebasing if others pushed first.",
+)
+@click.option("--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR].")
+def rollback(
+    plugin: str,
+    environment: str,
+    to_version: str | None,
+    reason: str,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    operator: str | None,
+) -> int:
+    """Restore the previous desired state of PLUGIN in an environment, as a revert commit.
+
+    Only that plugin's file changes, even when other commits came after; the commit's
+    trailers name the reverted commit and the reason.
+    """
+    request = RollbackRequest(
+        plugin=plugin,
+        environment=environment,
+        reason=reason,
+        to_version=to_version,
+        operator=operator,
+        ci_run=ci.run_url(os.environ),
+    )
+    result = rollback_plugin(GitRepo(repo_dir), request, branch=branch, remote=remote)
+    plan = result.plan
+    click.echo(
+        f"rolled back {plugin} in {environment}: {plan.from_version} -> {plan.to_version} "
+        f"(commit {result.commit[:12]}, reverts {plan.reverts[:12]})"
+    )
+    return 0
+
+
+@cli.command()
+@RepoOption
+@click.option("--rev", default="HEAD", show_default=True, help="Where the trail starts.")
+@click.option("--plugin", help="Only this plugin.")
+@click.option("--env", "environment", help="Only this environment.")
+@click.option(
+    "--since",
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="Only entries since this date (UTC).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
+def audit(
+    repo_dir: Path,
+    rev: str,
+    plugin: str | None,
+    environment: str | None,
+    since: datetime | None,
+    output_format: str,
+) -> int:
+    """The audit trail from git history: who, when, what, which plugin, version, environment."""
+    git = GitRepo(repo_dir)
+    query = AuditQuery(plugin, environment, since.replace(tzinfo=UTC) if since else None)
+    entries = list(audit_trail(git, git.resolve(rev), query))
+    click.echo(
+        render_audit_json(entries) if output_format == "json" else render_audit_table(entries),
+        nl=False,
+    )
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from pipeline import ci
 from pipeline.errors import InputError, Location
 from pipeline.fsutil import atomic_write
 from pipeline.models.load import parse_document
@@ -44,12 +45,7 @@ def default_bundle_path(artifact: Path) -> Path:
 
 def default_builder() -> str:
     """Who builds: the GitHub Actions run when inside one, else this host."""
-    server, repo, run = (
-        os.environ.get(k) for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")
-    )
-    if server and repo and run:
-        return f"{server}/{repo}/actions/runs/{run}"
-    return f"px-plugin@{socket.gethostname()}"
+    return ci.run_url(os.environ) or f"px-plugin@{socket.gethostname()}"
 
 
 @dataclass(frozen=True)

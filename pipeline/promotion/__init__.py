@@ -1,0 +1,1 @@
+"""Promotion across environments: rollback reverts and the audit trail (more to come)."""

@@ -1,0 +1,140 @@
+"""The audit trail, read from git history: who did what, when, to which plugin and where.
+
+Commits made by the runner carry `PowerX-*` trailers and say what they did. Commits made
+by hand are shown too, as `manual`, with what their changed paths say (plugin, version,
+environment), so nothing that changed a release, an environment or a policy is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pygit2
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.models.environment import PluginState
+from pipeline.snapshot import Snapshot
+
+_TRACKED = (layout.RELEASES, layout.ENVIRONMENTS, layout.POLICIES)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One commit of the trail."""
+
+    commit: str
+    time: datetime
+    author: str
+    action: str
+    plugin: str | None
+    version: str | None
+    environment: str | None
+    operator: str | None
+    ci_run: str | None
+    summary: str
+    manual: bool
+    details: dict[str, str]
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which entries to show; every filter is optional."""
+
+    plugin: str | None = None
+    environment: str | None = None
+    since: datetime | None = None
+
+
+def audit_trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[AuditEntry]:
+    """Entries newest first, along the mainline from `start`."""
+    for commit in git.first_parent_walk(start):
+        when = datetime.fromtimestamp(commit.commit_time, UTC)
+        if query.since is not None and when < query.since:
+            return
+        entry = _entry(git, commit, when)
+        if entry is not None and _matches(entry, query):
+            yield entry
+
+
+def _matches(entry: AuditEntry, query: AuditQuery) -> bool:
+    if query.plugin is not None and entry.plugin != query.plugin:
+        return False
+    return query.environment is None or entry.environment == query.environment
+
+
+def _entry(git: GitRepo, commit: pygit2.Commit, when: datetime) -> AuditEntry | None:
+    trailers = read_trailers(commit.message)
+    summary = commit.message.strip().splitlines()[0] if commit.message.strip() else ""
+    author = f"{commit.author.name} <{commit.author.email}>"
+    if "Action" in trailers:
+        known = {"Action", "Plugin", "Version", "Environment", "Operator", "CI-Run"}
+        return AuditEntry(
+            commit=str(commit.id),
+            time=when,
+            author=author,
+            action=trailers["Action"],
+            plugin=trailers.get("Plugin"),
+            version=trailers.get("Version"),
+            environment=trailers.get("Environment"),
+            operator=trailers.get("Operator"),
+            ci_run=trailers.get("CI-Run"),
+            summary=summary,
+            manual=False,
+            details={k: v for k, v in trailers.items() if k not in known},
+        )
+    paths = _changed(git, commit)
+    if not paths:
+        return None
+    roles = [layout.classify(path) for path in paths]
+    plugins = {role.plugin for role in roles if role.plugin}
+    envs = {role.environment for role in roles if role.environment}
+    versions = {role.version for role in roles if role.version} | _state_versions(
+        git, commit, roles
+    )
+    return AuditEntry(
+        commit=str(commit.id),
+        time=when,
+        author=author,
+        action="manual",
+        plugin=_single(plugins),
+        version=_single(versions),
+        environment=_single(envs),
+        operator=None,
+        ci_run=None,
+        summary=summary,
+        manual=True,
+        details={"paths": ", ".join(paths[:10]) + (" ..." if len(paths) > 10 else "")},
+    )
+
+
+def _state_versions(git: GitRepo, commit: pygit2.Commit, roles: list[layout.RepoPath]) -> set[str]:
+    """Versions that the plugin-state files changed by `commit` now name."""
+    snapshot = Snapshot(git, commit)
+    versions = set()
+    for role in roles:
+        if role.kind == "plugin-state":
+            try:
+                loaded = snapshot.load(role.path, PluginState)
+            except InputError:
+                continue  # a broken file is still shown, without a version
+            if loaded is not None:
+                versions.add(loaded.model.version)
+    return versions
+
+
+def _single(values: set[str]) -> str | None:
+    return next(iter(values)) if len(values) == 1 else None
+
+
+def _changed(git: GitRepo, commit: pygit2.Commit) -> list[str]:
+    """Paths under releases/, environments/ or policies/ that `commit` changed."""
+    if commit.parents:
+        changes = git.changed_paths(commit.parents[0], commit)
+        paths = [change.path for change in changes]
+    else:
+        paths = [path for top in _TRACKED for path in git.files(commit, top)]
+    return [path for path in paths if path.split("/", 1)[0] in _TRACKED]

@@ -1,0 +1,171 @@
+"""The artifact store interface, the content URI, and the one verified-copy routine.
+
+Release artifacts (`.pxp` files) are not kept in git: the release manifest records
+`artifact.uri`, `sha256` and `size`, and an `ArtifactStore` holds the bytes.
+
+Artifact URIs are *content* URIs, `cas:sha256:<64 lowercase hex>`: they name the bytes,
+not a place. Where the bytes live (a directory, an HTTPS mirror, later an object store) is
+configuration (`store_for(location)`), so a manifest stays valid when the store moves or is
+mirrored. Every store lays objects out the same way, `sha256/<first 2 hex>/<full hex>`
+under its root, like OCI layouts and git objects.
+
+Every fetch goes through `write_verified`: bytes are streamed into a temporary file beside
+the destination while their digest and size are computed, and the file is renamed into place
+only once both match. A refused artifact never appears at the destination.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from pipeline.errors import GateError, InputError
+
+COPY_BUFFER = 1024 * 1024
+"""Bytes read and written per step when streaming an artifact (1 MiB)."""
+
+CAS_PREFIX = "cas:sha256:"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class StoredArtifact:
+    """What the release manifest records about a stored artifact."""
+
+    uri: str
+    sha256: str
+    size: int
+
+
+@runtime_checkable
+class ArtifactSource(Protocol):
+    """Somewhere artifacts can be fetched from (and verified on the way)."""
+
+    def fetch(self, uri: str, sha256: str, size: int, dest: Path) -> Path:
+        """Copy the artifact `uri` to `dest`, refusing it unless its sha256 and size match."""
+        ...
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the source holds an object with this digest."""
+        ...
+
+
+@runtime_checkable
+class ArtifactStore(ArtifactSource, Protocol):
+    """An `ArtifactSource` that can also store artifacts."""
+
+    def put(self, path: Path) -> StoredArtifact:
+        """Store a file; storing the same bytes again is a no-op returning the same URI."""
+        ...
+
+
+def check_sha256(sha256: str) -> str:
+    """A sha256 as 64 lowercase hex digits (an optional `sha256:` prefix is accepted)."""
+    value = sha256.removeprefix("sha256:")
+    if not _HEX64.fullmatch(value):
+        raise InputError(
+            f"not a sha256 digest: {sha256!r}", hint="expected 64 lowercase hex digits"
+        )
+    return value
+
+
+def check_size(size: int) -> int:
+    """A size in bytes: a non-negative integer."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise InputError(f"not an artifact size: {size!r}", hint="expected bytes, an integer >= 0")
+    return size
+
+
+def cas_uri(sha256: str) -> str:
+    """The content URI of a digest: `cas:sha256:<hex>`."""
+    return CAS_PREFIX + check_sha256(sha256)
+
+
+def parse_cas_uri(uri: str) -> str:
+    """The digest a `cas:sha256:<hex>` URI names (InputError for anything else)."""
+    if not uri.startswith(CAS_PREFIX):
+        raise InputError(
+            f"not a content URI: {uri!r}", hint=f"expected {CAS_PREFIX}<64 lowercase hex digits>"
+        )
+    return check_sha256(uri.removeprefix(CAS_PREFIX))
+
+
+def object_key(sha256: str) -> str:
+    """Where an object lives below a store's root: `sha256/<aa>/<hex>`."""
+    digest = check_sha256(sha256)
+    return f"sha256/{digest[:2]}/{digest}"
+
+
+def expect_uri_digest(uri_digest: str, sha256: str, uri: str) -> None:
+    """Refuse a URI that names other bytes than the expected digest."""
+    if uri_digest != sha256:
+        raise InputError(
+            f"{uri} names sha256 {uri_digest}, but sha256 {sha256} was expected",
+            hint="the release manifest's artifact.uri and artifact.sha256 disagree",
+        )
+
+
+def write_verified(
+    chunks: Iterable[bytes],
+    dest: Path,
+    *,
+    sha256: str,
+    size: int,
+    source: str,
+    hint: str | None = None,
+    mode: int = 0o644,
+) -> Path:
+    """Stream `chunks` to `dest`; rename into place only if digest and size match.
+
+    Reading stops as soon as more than `size` bytes arrive. On any failure the temporary
+    file is removed and `dest` (if it existed) is left untouched.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            digest, total = hashlib.sha256(), 0
+            for chunk in chunks:
+                total += len(chunk)
+                if total > size:
+                    raise GateError(
+                        f"{source} is longer than the expected {size:,} bytes",
+                        hint=hint or "the artifact is not the one the release manifest names",
+                    )
+                digest.update(chunk)
+                handle.write(chunk)
+            if total < size:
+                raise GateError(
+                    f"{source} is {total:,} bytes, shorter than the expected {size:,}",
+                    hint=hint or "the artifact is truncated or not the one the manifest names",
+                )
+            found = digest.hexdigest()
+            if found != sha256:
+                raise GateError(
+                    f"sha256 mismatch for {source}: expected {sha256}, found {found}",
+                    hint=hint or "the artifact is not the one the release manifest names",
+                )
+            handle.flush()
+            os.fchmod(handle.fileno(), mode)
+            os.fsync(handle.fileno())
+        Path(tmp).replace(dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    fsync_directory(dest.parent)
+    return dest
+
+
+def fsync_directory(path: Path) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
