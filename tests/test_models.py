@@ -169,6 +169,8 @@ def test_schemas_describe_every_kind() -> None:
         "promotion-policy.schema.json",
         "signing-policy.schema.json",
         "plugin.schema.json",
+        "approval-policy.schema.json",
+        "teams.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -20,7 +20,9 @@ from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
+from pipeline.promotion.signed_approvals import ApproveRequest, record_approval
 from pipeline.scaffold import init_repo
+from pipeline.signing.keys import load_private_key
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,6 +181,45 @@ def rollback(
         f"rolled back {plugin} in {environment}: {plan.from_version} -> {plan.to_version} "
         f"(commit {result.commit[:12]}, reverts {plan.reverts[:12]})"
     )
+    return 0
+
+
+@cli.command()
+@click.argument("release")
+@click.option("--env", "environment", required=True, help="The environment the approval is for.")
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="Your approval key (its public half is in policies/teams.yaml).",
+)
+@click.option(
+    "--as",
+    "approver",
+    envvar="GITHUB_ACTOR",
+    required=True,
+    help="Your login, as in policies/teams.yaml [default: $GITHUB_ACTOR].",
+)
+@RepoOption
+@click.option("--branch", default="main", show_default=True, help="The release request's branch.")
+def approve(
+    release: str, environment: str, key: Path, approver: str, repo_dir: Path, branch: str
+) -> int:
+    """Approve RELEASE (plugin@version) for an environment with a signed record.
+
+    For forges without a review API and for isolated sites. The passphrase of the key
+    comes from $PX_PASSPHRASE or is asked for.
+    """
+    plugin, _, version = release.partition("@")
+    if not plugin or not version:
+        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
+    passphrase = os.environ.get("PX_PASSPHRASE") or click.prompt(
+        "passphrase", hide_input=True, err=True
+    )
+    private_key = load_private_key(key.read_bytes(), passphrase.encode(), str(key))
+    request = ApproveRequest(plugin, version, environment, approver, private_key, datetime.now(UTC))
+    commit = record_approval(GitRepo(repo_dir), request, branch=branch)
+    click.echo(f"approved {release} for {environment} as {approver} (commit {commit[:12]})")
     return 0
 
 

@@ -6,6 +6,7 @@ from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 
+from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.base import API_VERSION, Document, Name, Strict
 from pipeline.models.signing import SigningPolicy
 
@@ -81,6 +82,8 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "LicensePolicy": LicensePolicy,
     "PromotionPolicy": PromotionPolicy,
     "SigningPolicy": SigningPolicy,
+    "ApprovalPolicy": ApprovalPolicy,
+    "Teams": Teams,
 }
 
 POLICY_FIELDS = {
@@ -88,10 +91,13 @@ POLICY_FIELDS = {
     "LicensePolicy": "licenses",
     "PromotionPolicy": "promotion",
     "SigningPolicy": "signing",
+    "ApprovalPolicy": "approvals",
+    "Teams": "teams",
 }
 """Policy kind -> the PolicySet field that holds it."""
 
 DEFAULT_ORDER = ["test", "staging", "prod"]
+DEFAULT_APPROVALS = {"staging": {"required": 1}, "prod": {"required": 2}}
 
 P = TypeVar("P", bound=Document)
 
@@ -115,6 +121,14 @@ class PolicySet(Strict):
     signing: SigningPolicy = Field(
         default_factory=lambda: _seed(SigningPolicy),
         description="trusted release signers; the seed trusts nobody (fail closed)",
+    )
+    approvals: ApprovalPolicy = Field(
+        default_factory=lambda: _seed(ApprovalPolicy, environments=DEFAULT_APPROVALS),
+        description="approvals per environment; the seed asks 1 for staging and 2 for prod",
+    )
+    teams: Teams = Field(
+        default_factory=lambda: _seed(Teams),
+        description="teams and members; the seed has none, so nobody can approve (fail closed)",
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="policy kind -> file it was read from"

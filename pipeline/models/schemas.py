@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
@@ -21,6 +22,8 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "license-policy.schema.json": (LicensePolicy, "policies/licenses.yaml"),
     "promotion-policy.schema.json": (PromotionPolicy, "policies/promotion.yaml"),
     "signing-policy.schema.json": (SigningPolicy, "policies/signing.yaml"),
+    "approval-policy.schema.json": (ApprovalPolicy, "policies/approvals.yaml"),
+    "teams.schema.json": (Teams, "policies/teams.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"
