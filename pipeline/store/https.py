@@ -16,14 +16,14 @@ from __future__ import annotations
 import ipaddress
 import ssl
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
-from pipeline.errors import InputError, PowerXError
+from pipeline.errors import GateError, InputError, PowerXError
 from pipeline.store.base import (
     CAS_PREFIX,
     COPY_BUFFER,
@@ -38,7 +38,7 @@ from pipeline.store.base import (
 _T = TypeVar("_T")
 
 
-class _Retryable(Exception):
+class _RetryableError(Exception):
     """A failure worth another attempt (connection trouble, 429, 5xx)."""
 
 
@@ -145,7 +145,7 @@ class HttpsArtifactSource:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
                 return action()
-            except _Retryable as error:
+            except _RetryableError as error:
                 failure = str(error)
         raise PowerXError(
             f"cannot download {display(url)} after {self.attempts} attempt(s): {failure}",
@@ -155,7 +155,6 @@ class HttpsArtifactSource:
     def _download(
         self, client: httpx.Client, url: httpx.URL, digest: str, size: int, dest: Path
     ) -> Path:
-        received = [0]
         try:
             with client.stream("GET", url, headers=self._headers()) as response:
                 _check_status(response, url)
@@ -163,30 +162,29 @@ class HttpsArtifactSource:
                 if announced is not None and announced.isdigit() and int(announced) != size:
                     raise _gate_size(url, int(announced), size)
                 return write_verified(
-                    _counted(response.iter_raw(COPY_BUFFER), received),
+                    response.iter_raw(COPY_BUFFER),
                     dest,
                     sha256=digest,
                     size=size,
                     source=display(url),
                 )
         except httpx.TransportError as error:
-            got = f" (cut short after {received[0]:,} of {size:,} bytes)" if received[0] else ""
-            raise _Retryable(f"{_describe(error)}{got}") from None
+            _refuse_untrusted(error, url)
+            raise _RetryableError(_describe(error)) from None
 
     def _head(self, client: httpx.Client, url: httpx.URL) -> bool:
         try:
             response = client.head(url, headers=self._headers())
         except httpx.TransportError as error:
-            raise _Retryable(_describe(error)) from None
+            _refuse_untrusted(error, url)
+            raise _RetryableError(_describe(error)) from None
         if response.status_code in (404, 410):
             return False
         _check_status(response, url)
         return True
 
 
-def _gate_size(url: httpx.URL, announced: int, size: int) -> PowerXError:
-    from pipeline.errors import GateError
-
+def _gate_size(url: httpx.URL, announced: int, size: int) -> GateError:
     return GateError(
         f"{display(url)} is {announced:,} bytes (Content-Length), expected {size:,}",
         hint="the artifact is not the one the release manifest names",
@@ -198,7 +196,7 @@ def _check_status(response: httpx.Response, url: httpx.URL) -> None:
     if 200 <= status < 300:
         return
     if status == 429 or status >= 500:
-        raise _Retryable(f"HTTP {status} {response.reason_phrase}")
+        raise _RetryableError(f"HTTP {status} {response.reason_phrase}")
     if status in (404, 410):
         raise InputError(
             f"artifact not found: {display(url)} (HTTP {status})",
@@ -212,13 +210,17 @@ def _check_status(response: httpx.Response, url: httpx.URL) -> None:
     raise InputError(f"unexpected HTTP {status} {response.reason_phrase} from {display(url)}")
 
 
-def _counted(chunks: Iterator[bytes], received: list[int]) -> Iterator[bytes]:
-    for chunk in chunks:
-        received[0] += len(chunk)
-        yield chunk
+def _refuse_untrusted(error: httpx.TransportError, url: httpx.URL) -> None:
+    if "CERTIFICATE_VERIFY_FAILED" in str(error):
+        raise GateError(
+            f"the TLS certificate of {url.host} is not trusted: {error}",
+            hint="pass the CA bundle that issued the server's certificate",
+        ) from None
 
 
 def _describe(error: httpx.TransportError) -> str:
+    if isinstance(error, httpx.RemoteProtocolError) and "complete message body" in str(error):
+        return f"the body was truncated: {error}"
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
