@@ -17,6 +17,8 @@ from pipeline.models.schemas import all_schemas
 from pipeline.policy import CheckRequest, run_check
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
 from pipeline.promotion.audit import AuditQuery, audit_trail
+from pipeline.promotion.promote import PromoteRequest
+from pipeline.promotion.promote import promote as promote_releases
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
@@ -182,6 +184,56 @@ def rollback(
         f"(commit {result.commit[:12]}, reverts {plan.reverts[:12]})"
     )
     return 0
+
+
+@cli.command()
+@click.argument("target", required=False)
+@click.option("--to", "to_env", help="Promote into this environment [default: the next one].")
+@RepoOption
+@click.option("--branch", default="main", show_default=True, help="The branch to commit on.")
+@click.option(
+    "--push",
+    "remote",
+    is_flag=False,
+    flag_value="origin",
+    default=None,
+    help="Push to this remote (default origin), rebasing if others pushed first.",
+)
+@click.option("--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR].")
+def promote(
+    target: str | None,
+    to_env: str | None,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    operator: str | None,
+) -> int:
+    """Move PLUGIN[@VERSION] (or every plugin) one environment further along the order.
+
+    A release moves only when it passes its gates, has soaked long enough in the previous
+    environment and has the approvals the target asks for. Each promotion is one commit.
+    Exit 0 when everything asked for moved, 1 when something asked for was held back.
+    """
+    plugin, _, version = (target or "").partition("@")
+    request = PromoteRequest(
+        now=datetime.now(UTC),
+        plugin=plugin or None,
+        version=version or None,
+        to=to_env,
+        operator=operator,
+        ci_run=ci.run_url(os.environ),
+    )
+    result = promote_releases(GitRepo(repo_dir), request, branch=branch, remote=remote)
+    for promotion, commit in result.landed:
+        click.echo(
+            f"promoted {promotion.plugin}@{promotion.version}: "
+            f"{promotion.source or 'release'} -> {promotion.target} (commit {commit[:12]})"
+        )
+    for plugin_name, reason in result.held:
+        click.echo(f"held {plugin_name}: {reason}")
+    if not result.landed and not result.held:
+        click.echo("nothing to promote")
+    return 1 if result.held and target else 0
 
 
 @cli.command()

@@ -69,6 +69,11 @@ class PromotionPolicy(Document):
 
     kind: Literal["PromotionPolicy"]
     order: list[Name] = Field(min_length=1)
+    soak_minutes: dict[Name, int] = Field(
+        default_factory=dict,
+        alias="soakMinutes",
+        description="minimum minutes a version runs in an environment before it moves on",
+    )
 
     @model_validator(mode="after")
     def _unique(self) -> PromotionPolicy:

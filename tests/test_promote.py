@@ -1,0 +1,138 @@
+"""`powerx promote`: gates, order, soak time and approvals, on real repositories."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from conftest import REPORTS, Repo, git
+from factories import bundle, release, yaml_text
+from test_approvals import NOW, key, teams_data
+
+from pipeline.cli.powerx import cli
+from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.promotion.promote import PromoteRequest, promote
+from pipeline.promotion.signed_approvals import ApproveRequest, record_approval
+
+PASSING = REPORTS / "passing"
+FAILING = REPORTS / "failing"
+
+
+def publish(repo: Repo, version: str, reports: Any = PASSING, plugin: str = "hello") -> None:
+    folder = f"releases/{plugin}/{version}"
+    repo.commit(
+        {
+            f"{folder}/release.yaml": yaml_text(release(plugin, version)),
+            f"{folder}/{plugin}-{version}.pxp.sigstore.json": bundle(plugin, version),
+            f"{folder}/evidence/coverage.json": (reports / "coverage.json").read_bytes(),
+            f"{folder}/evidence/junit.xml": (reports / "junit.xml").read_bytes(),
+            f"{folder}/evidence/bandit.sarif": (reports / "bandit.sarif").read_bytes(),
+        },
+        f"Publish {plugin} {version}\n\nPowerX-Action: publish\nPowerX-Operator: ada",
+    )
+
+
+@pytest.fixture
+def repo(release_repo: Repo) -> Repo:
+    release_repo.git("checkout", "-q", "main")
+    release_repo.commit({"policies/teams.yaml": yaml_text(teams_data())}, "teams")
+    publish(release_repo, "1.0.0")
+    return release_repo
+
+
+def run(repo: Repo, when: datetime = NOW, **fields: Any) -> Any:
+    request = PromoteRequest(now=when, operator="robot", **fields)
+    return promote(GitRepo(repo.path), request, branch="main", when=when.timestamp())
+
+
+def approve(repo: Repo, who: str, env: str, version: str = "1.0.0") -> None:
+    record_approval(
+        GitRepo(repo.path),
+        ApproveRequest("hello", version, env, who, key(who)[0], NOW),
+        branch="main",
+    )
+
+
+def state(repo: Repo, env: str) -> str:
+    text = repo.git("show", f"main:environments/{env}/plugins/hello.yaml")
+    return next(line.split(": ")[1] for line in text.splitlines() if line.startswith("version:"))
+
+
+def test_a_release_walks_the_order_with_its_approvals(repo: Repo) -> None:
+    first = run(repo, plugin="hello", version="1.0.0", to="test")
+    assert [(p.target, p.version) for p, _ in first.landed] == [("test", "1.0.0")]
+    message = repo.git("log", "-1", "--format=%B")
+    assert message.startswith(
+        "Promote hello 1.0.0 to test\n\ntest: (not deployed) -> 1.0.0\ndigest: sha256:"
+    )
+    assert "- PX-1: Greet people" in message
+    assert read_trailers(message) == {
+        "Action": "promote",
+        "Plugin": "hello",
+        "Version": "1.0.0",
+        "Environment": "test",
+        "Operator": "robot",
+        "From": "release",
+    }
+    held = run(repo)
+    assert held.landed == [] and held.held == [("hello", "0/1 approval(s) for staging (nobody)")]
+    approve(repo, "ada", "staging")  # the author of the release: does not count
+    assert "an author never approves their own release" in run(repo).held[0][1]
+    approve(repo, "quinn", "staging")
+    moved = run(repo)
+    assert [(p.source, p.target) for p, _ in moved.landed] == [("test", "staging")]
+    assert state(repo, "staging") == "1.0.0"
+    approve(repo, "quinn", "prod")
+    approve(repo, "rita", "prod")
+    assert [p.target for p, _ in run(repo).landed] == ["prod"]
+    assert run(repo).held == [
+        ("hello", "every environment already runs what the one before it runs for hello")
+    ]
+
+
+def test_order_gates_and_soak_hold_releases_back(repo: Repo) -> None:
+    run(repo, plugin="hello", version="1.0.0", to="test")
+    skip = run(repo, plugin="hello", version="1.0.0", to="prod")
+    assert skip.held == [("hello", "hello is not deployed in staging: promote it there first")]
+    publish(repo, "2.0.0", FAILING)
+    bad = run(repo, plugin="hello", version="2.0.0", to="test")
+    assert bad.landed == [] and "hello@2.0.0 fails its gates: coverage" in bad.held[0][1]
+    assert state(repo, "test") == "1.0.0"
+    wrong = run(repo, plugin="hello", version="2.0.0", to="staging")
+    assert "test runs hello@1.0.0, not 2.0.0: environments cannot be skipped" in wrong.held[0][1]
+    promotion = (repo.path / "policies/promotion.yaml").read_text() + "soakMinutes:\n  test: 60\n"
+    repo.commit({"policies/promotion.yaml": promotion}, "soak an hour in test")
+    approve(repo, "quinn", "staging")
+    arrived = datetime.fromtimestamp(
+        int(repo.git("log", "-1", "--format=%ct", "--", "environments/test/plugins/hello.yaml")),
+        UTC,
+    )
+    early = run(repo, when=arrived + timedelta(minutes=30))
+    assert early.held == [("hello", "hello@1.0.0 has soaked 30 of 60 minute(s) in test")]
+    assert [p.target for p, _ in run(repo, when=arrived + timedelta(minutes=61)).landed] == [
+        "staging"
+    ]
+
+
+def test_cli_promote(run_cli: Any, repo: Repo) -> None:
+    result = run_cli(
+        cli, "promote", "hello@1.0.0", "--to", "test", "--repo", str(repo.path), "--operator", "ada"
+    )
+    assert result.code == 0, result.err
+    assert result.out.startswith("promoted hello@1.0.0: release -> test (commit ")
+    held = run_cli(cli, "promote", "hello", "--repo", str(repo.path))
+    assert held.code == 1 and held.out.startswith("held hello: 0/1 approval(s) for staging")
+    unknown = run_cli(cli, "promote", "--to", "qa", "--repo", str(repo.path))
+    assert unknown.code == 2 and "not in the promotion order" in unknown.err
+    assert run_cli(cli, "promote", "--repo", str(repo.path)).code == 0
+
+
+def test_promote_pushes_to_a_remote(repo: Repo, tmp_path: Any) -> None:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main")
+    request = PromoteRequest(now=NOW, plugin="hello", version="1.0.0", to="test")
+    result = promote(GitRepo(repo.path), request, branch="main", remote="origin")
+    assert git(tmp_path, "--git-dir", str(bare), "rev-parse", "main") == result.landed[0][1]
