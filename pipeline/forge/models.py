@@ -18,7 +18,7 @@ GHOST = "ghost"
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
 
 
-def _login(user: Any) -> str:
+def login_of(user: Any) -> str:
     """The `login` of a GitHub user object, or `ghost` for a deleted account."""
     if user is None:
         return GHOST
@@ -51,7 +51,7 @@ class PullRequest(Strict):
             head_ref=data["head"]["ref"],
             head_sha=data["head"]["sha"],
             base_ref=data["base"]["ref"],
-            user_login=_login(data.get("user")),
+            user_login=login_of(data.get("user")),
         )
 
 
@@ -73,7 +73,7 @@ class Review(Strict):
         """Read a review object from `/repos/{owner}/{repo}/pulls/{number}/reviews`."""
         return cls(
             id=data["id"],
-            user_login=_login(data.get("user")),
+            user_login=login_of(data.get("user")),
             state=data["state"],
             commit_id=data.get("commit_id"),
             submitted_at=data.get("submitted_at"),
