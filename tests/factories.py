@@ -80,7 +80,7 @@ PASSPHRASE = b"correct horse battery staple"
 
 
 @cache
-def test_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
+def session_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
     """One real ECDSA P-256 key pair for the whole test session: (private key, public PEM)."""
     private_pem, public_pem = generate_keypair(PASSPHRASE)
     return load_private_key(private_pem, PASSPHRASE), public_pem
@@ -88,7 +88,7 @@ def test_key() -> tuple[ec.EllipticCurvePrivateKey, bytes]:
 
 def signing_policy(**overrides: Any) -> dict[str, Any]:
     """A signing policy that trusts the test key."""
-    public_pem = test_key()[1]
+    public_pem = session_key()[1]
     data: dict[str, Any] = {
         "apiVersion": API,
         "kind": "SigningPolicy",
@@ -112,5 +112,5 @@ def bundle(
         }
     )
     return sign_with_key(
-        digest or digest_of(plugin, version), f"{plugin}-{version}.pxp", predicate, test_key()[0]
+        digest or digest_of(plugin, version), f"{plugin}-{version}.pxp", predicate, session_key()[0]
     )

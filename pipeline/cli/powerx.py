@@ -11,6 +11,7 @@ import click
 
 from pipeline import __version__, ci
 from pipeline.cli.errors import exit_with
+from pipeline.forge import GitHubClient, api_url_from_env, token_from_env
 from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
@@ -19,12 +20,15 @@ from pipeline.policy.render import github_annotations, render_json, render_summa
 from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.promotion.promote import PromoteRequest
 from pipeline.promotion.promote import promote as promote_releases
+from pipeline.promotion.publish import PublishRequest
+from pipeline.promotion.publish import publish as publish_release
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
 from pipeline.promotion.signed_approvals import ApproveRequest, record_approval
 from pipeline.scaffold import init_repo
 from pipeline.signing.keys import load_private_key
+from pipeline.store import writable_store_for
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -183,6 +187,139 @@ def rollback(
         f"rolled back {plugin} in {environment}: {plan.from_version} -> {plan.to_version} "
         f"(commit {result.commit[:12]}, reverts {plan.reverts[:12]})"
     )
+    return 0
+
+
+@cli.group()
+def publish() -> None:
+    """Release requests: publish a signed package as a release."""
+
+
+def _pair(value: str, separator: str, what: str) -> tuple[str, str]:
+    left, sep, right = value.partition(separator)
+    if not sep or not left.strip() or not right.strip():
+        raise click.BadParameter(f"expected {what}, not {value!r}")
+    return left.strip(), right.strip()
+
+
+@publish.command("create")
+@click.option(
+    "--artifact",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The signed .pxp package.",
+)
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Its signature bundle [default: ARTIFACT.sigstore.json].",
+)
+@click.option(
+    "--notes",
+    "notes_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Release notes (Markdown).",
+)
+@click.option(
+    "--change",
+    "changes",
+    multiple=True,
+    metavar="ID=TITLE[=LINK]",
+    help="A registered change this release delivers (repeatable).",
+)
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="KIND=REPORT",
+    help="coverage=, tests= or scans= a report file (repeatable).",
+)
+@click.option(
+    "--contact",
+    "contacts",
+    multiple=True,
+    required=True,
+    metavar="NAME=EMAIL",
+    help="Who to call about this release (repeatable, at least one).",
+)
+@click.option("--env", "environment", help="Also request this environment (e.g. test).")
+@click.option(
+    "--store",
+    envvar="POWERX_STORE",
+    required=True,
+    help="The artifact store: a directory or file:// location [$POWERX_STORE].",
+)
+@RepoOption
+@click.option("--base", default="main", show_default=True, help="The branch the request targets.")
+@click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
+@click.option("--no-push", is_flag=True, help="Only commit the release branch locally.")
+@click.option("--no-pr", is_flag=True, help="Push the branch but open no pull request.")
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@click.option("--operator", envvar="GITHUB_ACTOR", help="Who publishes [default: $GITHUB_ACTOR].")
+def publish_create(
+    artifact: Path,
+    bundle: Path | None,
+    notes_file: Path | None,
+    changes: tuple[str, ...],
+    evidence: tuple[str, ...],
+    contacts: tuple[str, ...],
+    environment: str | None,
+    store: str,
+    repo_dir: Path,
+    base: str,
+    remote: str,
+    no_push: bool,
+    no_pr: bool,
+    github_repo: str | None,
+    operator: str | None,
+) -> int:
+    """Verify a signed package, store it, and open its release request.
+
+    Commits the release manifest, its signature and evidence on release/<plugin>-<version>,
+    pushes the branch and opens a pull request through GitHub's REST API ($GITHUB_TOKEN);
+    --no-pr leaves the branch for other forges.
+    """
+    parsed_changes = []
+    for change in changes:
+        cid, rest = _pair(change, "=", "ID=TITLE[=LINK]")
+        title, _, link = rest.partition("=")
+        parsed_changes.append((cid, title, link or None))
+    request = PublishRequest(
+        artifact=artifact,
+        bundle=bundle,
+        contacts=tuple(_pair(c, "=", "NAME=EMAIL") for c in contacts),
+        now=datetime.now(UTC),
+        notes=notes_file.read_text(encoding="utf-8") if notes_file else "",
+        changes=tuple(parsed_changes),
+        evidence=tuple(
+            (kind, Path(path)) for kind, path in (_pair(e, "=", "KIND=REPORT") for e in evidence)
+        ),
+        environment=environment,
+        operator=operator,
+        ci_run=ci.run_url(os.environ),
+    )
+    forge = None
+    if not no_push and not no_pr:
+        if not github_repo:
+            raise click.UsageError(
+                "--github-repo (or $GITHUB_REPOSITORY) is needed to open a pull request"
+                " (or pass --no-pr)"
+            )
+        token = token_from_env(os.environ)
+        forge = lambda: GitHubClient(github_repo, token, api_url=api_url_from_env(os.environ))  # noqa: E731
+    result = publish_release(
+        GitRepo(repo_dir),
+        request,
+        store=writable_store_for(store),
+        base=base,
+        remote=None if no_push else remote,
+        forge=forge,
+    )
+    click.echo(f"published {result.ref}: branch {result.branch}, commit {result.commit[:12]}")
+    click.echo(f"artifact: {result.artifact_uri}")
+    if result.pull_request:
+        click.echo(f"pull request: {result.pull_request}")
+    for note in result.notes:
+        click.echo(f"  ({note})")
     return 0
 
 
