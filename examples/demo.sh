@@ -101,4 +101,59 @@ open(sys.argv[1], "wb").write(bytes(data))
 PY
 expect 1 px-plugin verify "$package" --key "$work/out/team.pub"
 
+step "7. A release manager's path: publish, approve, promote test -> staging -> prod"
+remote="$work/remote.git"
+git init -q --bare -b main "$remote"
+git -C "$repo" remote add origin "$remote"
+for approver in quinn rita; do
+    PX_PASSPHRASE="$approver's passphrase" px-plugin keygen --out "$work/keys/$approver" >/dev/null
+done
+python - "$repo" "$work/keys" <<'PY'
+import sys
+from pathlib import Path
+from pipeline.signing.keys import public_key_id
+from pipeline.yamlio import dump_yaml
+repo, keys = Path(sys.argv[1]), Path(sys.argv[2])
+def member(login):
+    public = (keys / f"{login}.pub").read_bytes()
+    return {"login": login, "keyId": public_key_id(public), "publicKey": public.decode()}
+teams = {"apiVersion": "powerx.io/v1alpha1", "kind": "Teams",
+         "teams": {"qa": {"members": [member("quinn")]}, "release-managers": {"members": [member("rita")]}}}
+(repo / "policies" / "teams.yaml").write_text(dump_yaml(teams))
+PY
+git -C "$repo" add policies/teams.yaml
+git -C "$repo" commit -q -m "Approvers: quinn (qa) and rita (release managers)"
+git -C "$repo" push -q origin main
+# hello-world 1.2.0: built, packed, and signed with the sample key this repo trusts
+sed -i 's/^version: 1.1.0/version: 1.2.0/' "$plugin/plugin.yaml"
+px-plugin build "$plugin" >/dev/null
+px-plugin pack "$plugin" -o "$work/release" >/dev/null
+PX_PASSPHRASE=powerx-samples px-plugin sign "$work/release/hello-world-1.2.0.pxp" \
+    --key "$project/examples/keys/samples.key" --source-commit "$(git -C "$repo" rev-parse HEAD)" >/dev/null
+evidence="$project/releases/hello-world/1.1.0/evidence"
+show powerx publish create --artifact "$work/release/hello-world-1.2.0.pxp" --repo "$repo" \
+    --store "$work/store" --no-pr --env test --contact "Ada Lovelace=ada@powerx.example" \
+    --change "PX-170=Greetings in Welsh" --evidence "coverage=$evidence/coverage.json" \
+    --evidence "tests=$evidence/junit.xml" --evidence "scans=$evidence/bandit.sarif" --operator ada
+git -C "$repo" fetch -q origin
+expect 0 powerx check --repo "$repo" --base origin/main --head origin/release/hello-world-1.2.0
+git -C "$repo" merge -q --ff-only origin/release/hello-world-1.2.0
+git -C "$repo" push -q origin main
+expect 1 powerx promote hello-world --repo "$repo" --push --operator robot
+PX_PASSPHRASE="quinn's passphrase" show powerx approve hello-world@1.2.0 --env staging \
+    --key "$work/keys/quinn.key" --as quinn --repo "$repo"
+git -C "$repo" push -q origin main
+expect 0 powerx promote hello-world --repo "$repo" --push --operator robot
+for approver in quinn rita; do
+    PX_PASSPHRASE="$approver's passphrase" show powerx approve hello-world@1.2.0 --env prod \
+        --key "$work/keys/$approver.key" --as "$approver" --repo "$repo"
+done
+git -C "$repo" push -q origin main
+expect 0 powerx promote hello-world --repo "$repo" --push --operator robot
+
+step "8. Something is wrong in prod: roll back, then read the audit trail"
+expect 0 powerx rollback hello-world --env prod --reason "error rate 4x after 1.2.0" \
+    --repo "$repo" --push --operator rita
+show powerx audit --repo "$repo" --plugin hello-world
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

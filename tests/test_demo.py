@@ -26,8 +26,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 2
-    assert out.count("(exit code 0, as expected)") == 3
+    assert out.count("(exit code 1, as expected)") == 3
+    assert out.count("(exit code 0, as expected)") == 7
+    assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
+    assert "promoted hello-world@1.2.0: staging -> prod" in out
+    assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
+    assert "publish   hello-world  1.2.0    test     ada" in out
     assert "packing again gives the same bytes" in out
     assert "ok: package hello-world@1.1.0: 4 files, checksums ok" in out
     assert (
@@ -44,7 +48,6 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         check=True,
-    )
-    assert (
-        log.stdout.splitlines()[0] == "Release ledger-sync 1.0.1 and promote it into test instead"
-    )
+    ).stdout.splitlines()
+    assert log[0] == "Roll back hello-world in prod: 1.2.0 -> 1.0.0"
+    assert "Release ledger-sync 1.0.1 and promote it into test instead" in log
