@@ -539,3 +539,22 @@ def test_validity_windows_use_the_check_clock(release_repo: Repo) -> None:
     assert signature_at(datetime(2026, 3, 1, tzinfo=UTC)) == "pass"
     assert signature_at(datetime(2026, 7, 1, tzinfo=UTC)) == "fail"
     assert signature_at(datetime(2025, 12, 31, tzinfo=UTC)) == "fail"
+
+
+def test_policy_and_environment_changes_must_land_separately(
+    run_cli: Any, release_repo: Repo
+) -> None:
+    add_release(release_repo, PASSING)
+    merge_feature(release_repo)
+    gates_yaml = (release_repo.path / "policies/gates.yaml").read_text()
+    release_repo.commit(
+        {
+            "policies/gates.yaml": gates_yaml.replace("minimum: 90", "minimum: 10"),
+            "environments/test/plugins/hello.yaml": yaml_text(plugin_state("hello", "1.0.0")),
+        }
+    )
+    data = json_check(run_cli, release_repo)
+    assert data["exit_code"] == 1
+    separation = next(r for r in data["results"] if r["gate"] == "separation")
+    assert separation["status"] == "fail"
+    assert separation["hint"] == "land the policy change first, then the environment change"

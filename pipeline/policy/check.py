@@ -130,6 +130,8 @@ class _Checker:
             self._guarded(path, partial(self._policy, path))
         if self.policy_files and not self.audit:
             self._guarded("policies", self._policy_set)
+            if self.states or self.environments:
+                self.results.append(self._separate_policy_changes())
         for env in self.environments:
             self._guarded(f"environment {env}", partial(self._environment, env))
         for plugin, version in self.releases:
@@ -195,6 +197,22 @@ class _Checker:
                 "this change is still judged by the base revision's policies",
             )
         ]
+
+    def _separate_policy_changes(self) -> GateResult:
+        """A change may not move environments and change the rules in one go."""
+        return GateResult(
+            subject="policies",
+            gate="separation",
+            status="fail",
+            expected="policy changes and environment changes in separate pull requests",
+            found=f"{len(self.policy_files)} policy file(s) and "
+            f"{len(self.states) + len(self.environments)} environment file(s)",
+            message="this change edits policies and environments together: the environment "
+            "change would be judged by rules that are themselves under review",
+            file=self.policy_files[0],
+            line=1,
+            hint="land the policy change first, then the environment change",
+        )
 
     def _policy_set(self) -> list[GateResult]:
         """The head's policies must still form a valid set (e.g. one file per kind)."""
