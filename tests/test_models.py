@@ -171,6 +171,7 @@ def test_schemas_describe_every_kind() -> None:
         "plugin.schema.json",
         "approval-policy.schema.json",
         "teams.schema.json",
+        "windows.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -136,3 +136,82 @@ def test_promote_pushes_to_a_remote(repo: Repo, tmp_path: Any) -> None:
     request = PromoteRequest(now=NOW, plugin="hello", version="1.0.0", to="test")
     result = promote(GitRepo(repo.path), request, branch="main", remote="origin")
     assert git(tmp_path, "--git-dir", str(bare), "rev-parse", "main") == result.landed[0][1]
+
+
+def test_freezes_and_windows_need_a_recorded_emergency(repo: Repo) -> None:
+    windows = {
+        "apiVersion": "powerx.io/v1alpha1",
+        "kind": "ChangeWindows",
+        "timezone": "Europe/Berlin",
+        "environments": {
+            "test": {
+                "windows": [
+                    {"days": ["mon", "tue", "wed", "thu"], "start": "09:00", "end": "16:00"}
+                ],
+                "freezes": [
+                    {
+                        "from": "2026-12-20T00:00:00Z",
+                        "to": "2027-01-04T00:00:00Z",
+                        "reason": "year-end freeze",
+                    }
+                ],
+            }
+        },
+    }
+    repo.commit({"policies/windows.yaml": yaml_text(windows)}, "windows")
+    tuesday_morning = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)  # 10:30 in Berlin
+    saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    christmas = datetime(2026, 12, 22, 10, 0, tzinfo=UTC)
+    assert run(repo, when=saturday, plugin="hello", version="1.0.0", to="test").held == [
+        (
+            "hello",
+            "test is outside its go-live windows (Sat 13:00 Europe/Berlin) (an emergency override needs --emergency REASON)",
+        )
+    ]
+    frozen = run(repo, when=christmas, plugin="hello", version="1.0.0", to="test").held[0][1]
+    assert frozen.startswith("test is frozen until 2027-01-04T00:00:00+00:00: year-end freeze")
+    forced = run(
+        repo, when=christmas, plugin="hello", version="1.0.0", to="test", emergency="INC-42 hotfix"
+    )
+    assert len(forced.landed) == 1
+    assert read_trailers(repo.git("log", "-1", "--format=%B"))["Emergency"] == "INC-42 hotfix"
+    publish(repo, "1.0.1")
+    assert (
+        len(run(repo, when=tuesday_morning, plugin="hello", version="1.0.1", to="test").landed) == 1
+    )
+
+
+def test_windows_are_validated() -> None:
+    from pydantic import ValidationError
+
+    from pipeline.models.windows import ChangeWindows
+
+    base = {"apiVersion": "powerx.io/v1alpha1", "kind": "ChangeWindows"}
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        ChangeWindows.model_validate({**base, "timezone": "Mars/Olympus"})
+    with pytest.raises(ValidationError, match="end must be later than start"):
+        ChangeWindows.model_validate(
+            {
+                **base,
+                "environments": {
+                    "prod": {"windows": [{"days": ["mon"], "start": "17:00", "end": "09:00"}]}
+                },
+            }
+        )
+    with pytest.raises(ValidationError, match="'to' must be later than 'from'"):
+        ChangeWindows.model_validate(
+            {
+                **base,
+                "environments": {
+                    "prod": {
+                        "freezes": [
+                            {
+                                "from": "2027-01-02T00:00:00Z",
+                                "to": "2027-01-01T00:00:00Z",
+                                "reason": "x",
+                            }
+                        ]
+                    }
+                },
+            }
+        )

@@ -337,6 +337,11 @@ def publish_create(
     help="Push to this remote (default origin), rebasing if others pushed first.",
 )
 @click.option("--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR].")
+@click.option(
+    "--emergency",
+    metavar="REASON",
+    help="Go live despite a freeze or outside the windows; the reason is recorded.",
+)
 def promote(
     target: str | None,
     to_env: str | None,
@@ -344,6 +349,7 @@ def promote(
     branch: str,
     remote: str | None,
     operator: str | None,
+    emergency: str | None,
 ) -> int:
     """Move PLUGIN[@VERSION] (or every plugin) one environment further along the order.
 
@@ -359,6 +365,7 @@ def promote(
         to=to_env,
         operator=operator,
         ci_run=ci.run_url(os.environ),
+        emergency=emergency,
     )
     result = promote_releases(GitRepo(repo_dir), request, branch=branch, remote=remote)
     for promotion, commit in result.landed:

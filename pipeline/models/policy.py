@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.base import API_VERSION, Document, Name, Strict
 from pipeline.models.signing import SigningPolicy
+from pipeline.models.windows import ChangeWindows
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
 Severity = Literal["low", "medium", "high", "critical"]
@@ -89,6 +90,7 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "SigningPolicy": SigningPolicy,
     "ApprovalPolicy": ApprovalPolicy,
     "Teams": Teams,
+    "ChangeWindows": ChangeWindows,
 }
 
 POLICY_FIELDS = {
@@ -98,6 +100,7 @@ POLICY_FIELDS = {
     "SigningPolicy": "signing",
     "ApprovalPolicy": "approvals",
     "Teams": "teams",
+    "ChangeWindows": "windows",
 }
 """Policy kind -> the PolicySet field that holds it."""
 
@@ -130,6 +133,10 @@ class PolicySet(Strict):
     approvals: ApprovalPolicy = Field(
         default_factory=lambda: _seed(ApprovalPolicy, environments=DEFAULT_APPROVALS),
         description="approvals per environment; the seed asks 1 for staging and 2 for prod",
+    )
+    windows: ChangeWindows = Field(
+        default_factory=lambda: _seed(ChangeWindows),
+        description="go-live windows and freezes; the seed has none",
     )
     teams: Teams = Field(
         default_factory=lambda: _seed(Teams),

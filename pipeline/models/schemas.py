@@ -12,6 +12,7 @@ from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
 from pipeline.models.signing import SigningPolicy
+from pipeline.models.windows import ChangeWindows
 
 SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "release.schema.json": (Release, "releases/<plugin>/<version>/release.yaml"),
@@ -24,6 +25,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "signing-policy.schema.json": (SigningPolicy, "policies/signing.yaml"),
     "approval-policy.schema.json": (ApprovalPolicy, "policies/approvals.yaml"),
     "teams.schema.json": (Teams, "policies/teams.yaml"),
+    "windows.schema.json": (ChangeWindows, "policies/windows.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"

@@ -36,6 +36,8 @@ class PromoteRequest:
     to: str | None = None
     operator: str | None = None
     ci_run: str | None = None
+    emergency: str | None = None
+    """Go live despite a freeze or outside the windows; the reason is recorded."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,10 @@ class Promotion:
             environment=self.target,
             operator=request.operator,
             ci_run=request.ci_run,
-            extra={"From": self.source or "release"},
+            extra={
+                "From": self.source or "release",
+                **({"Emergency": request.emergency} if request.emergency else {}),
+            },
         )
         return compose_message(
             f"Promote {self.plugin} {self.version} to {self.target}", body, trailers
@@ -188,6 +193,9 @@ def _check(
     if promotion.source is not None:
         _check_soak(git, snapshot, policies, promotion, request.now)
     _check_approvals(git, snapshot, policies, promotion, request.now)
+    closed = policies.windows.closed_because(promotion.target, request.now)
+    if closed is not None and not request.emergency:
+        raise _HeldError(f"{closed} (an emergency override needs --emergency REASON)")
 
 
 def _check_gates(
