@@ -71,6 +71,11 @@ def release_path(plugin: str, version: str) -> str:
     return f"{release_dir(plugin, version)}/{RELEASE_FILE}"
 
 
+def lock_tag(plugin: str, version: str) -> str:
+    """The annotated tag that locks an approved version: `<plugin>/v<version>`."""
+    return f"refs/tags/{plugin}/v{version}"
+
+
 def environment_path(env: str) -> str:
     """The manifest of one environment."""
     return f"{ENVIRONMENTS}/{env}/{ENVIRONMENT_FILE}"

@@ -215,3 +215,43 @@ def test_windows_are_validated() -> None:
                 },
             }
         )
+
+
+def test_plan_renders_and_locks_the_version(run_cli: Any, repo: Repo, tmp_path: Any) -> None:
+    held = run_cli(cli, "plan", "hello@1.0.0", "--repo", str(repo.path), "--lock")
+    assert held.code == 2 and "cannot be locked" in held.err
+    approve(repo, "quinn", "prod")
+    approve(repo, "rita", "prod")
+    result = run_cli(cli, "plan", "hello@1.0.0", "--repo", str(repo.path), "--lock")
+    assert result.code == 0, result.err
+    text = result.out
+    assert text.startswith("# Release plan: hello 1.0.0")
+    assert "- **PX-1**: Greet people (https://example.com/PX-1)" in text
+    assert "| coverage | pass | &gt;= 90% | 100.00% (coverage.py-json) |" in text
+    assert "2/2 approval(s) for prod (" in text
+    assert "- prod: not deployed" in text and "prod is open now" in text
+    assert "locked hello@1.0.0: tag hello/v1.0.0" in text
+    tag_message = repo.git("tag", "-l", "--format=%(contents)", "hello/v1.0.0")
+    assert tag_message.startswith("# Release plan: hello 1.0.0")
+    published = repo.git(
+        "log", "--format=%H", "--diff-filter=A", "--", "releases/hello/1.0.0/release.yaml"
+    )
+    assert repo.git("rev-list", "-n", "1", "hello/v1.0.0") == published
+    again = run_cli(cli, "plan", "hello@1.0.0", "--repo", str(repo.path), "--lock")
+    assert again.code == 2 and "already locked" in again.err
+    written = run_cli(
+        cli, "plan", "hello@1.0.0", "--repo", str(repo.path), "-o", str(tmp_path / "plan.md")
+    )
+    assert written.code == 0 and (tmp_path / "plan.md").read_text().startswith("# Release plan")
+    # A locked version: even notes may no longer change.
+    repo.git("checkout", "-q", "-b", "edit")
+    repo.commit(
+        {
+            "releases/hello/1.0.0/release.yaml": yaml_text(
+                release("hello", "1.0.0", notes="Sneaky edit.")
+            )
+        }
+    )
+    check = run_cli(cli, "check", "--repo", str(repo.path), "--base", "main", "--format", "json")
+    assert check.code == 1
+    assert '"found": "changed"' in check.out and "locked by its approved plan" in check.out

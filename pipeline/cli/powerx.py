@@ -18,6 +18,7 @@ from pipeline.models.schemas import all_schemas
 from pipeline.policy import CheckRequest, run_check
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
 from pipeline.promotion.audit import AuditQuery, audit_trail
+from pipeline.promotion.plan import lock_version, release_plan
 from pipeline.promotion.promote import PromoteRequest
 from pipeline.promotion.promote import promote as promote_releases
 from pipeline.promotion.publish import PublishRequest
@@ -378,6 +379,55 @@ def promote(
     if not result.landed and not result.held:
         click.echo("nothing to promote")
     return 1 if result.held and target else 0
+
+
+@cli.command()
+@click.argument("release")
+@click.option(
+    "--env",
+    "environment",
+    default="prod",
+    show_default=True,
+    help="The environment the plan takes the release into.",
+)
+@RepoOption
+@click.option("--rev", default="main", show_default=True, help="The revision to plan from.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the Markdown plan here [default: print it].",
+)
+@click.option(
+    "--lock",
+    is_flag=True,
+    help="The plan is approved: lock the version with the tag <plugin>/v<version>.",
+)
+def plan(
+    release: str, environment: str, repo_dir: Path, rev: str, output: Path | None, lock: bool
+) -> int:
+    """The release plan of RELEASE (plugin@version) as Markdown; --lock tags it.
+
+    Change list, gate evidence, approvals, where it runs now, the go-live window, the
+    rollback playbook and contacts. Once locked, `powerx check` refuses any change to the
+    version's folder.
+    """
+    plugin, _, version = release.partition("@")
+    if not plugin or not version:
+        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
+    git = GitRepo(repo_dir)
+    planned = release_plan(
+        git, git.resolve(rev), plugin, version, environment=environment, now=datetime.now(UTC)
+    )
+    if output is not None:
+        atomic_write(output, planned.markdown.encode())
+        click.echo(f"plan written to {output}")
+    else:
+        click.echo(planned.markdown, nl=False)
+    if lock:
+        tag = lock_version(git, planned, plugin, version, git.signature())
+        click.echo(f"locked {release}: tag {plugin}/v{version} ({tag[:12]})")
+    return 0
 
 
 @cli.command()

@@ -73,6 +73,23 @@ class ReleaseGates:
         before = self.base.release(self.release.plugin, self.release.version)
         if before is None or self.base.commit.id == self.head.commit.id:
             return []
+        tag = layout.lock_tag(self.release.plugin, self.release.version)
+        if tag in self.head.git.repo.references:
+            base_tree = self.base.git.tree(self.base.commit, self.folder)
+            head_tree = self.head.git.tree(self.head.commit, self.folder)
+            unchanged = (
+                base_tree is not None and head_tree is not None and base_tree.id == head_tree.id
+            )
+            return [
+                self._result(
+                    "locked",
+                    unchanged,
+                    expected=f"nothing in {self.folder}/ changes (locked by {tag})",
+                    found="unchanged" if unchanged else "changed",
+                    message="" if unchanged else f"{self.subject} is locked by its approved plan",
+                    hint=None if unchanged else "publish a new version",
+                )
+            ]
         changed: list[str] = []
         if _pinned(before.model) != _pinned(self.release):
             changed.append("artifact")

@@ -244,7 +244,7 @@ def _check_approvals(
     path = layout.release_path(promotion.plugin, promotion.version)
     raw = snapshot.read(path)
     assert raw is not None
-    author, requested_at = _request_origin(git, snapshot.commit, path)
+    author, requested_at, _ = request_origin(git, snapshot.commit, path)
     approvals, _problems = signed_approvals(
         snapshot, policies.teams, promotion.plugin, promotion.version, promotion.target
     )
@@ -258,8 +258,10 @@ def _check_approvals(
         raise _HeldError(verdict.describe())
 
 
-def _request_origin(git: GitRepo, tip: pygit2.Commit, path: str) -> tuple[str, datetime]:
-    """Who published a release (the operator, else the commit author) and when."""
+def request_origin(
+    git: GitRepo, tip: pygit2.Commit, path: str
+) -> tuple[str, datetime, pygit2.Commit]:
+    """Who published a release (the operator, else the commit author), when, and the commit."""
     origin = tip
     for change in git.path_history(tip, path):
         origin = change.commit
@@ -267,7 +269,7 @@ def _request_origin(git: GitRepo, tip: pygit2.Commit, path: str) -> tuple[str, d
             break
     trailers = read_trailers(origin.message)
     author = trailers.get("Operator") or origin.author.name
-    return author, datetime.fromtimestamp(origin.commit_time, UTC)
+    return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
 
 
 @dataclass(frozen=True)

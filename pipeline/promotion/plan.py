@@ -1,0 +1,112 @@
+"""`powerx plan`: the production release plan, and the tag that locks an approved version."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.resources import files
+
+import pygit2
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo
+from pipeline.models.release import Release
+from pipeline.policy.gates import ReleaseGates
+from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
+from pipeline.promotion.promote import request_origin
+from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
+from pipeline.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    """A rendered plan, and the commit that added the release (what a lock tags)."""
+
+    markdown: str
+    release_commit: str
+    approved: bool
+
+
+def release_plan(
+    git: GitRepo, tip: pygit2.Commit, plugin: str, version: str, *, environment: str, now: datetime
+) -> ReleasePlan:
+    """The plan for taking plugin@version into `environment` (prod by default in the CLI)."""
+    snapshot = Snapshot(git, tip)
+    loaded = snapshot.release(plugin, version)
+    if loaded is None:
+        raise InputError(f"{plugin}@{version} has no release manifest at {tip.short_id}")
+    policies = snapshot.policies()
+    gates = ReleaseGates(policies, snapshot, snapshot, loaded, now=now).evaluate()
+    path = layout.release_path(plugin, version)
+    author, requested_at, origin = request_origin(git, tip, path)
+    raw = snapshot.read(path)
+    assert raw is not None
+    approvals, problems = signed_approvals(snapshot, policies.teams, plugin, version, environment)
+    verdict = evaluate_approvals(
+        policies,
+        ApprovalRequest(environment, author, manifest_digest(raw), requested_at),
+        approvals,
+        now=now,
+    )
+    approval_text = verdict.describe() + "".join(f"\n- refused: {p}" for p in problems)
+    deployed = [(env, _deployed(snapshot, env, plugin)) for env in policies.promotion.order]
+    window = policies.windows.closed_because(environment, now) or f"{environment} is open now"
+    markdown = _render(loaded.model, gates, approval_text, deployed, window, environment)
+    return ReleasePlan(
+        markdown, str(origin.id), verdict.satisfied and all(g.status != "fail" for g in gates)
+    )
+
+
+def _deployed(snapshot: Snapshot, env: str, plugin: str) -> str | None:
+    loaded = snapshot.plugin_state(env, plugin)
+    return loaded.model.version if loaded is not None else None
+
+
+def _render(
+    release: Release,
+    gates: Sequence[object],
+    approvals: str,
+    deployed: list[tuple[str, str | None]],
+    window: str,
+    environment: str,
+) -> str:
+    import jinja2  # keep start-up short for commands that render nothing
+
+    env = jinja2.Environment(autoescape=False, keep_trailing_newline=True)  # noqa: S701 - Markdown
+    env.filters["cell"] = lambda value: html.escape(str(value or ""), quote=False).replace(
+        "|", "\\|"
+    )
+    source = files("pipeline").joinpath("templates/release-plan.md.j2").read_text("utf-8")
+    return env.from_string(source).render(
+        release=release,
+        gates=gates,
+        approvals=approvals,
+        deployed=deployed,
+        window=window,
+        environment=environment,
+    )
+
+
+def lock_version(
+    git: GitRepo, plan: ReleasePlan, plugin: str, version: str, tagger: pygit2.Signature
+) -> str:
+    """Create the annotated lock tag on the release commit, with the plan as its message."""
+    if not plan.approved:
+        raise InputError(
+            f"{plugin}@{version} cannot be locked: its gates or approvals are not all there",
+            hint="see the plan above",
+        )
+    name = layout.lock_tag(plugin, version)
+    if name in git.repo.references:
+        raise InputError(f"{plugin}@{version} is already locked ({name})")
+    oid = git.repo.create_tag(
+        name.removeprefix("refs/tags/"),
+        pygit2.Oid(hex=plan.release_commit),
+        pygit2.enums.ObjectType.COMMIT,
+        tagger,
+        plan.markdown,
+    )
+    return str(oid)
