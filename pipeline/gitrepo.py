@@ -398,6 +398,13 @@ class GitRepo:
             return None
         return self.repo.references[ref].peel(pygit2.Commit)
 
+    def fetch_all(self, remote: str) -> None:
+        """Fetch every branch of `remote` into refs/remotes/<remote>/."""
+        try:
+            self.repo.remotes[remote].fetch([f"+refs/heads/*:refs/remotes/{remote}/*"])
+        except (KeyError, pygit2.GitError) as error:
+            raise InputError(f"cannot fetch from remote {remote!r}: {error}") from None
+
     def push(
         self, remote: str, commit: pygit2.Commit, branch: str, *, expected: pygit2.Oid | None
     ) -> bool:

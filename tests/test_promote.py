@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from conftest import REPORTS, Repo, git
-from factories import bundle, release, yaml_text
+from factories import bundle, plugin_state, release, yaml_text
 from test_approvals import NOW, key, teams_data
 
 from pipeline.cli.powerx import cli
@@ -255,3 +255,57 @@ def test_plan_renders_and_locks_the_version(run_cli: Any, repo: Repo, tmp_path: 
     check = run_cli(cli, "check", "--repo", str(repo.path), "--base", "main", "--format", "json")
     assert check.code == 1
     assert '"found": "changed"' in check.out and "locked by its approved plan" in check.out
+
+
+def test_remind_lists_overdue_requests_and_notifies(
+    run_cli: Any, repo: Repo, tmp_path: Any
+) -> None:
+    import json as jsonlib
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(jsonlib.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    assert (
+        run_cli(cli, "remind", "--repo", str(repo.path)).out
+        == "no release request is waiting for approvals\n"
+    )
+    repo.git("checkout", "-q", "-b", "release/hello-2.0.0")
+    publish(repo, "2.0.0")
+    repo.commit(
+        {"environments/staging/plugins/hello.yaml": yaml_text(plugin_state("hello", "2.0.0"))},
+        "ask for staging",
+    )
+    repo.git("checkout", "-q", "main")
+    fresh = run_cli(cli, "remind", "--repo", str(repo.path))
+    assert fresh.code == 0
+    assert fresh.out.startswith(
+        "waiting  hello@2.0.0 (release/hello-2.0.0) 0.0 h: 0/1 approval(s) for staging"
+    )
+    approvals = repo.path / "policies/approvals.yaml"
+    approvals.write_text(
+        "apiVersion: powerx.io/v1alpha1\nkind: ApprovalPolicy\nslaHours: 0.0001\nenvironments:\n  staging: {required: 1}\n"
+    )
+    repo.commit({}, "a tight SLA")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+        overdue = run_cli(cli, "remind", "--repo", str(repo.path), "--webhook", url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert overdue.code == 1 and overdue.out.startswith("OVERDUE  hello@2.0.0")
+    assert received[0]["type"] == "powerx.approvals.overdue"
+    assert received[0]["overdue"][0]["release"] == "hello@2.0.0"
+    assert "past their approval SLA" in received[0]["text"]

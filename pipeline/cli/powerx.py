@@ -23,6 +23,7 @@ from pipeline.promotion.promote import PromoteRequest
 from pipeline.promotion.promote import promote as promote_releases
 from pipeline.promotion.publish import PublishRequest
 from pipeline.promotion.publish import publish as publish_release
+from pipeline.promotion.remind import notify_webhook, pending_requests
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
@@ -428,6 +429,41 @@ def plan(
         tag = lock_version(git, planned, plugin, version, git.signature())
         click.echo(f"locked {release}: tag {plugin}/v{version} ({tag[:12]})")
     return 0
+
+
+@cli.command()
+@RepoOption
+@click.option("--base", default="main", show_default=True, help="The branch requests target.")
+@click.option("--remote", help="Read release/* branches of this remote [default: local ones].")
+@click.option(
+    "--webhook", envvar="POWERX_WEBHOOK", help="POST overdue requests here [$POWERX_WEBHOOK]."
+)
+def remind(repo_dir: Path, base: str, remote: str | None, webhook: str | None) -> int:
+    """List release requests waiting for approvals; exit 1 when any is past its SLA.
+
+    Meant for a scheduled workflow: a non-zero exit alerts.
+    """
+    git = GitRepo(repo_dir)
+    if remote:
+        git.fetch_all(remote)
+    reminders = pending_requests(
+        git,
+        f"refs/remotes/{remote}/{base}" if remote else base,
+        remote=remote,
+        now=datetime.now(UTC),
+    )
+    for reminder in reminders:
+        mark = "OVERDUE" if reminder.overdue else "waiting"
+        click.echo(
+            f"{mark:8} {reminder.release} ({reminder.branch}) {reminder.waiting_hours} h: "
+            f"{reminder.status}"
+        )
+    if not reminders:
+        click.echo("no release request is waiting for approvals")
+    overdue = any(r.overdue for r in reminders)
+    if overdue and webhook:
+        notify_webhook(webhook, reminders)
+    return 1 if overdue else 0
 
 
 @cli.command()

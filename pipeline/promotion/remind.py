@@ -1,0 +1,119 @@
+"""`powerx remind`: release requests that wait past their approval SLA.
+
+A release request is a `release/*` branch not yet merged into the base branch. For every
+release it adds, the approval rules of the environment it asks for (the environment
+whose state it changes, else the first of the order) are applied to the signed approval
+records on the branch; a request that is not approved within `slaHours` of its first
+commit is overdue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+import httpx
+import pygit2
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo
+from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
+from pipeline.promotion.promote import request_origin
+from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
+from pipeline.snapshot import Snapshot
+
+RELEASE_BRANCHES = "release/"
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """One release request that waits for approvals."""
+
+    branch: str
+    release: str
+    environment: str
+    waiting_hours: float
+    status: str
+    overdue: bool
+
+
+def pending_requests(
+    git: GitRepo, base: str, *, remote: str | None, now: datetime
+) -> list[Reminder]:
+    """Every open release request with its approval state, oldest first."""
+    base_commit = git.resolve(base)
+    prefix = f"refs/remotes/{remote}/" if remote else "refs/heads/"
+    reminders = []
+    for name in sorted(git.repo.references):
+        if not name.startswith(prefix + RELEASE_BRANCHES):
+            continue
+        tip = git.repo.references[name].peel(pygit2.Commit)
+        if git.repo.descendant_of(base_commit.id, tip.id) or base_commit.id == tip.id:
+            continue  # merged
+        reminders.extend(_requests_on(git, base_commit, tip, name.removeprefix(prefix), now))
+    return sorted(reminders, key=lambda r: -r.waiting_hours)
+
+
+def _requests_on(
+    git: GitRepo, base: pygit2.Commit, tip: pygit2.Commit, branch: str, now: datetime
+) -> list[Reminder]:
+    fork = git.merge_base(base, tip)
+    roles = [layout.classify(c.path) for c in git.changed_paths(fork, tip)]
+    snapshot = Snapshot(git, tip)
+    policies = Snapshot(git, base).policies()
+    envs = sorted({r.environment for r in roles if r.kind == "plugin-state" and r.environment})
+    target = envs[0] if envs else policies.promotion.order[0]
+    reminders = []
+    for role in roles:
+        if role.kind != "release" or not role.plugin or not role.version:
+            continue
+        path = layout.release_path(role.plugin, role.version)
+        raw = snapshot.read(path)
+        if raw is None:
+            continue
+        author, requested_at, _ = request_origin(git, tip, path)
+        approvals, _ = signed_approvals(snapshot, policies.teams, role.plugin, role.version, target)
+        verdict = evaluate_approvals(
+            policies,
+            ApprovalRequest(target, author, manifest_digest(raw), requested_at),
+            approvals,
+            now=now,
+        )
+        if verdict.satisfied:
+            continue
+        waited = (now - requested_at).total_seconds() / 3600
+        reminders.append(
+            Reminder(
+                branch,
+                f"{role.plugin}@{role.version}",
+                target,
+                round(waited, 1),
+                verdict.describe(),
+                verdict.overdue,
+            )
+        )
+    return reminders
+
+
+def notify_webhook(
+    url: str, reminders: list[Reminder], *, transport: httpx.BaseTransport | None = None
+) -> None:
+    """POST the overdue requests as JSON to a webhook (Slack-compatible `text` included)."""
+    overdue = [r for r in reminders if r.overdue]
+    text = "\n".join(
+        f"{r.release} ({r.branch}) waits {r.waiting_hours} h: {r.status}" for r in overdue
+    )
+    payload = {
+        "type": "powerx.approvals.overdue",
+        "time": datetime.now(UTC).isoformat(),
+        "overdue": [asdict(r) for r in overdue],
+        "text": f"{len(overdue)} release request(s) past their approval SLA\n{text}",
+    }
+    try:
+        with httpx.Client(transport=transport, timeout=10) as client:
+            response = client.post(url, json=payload)
+    except httpx.HTTPError as error:
+        raise InputError(f"webhook unreachable: {type(error).__name__}") from None
+    if response.status_code >= 300:
+        raise InputError(f"webhook answered {response.status_code}")
