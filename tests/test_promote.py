@@ -309,3 +309,47 @@ def test_remind_lists_overdue_requests_and_notifies(
     assert received[0]["type"] == "powerx.approvals.overdue"
     assert received[0]["overdue"][0]["release"] == "hello@2.0.0"
     assert "past their approval SLA" in received[0]["text"]
+
+
+def test_a_rolled_back_version_is_not_promoted_back(repo: Repo) -> None:
+    from pipeline.promotion.rollback import RollbackRequest, rollback
+
+    run(repo, plugin="hello", version="1.0.0", to="test")
+    publish(repo, "1.1.0")
+    assert len(run(repo, plugin="hello", version="1.1.0", to="test").landed) == 1
+    rollback(GitRepo(repo.path), RollbackRequest("hello", "test", "broken"), branch="main")
+    again = run(repo, plugin="hello", version="1.1.0", to="test")
+    assert again.landed == []
+    assert again.held[0][1].startswith("hello@1.1.0 was rolled back from test (commit ")
+    assert run(repo, plugin="nope").held == [("nope", "nope has no release and runs nowhere")]
+
+
+def test_a_concurrent_rollback_is_not_overwritten(repo: Repo, tmp_path: Any) -> None:
+
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    run(repo, plugin="hello", version="1.0.0", to="test")
+    approve(repo, "quinn", "staging")
+    repo.git("push", "-q", "origin", "main")
+    other = Repo(tmp_path / "other")
+    git(tmp_path, "clone", "-q", str(bare), str(other.path))
+    gitrepo = GitRepo(repo.path)
+    attempts: list[str] = []
+    real = gitrepo.fetch
+
+    def fetch_then_race(remote: str, branch: str) -> Any:
+        tip = real(remote, branch)
+        if not attempts:  # another runner removes hello from test before our push
+            other.git("pull", "-q")
+            other.commit({"environments/test/plugins/hello.yaml": None}, "test: remove hello")
+            other.git("push", "-q", "origin", "main")
+        attempts.append(str(tip.id) if tip else "")
+        return tip
+
+    gitrepo.fetch = fetch_then_race  # type: ignore[method-assign]
+    with pytest.raises(Exception, match="no longer holds after a concurrent change"):
+        promote(gitrepo, PromoteRequest(now=NOW, plugin="hello"), branch="main", remote="origin")
+    assert "environments/staging/plugins/hello.yaml" not in git(
+        tmp_path, "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"
+    )

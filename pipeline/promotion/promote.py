@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 import pygit2
 
 from pipeline import layout
-from pipeline.errors import InputError
+from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
+from pipeline.promotion.rollback import ROLLED_BACK_FROM
 from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
@@ -177,6 +178,10 @@ def _candidate(
         if loaded is None:
             raise _HeldError(f"{plugin}@{version} has no release manifest")
         return Promotion(plugin, version, source, target, current, loaded.model)
+    if all(_version(snapshot, env, plugin) is None for env in order) and not snapshot.versions(
+        plugin
+    ):
+        raise _HeldError(f"{plugin} has no release and runs nowhere")
     raise _HeldError(f"every environment already runs what the one before it runs for {plugin}")
 
 
@@ -189,6 +194,7 @@ def _check(
 ) -> None:
     loaded = snapshot.release(promotion.plugin, promotion.version)
     assert loaded is not None
+    _check_not_rolled_back(git, snapshot, promotion)
     _check_gates(snapshot, policies, loaded, request.now)
     if promotion.source is not None:
         _check_soak(git, snapshot, policies, promotion, request.now)
@@ -196,6 +202,21 @@ def _check(
     closed = policies.windows.closed_because(promotion.target, request.now)
     if closed is not None and not request.emergency:
         raise _HeldError(f"{closed} (an emergency override needs --emergency REASON)")
+
+
+def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
+    """A version rolled back from an environment does not go back there by itself."""
+    path = layout.plugin_state_path(promotion.target, promotion.plugin)
+    for change in git.path_history(snapshot.commit, path):
+        trailers = read_trailers(change.commit.message)
+        if (
+            trailers.get("Action") == "rollback"
+            and trailers.get(ROLLED_BACK_FROM) == promotion.version
+        ):
+            raise _HeldError(
+                f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
+                f"(commit {change.commit.short_id}): release a fix instead"
+            )
 
 
 def _check_gates(
@@ -245,7 +266,7 @@ def _check_approvals(
     raw = snapshot.read(path)
     assert raw is not None
     author, requested_at, _ = request_origin(git, snapshot.commit, path)
-    approvals, _problems = signed_approvals(
+    approvals, problems = signed_approvals(
         snapshot, policies.teams, promotion.plugin, promotion.version, promotion.target
     )
     verdict = evaluate_approvals(
@@ -255,7 +276,7 @@ def _check_approvals(
         now=now,
     )
     if not verdict.satisfied:
-        raise _HeldError(verdict.describe())
+        raise _HeldError(verdict.describe() + "".join(f"; refused record: {p}" for p in problems))
 
 
 def request_origin(
@@ -270,6 +291,31 @@ def request_origin(
     trailers = read_trailers(origin.message)
     author = trailers.get("Operator") or origin.author.name
     return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
+
+
+def _replan(
+    git: GitRepo, tip: pygit2.Commit, planned: Promotion, request: PromoteRequest
+) -> Promotion:
+    """The same promotion, decided again at `tip`; GateError when it no longer holds."""
+    again = plan_promotions(
+        git,
+        tip,
+        PromoteRequest(
+            now=request.now,
+            plugin=planned.plugin,
+            version=planned.version,
+            to=planned.target,
+            operator=request.operator,
+            ci_run=request.ci_run,
+            emergency=request.emergency,
+        ),
+    )
+    if not again.ready:
+        raise GateError(
+            f"{planned.plugin}@{planned.version} -> {planned.target} no longer holds after a "
+            f"concurrent change: {again.held[0][1]}"
+        )
+    return again.ready[0]
 
 
 @dataclass(frozen=True)
@@ -298,6 +344,8 @@ def promote(
 
         def change(tip: pygit2.Commit | None, p: Promotion = promotion) -> tuple[ChangeSet, str]:
             assert tip is not None
+            if tip.id != start.id:  # others pushed first: decide again on what they left
+                p = _replan(git, tip, p, request)
             path = layout.plugin_state_path(p.target, p.plugin)
             current = git.read(tip, path, max_bytes=1024 * 1024)
             return p.changes(current), p.message(request)
