@@ -293,7 +293,7 @@ def test_remind_lists_overdue_requests_and_notifies(
     )
     approvals = repo.path / "policies/approvals.yaml"
     approvals.write_text(
-        "apiVersion: powerx.io/v1alpha1\nkind: ApprovalPolicy\nslaHours: 0.0001\nenvironments:\n  staging: {required: 1}\n"
+        "apiVersion: powerx.io/v1alpha1\nkind: ApprovalPolicy\nslaHours: 0.000000001\nenvironments:\n  staging: {required: 1}\n"
     )
     repo.commit({}, "a tight SLA")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)

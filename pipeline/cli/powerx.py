@@ -134,6 +134,20 @@ def schema(out_dir: Path) -> int:
     return 0
 
 
+BranchOption = click.option(
+    "--branch", default="main", show_default=True, help="The branch to commit on."
+)
+PushOption = click.option(
+    "--push",
+    "remote",
+    is_flag=False,
+    flag_value="origin",
+    default=None,
+    help="Push to this remote (default origin), rebasing if others pushed first.",
+)
+OperatorOption = click.option(
+    "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
+)
 RepoOption = click.option(
     "--repo",
     "repo_dir",
@@ -150,16 +164,9 @@ RepoOption = click.option(
 @click.option("--to", "to_version", help="The version to restore [default: the previous one].")
 @click.option("--reason", required=True, help="Why: recorded in the commit.")
 @RepoOption
-@click.option("--branch", default="main", show_default=True, help="The branch to commit on.")
-@click.option(
-    "--push",
-    "remote",
-    is_flag=False,
-    flag_value="origin",
-    default=None,
-    help="Push to this remote (default origin), rebasing if others pushed first.",
-)
-@click.option("--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR].")
+@BranchOption
+@PushOption
+@OperatorOption
 def rollback(
     plugin: str,
     environment: str,
@@ -329,16 +336,9 @@ def publish_create(
 @click.argument("target", required=False)
 @click.option("--to", "to_env", help="Promote into this environment [default: the next one].")
 @RepoOption
-@click.option("--branch", default="main", show_default=True, help="The branch to commit on.")
-@click.option(
-    "--push",
-    "remote",
-    is_flag=False,
-    flag_value="origin",
-    default=None,
-    help="Push to this remote (default origin), rebasing if others pushed first.",
-)
-@click.option("--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR].")
+@BranchOption
+@PushOption
+@OperatorOption
 @click.option(
     "--emergency",
     metavar="REASON",
