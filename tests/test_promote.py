@@ -353,3 +353,69 @@ def test_a_concurrent_rollback_is_not_overwritten(repo: Repo, tmp_path: Any) -> 
     assert "environments/staging/plugins/hello.yaml" not in git(
         tmp_path, "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main"
     )
+
+
+def test_concurrent_runners_promote_different_plugins_exactly_once(
+    repo: Repo, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    plugins = [f"p{index}" for index in range(8)]
+    for plugin in plugins:
+        publish(repo, "1.0.0", plugin=plugin)
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main")
+    clones = []
+    for plugin in plugins:
+        clone = tmp_path / f"runner-{plugin}"
+        git(tmp_path, "clone", "-q", str(bare), str(clone))
+        clones.append(clone)
+    powerx = Path(sys.executable).parent / "powerx"
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "GIT_AUTHOR_NAME": "runner",
+        "GIT_AUTHOR_EMAIL": "r@x",
+    }
+    processes = [
+        subprocess.Popen(
+            [
+                str(powerx),
+                "promote",
+                f"{plugin}@1.0.0",
+                "--to",
+                "test",
+                "--repo",
+                str(clone),
+                "--push",
+                "origin",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for plugin, clone in zip(plugins, clones, strict=True)
+    ]
+    outputs = [p.communicate(timeout=300)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0] * len(plugins), outputs
+    files = git(
+        tmp_path,
+        "--git-dir",
+        str(bare),
+        "ls-tree",
+        "-r",
+        "--name-only",
+        "main",
+        "environments/test/plugins",
+    ).split()
+    assert sorted(files) == sorted(f"environments/test/plugins/{plugin}.yaml" for plugin in plugins)
+    subjects = git(tmp_path, "--git-dir", str(bare), "log", "--format=%s", "main").splitlines()
+    assert sorted(s for s in subjects if s.startswith("Promote")) == sorted(
+        f"Promote {p} 1.0.0 to test" for p in plugins
+    )
