@@ -11,6 +11,7 @@ import click
 
 from pipeline import __version__, ci
 from pipeline.cli.errors import exit_with
+from pipeline.errors import InputError
 from pipeline.forge import GitHubClient, api_url_from_env, token_from_env
 from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
@@ -462,7 +463,10 @@ def remind(repo_dir: Path, base: str, remote: str | None, webhook: str | None) -
         click.echo("no release request is waiting for approvals")
     overdue = any(r.overdue for r in reminders)
     if overdue and webhook:
-        notify_webhook(webhook, reminders)
+        try:
+            notify_webhook(webhook, reminders)
+        except InputError as error:  # the alert still goes out through the exit code
+            click.echo(f"warning: {error.message}", err=True)
     return 1 if overdue else 0
 
 

@@ -96,12 +96,11 @@ def publish(
     verify_bundle(
         bundle, digest=package.sha256, trust=TrustInputs(policy=policies.signing), now=request.now
     )
-    stored = store.put(request.artifact)
     folder = layout.release_dir(manifest.name, manifest.version)
     signature_name = f"{manifest.package_name}.sigstore.json"
     evidence: dict[str, list[str]] = {kind: [] for kind in EVIDENCE_KINDS}
     changes: dict[str, bytes | None] = {f"{folder}/{signature_name}": bundle}
-    for kind, report in request.evidence:
+    for kind, report in request.evidence:  # every input is read before anything is stored
         if kind not in EVIDENCE_KINDS:
             raise InputError(
                 f"unknown evidence kind {kind!r}", hint=f"use one of {', '.join(EVIDENCE_KINDS)}"
@@ -109,6 +108,7 @@ def publish(
         name = f"evidence/{report.name}"
         evidence[kind].append(name)
         changes[f"{folder}/{name}"] = _read(report)
+    stored = store.put(request.artifact)
     release = {
         "apiVersion": API_VERSION,
         "kind": "Release",
