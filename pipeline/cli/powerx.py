@@ -205,6 +205,14 @@ def publish() -> None:
     """Release requests: publish a signed package as a release."""
 
 
+def _release_ref(release: str) -> tuple[str, str]:
+    """`plugin@version` split in two; a usage error otherwise."""
+    plugin, _, version = release.partition("@")
+    if not plugin or not version:
+        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
+    return plugin, version
+
+
 def _pair(value: str, separator: str, what: str) -> tuple[str, str]:
     left, sep, right = value.partition(separator)
     if not sep or not left.strip() or not right.strip():
@@ -414,9 +422,7 @@ def plan(
     rollback playbook and contacts. Once locked, `powerx check` refuses any change to the
     version's folder.
     """
-    plugin, _, version = release.partition("@")
-    if not plugin or not version:
-        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
+    plugin, version = _release_ref(release)
     git = GitRepo(repo_dir)
     planned = release_plan(
         git, git.resolve(rev), plugin, version, environment=environment, now=datetime.now(UTC)
@@ -496,9 +502,7 @@ def approve(
     For forges without a review API and for isolated sites. The passphrase of the key
     comes from $PX_PASSPHRASE or is asked for.
     """
-    plugin, _, version = release.partition("@")
-    if not plugin or not version:
-        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
+    plugin, version = _release_ref(release)
     passphrase = os.environ.get("PX_PASSPHRASE") or click.prompt(
         "passphrase", hide_input=True, err=True
     )
