@@ -141,14 +141,12 @@ git -C "$repo" merge -q --ff-only origin/release/hello-world-1.2.0
 git -C "$repo" push -q origin main
 expect 1 powerx promote hello-world --repo "$repo" --push --operator robot
 PX_PASSPHRASE="quinn's passphrase" show powerx approve hello-world@1.2.0 --env staging \
-    --key "$work/keys/quinn.key" --as quinn --repo "$repo"
-git -C "$repo" push -q origin main
+    --key "$work/keys/quinn.key" --as quinn --repo "$repo" --push
 expect 0 powerx promote hello-world --repo "$repo" --push --operator robot
 for approver in quinn rita; do
     PX_PASSPHRASE="$approver's passphrase" show powerx approve hello-world@1.2.0 --env prod \
-        --key "$work/keys/$approver.key" --as "$approver" --repo "$repo"
+        --key "$work/keys/$approver.key" --as "$approver" --repo "$repo" --push
 done
-git -C "$repo" push -q origin main
 expect 0 powerx promote hello-world --repo "$repo" --push --operator robot
 
 step "8. Something is wrong in prod: roll back, then read the audit trail"

@@ -266,3 +266,34 @@ def test_cli_approve(
         str(approvable.path),
     )
     assert missing.code == 2 and "has no release manifest" in missing.err
+
+
+def test_approvals_can_land_on_a_remote(
+    run_cli: Any, approvable: Repo, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import git
+
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    approvable.git("remote", "add", "origin", str(bare))
+    approvable.git("push", "-q", "origin", "main")
+    key_file = tmp_path / "quinn.key"
+    key_file.write_bytes(key("quinn")[1])
+    monkeypatch.setenv("PX_PASSPHRASE", PASS.decode())
+    result = run_cli(
+        cli,
+        "approve",
+        "hello@1.0.0",
+        "--env",
+        "prod",
+        "--key",
+        str(key_file),
+        "--as",
+        "quinn",
+        "--repo",
+        str(approvable.path),
+        "--push",
+    )
+    assert result.code == 0, result.err
+    files = git(tmp_path, "--git-dir", str(bare), "ls-tree", "-r", "--name-only", "main").split()
+    assert "releases/hello/1.0.0/approvals/prod-quinn.sigstore.json" in files

@@ -494,8 +494,15 @@ def remind(repo_dir: Path, base: str, remote: str | None, webhook: str | None) -
 )
 @RepoOption
 @click.option("--branch", default="main", show_default=True, help="The release request's branch.")
+@PushOption
 def approve(
-    release: str, environment: str, key: Path, approver: str, repo_dir: Path, branch: str
+    release: str,
+    environment: str,
+    key: Path,
+    approver: str,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
 ) -> int:
     """Approve RELEASE (plugin@version) for an environment with a signed record.
 
@@ -508,7 +515,7 @@ def approve(
     )
     private_key = load_private_key(key.read_bytes(), passphrase.encode(), str(key))
     request = ApproveRequest(plugin, version, environment, approver, private_key, datetime.now(UTC))
-    commit = record_approval(GitRepo(repo_dir), request, branch=branch)
+    commit = record_approval(GitRepo(repo_dir), request, branch=branch, remote=remote)
     click.echo(f"approved {release} for {environment} as {approver} (commit {commit[:12]})")
     return 0
 

@@ -16,12 +16,13 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import pygit2
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, ValidationError
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import GitRepo, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
 from pipeline.promotion.approvals import Approval
@@ -139,9 +140,30 @@ class ApproveRequest:
     now: datetime
 
 
-def record_approval(git: GitRepo, request: ApproveRequest, *, branch: str) -> str:
-    """Sign an approval of the manifest at `branch`'s tip and commit the record; the commit id."""
+def record_approval(
+    git: GitRepo, request: ApproveRequest, *, branch: str, remote: str | None = None
+) -> str:
+    """Sign an approval of the manifest at `branch`'s tip and commit the record; the commit id.
+
+    With `remote`, the approval is of the remote branch's manifest and lands there (rebasing
+    and retrying when others push first).
+    """
+
+    def change(tip: pygit2.Commit | None) -> tuple[ChangeSet, str]:
+        if tip is None:
+            raise InputError(f"branch {branch!r} does not exist on {remote!r}")
+        return _approval_change(git, tip, request, branch)
+
+    if remote is not None:
+        return str(git.commit_and_push(remote, branch, change).id)
     tip = git.resolve(f"refs/heads/{branch}")
+    changes, message = change(tip)
+    return str(git.commit(branch, changes, message, parent=tip).id)
+
+
+def _approval_change(
+    git: GitRepo, tip: pygit2.Commit, request: ApproveRequest, branch: str
+) -> tuple[ChangeSet, str]:
     path = layout.release_path(request.plugin, request.version)
     raw = git.read(tip, path, max_bytes=MAX_YAML_BYTES)
     if raw is None:
@@ -168,10 +190,7 @@ def record_approval(git: GitRepo, request: ApproveRequest, *, branch: str) -> st
         operator=request.approver,
     )
     subject = f"Approve {request.plugin} {request.version} for {request.environment}"
-    commit = git.commit(
-        branch, {target: record}, compose_message(subject, "", trailers), parent=tip
-    )
-    return str(commit.id)
+    return {target: record}, compose_message(subject, "", trailers)
 
 
 def signed_approvals(
