@@ -492,7 +492,7 @@ class GitRepo:
         branch: str,
         make_change: Callable[[pygit2.Commit | None], tuple[ChangeSet, str]],
         *,
-        attempts: int = 5,
+        attempts: int = 12,
         when: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> pygit2.Commit:

@@ -17,6 +17,7 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.models.base import API_VERSION
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.policy.gates import ReleaseGates
@@ -58,7 +59,7 @@ class Promotion:
         digest = self.release.artifact.sha256
         if current is None:
             data = {
-                "apiVersion": "powerx.io/v1alpha1",
+                "apiVersion": API_VERSION,
                 "kind": "PluginState",
                 "plugin": self.plugin,
                 "version": self.version,
