@@ -10,7 +10,11 @@ from pathlib import Path
 import click
 
 from pipeline import __version__, ci
+from pipeline.cli import offline  # noqa: F401  (registers `powerx plugin import`)
+from pipeline.cli.agent import agent as agent_group
 from pipeline.cli.errors import exit_with
+from pipeline.cli.plugin_group import plugin as plugin_group
+from pipeline.cli.rollout import rollout as rollout_group
 from pipeline.errors import InputError
 from pipeline.forge import GitHubClient, api_url_from_env, token_from_env
 from pipeline.fsutil import atomic_write
@@ -554,6 +558,11 @@ def audit(
         nl=False,
     )
     return 0
+
+
+cli.add_command(rollout_group)
+cli.add_command(agent_group)
+cli.add_command(plugin_group)
 
 
 def main() -> None:

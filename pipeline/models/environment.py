@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -41,10 +42,38 @@ class Environment(Document):
         return self
 
 
+class Canary(Strict):
+    """A rollout in progress: the new version runs for `weight`% of tenants beside the stable."""
+
+    version: SemVer
+    digest: Sha256 = Field(description="sha256 of the canary release's artifact")
+    weight: int = Field(ge=0, le=100, description="percent of tenants (buckets 0-99) on the canary")
+    step: int = Field(ge=0, description="index of the current step in the rollout policy's steps")
+    group: Name | None = Field(
+        default=None,
+        description="an explicit tenant group of environment.yaml that runs the canary "
+        "instead of the hash buckets",
+    )
+    started_at: datetime = Field(alias="startedAt", description="when the rollout started")
+    step_started_at: datetime = Field(
+        alias="stepStartedAt", description="when the current step started"
+    )
+    holding_since: datetime | None = Field(
+        default=None,
+        alias="holdingSince",
+        description="when the analysis started to hold (no data, provider down); "
+        "cleared by the next pass",
+    )
+
+
 class PluginState(Document):
     """The desired state of one plugin in one environment."""
 
     kind: Literal["PluginState"]
     plugin: Name
-    version: SemVer
+    version: SemVer = Field(description="the stable version every tenant runs outside a canary")
     digest: Sha256 = Field(description="sha256 of the release's artifact, as a cross-check")
+    enabled: bool = Field(
+        default=True, description="false keeps the plugin installed but inactive on hosts"
+    )
+    canary: Canary | None = Field(default=None, description="a rollout in progress, if any")

@@ -1,0 +1,1 @@
+"""Canary rollouts: tenant assignment, metric providers, the judge and the controller."""
