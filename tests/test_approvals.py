@@ -15,8 +15,8 @@ from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
 from pipeline.models import PolicySet
 from pipeline.models.approvals import ApprovalPolicy, Teams
-from pipeline.promotion.approvals import Approval, ApprovalRequest, evaluate_approvals
-from pipeline.promotion.signed_approvals import (
+from pipeline.policy.approvals import Approval, ApprovalRequest, evaluate_approvals
+from pipeline.policy.signed_approvals import (
     ApprovalPredicate,
     ApproveRequest,
     approval_path,
@@ -72,7 +72,9 @@ def approval(who: str, on: str = "head", hours_ago: float = 1) -> Approval:
 
 
 def request(env: str = "prod", author: str = "ada", hours_ago: float = 2) -> ApprovalRequest:
-    return ApprovalRequest(env, author, "head", NOW - timedelta(hours=hours_ago))
+    return ApprovalRequest(
+        env, author, "digest", NOW - timedelta(hours=hours_ago), pull_request_head="head"
+    )
 
 
 def test_enough_distinct_members_approve() -> None:
@@ -128,7 +130,10 @@ def test_the_sla_marks_requests_overdue() -> None:
 def test_seed_policies_fail_closed() -> None:
     seed = PolicySet()
     verdict = evaluate_approvals(
-        seed, ApprovalRequest("prod", "a", "h", NOW), [Approval("b", NOW, "github", "h")], now=NOW
+        seed,
+        ApprovalRequest("prod", "a", "d", NOW, pull_request_head="h"),
+        [Approval("b", NOW, "github", "h")],
+        now=NOW,
     )
     assert not verdict.satisfied and verdict.required == 2
 

@@ -12,8 +12,8 @@ from test_approvals import NOW, key, teams_data
 
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.promote import PromoteRequest, promote
-from pipeline.promotion.signed_approvals import ApproveRequest, record_approval
 
 PASSING = REPORTS / "passing"
 FAILING = REPORTS / "failing"

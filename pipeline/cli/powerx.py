@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +23,9 @@ from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
 from pipeline.policy import CheckRequest, run_check
+from pipeline.policy.github_reviews import pull_request_reviews, with_github_members
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
+from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.promotion.plan import lock_version, release_plan
 from pipeline.promotion.promote import PromoteRequest
@@ -32,7 +36,6 @@ from pipeline.promotion.remind import notify_webhook, pending_requests
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
-from pipeline.promotion.signed_approvals import ApproveRequest, record_approval
 from pipeline.scaffold import init_repo
 from pipeline.signing.keys import load_private_key
 from pipeline.store import writable_store_for
@@ -76,6 +79,14 @@ def cli() -> None:
     type=click.Choice(["text", "json", "github"]),
     help="Output format [default: github inside GitHub Actions, else text].",
 )
+@click.option(
+    "--pull-request",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Count the reviews of pull request N as approvals (GitHub REST API, $GITHUB_TOKEN); "
+    "teams that mirror a GitHub team are resolved there too.",
+)
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
 def check(
     repo_dir: Path,
     base: str | None,
@@ -83,6 +94,8 @@ def check(
     verbose: bool,
     audit: bool,
     output_format: str | None,
+    pull_request: int | None,
+    github_repo: str | None,
 ) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
@@ -94,7 +107,15 @@ def check(
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     if audit and base is not None:
         raise click.UsageError("--all checks HEAD on its own: it takes no --base")
-    report = run_check(GitRepo(repo_dir), CheckRequest(head=head, base=base, audit=audit))
+    request = CheckRequest(head=head, base=base, audit=audit)
+    if pull_request is not None:
+        client = _forge(github_repo, "to read pull request reviews")()
+        request = replace(
+            request,
+            reviews=pull_request_reviews(client, pull_request),
+            resolve_teams=lambda teams: with_github_members(teams, client),
+        )
+    report = run_check(GitRepo(repo_dir), request)
     if output_format == "json":
         click.echo(render_json(report), nl=False)
         return report.exit_code
@@ -209,6 +230,14 @@ def publish() -> None:
     """Release requests: publish a signed package as a release."""
 
 
+def _forge(github_repo: str | None, why: str) -> Callable[[], GitHubClient]:
+    """A GitHub client factory ($GITHUB_TOKEN, $GITHUB_API_URL), made only when needed."""
+    if not github_repo:
+        raise click.UsageError(f"--github-repo (or $GITHUB_REPOSITORY) is needed {why}")
+    token = token_from_env(os.environ)
+    return lambda: GitHubClient(github_repo, token, api_url=api_url_from_env(os.environ))
+
+
 def _release_ref(release: str) -> tuple[str, str]:
     """`plugin@version` split in two; a usage error otherwise."""
     plugin, _, version = release.partition("@")
@@ -319,15 +348,11 @@ def publish_create(
         operator=operator,
         ci_run=ci.run_url(os.environ),
     )
-    forge = None
-    if not no_push and not no_pr:
-        if not github_repo:
-            raise click.UsageError(
-                "--github-repo (or $GITHUB_REPOSITORY) is needed to open a pull request"
-                " (or pass --no-pr)"
-            )
-        token = token_from_env(os.environ)
-        forge = lambda: GitHubClient(github_repo, token, api_url=api_url_from_env(os.environ))  # noqa: E731
+    forge = (
+        None
+        if no_push or no_pr
+        else _forge(github_repo, "to open a pull request (or pass --no-pr)")
+    )
     result = publish_release(
         GitRepo(repo_dir),
         request,
@@ -357,6 +382,12 @@ def publish_create(
     metavar="REASON",
     help="Go live despite a freeze or outside the windows; the reason is recorded.",
 )
+@click.option(
+    "--no-pr",
+    is_flag=True,
+    help="For environments that land by pull request: push the branch, open no pull request.",
+)
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
 def promote(
     target: str | None,
     to_env: str | None,
@@ -365,12 +396,17 @@ def promote(
     remote: str | None,
     operator: str | None,
     emergency: str | None,
+    no_pr: bool,
+    github_repo: str | None,
 ) -> int:
     """Move PLUGIN[@VERSION] (or every plugin) one environment further along the order.
 
     A release moves only when it passes its gates, has soaked long enough in the previous
-    environment and has the approvals the target asks for. Each promotion is one commit.
-    Exit 0 when everything asked for moved, 1 when something asked for was held back.
+    environment and has the approvals the target asks for. Each promotion is one commit;
+    into an environment that lands by pull request (`via` in policies/promotion.yaml) the
+    commit goes on promote/<env>/<plugin>-<version> and a pull request is opened, whose
+    reviews are the approvals. Exit 0 when everything asked for moved or was proposed,
+    1 when something asked for was held back.
     """
     plugin, _, version = (target or "").partition("@")
     request = PromoteRequest(
@@ -382,15 +418,25 @@ def promote(
         ci_run=ci.run_url(os.environ),
         emergency=emergency,
     )
-    result = promote_releases(GitRepo(repo_dir), request, branch=branch, remote=remote)
+    forge = None
+    if remote is not None and not no_pr and github_repo:
+        forge = _forge(github_repo, "to open promotion pull requests")
+    result = promote_releases(GitRepo(repo_dir), request, branch=branch, remote=remote, forge=forge)
     for promotion, commit in result.landed:
         click.echo(
             f"promoted {promotion.plugin}@{promotion.version}: "
             f"{promotion.source or 'release'} -> {promotion.target} (commit {commit[:12]})"
         )
+    for proposal in result.proposed:
+        p = proposal.promotion
+        where = proposal.pull_request or f"branch {proposal.branch}"
+        click.echo(
+            f"proposed {p.plugin}@{p.version}: {p.source or 'release'} -> {p.target} "
+            f"({where}, commit {proposal.commit[:12]}; {proposal.note})"
+        )
     for plugin_name, reason in result.held:
         click.echo(f"held {plugin_name}: {reason}")
-    if not result.landed and not result.held:
+    if not result.landed and not result.held and not result.proposed:
         click.echo("nothing to promote")
     return 1 if result.held and target else 0
 

@@ -75,11 +75,23 @@ class PromotionPolicy(Document):
         alias="soakMinutes",
         description="minimum minutes a version runs in an environment before it moves on",
     )
+    via: dict[Name, Literal["commit", "pull-request"]] = Field(
+        default_factory=dict,
+        description="how promotions land in an environment: a direct commit (the default) or "
+        "a pull request whose reviews are approvals",
+    )
+
+    def lands_by_pull_request(self, env: str) -> bool:
+        """Whether promotions into `env` are proposed as a pull request."""
+        return self.via.get(env) == "pull-request"
 
     @model_validator(mode="after")
     def _unique(self) -> PromotionPolicy:
         if len(set(self.order)) != len(self.order):
             raise ValueError("each environment may appear once in the promotion order")
+        unknown = sorted(set(self.via) - set(self.order))
+        if unknown:
+            raise ValueError(f"via names environments not in the order: {', '.join(unknown)}")
         return self
 
 

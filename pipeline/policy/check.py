@@ -18,8 +18,10 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
+from pipeline.models.approvals import Teams
 from pipeline.models.policy import PolicySet
 from pipeline.policy.gates import ReleaseGates
+from pipeline.policy.release_approvals import PullRequestReviews, release_approvals
 from pipeline.policy.results import CheckReport, GateResult, located, results_from_error
 from pipeline.snapshot import Loaded, ParseCache, Snapshot
 
@@ -34,6 +36,10 @@ class CheckRequest:
     """Check every file at `head` against `head`'s own policies (`powerx check --all`)."""
     now: datetime | None = None
     """The clock for validity windows (default: now, UTC)."""
+    reviews: PullRequestReviews | None = None
+    """The reviews of the pull request under check: approvals besides signed records."""
+    resolve_teams: Callable[[Teams], Teams] | None = None
+    """Adds members of teams mirrored from a forge (GitHub teams) to the base's teams."""
 
 
 def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
@@ -43,12 +49,14 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     cache: ParseCache = {}
     base, head = Snapshot(git, base_commit, cache), Snapshot(git, head_commit, cache)
     policies = base.policies()
+    if request.resolve_teams is not None:
+        policies = policies.model_copy(update={"teams": request.resolve_teams(policies.teams)})
     if request.audit:
         paths = [p for top in _ROOTS for p in git.files(head_commit, top)]
     else:
         paths = [change.path for change in git.changed_paths(base_commit, head_commit)]
     now = request.now or datetime.now(UTC)
-    checker = _Checker(policies, base, head, now=now, audit=request.audit)
+    checker = _Checker(policies, base, head, now=now, audit=request.audit, reviews=request.reviews)
     for path in paths:
         checker.visit(layout.classify(path))
     checker.evaluate()
@@ -90,6 +98,7 @@ class _Checker:
     head: Snapshot
     now: datetime
     audit: bool = False
+    reviews: PullRequestReviews | None = None
     releases: dict[tuple[str, str], None] = field(default_factory=dict)
     states: dict[tuple[str, str], None] = field(default_factory=dict)
     environments: dict[str, None] = field(default_factory=dict)
@@ -361,8 +370,9 @@ class _Checker:
                 **located(loaded.locate("digest")),
             )
         )
-        if not self.audit:  # the order gate judges a move into `env`, not a standing state
+        if not self.audit:  # order and approvals judge a move into `env`, not a standing state
             results.append(self._order_gate(env, plugin, state.version, loaded.locate("version")))
+            results.extend(self._approvals_gate(env, plugin, state.version, loaded))
         if env in self.policies.signing.environments:
             gates = ReleaseGates(self.policies, self.base, self.head, release, now=self.now)
             where = located(loaded.locate("version"))
@@ -379,6 +389,31 @@ class _Checker:
             )
         )
         return results
+
+    def _approvals_gate(
+        self, env: str, plugin: str, version: str, loaded: Loaded[Any]
+    ) -> list[GateResult]:
+        """A new version in `env` needs the approvals the base's policies ask for."""
+        required = self.policies.approvals.for_environment(env).required
+        before = self.base.plugin_state(env, plugin)
+        if required == 0 or (before is not None and before.model.version == version):
+            return []
+        judged = release_approvals(
+            self.head, self.policies, plugin, version, env, now=self.now, reviews=self.reviews
+        )
+        ok = judged.verdict.satisfied
+        return [
+            GateResult(
+                subject=f"{env}/{plugin}",
+                gate="approvals",
+                status="pass" if ok else "fail",
+                expected=f"{required} approval(s) for {env}",
+                found=f"{len(judged.verdict.counted)}",
+                message="" if ok else judged.describe(),
+                hint=None if ok else _approvals_hint(env, plugin, version),
+                **located(loaded.locate("version")),
+            )
+        ]
 
     def _order_gate(self, env: str, plugin: str, version: str, where: object) -> GateResult:
         previous = self.policies.previous_environment(env)
@@ -409,6 +444,13 @@ class _Checker:
             ),
             **located(where),  # type: ignore[arg-type]
         )
+
+
+def _approvals_hint(env: str, plugin: str, version: str) -> str:
+    return (
+        f"approvers run `powerx approve {plugin}@{version} --env {env} --key KEY`, "
+        "or approve the pull request (checked with --pull-request N)"
+    )
 
 
 def _require_path_match(loaded: Loaded[Any], field_name: str, expected: str, place: str) -> None:

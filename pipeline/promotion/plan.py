@@ -15,9 +15,7 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.models.release import Release
 from pipeline.policy.gates import ReleaseGates
-from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
-from pipeline.promotion.promote import request_origin
-from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
+from pipeline.policy.release_approvals import release_approvals
 from pipeline.snapshot import Snapshot
 
 
@@ -40,18 +38,9 @@ def release_plan(
         raise InputError(f"{plugin}@{version} has no release manifest at {tip.short_id}")
     policies = snapshot.policies()
     gates = ReleaseGates(policies, snapshot, snapshot, loaded, now=now).evaluate()
-    path = layout.release_path(plugin, version)
-    author, requested_at, origin = request_origin(git, tip, path)
-    raw = snapshot.read(path)
-    assert raw is not None
-    approvals, problems = signed_approvals(snapshot, policies.teams, plugin, version, environment)
-    verdict = evaluate_approvals(
-        policies,
-        ApprovalRequest(environment, author, manifest_digest(raw), requested_at),
-        approvals,
-        now=now,
-    )
-    approval_text = verdict.describe() + "".join(f"\n- refused: {p}" for p in problems)
+    judged = release_approvals(snapshot, policies, plugin, version, environment, now=now)
+    verdict, origin = judged.verdict, judged.origin
+    approval_text = verdict.describe() + "".join(f"\n- refused: {p}" for p in judged.problems)
     deployed = [(env, _deployed(snapshot, env, plugin)) for env in policies.promotion.order]
     window = policies.windows.closed_because(environment, now) or f"{environment} is open now"
     markdown = _render(loaded.model, gates, approval_text, deployed, window, environment)

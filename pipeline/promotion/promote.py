@@ -9,6 +9,7 @@ commit of the target's state file, whose message says what changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -16,14 +17,15 @@ import pygit2
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
+from pipeline.forge import GitHubClient
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.base import API_VERSION
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.policy.gates import ReleaseGates
-from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
+from pipeline.policy.release_approvals import release_approvals
+from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.rollback import ROLLED_BACK_FROM
-from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
 
@@ -199,7 +201,9 @@ def _check(
     _check_gates(snapshot, policies, loaded, request.now)
     if promotion.source is not None:
         _check_soak(git, snapshot, policies, promotion, request.now)
-    _check_approvals(git, snapshot, policies, promotion, request.now)
+    if not policies.promotion.lands_by_pull_request(promotion.target):
+        _check_approvals(snapshot, policies, promotion, request.now)
+    # else: the pull request's reviews are the approvals, judged by `powerx check`
     closed = policies.windows.closed_because(promotion.target, request.now)
     if closed is not None and not request.emergency:
         raise _HeldError(f"{closed} (an emergency override needs --emergency REASON)")
@@ -258,40 +262,15 @@ def _arrived(git: GitRepo, tip: pygit2.Commit, env: str, plugin: str, version: s
 
 
 def _check_approvals(
-    git: GitRepo, snapshot: Snapshot, policies: PolicySet, promotion: Promotion, now: datetime
+    snapshot: Snapshot, policies: PolicySet, promotion: Promotion, now: datetime
 ) -> None:
-    rules = policies.approvals.for_environment(promotion.target)
-    if rules.required == 0:
+    if policies.approvals.for_environment(promotion.target).required == 0:
         return
-    path = layout.release_path(promotion.plugin, promotion.version)
-    raw = snapshot.read(path)
-    assert raw is not None
-    author, requested_at, _ = request_origin(git, snapshot.commit, path)
-    approvals, problems = signed_approvals(
-        snapshot, policies.teams, promotion.plugin, promotion.version, promotion.target
+    judged = release_approvals(
+        snapshot, policies, promotion.plugin, promotion.version, promotion.target, now=now
     )
-    verdict = evaluate_approvals(
-        policies,
-        ApprovalRequest(promotion.target, author, manifest_digest(raw), requested_at),
-        approvals,
-        now=now,
-    )
-    if not verdict.satisfied:
-        raise _HeldError(verdict.describe() + "".join(f"; refused record: {p}" for p in problems))
-
-
-def request_origin(
-    git: GitRepo, tip: pygit2.Commit, path: str
-) -> tuple[str, datetime, pygit2.Commit]:
-    """Who published a release (the operator, else the commit author), when, and the commit."""
-    origin = tip
-    for change in git.path_history(tip, path):
-        origin = change.commit
-        if change.before is None:
-            break
-    trailers = read_trailers(origin.message)
-    author = trailers.get("Operator") or origin.author.name
-    return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
+    if not judged.verdict.satisfied:
+        raise _HeldError(judged.describe())
 
 
 def _replan(
@@ -320,11 +299,28 @@ def _replan(
 
 
 @dataclass(frozen=True)
+class Proposal:
+    """A promotion proposed as a pull request: its branch, commit and pull request."""
+
+    promotion: Promotion
+    branch: str
+    commit: str
+    pull_request: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
 class PromoteResult:
-    """What landed, and what did not move (with reasons)."""
+    """What landed, what was proposed as a pull request, and what did not move (and why)."""
 
     landed: list[tuple[Promotion, str]]
     held: list[tuple[str, str]]
+    proposed: list[Proposal] = field(default_factory=list)
+
+
+def promotion_branch(promotion: Promotion) -> str:
+    """The branch a pull-request promotion is proposed on."""
+    return f"promote/{promotion.target}/{promotion.plugin}-{promotion.version}"
 
 
 def promote(
@@ -334,14 +330,25 @@ def promote(
     branch: str,
     remote: str | None = None,
     when: float | None = None,
+    forge: Callable[[], GitHubClient] | None = None,
 ) -> PromoteResult:
-    """Plan at the branch tip and land each promotion as its own commit (pushed if asked)."""
+    """Plan at the branch tip and land each promotion as its own commit (pushed if asked).
+
+    Into an environment that lands by pull request, the commit goes on its own branch
+    (`promote/<env>/<plugin>-<version>`) and a pull request into `branch` is opened
+    through `forge` (none: the branch waits for a pull request opened elsewhere).
+    """
     start = git.fetch(remote, branch) if remote else git.resolve(f"refs/heads/{branch}")
     if start is None:
         raise InputError(f"branch {branch!r} does not exist on {remote!r}")
     plan = plan_promotions(git, start, request)
+    policies = Snapshot(git, start).policies()
     landed: list[tuple[Promotion, str]] = []
+    proposed: list[Proposal] = []
     for promotion in plan.ready:
+        if policies.promotion.lands_by_pull_request(promotion.target):
+            proposed.append(_propose(git, start, promotion, request, branch, remote, forge))
+            continue
 
         def change(tip: pygit2.Commit | None, p: Promotion = promotion) -> tuple[ChangeSet, str]:
             assert tip is not None
@@ -358,4 +365,30 @@ def promote(
             changes, message = change(tip)
             commit = git.commit(branch, changes, message, parent=tip, when=when)
         landed.append((promotion, str(commit.id)))
-    return PromoteResult(landed, plan.held)
+    return PromoteResult(landed, plan.held, proposed)
+
+
+def _propose(
+    git: GitRepo,
+    start: pygit2.Commit,
+    promotion: Promotion,
+    request: PromoteRequest,
+    base: str,
+    remote: str | None,
+    forge: Callable[[], GitHubClient] | None,
+) -> Proposal:
+    """Commit the promotion on its own branch, push it and open (or find) its pull request."""
+    branch = promotion_branch(promotion)
+    path = layout.plugin_state_path(promotion.target, promotion.plugin)
+    current = git.read(start, path, max_bytes=1024 * 1024)
+    message = promotion.message(request)
+    commit = git.commit(f"refs/heads/{branch}", promotion.changes(current), message, parent=start)
+    if remote is None:
+        return Proposal(promotion, branch, str(commit.id), note="committed locally")
+    commit, note = push_request_branch(git, remote, commit, branch)
+    if forge is None:
+        return Proposal(promotion, branch, str(commit.id), note=note or "pushed; open a PR")
+    title, _, body = message.partition("\n")
+    pull, created = forge().ensure_pull_request(branch, base, title, body.strip())
+    note = note or ("pull request opened" if created else "pull request already open")
+    return Proposal(promotion, branch, str(commit.id), pull.html_url, note)

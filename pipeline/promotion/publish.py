@@ -22,6 +22,7 @@ from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.packaging import inspect_package
+from pipeline.promotion.branches import push_request_branch
 from pipeline.signing.artifact import default_bundle_path
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
@@ -167,19 +168,10 @@ def _push_release_branch(
     git: GitRepo, remote: str, commit: pygit2.Commit, branch: str, result: PublishResult
 ) -> None:
     """Push the release branch; publishing the same content again changes nothing."""
-    if git.push(remote, commit, branch, expected=None):
-        return
-    tip = git.fetch(remote, branch)
-    if tip is not None and tip.tree_id == commit.tree_id:
-        result.commit = str(tip.id)
-        result.notes.append("branch already up to date")
-        return
-    if tip is None or not git.push(remote, commit, branch, expected=tip.id):
-        raise InputError(
-            f"could not push {branch} to {remote}: it changed while we published",
-            hint="run publish again",
-        )
-    result.notes.append("branch replaced")
+    landed, note = push_request_branch(git, remote, commit, branch)
+    result.commit = str(landed.id)
+    if note:
+        result.notes.append(note)
 
 
 def _read(report: Path) -> bytes:

@@ -18,9 +18,7 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.promotion.approvals import ApprovalRequest, evaluate_approvals
-from pipeline.promotion.promote import request_origin
-from pipeline.promotion.signed_approvals import manifest_digest, signed_approvals
+from pipeline.policy.release_approvals import release_approvals
 from pipeline.snapshot import Snapshot
 
 RELEASE_BRANCHES = "release/"
@@ -72,14 +70,8 @@ def _requests_on(
         raw = snapshot.read(path)
         if raw is None:
             continue
-        author, requested_at, _ = request_origin(git, tip, path)
-        approvals, _ = signed_approvals(snapshot, policies.teams, role.plugin, role.version, target)
-        verdict = evaluate_approvals(
-            policies,
-            ApprovalRequest(target, author, manifest_digest(raw), requested_at),
-            approvals,
-            now=now,
-        )
+        judged = release_approvals(snapshot, policies, role.plugin, role.version, target, now=now)
+        verdict, requested_at = judged.verdict, judged.requested_at
         if verdict.satisfied:
             continue
         waited = (now - requested_at).total_seconds() / 3600

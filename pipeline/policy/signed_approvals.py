@@ -25,7 +25,7 @@ from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
-from pipeline.promotion.approvals import Approval
+from pipeline.policy.approvals import Approval
 from pipeline.signing import dsse
 from pipeline.signing.bundle import (
     MAX_BUNDLE_BYTES,

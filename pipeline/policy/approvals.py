@@ -69,8 +69,10 @@ class ApprovalRequest:
     environment: str
     author: str
     current: str
-    """What approvals must have been given on to count (head sha or manifest digest)."""
+    """The release manifest's digest: what a signed approval must have been given on."""
     requested_at: datetime
+    pull_request_head: str | None = None
+    """The pull request's head sha: what a review must have been given on."""
 
 
 def evaluate_approvals(
@@ -109,6 +111,9 @@ def _refusal(
         return "not a member of any team in policies/teams.yaml"
     if allowed_teams and not teams & allowed_teams:
         return f"not in {', '.join(sorted(allowed_teams))}"
-    if policies.approvals.stale_on_new_commits and approval.given_on != request.current:
+    if approval.source == "github" and request.pull_request_head is None:
+        return "a review counts only on the pull request it was given on"
+    expected = request.pull_request_head if approval.source == "github" else request.current
+    if policies.approvals.stale_on_new_commits and approval.given_on != expected:
         return "stale: given before the last change of the request"
     return None

@@ -1,0 +1,95 @@
+"""The approval verdict of one release for one environment, from every approval source.
+
+Signed approval records are read from the repo at the snapshot; pull-request reviews come
+in as `PullRequestReviews` (read by `pipeline.policy.github_reviews`). `powerx check`,
+`promote`, `plan` and `remind` all ask this one function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pygit2
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.models.policy import PolicySet
+from pipeline.policy.approvals import (
+    Approval,
+    ApprovalRequest,
+    ApprovalVerdict,
+    evaluate_approvals,
+)
+from pipeline.policy.signed_approvals import manifest_digest, signed_approvals
+from pipeline.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class PullRequestReviews:
+    """Approvals given as reviews of a pull request, and the head they must be given on."""
+
+    number: int
+    head_sha: str
+    approvals: tuple[Approval, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class ReleaseApprovals:
+    """The verdict, the signed records that were refused, and who asked when."""
+
+    verdict: ApprovalVerdict
+    problems: tuple[str, ...]
+    author: str
+    requested_at: datetime
+    origin: pygit2.Commit
+    """The commit that added the release manifest."""
+
+    def describe(self) -> str:
+        """The verdict in one line, with every refused record."""
+        return self.verdict.describe() + "".join(f"; refused record: {p}" for p in self.problems)
+
+
+def release_approvals(
+    snapshot: Snapshot,
+    policies: PolicySet,
+    plugin: str,
+    version: str,
+    environment: str,
+    *,
+    now: datetime,
+    reviews: PullRequestReviews | None = None,
+) -> ReleaseApprovals:
+    """Judge every approval of `plugin@version` for `environment` under `policies`."""
+    path = layout.release_path(plugin, version)
+    raw = snapshot.read(path)
+    if raw is None:
+        raise InputError(f"{plugin}@{version} has no release manifest at {path}")
+    author, requested_at, origin = request_origin(snapshot.git, snapshot.commit, path)
+    approvals, problems = signed_approvals(snapshot, policies.teams, plugin, version, environment)
+    if reviews is not None:
+        approvals = [*approvals, *reviews.approvals]
+    request = ApprovalRequest(
+        environment,
+        author,
+        manifest_digest(raw),
+        requested_at,
+        pull_request_head=reviews.head_sha if reviews is not None else None,
+    )
+    verdict = evaluate_approvals(policies, request, approvals, now=now)
+    return ReleaseApprovals(verdict, tuple(problems), author, requested_at, origin)
+
+
+def request_origin(
+    git: GitRepo, tip: pygit2.Commit, path: str
+) -> tuple[str, datetime, pygit2.Commit]:
+    """Who published a release (the operator, else the commit author), when, and the commit."""
+    origin = tip
+    for change in git.path_history(tip, path):
+        origin = change.commit
+        if change.before is None:
+            break
+    trailers = read_trailers(origin.message)
+    author = trailers.get("Operator") or origin.author.name
+    return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
