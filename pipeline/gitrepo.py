@@ -420,6 +420,31 @@ class GitRepo:
             return self._push_local(self.root / local, commit, branch, expected)
         return self._push_refspec(remote, f"{commit.id}:refs/heads/{branch}")
 
+    def push_tag(self, remote: str, name: str) -> bool:
+        """Create tag `name` (refs/tags/...) on `remote`; False if it exists there already.
+
+        A tag is never moved: a lock tag that exists on the remote, pointing anywhere,
+        stays as it is.
+        """
+        tag = self.repo.references.get(name)
+        if tag is None:
+            raise InputError(f"no tag {name} to push")
+        local = _local_remote_path(self.repo.remotes[remote].url or "")
+        if local is None:
+            return self._push_refspec(remote, f"{name}:{name}")
+        target = pygit2.Repository(str(self.root / local))
+        obj = self.repo[tag.target]
+        if isinstance(obj, pygit2.Tag):
+            self._copy_missing_objects(target, obj.target)
+            target.odb.write(obj.type, obj.read_raw())
+        else:
+            self._copy_missing_objects(target, obj.id)
+        try:
+            target.references.create(name, tag.target)
+        except (pygit2.GitError, ValueError, OSError):  # AlreadyExistsError is a ValueError
+            return False
+        return True
+
     def _push_refspec(self, remote: str, refspec: str) -> bool:
         rejections: list[str] = []
 

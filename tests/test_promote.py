@@ -419,3 +419,29 @@ def test_concurrent_runners_promote_different_plugins_exactly_once(
     assert sorted(s for s in subjects if s.startswith("Promote")) == sorted(
         f"Promote {p} 1.0.0 to test" for p in plugins
     )
+
+
+def test_plan_lock_pushes_the_tag_to_the_remote(run_cli: Any, repo: Repo, tmp_path: Any) -> None:
+    bare = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
+    repo.git("remote", "add", "origin", str(bare))
+    repo.git("push", "-q", "origin", "main")
+    approve(repo, "quinn", "prod")
+    approve(repo, "rita", "prod")
+    args = ["plan", "hello@1.0.0", "--repo", str(repo.path)]
+    misuse = run_cli(cli, *args, "--push")
+    assert misuse.code == 2 and "needs --lock" in misuse.err
+    result = run_cli(cli, *args, "--lock", "--push")
+    assert result.code == 0, result.err
+    assert "tag pushed to origin" in result.out
+    assert git(bare, "cat-file", "-t", "hello/v1.0.0") == "tag"
+    assert git(bare, "rev-list", "-n", "1", "hello/v1.0.0") == repo.git(
+        "rev-list", "-n", "1", "hello/v1.0.0"
+    )
+    assert git(bare, "tag", "-l", "--format=%(contents)", "hello/v1.0.0").startswith(
+        "# Release plan: hello 1.0.0"
+    )
+    # A second lock elsewhere cannot move the tag on the remote.
+    repo.git("tag", "-d", "hello/v1.0.0")
+    again = run_cli(cli, *args, "--lock", "--push")
+    assert again.code == 0 and "tag already on origin" in again.out
