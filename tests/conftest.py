@@ -12,6 +12,9 @@ import pytest
 
 from pipeline.cli.errors import run_command
 
+pytest_plugins = ["prometheus"]
+"""tests/prometheus.py: the `exporter` and `prometheus` fixtures of the canary tests."""
+
 PROJECT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT.parent / "shared" / "fixtures"
 REPORTS = SHARED / "reports"

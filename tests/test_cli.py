@@ -84,7 +84,7 @@ def test_init_scaffolds_a_checked_repo(run_cli: Any, tmp_path: Path) -> None:
     target = tmp_path / "new-repo"
     result = run_cli(cli, "init", str(target))
     assert result.code == 0
-    assert result.out.startswith(f"created release repo {target} (10 files, commit ")
+    assert result.out.startswith(f"created release repo {target} (11 files, commit ")
     repo = Repo(target)
     assert repo.git("status", "--porcelain") == ""
     assert repo.git("log", "--format=%s").splitlines() == [
@@ -100,6 +100,7 @@ def test_init_scaffolds_a_checked_repo(run_cli: Any, tmp_path: Path) -> None:
         "policies/gates.yaml",
         "policies/licenses.yaml",
         "policies/promotion.yaml",
+        "policies/rollout.yaml",
         "policies/signing.yaml",
         "releases/README.md",
     ]
@@ -107,7 +108,7 @@ def test_init_scaffolds_a_checked_repo(run_cli: Any, tmp_path: Path) -> None:
     again = run_cli(cli, "init", str(target))
     assert again.code == 2
     assert (
-        "already has .github/workflows/powerx-check.yml, README.md, environments/prod/environment.yaml and 7 more"
+        "already has .github/workflows/powerx-check.yml, README.md, environments/prod/environment.yaml and 8 more"
         in again.err
     )
     assert repo.git("log", "--format=%s").count("\n") == 0

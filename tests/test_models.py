@@ -172,6 +172,7 @@ def test_schemas_describe_every_kind() -> None:
         "approval-policy.schema.json",
         "teams.schema.json",
         "windows.schema.json",
+        "rollout-policy.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.base import API_VERSION, Document, Name, Strict
+from pipeline.models.rollout import RolloutPolicy
 from pipeline.models.signing import SigningPolicy
 from pipeline.models.windows import ChangeWindows
 
@@ -103,6 +104,7 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "ApprovalPolicy": ApprovalPolicy,
     "Teams": Teams,
     "ChangeWindows": ChangeWindows,
+    "RolloutPolicy": RolloutPolicy,
 }
 
 POLICY_FIELDS = {
@@ -113,6 +115,7 @@ POLICY_FIELDS = {
     "ApprovalPolicy": "approvals",
     "Teams": "teams",
     "ChangeWindows": "windows",
+    "RolloutPolicy": "rollout",
 }
 """Policy kind -> the PolicySet field that holds it."""
 
@@ -149,6 +152,10 @@ class PolicySet(Strict):
     windows: ChangeWindows = Field(
         default_factory=lambda: _seed(ChangeWindows),
         description="go-live windows and freezes; the seed has none",
+    )
+    rollout: RolloutPolicy = Field(
+        default_factory=lambda: _seed(RolloutPolicy),
+        description="canary steps and metrics; the seed has no metrics, so no canary can pass",
     )
     teams: Teams = Field(
         default_factory=lambda: _seed(Teams),

@@ -11,6 +11,7 @@ from pipeline.models.environment import Environment, PluginState
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
+from pipeline.models.rollout import RolloutPolicy
 from pipeline.models.signing import SigningPolicy
 from pipeline.models.windows import ChangeWindows
 
@@ -26,6 +27,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "approval-policy.schema.json": (ApprovalPolicy, "policies/approvals.yaml"),
     "teams.schema.json": (Teams, "policies/teams.yaml"),
     "windows.schema.json": (ChangeWindows, "policies/windows.yaml"),
+    "rollout-policy.schema.json": (RolloutPolicy, "policies/rollout.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"
