@@ -268,3 +268,12 @@ def test_no_metrics_fails_and_all_no_data_pass_rules_pass(tmp_path: Path) -> Non
     lenient = file_judge(tmp_path, {}, spec(metrics=[metric("a", noData="pass")]))
     assert (lenient.decision, lenient.score) == ("pass", None)
     assert "n/a" in lenient.explain()
+
+
+def test_a_query_prometheus_rejects_holds_with_its_error(scene: Any) -> None:
+    metrics = [{"name": "broken", "query": 'rate(x{group="{group}"}', "direction": "increase"}]
+    verdict = run(scene[1], "healthy", spec(metrics=metrics))
+    assert verdict.decision == "hold"
+    result = verdict.metrics[0]
+    assert result.status == "error"
+    assert "rejected the query: bad_data: " in result.detail
