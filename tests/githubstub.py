@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -285,8 +286,8 @@ class GitHubStub:
             "issue_url": f"{self.url}/repos/{self.repo}/issues/{number}",
             "body": body["body"],
             "user": _user(self.login),
-            "created_at": NOW,
-            "updated_at": NOW,
+            "created_at": _now(),
+            "updated_at": _now(),
             "author_association": "MEMBER",
         }
         self.comments[int(number)].append(comment)
@@ -367,6 +368,11 @@ class GitHubStub:
     def _next_id(self) -> int:
         self._ids += 1
         return self._ids
+
+
+def _now() -> str:
+    """The wall clock, as GitHub writes times (comments are dated when they are posted)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _user(login: str) -> dict[str, Any]:

@@ -251,9 +251,13 @@ def test_create_comment(client: GitHubClient, stub: GitHubStub) -> None:
     assert comment == Comment(
         id=comment.id,
         html_url=f"https://github.com/{stub.repo}/pull/{number}#issuecomment-{comment.id}",
+        body="Gates passed.",
+        created_at=comment.created_at,
     )
+    assert comment.created_at is not None and comment.created_at.tzinfo is not None
     assert stub.comments[number][0]["body"] == "Gates passed."
     assert stub.requests[-1].path == f"/repos/{stub.repo}/issues/{number}/comments"
+    assert client.list_comments(number) == [comment]
 
 
 def test_a_comment_on_an_unknown_pull_request_is_not_found(client: GitHubClient) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from conftest import REPORTS, Repo, git
 from factories import bundle, plugin_state, release, yaml_text
+from githubstub import TOKEN, serve_github
 from test_approvals import NOW, key, teams_data
 
 from pipeline.cli.powerx import cli
@@ -309,6 +310,23 @@ def test_remind_lists_overdue_requests_and_notifies(
     assert received[0]["type"] == "powerx.approvals.overdue"
     assert received[0]["overdue"][0]["release"] == "hello@2.0.0"
     assert "past their approval SLA" in received[0]["text"]
+    with serve_github() as github:
+        github.open_pull("release/hello-2.0.0")
+        github.open_pull("release/other-1.0.0")
+        env = {"GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": github.url}
+        args = ["remind", "--repo", str(repo.path), "--comment", "--github-repo", github.repo]
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            first = run_cli(cli, *args)
+            second = run_cli(cli, *args)
+    assert first.code == 1 and "reminded: " in first.out
+    assert [c["body"].splitlines()[1] for c in github.comments[1]] == [
+        "**hello@2.0.0** has waited 0.0 h for its approvals to staging, past the SLA."
+    ]
+    assert github.comments[2] == []  # no overdue request on that branch
+    assert second.code == 1 and "reminded" not in second.out  # once a day
+    assert TOKEN not in first.out + first.err + second.out + second.err
 
 
 def test_a_rolled_back_version_is_not_promoted_back(repo: Repo) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline import __version__, ci
+from pipeline import __version__, ci, layout
 from pipeline.cli import offline  # noqa: F401  (registers `powerx plugin import`)
 from pipeline.cli.agent import agent as agent_group
 from pipeline.cli.errors import exit_with
@@ -32,7 +32,7 @@ from pipeline.promotion.promote import PromoteRequest
 from pipeline.promotion.promote import promote as promote_releases
 from pipeline.promotion.publish import PublishRequest
 from pipeline.promotion.publish import publish as publish_release
-from pipeline.promotion.remind import notify_webhook, pending_requests
+from pipeline.promotion.remind import comment_on_requests, notify_webhook, pending_requests
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
@@ -463,8 +463,22 @@ def promote(
     is_flag=True,
     help="The plan is approved: lock the version with the tag <plugin>/v<version>.",
 )
+@click.option(
+    "--push",
+    "remote",
+    is_flag=False,
+    flag_value="origin",
+    default=None,
+    help="With --lock: push the tag to this remote (default origin), where checks see it.",
+)
 def plan(
-    release: str, environment: str, repo_dir: Path, rev: str, output: Path | None, lock: bool
+    release: str,
+    environment: str,
+    repo_dir: Path,
+    rev: str,
+    output: Path | None,
+    lock: bool,
+    remote: str | None,
 ) -> int:
     """The release plan of RELEASE (plugin@version) as Markdown; --lock tags it.
 
@@ -485,6 +499,11 @@ def plan(
     if lock:
         tag = lock_version(git, planned, plugin, version, git.signature())
         click.echo(f"locked {release}: tag {plugin}/v{version} ({tag[:12]})")
+        if remote is not None:
+            pushed = git.push_tag(remote, layout.lock_tag(plugin, version))
+            click.echo(f"tag {'pushed to' if pushed else 'already on'} {remote}")
+    elif remote is not None:
+        raise click.UsageError("--push pushes the lock tag: it needs --lock")
     return 0
 
 
@@ -495,7 +514,21 @@ def plan(
 @click.option(
     "--webhook", envvar="POWERX_WEBHOOK", help="POST overdue requests here [$POWERX_WEBHOOK]."
 )
-def remind(repo_dir: Path, base: str, remote: str | None, webhook: str | None) -> int:
+@click.option(
+    "--comment",
+    is_flag=True,
+    help="Also comment on each overdue request's pull request (GitHub, $GITHUB_TOKEN), "
+    "at most once a day.",
+)
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+def remind(
+    repo_dir: Path,
+    base: str,
+    remote: str | None,
+    webhook: str | None,
+    comment: bool,
+    github_repo: str | None,
+) -> int:
     """List release requests waiting for approvals; exit 1 when any is past its SLA.
 
     Meant for a scheduled workflow: a non-zero exit alerts.
@@ -523,6 +556,10 @@ def remind(repo_dir: Path, base: str, remote: str | None, webhook: str | None) -
             notify_webhook(webhook, reminders)
         except InputError as error:  # the alert still goes out through the exit code
             click.echo(f"warning: {error.message}", err=True)
+    if overdue and comment:
+        client = _forge(github_repo, "to comment on pull requests")()
+        for url in comment_on_requests(client, reminders, base=base, now=datetime.now(UTC)):
+            click.echo(f"reminded: {url}")
     return 1 if overdue else 0
 
 

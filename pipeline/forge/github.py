@@ -196,6 +196,12 @@ class GitHubClient:
         response = self._request("POST", path, _PULLS_WRITE, json={"body": body})
         return self._parse(Comment.from_api, response, "POST", path)
 
+    def list_comments(self, number: int) -> list[Comment]:
+        """The comments of a pull request's conversation, oldest first."""
+        path = self._repo_path(f"issues/{int(number)}/comments")
+        items = self._paginate(path, _PULLS_READ)
+        return [self._convert(Comment.from_api, item, "GET", path) for item in items]
+
     # -- teams --------------------------------------------------------------------------
 
     def team_members(self, org: str, team_slug: str) -> set[str]:

@@ -85,8 +85,15 @@ class Comment(Strict):
 
     id: int
     html_url: str
+    body: str = ""
+    created_at: datetime | None = None
 
     @classmethod
     def from_api(cls, data: Any) -> Comment:
         """Read a comment object from `/repos/{owner}/{repo}/issues/{number}/comments`."""
-        return cls(id=data["id"], html_url=data["html_url"])
+        return cls(
+            id=data["id"],
+            html_url=data["html_url"],
+            body=data.get("body") or "",
+            created_at=data.get("created_at"),
+        )

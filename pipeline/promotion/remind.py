@@ -10,18 +10,21 @@ commit is overdue.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pygit2
 
 from pipeline import layout
 from pipeline.errors import InputError
+from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.snapshot import Snapshot
 
 RELEASE_BRANCHES = "release/"
+REMINDER_MARK = "<!-- powerx-remind -->"
+"""Marks our reminder comments, so a pull request gets at most one a day."""
 
 
 @dataclass(frozen=True)
@@ -109,3 +112,36 @@ def notify_webhook(
         raise InputError(f"webhook unreachable: {type(error).__name__}") from None
     if response.status_code >= 300:
         raise InputError(f"webhook answered {response.status_code}")
+
+
+def comment_on_requests(
+    client: GitHubClient,
+    reminders: list[Reminder],
+    *,
+    base: str,
+    now: datetime,
+    every: timedelta = timedelta(hours=24),
+) -> list[str]:
+    """Comment on the pull request of each overdue request; returns the comments' URLs.
+
+    A request without a pull request (other forges) is skipped; one that got a reminder
+    less than `every` ago is not reminded again, so an hourly schedule does not spam.
+    """
+    posted = []
+    for reminder in (r for r in reminders if r.overdue):
+        pull = client.find_pull_request(reminder.branch, base)
+        if pull is None or _reminded_since(client, pull.number, now - every):
+            continue
+        body = (
+            f"{REMINDER_MARK}\n**{reminder.release}** has waited {reminder.waiting_hours} h "
+            f"for its approvals to {reminder.environment}, past the SLA.\n\n{reminder.status}"
+        )
+        posted.append(client.create_comment(pull.number, body).html_url)
+    return posted
+
+
+def _reminded_since(client: GitHubClient, number: int, since: datetime) -> bool:
+    return any(
+        REMINDER_MARK in c.body and c.created_at is not None and c.created_at >= since
+        for c in client.list_comments(number)
+    )
