@@ -105,6 +105,14 @@ class PushRejectedError(GateError):
     """The remote kept moving: our commit could not be landed after every retry."""
 
 
+class PushConflictError(PushRejectedError):
+    """Others kept changing the very files we change: a person has to look (exit 1)."""
+
+
+CONFLICT_ATTEMPTS = 3
+"""Rejections by commits that touch our own files, before a push escalates."""
+
+
 class GitRepo:
     """A git repository opened with pygit2; every read names the revision it reads."""
 
@@ -527,6 +535,7 @@ class GitRepo:
         again on the new tip after every rejection, so it re-reads the current state
         (and may raise to give up on a real conflict). Nothing is pushed twice.
         """
+        conflicts: list[str] = []
         for attempt in range(attempts):
             tip = self.fetch(remote, branch)
             changes, message = make_change(tip)
@@ -540,12 +549,30 @@ class GitRepo:
                 )
                 self._fast_forward_local(branch, commit)
                 return commit
+            conflicts.extend(self._conflicts(remote, branch, tip, set(changes)))
+            if len(conflicts) >= CONFLICT_ATTEMPTS:
+                self.repo.references.delete(f"refs/powerx/pending/{branch}")
+                raise PushConflictError(
+                    f"could not push to {remote}/{branch}: {len(conflicts)} times in a row "
+                    f"others changed the same file(s) first ({'; '.join(conflicts[-3:])})",
+                    hint="escalate to a person: read the commits above, then run again",
+                )
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
         self.repo.references.delete(f"refs/powerx/pending/{branch}")
         raise PushRejectedError(
             f"could not push to {remote}/{branch}: the remote moved on {attempts} times in a row",
             hint="other runners keep pushing to the same branch: run again in a moment",
         )
+
+    def _conflicts(
+        self, remote: str, branch: str, tip: pygit2.Commit | None, paths: set[str]
+    ) -> list[str]:
+        """The commits that landed since `tip` and touch `paths`, as 'short-id: path'."""
+        new_tip = self.fetch(remote, branch)
+        if new_tip is None or tip is None:
+            return []
+        touched = {c.path for c in self.changed_paths(tip, new_tip)} & paths
+        return [f"{str(new_tip.id)[:12]}: {', '.join(sorted(touched))}"] if touched else []
 
     def _fast_forward_local(self, branch: str, commit: pygit2.Commit) -> None:
         ref_name = f"refs/heads/{branch}"

@@ -13,7 +13,14 @@ import pytest
 from conftest import Repo, git
 
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo, PushRejectedError, Trailers, compose_message, read_trailers
+from pipeline.gitrepo import (
+    GitRepo,
+    PushConflictError,
+    PushRejectedError,
+    Trailers,
+    compose_message,
+    read_trailers,
+)
 
 
 def test_reads_files_at_any_revision_without_checkout(repo: Repo) -> None:
@@ -221,6 +228,32 @@ def test_push_gives_up_after_the_last_attempt(repo: Repo, tmp_path: Path) -> Non
         gitrepo.commit_and_push("origin", "main", change, attempts=3, sleep=lambda _: None)
     assert len(attempts) == 3
     assert "ours.txt" not in git(tmp_path, "--git-dir", str(bare), "ls-tree", "--name-only", "main")
+    assert "refs/powerx/pending/main" not in gitrepo.repo.references
+
+
+def test_a_real_conflict_on_the_same_file_escalates_after_three_rounds(
+    repo: Repo, tmp_path: Path
+) -> None:
+    repo.commit({"env/hello.yaml": "version: 1"})
+    bare = make_remote(tmp_path, repo)
+    other = Repo(tmp_path / "other")
+    git(tmp_path, "clone", "-q", str(bare), str(other.path))
+    gitrepo = GitRepo(repo.path)
+    rounds = []
+
+    def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
+        # Another runner changes the very file we change, between our fetch and our push.
+        other.git("pull", "-q", "--rebase")
+        other.commit({"env/hello.yaml": f"version: {len(rounds) + 2}"})
+        other.git("push", "-q", "origin", "main")
+        rounds.append(tip)
+        return {"env/hello.yaml": b"version: 9"}, "ours\n"
+
+    with pytest.raises(PushConflictError, match=r"3 times in a row others changed the same") as e:
+        gitrepo.commit_and_push("origin", "main", change, sleep=lambda _: None)
+    assert len(rounds) == 3  # not the 12 rounds a busy branch gets
+    assert "env/hello.yaml" in str(e.value) and e.value.exit_code == 1
+    assert git(tmp_path, "--git-dir", str(bare), "show", "main:env/hello.yaml") == "version: 4"
     assert "refs/powerx/pending/main" not in gitrepo.repo.references
 
 
