@@ -173,6 +173,7 @@ def test_schemas_describe_every_kind() -> None:
         "teams.schema.json",
         "windows.schema.json",
         "rollout-policy.schema.json",
+        "agent-status.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

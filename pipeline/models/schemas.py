@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipeline.models.agent import AgentStatus
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.plugin import PluginManifest
@@ -27,6 +28,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "approval-policy.schema.json": (ApprovalPolicy, "policies/approvals.yaml"),
     "teams.schema.json": (Teams, "policies/teams.yaml"),
     "windows.schema.json": (ChangeWindows, "policies/windows.yaml"),
+    "agent-status.schema.json": (AgentStatus, "<plugin store>/status.json"),
     "rollout-policy.schema.json": (RolloutPolicy, "policies/rollout.yaml"),
 }
 

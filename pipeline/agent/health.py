@@ -1,0 +1,116 @@
+"""The health check of `plugin.yaml`: a command, or an HTTP GET on the local host, with a timeout.
+
+A command runs without a shell, in the extracted version's folder, in its own process group
+(killed whole when the timeout strikes), with `POWERX_PLUGIN_DIR`, `POWERX_PLUGIN_NAME` and
+`POWERX_PLUGIN_VERSION` in its environment; exit 0 is healthy. An HTTP check is polled until
+it answers 2xx or the timeout passes (the plugin may still be starting). Proxies from the
+environment are ignored: the check talks to this host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from pipeline.models.plugin import HealthCheck
+
+OUTPUT_TAIL = 300
+"""Characters of a failing command's output kept in the report."""
+
+POLL_INTERVAL = 0.2
+"""Seconds between two HTTP attempts."""
+
+
+@dataclass(frozen=True)
+class HealthResult:
+    """The outcome of one health check."""
+
+    healthy: bool
+    detail: str
+    seconds: float
+
+
+def effective_timeout(check: HealthCheck, cap: float) -> float:
+    """The plugin's own timeout (`timeoutSeconds`), never more than the agent's cap."""
+    return float(min(check.timeout_seconds, cap))
+
+
+def run_health_check(
+    check: HealthCheck,
+    folder: Path,
+    *,
+    timeout: float,
+    env: Mapping[str, str] | None = None,
+    host: str = "127.0.0.1",
+    clock: Callable[[], float] = time.monotonic,
+) -> HealthResult:
+    """Run `check` for the version extracted in `folder`; never raises for an unhealthy plugin."""
+    started = clock()
+    if check.command is not None:
+        healthy, detail = _run_command(check.command, folder, timeout, env)
+    else:
+        assert check.http is not None  # the model guarantees exactly one of the two
+        url = f"http://{host}:{check.http.port}{check.http.path}"
+        healthy, detail = _poll_http(url, timeout, clock)
+    return HealthResult(healthy, detail, round(clock() - started, 3))
+
+
+def _run_command(
+    argv: list[str], folder: Path, timeout: float, env: Mapping[str, str] | None
+) -> tuple[bool, str]:
+    shown = " ".join(argv)
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=folder,
+            env=dict(env) if env is not None else None,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as error:
+        return False, f"cannot run {shown!r}: {error.strerror}"
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
+        return False, f"{shown!r} did not finish within {timeout:g}s"
+    tail = output.decode("utf-8", "replace").strip()[-OUTPUT_TAIL:]
+    if process.returncode == 0:
+        return True, f"{shown!r} exited 0"
+    said = f": {tail}" if tail else ""
+    return False, f"{shown!r} exited {process.returncode}{said}"
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+
+
+def _poll_http(url: str, timeout: float, clock: Callable[[], float]) -> tuple[bool, str]:
+    deadline = clock() + timeout
+    last = "no answer"
+    with httpx.Client(trust_env=False, follow_redirects=False) as client:
+        while True:
+            remaining = deadline - clock()
+            if remaining <= 0:
+                return False, f"GET {url}: {last} within {timeout:g}s"
+            try:
+                response = client.get(url, timeout=max(0.05, min(remaining, 5.0)))
+            except httpx.HTTPError as error:
+                last = type(error).__name__
+            else:
+                if 200 <= response.status_code < 300:
+                    return True, f"GET {url}: {response.status_code}"
+                last = f"HTTP {response.status_code}"
+            time.sleep(min(POLL_INTERVAL, max(0.0, deadline - clock())))
