@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import threading
@@ -74,10 +75,11 @@ class FakePrometheus:
                 time.sleep(fake.delay)
                 status, body = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                with contextlib.suppress(ConnectionError):  # the client may have timed out
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -306,3 +308,5 @@ def test_a_missing_file_is_unavailable_and_the_config_path_is_relative_to_the_re
     (tmp_path / "metrics").mkdir()
     (tmp_path / "metrics/samples.json").write_text('{"samples": {"q": [1]}}')
     assert prov.samples("q", START, END, 1) == [1.0]
+    (tmp_path / "metrics/samples.json").write_text('{"samples": {"q": [1, 2]}}')
+    assert prov.samples("q", START, END, 1) == [1.0, 2.0]  # a changed file is read again

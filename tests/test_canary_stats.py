@@ -7,11 +7,12 @@ import random
 
 import pytest
 
-from pipeline.canary.stats import finite, mann_whitney_u, mean, ranks
+from pipeline.canary.stats import finite, mann_whitney_u, mean, tie_sizes, u_statistic
 
 
-def test_ranks_average_ties() -> None:
-    assert ranks([3.0, 1.0, 3.0, 2.0]) == ([3.5, 1.0, 3.5, 2.0], [1, 1, 2])
+def test_u_counts_ties_as_halves_and_tie_sizes_group_equal_values() -> None:
+    assert u_statistic([3.0, 1.0], [3.0, 2.0, 0.0]) == 0.5 + 2 + 1
+    assert tie_sizes([3.0, 1.0, 3.0, 2.0, 1.0, 1.0]) == [2, 3]
 
 
 def test_finite_drops_nan_and_inf_and_counts_them() -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.canary.providers import MetricsProvider, ProviderUnavailable
@@ -124,7 +124,7 @@ class Verdict:
         lines = [f"verdict: {self.decision} (score {score}): {self.reason}"]
         if self.start and self.end:
             lines.append(
-                f"window: {self.start:%Y-%m-%dT%H:%M:%SZ} .. {self.end:%Y-%m-%dT%H:%M:%SZ}, "
+                f"window: {_utc(self.start)} .. {_utc(self.end)}, "
                 f"canary {self.canary_version} vs stable {self.stable_version}"
             )
         header = ("metric", "status", "canary n/mean", "stable n/mean", "deviation", "p")
@@ -134,7 +134,7 @@ class Verdict:
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         ]
-        lines += [f"  {metric.name}: {metric.detail}" for metric in self.metrics if metric.detail]
+        lines += [f"  {m.name}: {m.detail}" for m in self.metrics if _worth_explaining(m)]
         return "\n".join(lines)
 
 
@@ -146,10 +146,26 @@ def _row(metric: MetricResult) -> tuple[str, ...]:
         f"{metric.canary_n}/{_fmt(metric.canary_mean)}",
         f"{metric.stable_n}/{_fmt(metric.stable_mean)}",
         "n/a" if metric.deviation is None else f"{metric.deviation:+.1%}",
-        "n/a"
-        if metric.p_value is None
-        else ("<0.001" if metric.p_value < 0.001 else f"{metric.p_value:.3f}"),
+        "n/a" if metric.p_value is None else _p_text(metric.p_value),
     )
+
+
+def _p_text(p_value: float) -> str:
+    return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def _utc(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _p_clause(p_value: float) -> str:
+    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+
+
+def _worth_explaining(metric: MetricResult) -> bool:
+    """Every metric that did not simply pass within its allowed deviation."""
+    plain = metric.status == "pass" and "beyond" not in metric.detail
+    return not plain or bool(metric.canary_dropped or metric.stable_dropped)
 
 
 def _fmt(value: float | None) -> str:
@@ -322,8 +338,11 @@ def _status(
     if not bad:
         return "pass", f"{size} beyond {allowed}, but a {status} value is not bad for this metric"
     if p_value >= ALPHA:
-        return "pass", f"{size} beyond {allowed}, but not significant (p={p_value:.3f} >= {ALPHA})"
-    return status, f"{size} beyond {allowed}, significant (p={p_value:.3g} < {ALPHA})"
+        return (
+            "pass",
+            f"{size} beyond {allowed}, but not significant at {ALPHA} ({_p_clause(p_value)})",
+        )
+    return status, f"{size} beyond {allowed}, significant at {ALPHA} ({_p_clause(p_value)})"
 
 
 def decide(

@@ -208,15 +208,22 @@ class FileProvider:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._cache: tuple[tuple[int, int], dict[str, list[tuple[float | None, float]]]] | None
+        self._cache = None
 
     def samples(self, query: str, start: datetime, end: datetime, step: float) -> list[float]:
-        """The samples of `query` in the window; the file is read again on every call."""
+        """The samples of `query` in the window (a changed file is read again)."""
         rows = self._load().get(query, [])
         low, high = start.timestamp(), end.timestamp()
         return [value for when, value in rows if when is None or low <= when <= high]
 
     def _load(self) -> dict[str, list[tuple[float | None, float]]]:
+        """The parsed file; parsed again only when its size or modification time changed."""
         try:
+            info = self.path.stat()
+            stamp = (info.st_mtime_ns, info.st_size)
+            if self._cache is not None and self._cache[0] == stamp:
+                return self._cache[1]
             text = self.path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise ProviderUnavailable(
@@ -224,9 +231,10 @@ class FileProvider:
                 location=Location(str(self.path)),
                 hint="the file provider reads the path named in policies/rollout.yaml",
             ) from None
-        if self.path.suffix.lower() == ".csv":
-            return self._parse_csv(text)
-        return self._parse_json(text)
+        parse = self._parse_csv if self.path.suffix.lower() == ".csv" else self._parse_json
+        samples = parse(text)
+        self._cache = (stamp, samples)
+        return samples
 
     def _bad(self, what: str, line: int | None = None) -> ProviderUnavailable:
         return ProviderUnavailable(

@@ -8,7 +8,9 @@ the tie correction of the variance and a continuity correction, as SciPy's
 
 from __future__ import annotations
 
+import bisect
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,14 +30,9 @@ class Finite:
 
 def finite(samples: Iterable[float]) -> Finite:
     """Split off NaN and +-Inf: they carry no magnitude, and the caller must report them."""
-    values: list[float] = []
-    dropped = 0
-    for value in samples:
-        if math.isfinite(value):
-            values.append(float(value))
-        else:
-            dropped += 1
-    return Finite(tuple(values), dropped)
+    everything = list(samples)
+    values = tuple(float(value) for value in everything if math.isfinite(value))
+    return Finite(values, len(everything) - len(values))
 
 
 def mean(values: Sequence[float]) -> float:
@@ -55,22 +52,19 @@ class MannWhitney:
     method: Literal["exact", "normal"]
 
 
-def ranks(values: Sequence[float]) -> tuple[list[float], list[int]]:
-    """Average ranks (1-based, ties share the mean rank) and the sizes of the tie groups."""
-    order = sorted(range(len(values)), key=values.__getitem__)
-    result = [0.0] * len(values)
-    ties: list[int] = []
-    start = 0
-    while start < len(order):
-        end = start
-        while end + 1 < len(order) and values[order[end + 1]] == values[order[start]]:
-            end += 1
-        rank = (start + end) / 2 + 1
-        for index in order[start : end + 1]:
-            result[index] = rank
-        ties.append(end - start + 1)
-        start = end + 1
-    return result, ties
+def tie_sizes(values: Iterable[float]) -> list[int]:
+    """The sizes of the groups of equal values (only groups of two or more)."""
+    return sorted(count for count in Counter(values).values() if count > 1)
+
+
+def u_statistic(x: Sequence[float], y: Sequence[float]) -> float:
+    """U of x: pairs with x_i > y_j, ties counting one half (= rank sum of x - n_x(n_x+1)/2)."""
+    ys = sorted(y)
+    total = 0.0
+    for value in x:
+        below = bisect.bisect_left(ys, value)
+        total += below + (bisect.bisect_right(ys, value, lo=below) - below) / 2
+    return total
 
 
 def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> MannWhitney:
@@ -78,10 +72,9 @@ def mann_whitney_u(x: Sequence[float], y: Sequence[float]) -> MannWhitney:
     n1, n2 = len(x), len(y)
     if n1 == 0 or n2 == 0:
         raise ValueError("the Mann-Whitney U test needs at least one value on each side")
-    combined_ranks, ties = ranks([*x, *y])
-    u1 = math.fsum(combined_ranks[:n1]) - n1 * (n1 + 1) / 2
-    has_ties = any(size > 1 for size in ties)
-    if not has_ties and n1 <= EXACT_LIMIT and n2 <= EXACT_LIMIT:
+    u1 = u_statistic(x, y)
+    ties = tie_sizes([*x, *y])
+    if not ties and n1 <= EXACT_LIMIT and n2 <= EXACT_LIMIT:
         return MannWhitney(u1, _exact_p(round(u1), n1, n2), "exact")
     return MannWhitney(u1, _normal_p(u1, n1, n2, ties), "normal")
 
