@@ -174,6 +174,9 @@ def test_schemas_describe_every_kind() -> None:
         "windows.schema.json",
         "rollout-policy.schema.json",
         "agent-status.schema.json",
+        "offline-bundle.schema.json",
+        "import-state.schema.json",
+        "entitlement.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

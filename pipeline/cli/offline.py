@@ -2,6 +2,265 @@
 
 from __future__ import annotations
 
-from pipeline.cli.plugin_group import plugin
+import getpass
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-__all__ = ["plugin"]
+import click
+
+from pipeline.bundle.alerts import post_alert
+from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundle
+from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
+from pipeline.cli.plugin_group import plugin
+from pipeline.errors import GateError, InputError
+
+__all__ = ["export", "plugin"]
+
+PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
+"""Test seam: the import stage ("verified", "storing", "stored", "committed") at which the
+process prints `paused <stage>` on stdout and sleeps, so a test can kill -9 it there."""
+
+_DURATION = re.compile(r"^(\d+)([dhm])$")
+
+
+def _duration(text: str) -> timedelta:
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise InputError(f"not a duration: {text!r}", hint="e.g. 30d, 12h or 90m")
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    return timedelta(**{units[match.group(2)]: int(match.group(1))})
+
+
+@contextmanager
+def _progress_bar(label: str) -> Iterator[Callable[[int], None]]:
+    """A byte counter on stderr when it is a terminal; silent otherwise."""
+    if not sys.stderr.isatty():
+        yield lambda _count: None
+        return
+    with click.progressbar(length=0, label=label, file=sys.stderr, show_pos=False) as bar:
+        yield bar.update
+
+
+@click.command("export")
+@click.option("--env", "environment", required=True, help="The environment to export.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The bundle file to write.",
+)
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The release repo to export from.",
+)
+@click.option("--rev", default="HEAD", show_default=True, help="The revision to export.")
+@click.option(
+    "--store",
+    "stores",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="An artifact store directory (content-addressed) holding the .pxp files; repeatable.",
+)
+@click.option(
+    "--artifact",
+    "artifacts",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A loose .pxp file to take artifacts from (matched by sha256); repeatable.",
+)
+@click.option(
+    "--since", help="An earlier bundle file or revision: carry only what the target lacks."
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The private key that signs the bundle (passphrase from $PX_PASSPHRASE).",
+)
+@click.option("--valid-for", default="30d", show_default=True, help="Expiry: e.g. 30d, 12h.")
+@click.option("--source-name", help="How the bundle names the source repo [default: its folder].")
+def export(
+    environment: str,
+    output: Path,
+    repo_dir: Path,
+    rev: str,
+    stores: tuple[Path, ...],
+    artifacts: tuple[Path, ...],
+    since: str | None,
+    key: Path,
+    valid_for: str,
+    source_name: str | None,
+) -> int:
+    """Export ENV as one signed offline bundle: desired state, releases, artifacts, licences."""
+    passphrase = os.environ.get("PX_PASSPHRASE")
+    if not passphrase:
+        raise InputError("a passphrase is needed to use the key", hint="set PX_PASSPHRASE")
+    request = ExportRequest(
+        repo=repo_dir,
+        environment=environment,
+        output=output,
+        key=key,
+        passphrase=passphrase.encode(),
+        now=datetime.now(UTC),
+        rev=rev,
+        stores=stores,
+        artifacts=artifacts,
+        since=since,
+        valid_for=_duration(valid_for) if valid_for else DEFAULT_VALIDITY,
+        source_name=source_name,
+    )
+    with _progress_bar(f"export {environment}") as progress:
+        result = export_bundle(request, progress=progress)
+    manifest = result.manifest
+    kind = "incremental" if manifest.since is not None else "full"
+    click.echo(
+        f"exported {environment} ({kind}) to {output}: {result.size:,} bytes, "
+        f"{len(result.included)} of {len(manifest.releases)} release(s) included"
+    )
+    click.echo(f"  sequence {manifest.sequence}, expires {manifest.expires.isoformat()}")
+    click.echo(f"  bundle digest sha256:{result.digest}")
+    for release in manifest.releases:
+        mark = "+" if release.included else "="
+        click.echo(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+    return 0
+
+
+def _pause_from_env() -> Callable[[str], None]:
+    wanted = os.environ.get(PAUSE_ENV)
+
+    def pause(stage: str) -> None:
+        if stage == wanted:
+            click.echo(f"paused {stage}")
+            sys.stdout.flush()
+            time.sleep(3600)
+
+    return pause
+
+
+@plugin.command("import")
+@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
+@click.option(
+    "--repo",
+    "repo_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="The site's own release repo.",
+)
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The host's plugin store.",
+)
+@click.option("--branch", help="The site repo's branch [default: the checked-out one].")
+@click.option("--host-version", help="The PowerX version of this host, checked against releases.")
+@click.option("--operator", help="Who imports [default: the login name].")
+@click.option("--allow-rollback", is_flag=True, help="Accept an older bundle (recorded).")
+@click.option("--allow-expired", is_flag=True, help="Accept an expired bundle (recorded).")
+@click.option("--no-deploy", is_flag=True, help="Commit and store only; deploy later.")
+@click.option("--tenant", help="Deploy as this tenant (canary resolution).")
+@click.option("--health-timeout", type=float, default=30.0, show_default=True)
+@click.option(
+    "--alert-webhook",
+    envvar="POWERX_ALERT_WEBHOOK",
+    help="POST an alert here when the import is refused or rolled back "
+    "[default: $POWERX_ALERT_WEBHOOK].",
+)
+def import_offline(
+    bundle: Path,
+    offline: bool,
+    repo_dir: Path,
+    store: Path,
+    branch: str | None,
+    host_version: str | None,
+    operator: str | None,
+    allow_rollback: bool,
+    allow_expired: bool,
+    no_deploy: bool,
+    tenant: str | None,
+    health_timeout: float,
+    alert_webhook: str | None,
+) -> int:
+    """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it."""
+    now = datetime.now(UTC)
+    request = ImportRequest(
+        bundle=bundle,
+        repo=repo_dir,
+        store=store,
+        now=now,
+        branch=branch,
+        host_version=host_version,
+        operator=operator or _login(),
+        allow_rollback=allow_rollback,
+        allow_expired=allow_expired,
+        deploy=not no_deploy,
+        tenant=tenant,
+        health_timeout=health_timeout,
+    )
+    try:
+        with _progress_bar("verify") as progress:
+            result = import_bundle(request, progress=progress, pause=_pause_from_env())
+    except GateError as error:
+        _alert(alert_webhook, "refused", error.message, bundle, now)
+        raise
+    _report(result)
+    if not result.ok:
+        _alert(
+            alert_webhook,
+            "rolled-back",
+            "; ".join(result.rollbacks) or "deploy failed",
+            bundle,
+            now,
+        )
+        return 1
+    return 0
+
+
+def _login() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _alert(url: str | None, event: str, message: str, bundle: Path, now: datetime) -> None:
+    if not url:
+        return
+    problem = post_alert(url, event, message, now=now, details={"bundle": str(bundle)})
+    click.echo(f"alert: {problem}" if problem else f"alert sent ({event})", err=True)
+
+
+def _report(result: ImportResult) -> None:
+    manifest = result.manifest
+    if result.resumed:
+        click.echo(f"bundle {result.digest[:12]} was already committed; resuming")
+    click.echo(
+        f"imported {manifest.environment} sequence {manifest.sequence} from "
+        f"{manifest.source.repo}@{manifest.source.commit[:12]}: commit {(result.commit or '')[:12]}"
+    )
+    for override in result.overrides:
+        click.echo(f"  override: {override}")
+    click.echo(f"  {len(result.stored)} artifact(s) in the store")
+    for deployed in result.deployed:
+        health = {True: "healthy", False: "UNHEALTHY", None: "no check"}[deployed.healthy]
+        click.echo(
+            f"  {deployed.plugin}: {deployed.action} {deployed.version or '-'} ({health})"
+            + (f": {deployed.message}" if deployed.message and not deployed.healthy else "")
+        )
+    if result.deploy_note:
+        click.echo(f"  {result.deploy_note}")
+    for rollback in result.rollbacks:
+        click.echo(f"  ROLLED BACK {rollback}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from pipeline import __version__, ci, layout
-from pipeline.cli import offline  # noqa: F401  (registers `powerx plugin import`)
+from pipeline.cli import offline  # also registers `powerx plugin import`
 from pipeline.cli.agent import agent as agent_group
 from pipeline.cli.errors import exit_with
 from pipeline.cli.plugin_group import plugin as plugin_group
@@ -646,6 +646,7 @@ def audit(
 cli.add_command(rollout_group)
 cli.add_command(agent_group)
 cli.add_command(plugin_group)
+cli.add_command(offline.export)
 
 
 def main() -> None:

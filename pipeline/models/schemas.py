@@ -8,6 +8,8 @@ from pydantic import BaseModel
 
 from pipeline.models.agent import AgentStatus
 from pipeline.models.approvals import ApprovalPolicy, Teams
+from pipeline.models.bundle import BundleManifest, ImportState
+from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
@@ -30,6 +32,9 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "windows.schema.json": (ChangeWindows, "policies/windows.yaml"),
     "agent-status.schema.json": (AgentStatus, "<plugin store>/status.json"),
     "rollout-policy.schema.json": (RolloutPolicy, "policies/rollout.yaml"),
+    "offline-bundle.schema.json": (BundleManifest, "bundle.json inside an offline bundle"),
+    "import-state.schema.json": (ImportState, "imports/<env>.yaml"),
+    "entitlement.schema.json": (Entitlement, "entitlements/<plugin>.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"

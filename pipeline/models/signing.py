@@ -151,6 +151,11 @@ class SigningPolicy(Document):
         description="key ids never trusted again, even when given on the command line",
     )
     environments: dict[Name, EnvironmentSigning] = Field(default_factory=dict)
+    bundles: EnvironmentSigning | None = Field(
+        default=None,
+        description="who may sign offline bundles (powerx export): a subset of the keys and "
+        "identities above; unset: this site trusts no bundle",
+    )
 
     @model_validator(mode="after")
     def _unique_keys(self) -> SigningPolicy:
