@@ -2,13 +2,337 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 import click
 
+from pipeline import ci
+from pipeline.agent import PAUSE_STAGES, PluginStore, SyncResult, sync
+from pipeline.agent.status import StoreReport, store_report
+from pipeline.agent.switch import SwitchRequest, set_enabled
+from pipeline.agent.sync import PauseHook, no_pause
 from pipeline.cli.plugin_group import plugin
+from pipeline.gitrepo import GitRepo
 
 __all__ = ["agent", "plugin"]
+
+PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
+"""Test seam: `POWERX_TEST_PAUSE_AT=<stage>` makes `agent sync` stop at that stage (it says
+so on stderr and sleeps) so a test can `kill -9` it there. Stages: see PAUSE_STAGES."""
+
+STORE_ENV = "POWERX_PLUGIN_STORE"
+
+EnvDirOption = click.option(
+    "--env",
+    "environment_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The environment folder (environment.yaml + plugins/*.yaml).",
+)
+StoreOption = click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=STORE_ENV,
+    required=True,
+    help=f"The host's plugin store [${STORE_ENV}].",
+)
+FormatOption = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
 
 
 @click.group("agent")
 def agent() -> None:
     """The host side: make a local plugin store match an environment folder."""
+
+
+def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
+    """The pause hook `POWERX_TEST_PAUSE_AT` asks for (test seam), or none."""
+    wanted = environ.get(PAUSE_ENV)
+    if not wanted:
+        return no_pause
+    if wanted not in PAUSE_STAGES:
+        raise click.UsageError(f"{PAUSE_ENV} must be one of {', '.join(PAUSE_STAGES)}")
+
+    def pause(stage: str) -> None:
+        if stage == wanted:
+            print(f"powerx: paused at {stage} ({PAUSE_ENV})", file=sys.stderr, flush=True)
+            time.sleep(3600)
+
+    return pause
+
+
+@agent.command("sync")
+@EnvDirOption
+@StoreOption
+@click.option("--tenant", help="Resolve canaries for this tenant [default: the stable version].")
+@click.option(
+    "--health-timeout",
+    type=click.FloatRange(min=0.1),
+    default=30.0,
+    show_default=True,
+    help="Upper bound (seconds) on any plugin's own health-check timeout.",
+)
+@FormatOption
+def sync_command(
+    environment_dir: Path,
+    store_dir: Path,
+    tenant: str | None,
+    health_timeout: float,
+    output_format: str,
+) -> int:
+    """Make the plugin store match the environment folder.
+
+    Installs (verified, extracted, health-checked) and activates each enabled plugin,
+    keeps the last working version when a health check fails, deactivates disabled and
+    removed plugins, and writes STORE/status.json. Exit 0 when everything converged,
+    1 when a health check or verification failed, 2 on bad input.
+    """
+    result = sync(
+        environment_dir,
+        PluginStore(store_dir),
+        tenant=tenant,
+        health_timeout=health_timeout,
+        pause=pause_from_env(os.environ),
+    )
+    if output_format == "json":
+        click.echo(json.dumps(sync_json(result), indent=2))
+    else:
+        click.echo(sync_text(result), nl=False)
+    return result.exit_code
+
+
+def sync_json(result: SyncResult) -> dict[str, Any]:
+    """The sync result as JSON data."""
+    return {
+        "ok": result.ok,
+        "environment": result.environment,
+        "tenant": result.tenant,
+        "status": str(result.status_path) if result.status_path else None,
+        "plugins": [
+            {
+                "name": p.name,
+                "desiredVersion": p.desired_version,
+                "observedVersion": p.observed_version,
+                "action": p.action,
+                "healthy": p.healthy,
+                "message": p.message,
+            }
+            for p in result.plugins
+        ],
+    }
+
+
+def sync_text(result: SyncResult) -> str:
+    """The sync result for people: one line per plugin, then a verdict."""
+    tenant = f" for tenant {result.tenant}" if result.tenant else ""
+    lines = [f"sync {result.environment}{tenant}"]
+    for p in result.plugins:
+        versions = f"{p.desired_version or '-'} (active {p.observed_version or 'none'})"
+        lines.append(f"  {p.action:<12} {p.name:<20} {versions}")
+        if p.action != "unchanged":
+            lines.extend(f"      {line}" for line in p.message.splitlines())
+    failed = [p.name for p in result.plugins if not p.ok]
+    verdict = "ok" if result.ok else f"FAILED: {', '.join(failed)}"
+    lines.append(f"{verdict} ({len(result.plugins)} plugin(s); status {result.status_path})")
+    return "\n".join(lines) + "\n"
+
+
+def _switch_options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.argument("name"),
+            click.option("--env", "environment", required=True, help="The environment."),
+            click.option(
+                "--repo",
+                "repo_dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                default=".",
+                show_default=True,
+                help="The site's release repo.",
+            ),
+            click.option(
+                "--branch", default="main", show_default=True, help="The branch to commit on."
+            ),
+            click.option(
+                "--push",
+                "remote",
+                is_flag=False,
+                flag_value="origin",
+                default=None,
+                help="Push to this remote (default origin), rebasing if others pushed first.",
+            ),
+            click.option(
+                "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
+            ),
+            click.option("--reason", help="Why: recorded in the commit."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _switch(
+    enabled: bool,
+    name: str,
+    environment: str,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    operator: str | None,
+    reason: str | None,
+    store_dir: Path | None,
+) -> int:
+    request = SwitchRequest(
+        plugin=name,
+        environment=environment,
+        enabled=enabled,
+        operator=operator,
+        reason=reason,
+        ci_run=ci.run_url(os.environ),
+    )
+    store = PluginStore(store_dir) if store_dir is not None else None
+    result = set_enabled(GitRepo(repo_dir), request, branch=branch, remote=remote, store=store)
+    word = "enabled" if enabled else "disabled"
+    if result.commit is None:
+        click.echo(f"{name} {result.version} is already {word} in {environment}: no change")
+        return 0
+    click.echo(f"{word} {name} {result.version} in {environment} (commit {result.commit[:12]})")
+    if result.health is not None:
+        click.echo(
+            f"  health check passed at {result.health.checked_at.isoformat()}: "
+            f"{result.health.detail}"
+        )
+    click.echo("  hosts follow at their next 'powerx agent sync'")
+    return 0
+
+
+@plugin.command("enable")
+@_switch_options
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar=STORE_ENV,
+    required=True,
+    help=f"A plugin store synced from this environment, where the version passed its health "
+    f"check [${STORE_ENV}].",
+)
+def enable(
+    name: str,
+    environment: str,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    operator: str | None,
+    reason: str | None,
+    store_dir: Path,
+) -> int:
+    """Enable plugin NAME in an environment, once its health check passed: one commit.
+
+    Refused (exit 1) unless STORE's status file records that the version and digest
+    environments/ENV/plugins/NAME.yaml names passed its health check.
+    """
+    return _switch(True, name, environment, repo_dir, branch, remote, operator, reason, store_dir)
+
+
+@plugin.command("disable")
+@_switch_options
+def disable(
+    name: str,
+    environment: str,
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    operator: str | None,
+    reason: str | None,
+) -> int:
+    """Disable plugin NAME in an environment: hosts keep it installed but inactive."""
+    return _switch(False, name, environment, repo_dir, branch, remote, operator, reason, None)
+
+
+@plugin.command("status")
+@StoreOption
+@click.option(
+    "--env",
+    "environment_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also compare with this environment folder (what the next sync would do).",
+)
+@click.option("--tenant", help="The tenant for canaries [default: the last sync's].")
+@FormatOption
+def status(
+    store_dir: Path, environment_dir: Path | None, tenant: str | None, output_format: str
+) -> int:
+    """Desired against observed per plugin: active version, health, drift.
+
+    Exit 0 when the last sync was ok and nothing drifts, 1 otherwise (for monitoring).
+    """
+    report = store_report(PluginStore(store_dir), environment_dir, tenant)
+    if output_format == "json":
+        click.echo(json.dumps(report_json(report), indent=2))
+    else:
+        click.echo(report_text(report), nl=False)
+    return report.exit_code
+
+
+def report_json(report: StoreReport) -> dict[str, Any]:
+    """The store report as JSON data."""
+    return {
+        "store": str(report.store),
+        "environment": report.environment,
+        "tenant": report.tenant,
+        "lastSync": report.last_sync.isoformat(),
+        "ok": report.ok,
+        "lastError": report.last_error,
+        "plugins": [
+            {
+                "name": row.name,
+                "desiredVersion": row.desired_version,
+                "enabled": row.enabled,
+                "activeVersion": row.active_version,
+                "healthy": row.healthy,
+                "lastAction": row.last_action,
+                "lastError": row.last_error,
+                "drift": row.drift,
+            }
+            for row in report.plugins
+        ],
+    }
+
+
+def _health_word(healthy: bool | None) -> str:
+    return {True: "healthy", False: "UNHEALTHY", None: "-"}[healthy]
+
+
+def report_text(report: StoreReport) -> str:
+    """The store report for people: a table, then drift and errors."""
+    tenant = f", tenant {report.tenant}" if report.tenant else ""
+    lines = [
+        f"store {report.store} (environment {report.environment}{tenant}; "
+        f"last sync {report.last_sync.isoformat()}, {'ok' if report.ok else 'FAILED'})",
+        f"  {'PLUGIN':<20} {'DESIRED':<12} {'ENABLED':<8} {'ACTIVE':<12} {'HEALTH':<10} LAST",
+    ]
+    for row in report.plugins:
+        enabled = {True: "yes", False: "no", None: "-"}[row.enabled]
+        lines.append(
+            f"  {row.name:<20} {row.desired_version or '-':<12} {enabled:<8} "
+            f"{row.active_version or '-':<12} {_health_word(row.healthy):<10} "
+            f"{row.last_action or '-'}"
+        )
+        if row.drift:
+            lines.append(f"      drift: {row.drift}")
+        if row.last_error:
+            lines.append(f"      error: {row.last_error.splitlines()[0]}")
+    return "\n".join(lines) + "\n"
