@@ -24,7 +24,9 @@ __all__ = ["agent", "plugin"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: `POWERX_TEST_PAUSE_AT=<stage>` makes `agent sync` stop at that stage (it says
-so on stderr and sleeps) so a test can `kill -9` it there. Stages: see PAUSE_STAGES."""
+so on stderr and sleeps `POWERX_TEST_PAUSE_SECONDS`, default an hour) so a test can
+`kill -9` it there, or run a second sync meanwhile. Stages: see PAUSE_STAGES."""
+PAUSE_SECONDS_ENV = "POWERX_TEST_PAUSE_SECONDS"
 
 STORE_ENV = "POWERX_PLUGIN_STORE"
 
@@ -64,11 +66,12 @@ def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
         return no_pause
     if wanted not in PAUSE_STAGES:
         raise click.UsageError(f"{PAUSE_ENV} must be one of {', '.join(PAUSE_STAGES)}")
+    seconds = float(environ.get(PAUSE_SECONDS_ENV, "3600"))
 
     def pause(stage: str) -> None:
         if stage == wanted:
             print(f"powerx: paused at {stage} ({PAUSE_ENV})", file=sys.stderr, flush=True)
-            time.sleep(3600)
+            time.sleep(seconds)
 
     return pause
 
