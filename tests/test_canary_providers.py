@@ -126,6 +126,13 @@ def test_query_range_returns_every_value_of_every_series(fake: FakePrometheus) -
     assert request["auth"] is None
 
 
+def test_a_base_url_with_a_path_prefix_keeps_it(fake: FakePrometheus) -> None:
+    fake.script = [(200, matrix(["1"]))]
+    provider(fake.url + "/prometheus/").samples("q", START, END, 0.5)
+    assert fake.requests[0]["path"] == "/prometheus/api/v1/query_range"
+    assert fake.requests[0]["params"]["step"] == "0.5"
+
+
 def test_vector_and_scalar_results_are_read_too(fake: FakePrometheus) -> None:
     fake.script = [
         (

@@ -110,8 +110,19 @@ BAD = {
     ),
     "last step not 100": ("steps: [10, 50]\n", 3, "the last step must be 100"),
     "step out of range": ("steps: [0, 100]\n", 3, "between 1 and 100"),
-    "bad duration": ("interval: 5 minutes\n", 3, "'5 minutes' is not a duration"),
+    "bad duration": (
+        "interval: 5 minutes\n",
+        3,
+        "interval: not a duration: use seconds or e.g. '30s', '5m', '1h30m' (found '5 minutes')",
+    ),
     "negative duration": ("interval: -5\n", 3, "greater than 0"),
+    "infinite duration": ("interval: .inf\n", 3, "must be a finite duration"),
+    "boolean duration": (
+        "interval: true\n",
+        3,
+        "interval: not a duration: use seconds or e.g. '30s', '5m', '1h30m' (found True)",
+    ),
+    "list as duration": ("interval: [5]\n", 3, "interval: Input should be a valid number"),
     "unknown key": ("intervall: 5m\n", 3, "unknown field 'intervall'"),
     "query without group or version": (
         'metrics:\n  - name: e\n    query: up{plugin="{plugin}"}\n    direction: increase\n',

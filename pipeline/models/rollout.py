@@ -25,7 +25,7 @@ PLACEHOLDERS = ("{plugin}", "{version}", "{group}")
 def parse_duration(value: object) -> object:
     """'90s', '5m', '1h30m', '1.5s' or a number of seconds -> seconds; anything else unchanged."""
     if isinstance(value, bool):
-        return value  # pydantic rejects it as a float
+        raise ValueError("not a duration: use seconds or e.g. '30s', '5m', '1h30m'")
     if isinstance(value, int | float):
         return float(value)
     if not isinstance(value, str):
@@ -37,7 +37,7 @@ def parse_duration(value: object) -> object:
         pass
     match = _DURATION.match(text)
     if not text or match is None or not any(match.groups()):
-        raise ValueError(f"{value!r} is not a duration: use seconds or e.g. '30s', '5m', '1h30m'")
+        raise ValueError("not a duration: use seconds or e.g. '30s', '5m', '1h30m'")
     return sum(
         float(part) * unit for part, unit in zip(match.groups(), _UNITS, strict=True) if part
     )
