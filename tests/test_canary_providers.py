@@ -186,6 +186,7 @@ def test_a_bad_query_is_rejected_without_retry(fake: FakePrometheus) -> None:
         (404, b"not found", "answered HTTP 404"),
         (200, b"<html>", "answered something that is not JSON"),
         (200, {"status": "error", "error": "no"}, "reported an error: no"),
+        (200, {"status": "failure"}, "reported an error"),
         (200, {"status": "success"}, "answered without data"),
         (200, {"status": "success", "data": {"resultType": "matrix"}}, "without a result list"),
         (
