@@ -43,6 +43,7 @@ def make_package(
     command: list[str] | None = None,
     http: dict[str, Any] | None = None,
     timeout: int = 5,
+    files: dict[str, str] | None = None,
 ) -> tuple[Path, str]:
     """A real package built by `pack_plugin`: (path, sha256)."""
     health: dict[str, Any] = {"timeoutSeconds": timeout}
@@ -54,6 +55,8 @@ def make_package(
     (source / "dist").mkdir(parents=True, exist_ok=True)
     (source / "plugin.yaml").write_text(yaml_text(manifest(name, version, health)))
     (source / "dist" / "main.py").write_text(f"print('{name} {version}')\n")
+    for relative, text in (files or {}).items():
+        (source / "dist" / relative).write_text(text)
     packed = pack_plugin(source, folder / "out")
     return packed.path, packed.sha256
 

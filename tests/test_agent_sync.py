@@ -12,7 +12,8 @@ import pytest
 from test_agent_support import FAIL, Site, environment, state
 
 from pipeline.agent import PluginStore, sync
-from pipeline.errors import CombinedInputError, InputError
+from pipeline.agent.switch import require_healthy
+from pipeline.errors import CombinedInputError, GateError, InputError
 from pipeline.models.agent import AgentStatus
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -124,11 +125,15 @@ def test_health_command_runs_in_the_version_folder(site: Site) -> None:
     assert sync(site.env_dir, site.store, clock=clock).plugin("cwd").healthy is True
 
 
-class _Health(http.server.BaseHTTPRequestHandler):
-    codes: dict[str, int] = {"/healthz": 200, "/broken": 503}
+class _Host(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the host: it serves the *active* version of plugin `web`, which is
+    healthy when that version ships dist/ready."""
+
+    store: PluginStore
 
     def do_GET(self) -> None:
-        self.send_response(self.codes.get(self.path, 404))
+        ready = (self.store.active_link("web") / "dist" / "ready").is_file()
+        self.send_response(200 if self.path == "/healthz" and ready else 503)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -136,8 +141,9 @@ class _Health(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def health_server() -> Iterator[int]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Health)
+def host(site: Site) -> Iterator[int]:
+    handler = type("Handler", (_Host,), {"store": site.store})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server.server_address[1]
@@ -145,16 +151,41 @@ def health_server() -> Iterator[int]:
     server.server_close()
 
 
-def test_http_health_check_against_a_local_server(site: Site, health_server: int) -> None:
-    good = site.package("web", "1.0.0", http={"path": "/healthz", "port": health_server})
+def test_http_check_runs_after_activation_and_rolls_back(site: Site, host: int) -> None:
+    check = {"path": "/healthz", "port": host}
+    good = site.package("web", "1.0.0", http=check, files={"ready": ""})
+    site.write_state(state("web", "1.0.0", good, enabled=False))
+    outcome = sync(site.env_dir, site.store, clock=clock).plugin("web")
+    # inactive, nothing can answer yet: the check waits for the activation
+    assert (outcome.action, outcome.healthy) == ("disabled", None) and outcome.ok
+    assert "deferred" in outcome.message
+    assert require_healthy(site.store, "prod", "web", "1.0.0", good).healthy is None
+
     site.write_state(state("web", "1.0.0", good))
     outcome = sync(site.env_dir, site.store, clock=clock).plugin("web")
-    assert outcome.action == "installed" and f":{health_server}/healthz: 200" in outcome.message
-    bad = site.package("web", "1.1.0", http={"path": "/broken", "port": health_server}, timeout=1)
+    assert outcome.action == "installed" and f":{host}/healthz: 200" in outcome.message
+    assert sync(site.env_dir, site.store, clock=clock).plugin("web").action == "unchanged"
+
+    bad = site.package("web", "1.1.0", http=check, timeout=1)
     site.write_state(state("web", "1.1.0", bad))
     outcome = sync(site.env_dir, site.store, clock=clock).plugin("web")
-    assert outcome.action == "rolled-back" and "HTTP 503" in outcome.message
+    assert outcome.action == "rolled-back" and "HTTP 503 within 1s" in outcome.message
     assert site.active_version("web") == "1.0.0"
+    with pytest.raises(GateError, match="its health check failed"):
+        require_healthy(site.store, "prod", "web", "1.1.0", bad)
+
+
+def test_http_check_with_nothing_listening(site: Site) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    digest = site.package("web", "1.0.0", http={"path": "/healthz", "port": port}, timeout=1)
+    site.write_state(state("web", "1.0.0", digest))
+    outcome = sync(site.env_dir, site.store, clock=clock).plugin("web")
+    assert outcome.action == "failed" and "ConnectError" in outcome.message
+    assert site.active_version("web") is None
 
 
 def test_canary_resolution_per_tenant(site: Site) -> None:

@@ -57,7 +57,12 @@ class SwitchResult:
 def require_healthy(
     store: PluginStore, environment: str, plugin: str, version: str, digest: str
 ) -> HealthRecord:
-    """The store's record that this version passed its health check; GateError otherwise."""
+    """The store's record that this version passed its health check; GateError otherwise.
+
+    A version whose check is HTTP cannot answer while it is inactive: its record says the
+    check is deferred (`healthy` null), which is accepted. The agent runs the check right
+    after activating it and rolls back to the last working version if it fails.
+    """
     sync_hint = (
         f"run 'powerx agent sync --env environments/{environment} --store {store.root}' "
         "(a disabled plugin is installed and checked, not activated), then enable again"
@@ -81,7 +86,7 @@ def require_healthy(
             f"cannot enable {plugin} {version}: it has not been health-checked in {store.root}",
             hint=sync_hint,
         )
-    if not record.healthy:
+    if record.healthy is False:
         raise GateError(
             f"cannot enable {plugin} {version}: its health check failed at "
             f"{record.checked_at.isoformat()}: {record.detail}",
@@ -183,8 +188,10 @@ def _plan(
 
 def _message(request: SwitchRequest, state: PluginState, health: HealthRecord | None) -> str:
     extra = {"Digest": f"sha256:{state.digest}"}
-    if health is not None:
+    if health is not None and health.healthy:
         extra["Health-Checked"] = health.checked_at.isoformat()
+    elif health is not None:
+        extra["Health-Check"] = "at activation"
     if request.reason:
         extra["Reason"] = " ".join(request.reason.split())
     trailers = Trailers(
@@ -198,8 +205,10 @@ def _message(request: SwitchRequest, state: PluginState, health: HealthRecord | 
     )
     verb = "Enable" if request.enabled else "Disable"
     body = f"{request.environment}: {state.plugin} {state.version} enabled: {request.enabled}"
-    if health is not None:
+    if health is not None and health.healthy:
         body += f"\nhealth check passed at {health.checked_at.isoformat()}: {health.detail}"
+    elif health is not None:
+        body += "\nhealth check: HTTP, run by the agent at activation (a failure rolls back)"
     if request.reason:
         body += f"\n\nReason: {request.reason}"
     return compose_message(

@@ -53,6 +53,9 @@ staging, after the rename into plugins/, after the health check, after the activ
 
 FAILING: frozenset[str] = frozenset({"failed", "rolled-back"})
 
+DEFERRED = "an HTTP check runs once the version is active (enable it)"
+"""The detail of the health record of a disabled version whose check is HTTP."""
+
 
 def utc_now() -> datetime:
     """The current time in UTC (the default clock)."""
@@ -176,18 +179,26 @@ class _Run:
         target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
         active = self.store.active_target(plugin.name)
         record = _find(checks, plugin.digest)
-        prepared = target.is_dir() and record is not None and record.healthy
-        if prepared and (active == target if plugin.enabled else active is None):
-            return self._unchanged(plugin, before, record)
+        if target.is_dir() and record is not None:
+            if plugin.enabled and active == target and record.healthy:
+                return self._unchanged(plugin, before, record)
+            if not plugin.enabled and active is None and record.healthy is not False:
+                return self._unchanged(plugin, before, record)
         try:
             folder = self._install(plugin, target)
         except (PowerXError, OSError) as error:
             return self._failed(plugin, before, checks, active, error)
-        if record is None or not prepared:
-            record = self._check(plugin, folder)
-            checks = [record, *[c for c in checks if c.digest != plugin.digest]]
         if not plugin.enabled:
+            if record is None or record.healthy is not True:
+                record = self._check(plugin, folder, defer_http=True)
+                checks = _with(checks, record)
             return self._disable(plugin, before, checks, record)
+        if record is None or not record.healthy:
+            if _checks_after_activation(folder):  # HTTP: the activated version must answer
+                self.store.activate(plugin.name, folder)
+                self.pause("switched")
+            record = self._check(plugin, folder, defer_http=False)
+            checks = _with(checks, record)
         if record.healthy:
             return self._activate(plugin, before, checks, record, active, folder)
         return self._roll_back(plugin, before, checks, record, active, folder)
@@ -231,12 +242,21 @@ class _Run:
         self.pause("installed")
         return folder
 
-    def _check(self, plugin: DesiredPlugin, folder: Path) -> HealthRecord:
+    def _check(self, plugin: DesiredPlugin, folder: Path, *, defer_http: bool) -> HealthRecord:
+        """Run the version's health check (an HTTP check of an inactive version waits)."""
         try:
             manifest = _manifest(folder)
         except InputError as error:
             result = HealthResult(False, f"cannot read {MANIFEST_FILE}: {error.message}", 0.0)
         else:
+            if defer_http and manifest.health_check.http is not None:
+                return HealthRecord(
+                    version=plugin.version,
+                    digest=plugin.digest,
+                    healthy=None,
+                    checked_at=self.clock(),
+                    detail=DEFERRED,
+                )
             env = {
                 **self.environ,
                 "POWERX_PLUGIN_DIR": str(folder),
@@ -281,7 +301,7 @@ class _Run:
         active: Path | None,
         folder: Path,
     ) -> PluginSync:
-        if active != folder:
+        if self.store.active_target(plugin.name) != folder:
             self.store.activate(plugin.name, folder)
             self.pause("switched")
         was = _observed_text(before)
@@ -317,7 +337,7 @@ class _Run:
                 plugin, before, checks, "failed", observed=None, healthy=False, message=failure
             )
         version, digest, path = fallback
-        if active != path:
+        if self.store.active_target(plugin.name) != path:
             self.store.activate(plugin.name, path)
             self.pause("switched")
         return self._record(
@@ -374,7 +394,9 @@ class _Run:
         record: HealthRecord,
     ) -> PluginSync:
         self.store.deactivate(plugin.name)
-        health = "passed" if record.healthy else "FAILED (enable will be refused)"
+        health = {True: "passed", False: "FAILED (enable will be refused)", None: "deferred"}[
+            record.healthy
+        ]
         message = (
             f"disabled: {plugin.version} installed, not active; health check {health}: "
             f"{record.detail}"
@@ -484,6 +506,19 @@ class _Run:
                 plugins=dict(sorted(self.statuses.items())),
             )
         )
+
+
+def _with(checks: list[HealthRecord], record: HealthRecord) -> list[HealthRecord]:
+    """`record` first, replacing the older record of the same digest."""
+    return [record, *[c for c in checks if c.digest != record.digest]]
+
+
+def _checks_after_activation(folder: Path) -> bool:
+    """True for an HTTP check: only the activated (running) version can answer it."""
+    try:
+        return _manifest(folder).health_check.http is not None
+    except InputError:
+        return False
 
 
 def _find(checks: list[HealthRecord], digest: str) -> HealthRecord | None:

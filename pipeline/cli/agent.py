@@ -212,7 +212,9 @@ def _switch(
         click.echo(f"{name} {result.version} is already {word} in {environment}: no change")
         return 0
     click.echo(f"{word} {name} {result.version} in {environment} (commit {result.commit[:12]})")
-    if result.health is not None:
+    if result.health is not None and result.health.healthy is None:
+        click.echo("  health check: HTTP, run when hosts activate it (a failure rolls back)")
+    elif result.health is not None:
         click.echo(
             f"  health check passed at {result.health.checked_at.isoformat()}: "
             f"{result.health.detail}"

@@ -27,7 +27,9 @@ class HealthRecord(Strict):
 
     version: SemVer
     digest: Sha256
-    healthy: bool
+    healthy: bool | None = Field(
+        description="null: not run yet, an HTTP check waits until the version is active"
+    )
     checked_at: datetime = Field(alias="checkedAt")
     detail: str = Field(default="", description="what the check saw (exit code, HTTP status)")
 
