@@ -154,4 +154,51 @@ expect 0 powerx rollback hello-world --env prod --reason "error rate 4x after 1.
     --repo "$repo" --push --operator rita
 show powerx audit --repo "$repo" --plugin hello-world
 
+step "9. Offline: export prod, import it into an isolated site, then refuse a tampered bundle"
+# The artifacts prod runs, rebuilt byte for byte (their digests are pinned in the releases).
+for release in hello-world/1.0.0 ledger-sync/0.9.0; do
+    "$project/examples/artifact.sh" "${release%/*}" "${release#*/}" "$work/offline" 2>/dev/null
+done >/dev/null
+PX_PASSPHRASE="exporter passphrase" px-plugin keygen --out "$work/keys/exporter" >/dev/null
+PX_PASSPHRASE="exporter passphrase" show powerx export --env prod --repo "$repo" \
+    --store "$work/store" --artifact "$work/offline/hello-world-1.0.0.pxp" \
+    --artifact "$work/offline/ledger-sync-0.9.0.pxp" --key "$work/keys/exporter.key" \
+    -o "$work/prod.bundle"
+# The isolated site: its own release repo, trusting the release signers and the exporter.
+site="$work/isolated-repo"
+powerx init "$site" >/dev/null
+python - "$repo/policies/signing.yaml" "$work/keys/exporter.pub" "$site/policies/signing.yaml" <<'PY'
+import sys
+from pathlib import Path
+from pipeline.signing.keys import public_key_id
+from pipeline.yamlio import dump_yaml, parse_yaml
+source, exporter, target = (Path(arg) for arg in sys.argv[1:])
+policy = parse_yaml(source.read_bytes(), str(source)).data
+public = exporter.read_bytes()
+policy["keys"].append({"id": public_key_id(public), "publicKey": public.decode()})
+policy["bundles"] = {"keys": [public_key_id(public)]}
+target.write_text(dump_yaml(policy))
+PY
+git -C "$site" add policies/signing.yaml
+git -C "$site" commit -q -m "Trust the release signers, and the exporter for bundles"
+# No network from here on when the machine allows it (a user + network namespace).
+offline=(); if unshare -rn true 2>/dev/null; then offline=(unshare -rn); fi
+# (the example plugins' health checks import their module: hosts run them with dist/ on the path)
+expect 0 "${offline[@]}" env PYTHONPATH=dist powerx plugin import --offline "$work/prod.bundle" --repo "$site" \
+    --store "$work/isolated-store" --host-version 2.6.0 --operator admin
+show powerx plugin status --store "$work/isolated-store"
+expect 0 powerx plugin enable hello-world --env prod --repo "$site" \
+    --store "$work/isolated-store" --operator admin
+show git -C "$site" --no-pager log --oneline -3
+python - "$work/prod.bundle" "$work/tampered.bundle" <<'PY'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as tar:  # one flipped byte inside an artifact
+    member = next(m for m in tar.getmembers() if m.name.startswith("artifacts/"))
+data = bytearray(open(sys.argv[1], "rb").read())
+data[member.offset_data + member.size // 2] ^= 0x01
+open(sys.argv[2], "wb").write(bytes(data))
+PY
+expect 1 powerx plugin import --offline "$work/tampered.bundle" --repo "$site" \
+    --store "$work/isolated-store" --operator admin
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"
