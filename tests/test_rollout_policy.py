@@ -123,6 +123,21 @@ BAD = {
         "interval: not a duration: use seconds or e.g. '30s', '5m', '1h30m' (found True)",
     ),
     "list as duration": ("interval: [5]\n", 3, "interval: Input should be a valid number"),
+    "window too short for minSamples": (
+        "analysisWindow: 30s\nsampleInterval: 10s\n",
+        1,
+        "analysisWindow 30s / sampleInterval 10s gives at most 4 sample(s), fewer than minSamples 5",
+    ),
+    "override window too short": (
+        "plugins:\n  ledger: {analysisWindow: 20s}\n",
+        1,
+        "plugins.ledger: analysisWindow 20s / sampleInterval 10s gives at most 3 sample(s)",
+    ),
+    "too many points for Prometheus": (
+        "analysisWindow: 1h\nsampleInterval: 0.1\n",
+        1,
+        "gives 36001 samples; Prometheus serves at most 11,000",
+    ),
     "unknown key": ("intervall: 5m\n", 3, "unknown field 'intervall'"),
     "query without group or version": (
         'metrics:\n  - name: e\n    query: up{plugin="{plugin}"}\n    direction: increase\n',

@@ -219,6 +219,25 @@ class RolloutOverride(Strict):
     provider: ProviderConfig | None = None
 
 
+MAX_POINTS = 11_000
+"""Prometheus refuses a query_range of more points per series than this."""
+
+
+def check_sampling(window: float, interval: float, min_samples: int) -> None:
+    """An analysis window must hold `min_samples` samples and no more than Prometheus serves."""
+    points = math.floor(window / interval) + 1
+    if points < min_samples:
+        raise ValueError(
+            f"analysisWindow {window:g}s / sampleInterval {interval:g}s gives at most {points} "
+            f"sample(s), fewer than minSamples {min_samples}: every analysis would have no data"
+        )
+    if points > MAX_POINTS:
+        raise ValueError(
+            f"analysisWindow {window:g}s / sampleInterval {interval:g}s gives {points} samples; "
+            f"Prometheus serves at most {MAX_POINTS:,}: widen sampleInterval"
+        )
+
+
 class RolloutSpec(Strict):
     """The effective, fully resolved rollout settings of one plugin (`RolloutPolicy.for_plugin`)."""
 
@@ -233,6 +252,11 @@ class RolloutSpec(Strict):
     thresholds: Thresholds
     metrics: Metrics
     provider: ProviderConfig | None = None
+
+    @model_validator(mode="after")
+    def _sampling(self) -> RolloutSpec:
+        check_sampling(self.analysis_window, self.sample_interval, self.min_samples)
+        return self
 
 
 class RolloutPolicy(Document):
@@ -274,6 +298,20 @@ class RolloutPolicy(Document):
     plugins: dict[Name, RolloutOverride] = Field(
         default_factory=dict, description="per-plugin overrides"
     )
+
+    @model_validator(mode="after")
+    def _sampling(self) -> RolloutPolicy:
+        check_sampling(self.analysis_window, self.sample_interval, self.min_samples)
+        for plugin, override in self.plugins.items():
+            try:
+                check_sampling(
+                    override.analysis_window or self.analysis_window,
+                    override.sample_interval or self.sample_interval,
+                    override.min_samples or self.min_samples,
+                )
+            except ValueError as error:
+                raise ValueError(f"plugins.{plugin}: {error}") from None
+        return self
 
     def for_plugin(self, plugin: str) -> RolloutSpec:
         """The settings that apply to `plugin`: the policy with its override laid on top."""
