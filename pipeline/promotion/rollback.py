@@ -32,6 +32,8 @@ class RollbackRequest:
     to_version: str | None = None
     operator: str | None = None
     ci_run: str | None = None
+    details: str = ""
+    """More text for the commit body (a canary's verdict, for instance)."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ def rollback_message(plan: RollbackPlan, request: RollbackRequest) -> str:
         f"{plan.from_version} -> {plan.to_version}"
     )
     body = f"This reverts the state set by commit {plan.reverts}.\n\nReason: {request.reason}"
+    if request.details.strip():
+        body += f"\n\n{request.details.strip()}"
     return compose_message(subject, body, trailers)
 
 
