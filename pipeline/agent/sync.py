@@ -165,6 +165,7 @@ class _Run:
     tenant: str | None
     statuses: dict[str, PluginStatus] = field(default_factory=dict)
     outcomes: list[PluginSync] = field(default_factory=list)
+    manifests: dict[Path, PluginManifest] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.previous is not None:
@@ -194,7 +195,7 @@ class _Run:
                 checks = _with(checks, record)
             return self._disable(plugin, before, checks, record)
         if record is None or not record.healthy:
-            if _checks_after_activation(folder):  # HTTP: the activated version must answer
+            if self._checks_after_activation(folder):  # HTTP: the activated version must answer
                 self.store.activate(plugin.name, folder)
                 self.pause("switched")
             record = self._check(plugin, folder, defer_http=False)
@@ -239,13 +240,14 @@ class _Run:
                     hint=f"the environment's {plugin.source} names the wrong digest",
                 )
             folder = self.store.install(work / "package", plugin.name, plugin.version, digest)
+            self.manifests[folder] = manifest
         self.pause("installed")
         return folder
 
     def _check(self, plugin: DesiredPlugin, folder: Path, *, defer_http: bool) -> HealthRecord:
         """Run the version's health check (an HTTP check of an inactive version waits)."""
         try:
-            manifest = _manifest(folder)
+            manifest = self._manifest(folder)
         except InputError as error:
             result = HealthResult(False, f"cannot read {MANIFEST_FILE}: {error.message}", 0.0)
         else:
@@ -274,6 +276,19 @@ class _Run:
             checked_at=self.clock(),
             detail=result.detail,
         )
+
+    def _manifest(self, folder: Path) -> PluginManifest:
+        """The installed version's plugin.yaml (read once per sync)."""
+        if folder not in self.manifests:
+            self.manifests[folder] = _manifest(folder)
+        return self.manifests[folder]
+
+    def _checks_after_activation(self, folder: Path) -> bool:
+        """True for an HTTP check: only the activated (running) version can answer it."""
+        try:
+            return self._manifest(folder).health_check.http is not None
+        except InputError:
+            return False
 
     # -- outcomes ----------------------------------------------------------------------
 
@@ -511,14 +526,6 @@ class _Run:
 def _with(checks: list[HealthRecord], record: HealthRecord) -> list[HealthRecord]:
     """`record` first, replacing the older record of the same digest."""
     return [record, *[c for c in checks if c.digest != record.digest]]
-
-
-def _checks_after_activation(folder: Path) -> bool:
-    """True for an HTTP check: only the activated (running) version can answer it."""
-    try:
-        return _manifest(folder).health_check.http is not None
-    except InputError:
-        return False
 
 
 def _find(checks: list[HealthRecord], digest: str) -> HealthRecord | None:
