@@ -57,6 +57,9 @@ ERROR_RATIO = (
 )
 LATENCY = 'powerx_plugin_latency_seconds{plugin="{plugin}",group="{group}"}'
 GROUPS = ("canary", "stable")
+_SETPRIV = shutil.which("setpriv")
+_DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL"] if _SETPRIV else []
+"""util-linux's setpriv: Prometheus gets SIGKILL when the test process dies, even by kill -9."""
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,7 @@ class Prometheus:
         with self.log.open("ab") as log:
             self._process = subprocess.Popen(
                 [
+                    *_DIE_WITH_PARENT,
                     self.binary,
                     f"--config.file={self.config}",
                     f"--storage.tsdb.path={self.directory / 'data'}",
