@@ -103,6 +103,16 @@ def test_a_healthy_canary_passes_with_every_number_shown(scene: Any) -> None:
     assert data["metrics"][0]["canary"]["query"] == ratio.query_canary
 
 
+def test_queries_may_tell_the_sides_apart_by_version(scene: Any) -> None:
+    by_version = 'powerx_plugin_latency_seconds{plugin="{plugin}",version="{version}"}'
+    metrics = [{"name": "latency", "query": by_version, "direction": "increase"}]
+    verdict = run(scene[1], "healthy", spec(metrics=metrics))
+    assert verdict.decision == "pass", verdict.explain()
+    result = verdict.metrics[0]
+    assert 'version="1.1.0"' in result.query_canary and 'version="1.0.0"' in result.query_stable
+    assert result.canary_n >= 8 and result.stable_n >= 8
+
+
 def test_an_error_spike_on_the_canary_fails_at_once(scene: Any) -> None:
     verdict = run(scene[1], "spiky")
     assert verdict.decision == "fail", verdict.explain()
