@@ -58,7 +58,8 @@ from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
-from pipeline.store.cas import ContentAddressedDirectory
+from pipeline.store.base import fsync_directory
+from pipeline.store.cas import OBJECT_MODE, ContentAddressedDirectory
 from pipeline.yamlio import MAX_YAML_BYTES, dump_yaml
 
 INCOMING = "incoming"
@@ -156,9 +157,10 @@ def import_bundle(
         result = ImportResult(
             checked.digest, manifest, None, freshness.already_imported, freshness.overrides
         )
-        for name, path in sorted(checked.scan.files.items()):
-            if name.startswith("artifacts/"):
-                result.stored.append(objects.put(path).sha256)
+        for entry in manifest.files:
+            if entry.path.startswith("artifacts/"):
+                path = checked.scan.files[entry.path]
+                result.stored.append(store_verified(objects, path, entry.sha256))
                 pause("storing")
         pause("stored")
         if freshness.already_imported:
@@ -175,6 +177,25 @@ def import_bundle(
         else:
             result.deploy_note = "not deployed: run 'powerx agent sync' on the host"
     return result
+
+
+def store_verified(objects: ContentAddressedDirectory, path: Path, sha256: str) -> str:
+    """Move a staged artifact whose sha256 was checked while it streamed into the store.
+
+    The staged file sits on the store's file system, so a rename stores it atomically
+    without copying or hashing 1 GB again; an object already there goes through `put`,
+    which keeps an intact one and repairs a damaged one.
+    """
+    if objects.exists(sha256):
+        return objects.put(path).sha256
+    target = objects.object_path(sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+    path.chmod(OBJECT_MODE)
+    path.replace(target)
+    fsync_directory(target.parent)
+    return sha256
 
 
 # -- checks 1-3 ---------------------------------------------------------------------------

@@ -70,6 +70,7 @@ class BundleWriter:
         self.tar = tarfile.open(  # noqa: SIM115  (closed by close())
             fileobj=out, mode="w", format=tarfile.PAX_FORMAT
         )
+        self.tar.copybufsize = COPY_BUFFER  # type: ignore[attr-defined]  # (untyped in typeshed)
         self.mtime = mtime
         self.progress = progress
 

@@ -163,7 +163,8 @@ def _pause_from_env() -> Callable[[str], None]:
     "--store",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="The host's plugin store.",
+    envvar="POWERX_PLUGIN_STORE",
+    help="The host's plugin store [$POWERX_PLUGIN_STORE].",
 )
 @click.option("--branch", help="The site repo's branch [default: the checked-out one].")
 @click.option("--host-version", help="The PowerX version of this host, checked against releases.")
