@@ -173,6 +173,12 @@ def test_http_check_runs_after_activation_and_rolls_back(site: Site, host: int) 
     assert site.active_version("web") == "1.0.0"
     with pytest.raises(GateError, match="its health check failed"):
         require_healthy(site.store, "prod", "web", "1.1.0", bad)
+    # not tried again by itself: that would switch the host to a failing version each time
+    outcome = sync(site.env_dir, site.store, clock=clock).plugin("web")
+    assert outcome.action == "rolled-back" and "--retry-failed" in outcome.message
+    assert site.active_version("web") == "1.0.0"
+    outcome = sync(site.env_dir, site.store, clock=clock, retry_failed=True).plugin("web")
+    assert outcome.action == "rolled-back" and "HTTP 503 within 1s" in outcome.message
 
 
 def test_http_check_with_nothing_listening(site: Site) -> None:

@@ -112,6 +112,7 @@ def sync(
     *,
     tenant: str | None = None,
     health_timeout: float = 30.0,
+    retry_failed: bool = False,
     clock: Clock = utc_now,
     pause: PauseHook = no_pause,
     environ: Mapping[str, str] | None = None,
@@ -119,7 +120,10 @@ def sync(
     """Make `store` match the environment folder; see the module docstring.
 
     Raises InputError (nothing changed) when the folder is invalid; per-plugin problems
-    (missing or damaged artifact, failed health check) are reported in the result.
+    (missing or damaged artifact, failed health check) are reported in the result. A
+    version that failed a command check is checked again at every sync (the check runs
+    before activation: harmless); one that failed an HTTP check, which runs on the
+    activated version, only with `retry_failed`.
     """
     desired = load_desired(environment_dir, tenant)
     with store.locked():
@@ -134,6 +138,7 @@ def sync(
             environ=dict(os.environ if environ is None else environ),
             environment=desired.environment.name,
             tenant=tenant,
+            retry_failed=retry_failed,
         )
         results = [run.reconcile(plugin) for plugin in desired.plugins]
         wanted = {plugin.name for plugin in desired.plugins}
@@ -163,6 +168,7 @@ class _Run:
     environ: dict[str, str]
     environment: str
     tenant: str | None
+    retry_failed: bool = False
     statuses: dict[str, PluginStatus] = field(default_factory=dict)
     outcomes: list[PluginSync] = field(default_factory=list)
     manifests: dict[Path, PluginManifest] = field(default_factory=dict)
@@ -195,7 +201,11 @@ class _Run:
                 checks = _with(checks, record)
             return self._disable(plugin, before, checks, record)
         if record is None or not record.healthy:
-            if self._checks_after_activation(folder):  # HTTP: the activated version must answer
+            after = self._checks_after_activation(folder)  # HTTP: the active version answers
+            if after and record is not None and record.healthy is False and not self.retry_failed:
+                # trying again would switch the host to a version known to fail: only on request
+                return self._roll_back(plugin, before, checks, record, active, folder, retry=True)
+            if after:
                 self.store.activate(plugin.name, folder)
                 self.pause("switched")
             record = self._check(plugin, folder, defer_http=False)
@@ -342,8 +352,15 @@ class _Run:
         record: HealthRecord,
         active: Path | None,
         folder: Path,
+        *,
+        retry: bool = False,
     ) -> PluginSync:
         failure = f"{plugin.name} {plugin.version} failed its health check: {record.detail}"
+        if retry:
+            failure += (
+                f" (at {record.checked_at.isoformat()}; not retried: it would activate a "
+                "failing version; sync with --retry-failed to try again)"
+            )
         fallback = self._fallback(plugin, before, active, folder)
         if fallback is None:
             if self.store.deactivate(plugin.name):

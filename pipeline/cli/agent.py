@@ -87,12 +87,18 @@ def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
     show_default=True,
     help="Upper bound (seconds) on any plugin's own health-check timeout.",
 )
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Activate again a version whose HTTP health check failed, to check it again.",
+)
 @FormatOption
 def sync_command(
     environment_dir: Path,
     store_dir: Path,
     tenant: str | None,
     health_timeout: float,
+    retry_failed: bool,
     output_format: str,
 ) -> int:
     """Make the plugin store match the environment folder.
@@ -107,6 +113,7 @@ def sync_command(
         PluginStore(store_dir),
         tenant=tenant,
         health_timeout=health_timeout,
+        retry_failed=retry_failed,
         pause=pause_from_env(os.environ),
     )
     if output_format == "json":
