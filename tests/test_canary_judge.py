@@ -17,6 +17,7 @@ from prometheus import (
     running_exporter,
     running_prometheus,
 )
+from test_canary_providers import FakePrometheus
 
 from pipeline.canary.judge import Verdict, judge
 from pipeline.canary.providers import FileProvider, PrometheusProvider
@@ -287,3 +288,27 @@ def test_a_query_prometheus_rejects_holds_with_its_error(scene: Any) -> None:
     result = verdict.metrics[0]
     assert result.status == "error"
     assert "rejected the query: bad_data: " in result.detail
+
+
+def test_once_the_provider_is_down_no_further_metric_waits_for_it() -> None:
+    fake = FakePrometheus()
+    fake.script = [(503, {"status": "error", "error": "overloaded"})]
+    try:
+        end = datetime.now(UTC)
+        with PrometheusProvider(fake.url, retries=1, sleep=lambda _: None) as provider:
+            verdict = judge(
+                spec(metrics=[metric("a"), metric("b"), metric("c")]),
+                provider,
+                plugin="p",
+                canary_version="2.0.0",
+                stable_version="1.0.0",
+                start=end - timedelta(minutes=5),
+                end=end,
+            )
+    finally:
+        fake.close()
+    assert len(fake.requests) == 2  # one query, two attempts
+    assert verdict.decision == "hold"
+    assert [m.status for m in verdict.metrics] == ["error"] * 3
+    assert verdict.metrics[1].detail.startswith("not queried: Prometheus at ")
+    assert "overloaded" in verdict.metrics[2].detail

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.canary.providers import MetricsProvider, ProviderUnavailable
+from pipeline.canary.providers import MetricsProvider, ProviderUnavailable, QueryRejected
 from pipeline.canary.stats import Finite, finite, mann_whitney_u, mean
 from pipeline.models.rollout import MetricSpec, RolloutSpec, render_query
 
@@ -186,26 +186,32 @@ def judge(
     start: datetime,
     end: datetime,
 ) -> Verdict:
-    """Judge the canary of one step over [start, end] (pure but for the provider)."""
-    results = tuple(
-        judge_metric(
-            metric,
-            provider,
-            plugin=plugin,
-            canary_version=canary_version,
-            stable_version=stable_version,
-            start=start,
-            end=end,
-            step=spec.sample_interval,
-            min_samples=spec.min_samples,
-        )
-        for metric in spec.metrics
+    """Judge the canary of one step over [start, end] (pure but for the provider).
+
+    Once the provider is unavailable, the remaining metrics are not queried (each would
+    wait for its own timeouts and retries): they are `error` with the same reason.
+    """
+    results: list[MetricResult] = []
+    down: ProviderUnavailable | None = None
+    for metric in spec.metrics:
+        base = RenderedMetric.render(metric, plugin, canary_version, stable_version)
+        if down is not None:
+            results.append(base.error(f"not queried: {down.message}"))
+            continue
+        try:
+            results.append(
+                judge_metric(base, provider, start, end, spec.sample_interval, spec.min_samples)
+            )
+        except ProviderUnavailable as error:
+            down = error
+            results.append(base.error(error.message))
+    decision, score, reason = decide(
+        tuple(results), spec.thresholds.pass_, spec.thresholds.marginal
     )
-    decision, score, reason = decide(results, spec.thresholds.pass_, spec.thresholds.marginal)
     return Verdict(
         decision=decision,
         score=score,
-        metrics=results,
+        metrics=tuple(results),
         reason=reason,
         plugin=plugin,
         canary_version=canary_version,
@@ -218,37 +224,45 @@ def judge(
 
 
 def judge_metric(
-    metric: MetricSpec,
+    base: RenderedMetric,
     provider: MetricsProvider,
-    *,
-    plugin: str,
-    canary_version: str,
-    stable_version: str,
     start: datetime,
     end: datetime,
     step: float,
     min_samples: int,
 ) -> MetricResult:
-    """Query both sides of one metric and classify the comparison."""
-    queries = {
-        "canary": render_query(metric.query, plugin=plugin, version=canary_version, group="canary"),
-        "stable": render_query(metric.query, plugin=plugin, version=stable_version, group="stable"),
-    }
-    base = _Base(metric, queries["canary"], queries["stable"])
+    """Query both sides of one metric and classify the comparison.
+
+    A query the provider rejects makes this metric `error`; any other provider failure
+    propagates, since it concerns every metric.
+    """
     samples: dict[str, Finite] = {}
-    for group, query in queries.items():
+    for group, query in (("canary", base.query_canary), ("stable", base.query_stable)):
         try:
             samples[group] = finite(provider.samples(query, start, end, step))
-        except ProviderUnavailable as error:
-            return base.result("error", outcome="hold", detail=f"{group}: {error.message}")
-    return classify(metric, base, samples["canary"], samples["stable"], min_samples)
+        except QueryRejected as error:
+            return base.error(f"{group}: {error.message}")
+    return classify(base.metric, base, samples["canary"], samples["stable"], min_samples)
 
 
 @dataclass(frozen=True)
-class _Base:
+class RenderedMetric:
+    """One metric with its two rendered queries: builds its MetricResult."""
+
     metric: MetricSpec
     query_canary: str
     query_stable: str
+
+    @classmethod
+    def render(cls, metric: MetricSpec, plugin: str, canary: str, stable: str) -> RenderedMetric:
+        return cls(
+            metric,
+            render_query(metric.query, plugin=plugin, version=canary, group="canary"),
+            render_query(metric.query, plugin=plugin, version=stable, group="stable"),
+        )
+
+    def error(self, detail: str) -> MetricResult:
+        return self.result("error", outcome="hold", detail=detail)
 
     def result(
         self,
@@ -286,7 +300,7 @@ _NO_DATA_OUTCOME: dict[str, Outcome] = {"fail": "fail", "hold": "hold", "pass": 
 
 
 def classify(
-    metric: MetricSpec, base: _Base, canary: Finite, stable: Finite, min_samples: int
+    metric: MetricSpec, base: RenderedMetric, canary: Finite, stable: Finite, min_samples: int
 ) -> MetricResult:
     """pass / high / low / no-data for one metric from the finite samples of both sides."""
     short = [
