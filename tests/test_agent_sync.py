@@ -117,9 +117,13 @@ def test_health_command_timeout_is_a_failure(site: Site) -> None:
     assert outcome.action == "failed" and "did not finish within 0.5s" in outcome.message
 
 
-def test_health_command_runs_in_the_version_folder(site: Site) -> None:
+def test_health_command_runs_in_the_version_folder_without_secrets(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret")
     probe = ["python3", "-c", "import os, sys; sys.exit(0 if os.path.isfile('dist/main.py') "
-             "and os.environ['POWERX_PLUGIN_VERSION'] == '1.0.0' else 1)"]  # fmt: skip
+             "and os.environ['POWERX_PLUGIN_VERSION'] == '1.0.0' "
+             "and 'GITHUB_TOKEN' not in os.environ else 1)"]  # fmt: skip
     digest = site.package("cwd", "1.0.0", command=probe)
     site.write_state(state("cwd", "1.0.0", digest))
     assert sync(site.env_dir, site.store, clock=clock).plugin("cwd").healthy is True

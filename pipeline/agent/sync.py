@@ -57,6 +57,15 @@ DEFERRED = "an HTTP check runs once the version is active (enable it)"
 """The detail of the health record of a disabled version whose check is HTTP."""
 
 
+HEALTH_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+"""The only variables of the agent's environment a health command sees (no tokens)."""
+
+
+def health_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The base environment of health commands: a few harmless variables of the agent's."""
+    return {key: environ[key] for key in HEALTH_ENV_KEPT if key in environ}
+
+
 def utc_now() -> datetime:
     """The current time in UTC (the default clock)."""
     return datetime.now(UTC)
@@ -135,7 +144,7 @@ def sync(
             clock=clock,
             pause=pause,
             health_timeout=health_timeout,
-            environ=dict(os.environ if environ is None else environ),
+            environ=health_environment(os.environ if environ is None else environ),
             environment=desired.environment.name,
             tenant=tenant,
             retry_failed=retry_failed,
