@@ -335,8 +335,8 @@ class LiveView:
         """Show one round's lines."""
         lines = render_round(result)
         if self.tty and self.drawn and not result.commit:
-            click.echo(f"\x1b[{self.drawn}F\x1b[J", nl=False)
-        click.echo("\n".join(lines))
+            click.echo(f"\x1b[{self.drawn}F\x1b[J", nl=False, color=True)
+        click.echo("\n".join(lines), color=self.tty)
         # a round that committed a decision stays on screen; the next one starts below it
         self.drawn = 0 if result.commit else len(lines)
 
