@@ -31,7 +31,8 @@ from pipeline.bundle.manifest import (
     parse_manifest,
     sign_manifest,
 )
-from pipeline.bundle.tarstream import BundleWriter, Progress, no_progress
+from pipeline.bundle.progress import Progress, no_progress
+from pipeline.bundle.tarstream import BundleWriter
 from pipeline.errors import GateError, InputError, Location
 from pipeline.gitrepo import GitRepo
 from pipeline.models.base import API_VERSION
@@ -130,11 +131,6 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
         request.output, manifest, raw, signature, plan, included, entitlements, artifacts, progress
     )
     return ExportResult(request.output, manifest, manifest_digest(raw), size)
-
-
-def total_bytes(manifest: BundleManifest) -> int:
-    """Bytes a progress bar counts for a bundle."""
-    return manifest.total_size()
 
 
 def _read_key(path: Path) -> bytes:
@@ -278,6 +274,7 @@ def _write(
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
     try:
         with os.fdopen(fd, "wb") as out:
+            progress.start(len(raw) + len(signature) + manifest.total_size())
             writer = BundleWriter(out, mtime=int(manifest.created.timestamp()), progress=progress)
             writer.add_bytes(MANIFEST_NAME, raw)
             writer.add_bytes(SIGNATURE_NAME, signature)

@@ -33,7 +33,12 @@ from pathlib import Path
 import pygit2
 
 from pipeline import layout
-from pipeline.bundle.contents import ENTITLEMENTS, artifact_path, entitlement_path
+from pipeline.bundle.contents import (
+    ENTITLEMENTS,
+    MAX_FILE_BYTES,
+    artifact_path,
+    entitlement_path,
+)
 from pipeline.bundle.deploy import Deploy, Deployed, deploy_with_agent
 from pipeline.bundle.entitlements import entitlement_problem
 from pipeline.bundle.freshness import (
@@ -44,7 +49,8 @@ from pipeline.bundle.freshness import (
     next_state,
 )
 from pipeline.bundle.manifest import manifest_digest, parse_manifest, verify_manifest
-from pipeline.bundle.tarstream import BundleReader, Progress, ScanResult, no_progress
+from pipeline.bundle.progress import Progress, no_progress
+from pipeline.bundle.tarstream import BundleReader, ScanResult
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.bundle import BundleManifest, BundleRelease, ImportState
@@ -135,12 +141,14 @@ def import_bundle(
     """Import the bundle; GateError naming every reason it is refused."""
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
+    if request.host_version is not None:
+        _host_version(request.host_version)
     git = GitRepo(request.repo)
     branch = request.branch or _current_branch(git)
-    tip = git.resolve(f"refs/heads/{branch}")
-    policy = _site_policy(git, tip)
     objects = ContentAddressedDirectory(request.store / OBJECTS)
-    with _scratch(request.store) as scratch:
+    with _scratch(request.store) as scratch:  # one import at a time: read the tip inside
+        tip = git.resolve(f"refs/heads/{branch}")
+        policy = _site_policy(git, tip)
         checked = _verify(request, git, tip, policy, objects, scratch, progress)
         pause("verified")
         manifest = checked.scan.manifest
@@ -196,6 +204,15 @@ def store_verified(objects: ContentAddressedDirectory, path: Path, sha256: str) 
     path.replace(target)
     fsync_directory(target.parent)
     return sha256
+
+
+def _host_version(text: str) -> Version:
+    try:
+        return Version.parse(text)
+    except ValueError:
+        raise InputError(
+            f"--host-version {text!r} is not a semantic version", hint="e.g. --host-version 2.6.0"
+        ) from None
 
 
 # -- checks 1-3 ---------------------------------------------------------------------------
@@ -416,8 +433,6 @@ def _check_site_fit(
             "the bundle does not fit this site:\n    " + "\n    ".join(problems),
             hint="; ".join(hints) or None,
         )
-    if request.host_version is not None:
-        Version.parse(request.host_version)
 
 
 # -- the commit ---------------------------------------------------------------------------
@@ -443,7 +458,7 @@ def _commit(
             changes[f"{folder}/{name[len('environment/') :]}"] = path.read_bytes()
         elif name.startswith(("releases/", f"{ENTITLEMENTS}/")):
             data = path.read_bytes()
-            existing = git.read(tip, name, max_bytes=len(data) + 1)
+            existing = git.read(tip, name, max_bytes=MAX_FILE_BYTES)
             if name.startswith("releases/") and existing is not None and existing != data:
                 raise GateError(
                     f"{name} differs from the site's copy: a released version is locked",

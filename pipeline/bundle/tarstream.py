@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
 from pipeline.bundle.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, SIGNATURE_NAME
+from pipeline.bundle.progress import Progress, no_progress
 from pipeline.errors import GateError, InputError, Location
 from pipeline.models.bundle import BundleManifest
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
@@ -39,13 +40,6 @@ ENTRY_OVERHEAD = 3 * 512 + 1024
 """Tar bytes per entry besides its data (header, PAX header, padding), generously."""
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CORRUPT = (gzip.BadGzipFile, EOFError, zlib.error, tarfile.TarError)
-
-Progress = Callable[[int], None]
-"""Called with the number of bytes just copied (for progress bars)."""
-
-
-def no_progress(_count: int) -> None:
-    return None
 
 
 class _HashingSource:
@@ -229,6 +223,7 @@ class BundleReader:
             manifest = self.head_check(raw, self._head[SIGNATURE_NAME])
             self._result = ScanResult(manifest, raw)
             self._index = {entry.path: (entry.sha256, entry.size) for entry in manifest.files}
+            self.progress.start(manifest.total_size())
             declared = manifest.total_size() + ENTRY_OVERHEAD * (len(manifest.files) + 4)
             counted.limit = counted.size + declared + 10 * 1024
 
@@ -245,10 +240,14 @@ class BundleReader:
                 f"entry {name!r} is {member.size:,} bytes, the signed manifest says {size:,}"
             )
         target = self.dest / name
-        target.parent.mkdir(parents=True, exist_ok=True)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         digest = hashlib.sha256()
-        with os.fdopen(os.open(target, flags, 0o644), "wb") as out:
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(target, flags, 0o644)
+        except OSError as error:  # e.g. a file where a folder of another entry must be
+            raise self._fail(f"entry {name!r} cannot be written: {error.strerror}") from None
+        with os.fdopen(handle, "wb") as out:
             while chunk := stream.read(COPY_BUFFER):
                 digest.update(chunk)
                 out.write(chunk)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +20,9 @@ from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundl
 from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
 from pipeline.cli.plugin_group import plugin
 from pipeline.errors import GateError, InputError
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
 
 __all__ = ["export", "plugin"]
 
@@ -37,14 +41,31 @@ def _duration(text: str) -> timedelta:
     return timedelta(**{units[match.group(2)]: int(match.group(1))})
 
 
+class _Bar:
+    """A byte counter on stderr when it is a terminal (drawn once the total is known)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: ProgressBar[int] | None = None
+
+    def start(self, total: int) -> None:
+        if sys.stderr.isatty() and self.bar is None:
+            self.bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+            self.bar.__enter__()
+
+    def __call__(self, count: int) -> None:
+        if self.bar is not None:
+            self.bar.update(count)
+
+
 @contextmanager
-def _progress_bar(label: str) -> Iterator[Callable[[int], None]]:
-    """A byte counter on stderr when it is a terminal; silent otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda _count: None
-        return
-    with click.progressbar(length=0, label=label, file=sys.stderr, show_pos=False) as bar:
-        yield bar.update
+def _progress_bar(label: str) -> Iterator[_Bar]:
+    bar = _Bar(label)
+    try:
+        yield bar
+    finally:
+        if bar.bar is not None:
+            bar.bar.__exit__(None, None, None)
 
 
 @click.command("export")
