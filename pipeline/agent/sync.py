@@ -57,7 +57,7 @@ DEFERRED = "an HTTP check runs once the version is active (enable it)"
 """The detail of the health record of a disabled version whose check is HTTP."""
 
 
-HEALTH_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+HEALTH_ENV_KEPT = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "PYTHONPATH")
 """The only variables of the agent's environment a health command sees (no tokens)."""
 
 
