@@ -107,3 +107,75 @@ def test_export_cli_with_loose_artifacts(
     assert "exported prod (full)" in result.out and "+ hello@1.0.0 (deployed)" in result.out
     assert run_cli(cli, *argv[:-1], "soon").code == 2
     Site(tmp_path / "b")  # the site can be set up beside it
+
+
+def test_export_edge_cases(source: Source, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    source.release("hello", "1.0.0")
+    with pytest.raises(InputError, match="validity must be positive"):
+        source.export(tmp_path / "x.bundle", valid_for=timedelta(0))
+    staging = source.export(tmp_path / "staging.bundle", environment="staging")
+    assert staging.manifest.releases == []
+    with pytest.raises(InputError, match="is a bundle of 'staging', not 'prod'"):
+        source.export(tmp_path / "y.bundle", since=str(tmp_path / "staging.bundle"))
+    (tmp_path / "notes.txt").write_text("not a bundle")
+    with pytest.raises(InputError, match="cannot read bundle"):
+        source.export(tmp_path / "z.bundle", since=str(tmp_path / "notes.txt"))
+    with pytest.raises(InputError, match="cannot read key"):
+        source.export(tmp_path / "k.bundle", key=tmp_path / "missing.key")
+    # a revision from before the environment had anything: everything is new
+    since_root = source.export(tmp_path / "r.bundle", since="HEAD~2")
+    assert [r.included for r in since_root.manifest.releases] == [True]
+
+
+def test_canary_versions_travel_too(source: Source, tmp_path: Path) -> None:
+    from factories import API, yaml_text
+
+    stable = source.release("hello", "1.0.0")
+    canary = source.release("hello", "1.1.0", deploy=False)
+    state = {
+        "apiVersion": API, "kind": "PluginState", "plugin": "hello", "version": "1.0.0",
+        "digest": stable,
+        "canary": {"version": "1.1.0", "digest": canary, "weight": 10, "step": 0,
+                   "startedAt": "2026-11-24T10:00:00Z", "stepStartedAt": "2026-11-24T10:00:00Z"},
+    }  # fmt: skip
+    source.repo.commit({"environments/prod/plugins/hello.yaml": yaml_text(state)}, "canary")
+    result = source.export(tmp_path / "prod.bundle")
+    assert {(r.version, r.role) for r in result.manifest.releases} == {
+        ("1.0.0", "deployed"),
+        ("1.1.0", "deployed"),
+    }
+    wrong = {**state, "digest": canary}
+    source.repo.commit({"environments/prod/plugins/hello.yaml": yaml_text(wrong)}, "oops")
+    with pytest.raises(GateError, match=r"differs from hello@1\.0\.0's artifact"):
+        source.export(tmp_path / "bad.bundle")
+
+
+def test_manifest_parsing_and_foreign_signatures(source: Source, tmp_path: Path) -> None:
+    from factories import PASSPHRASE
+
+    from pipeline.bundle.manifest import manifest_digest, parse_manifest
+    from pipeline.signing.keys import load_private_key
+    from pipeline.signing.sign import sign_with_key
+
+    with pytest.raises(InputError, match="not valid JSON"):
+        parse_manifest(b"{")
+    with pytest.raises(InputError, match="apiVersion: Field required"):
+        parse_manifest(b'{"kind": "Release"}')
+    source.release("hello", "1.0.0")
+    result = source.export(tmp_path / "prod.bundle")
+    with tarfile.open(tmp_path / "prod.bundle") as tar:
+        raw = tar.extractfile("bundle.json").read()  # type: ignore[union-attr]
+    from pipeline.models.signing import ReleasePredicate
+
+    predicate = ReleasePredicate.model_validate(
+        {"plugin": "hello", "version": "1.0.0", "sourceCommit": "0" * 40, "builder": "x"}
+    )
+    key = load_private_key(source.key.read_bytes(), PASSPHRASE)
+    release_style = sign_with_key(manifest_digest(raw), "bundle.json", predicate, key)
+    policy = SigningPolicy.model_validate(site_policy())
+    with pytest.raises(GateError, match="not an offline-bundle attestation"):
+        verify_manifest(raw, release_style, policy, now=result.manifest.created)
+    with pytest.raises(GateError, match="cannot be read"):
+        verify_manifest(raw, b"{}", policy, now=result.manifest.created)

@@ -179,3 +179,117 @@ def test_overrides_are_recorded(source: Source, site: Site, tmp_path: Path, run_
     trailers = read_trailers(git(site.repo.path, "log", "-1", "--format=%B"))
     assert trailers["Override"].startswith("expired at")
     assert "not deployed" in accepted.out
+
+
+def _entitlement(plugin: str, **fields: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "apiVersion": "powerx.io/v1alpha1",
+        "kind": "Entitlement",
+        "plugin": plugin,
+        "licensee": "Example Bank",
+        "notAfter": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    }
+    data.update(fields)
+    return data
+
+
+def test_licensed_plugin_with_entitlements_from_bundle_and_site(
+    source: Source, site: Site, tmp_path: Path
+) -> None:
+    from factories import yaml_text
+
+    source.release("hello", "1.0.0", license="LicenseRef-Acme-Commercial")
+    source.repo.commit({"entitlements/hello.yaml": yaml_text(_entitlement("hello"))}, "lic")
+    first = tmp_path / "first.bundle"
+    source.export(first)
+    assert import_bundle(site.request(first, deploy=False)).ok
+    assert (site.repo.path / "entitlements" / "hello.yaml").is_file()
+    # the next bundle carries no entitlement (unchanged): the site's own copy counts
+    source.release("hello", "1.1.0", license="LicenseRef-Acme-Commercial")
+    second = tmp_path / "second.bundle"
+    result = source.export(second, since=str(first))
+    assert not any(f.path.startswith("entitlements/") for f in result.manifest.files)
+    assert import_bundle(site.request(second, deploy=False)).ok
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"plugin": "other"}, "names plugin 'other'"),
+        ({"versions": ">=2"}, "covers >=2, not 1.0.0"),
+        ({"notBefore": "2999-01-01T00:00:00Z", "notAfter": "2999-02-01T00:00:00Z"},
+         "is not valid before"),
+    ],
+)  # fmt: skip
+def test_entitlement_problems(fields: dict[str, object], problem: str) -> None:
+    from factories import release
+
+    from pipeline.bundle.entitlements import entitlement_problem
+    from pipeline.models.entitlement import Entitlement
+    from pipeline.models.release import Release
+
+    licensed = Release.model_validate(release(license="LicenseRef-Acme"))
+    entitlement = Entitlement.model_validate({**_entitlement("hello"), **fields})
+    found = entitlement_problem(licensed, entitlement, now=datetime.now(UTC))
+    assert found is not None and problem in found
+    assert (
+        entitlement_problem(
+            licensed, Entitlement.model_validate(_entitlement("hello")), now=datetime.now(UTC)
+        )
+        is None
+    )
+    assert (
+        entitlement_problem(Release.model_validate(release()), None, now=datetime.now(UTC)) is None
+    )
+
+
+def test_alert_delivery_problems_do_not_hide_the_refusal(
+    source: Source, site: Site, tmp_path: Path, run_cli, webhook: Webhook
+) -> None:
+    source.release("hello", "1.0.0")
+    bundle = tmp_path / "old.bundle"
+    source.export(bundle, now=datetime.now(UTC) - timedelta(days=40))
+    webhook.close()
+    result = run_cli(cli, *site.argv(bundle, "--alert-webhook", webhook.url))
+    assert result.code == 1
+    assert "alert: webhook unreachable" in result.err
+    bad_host = run_cli(cli, *site.argv(bundle, "--host-version", "two"))
+    assert bad_host.code == 2 and "not a semantic version" in bad_host.err
+
+
+def test_webhook_error_status_is_reported() -> None:
+    import httpx
+
+    from pipeline.bundle.alerts import post_alert
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert json.loads(request.content)["type"] == "powerx.import.refused"
+        return httpx.Response(500)
+
+    problem = post_alert(
+        "https://alerts.example/hook", "refused", "no", now=datetime.now(UTC),
+        transport=httpx.MockTransport(answer),
+    )  # fmt: skip
+    assert problem == "webhook answered 500"
+
+
+def test_a_changed_release_is_refused_as_locked(source: Source, site: Site, tmp_path: Path) -> None:
+    from pipeline.errors import GateError
+
+    source.release("hello", "1.0.0")
+    bundle = tmp_path / "prod.bundle"
+    source.export(bundle)
+    site.repo.commit({"releases/hello/1.0.0/release.yaml": "something else\n"}, "local edit")
+    with pytest.raises(GateError, match="a released version is locked"):
+        import_bundle(site.request(bundle, deploy=False))
+
+
+def test_resumed_import_through_the_cli(
+    source: Source, site: Site, tmp_path: Path, run_cli
+) -> None:
+    source.release("hello", "1.0.0")
+    bundle = tmp_path / "prod.bundle"
+    source.export(bundle)
+    assert run_cli(cli, *site.argv(bundle)).code == 0
+    again = run_cli(cli, *site.argv(bundle))
+    assert again.code == 0 and "already committed; resuming" in again.out
