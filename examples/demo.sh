@@ -201,4 +201,84 @@ PY
 expect 1 powerx plugin import --offline "$work/tampered.bundle" --repo "$site" \
     --store "$work/isolated-store" --operator admin
 
+step "10. Canary rollouts in prod, judged by a live Prometheus: one rolled back, one completed"
+# The controller works from its own clone, as a CI job or a service would, pushing each decision.
+canary="$work/canary-repo"
+git clone -q "$remote" "$canary"
+# staging goes back to hello-world 1.1.0 and prod approves it; ledger-sync 1.0.1 reaches staging
+powerx rollback hello-world --env staging --reason "1.2.0 was rolled back from prod" \
+    --repo "$canary" --push --operator rita >/dev/null
+approve() {  # approve RELEASE ENV APPROVER...
+    local release=$1 env=$2 approver
+    shift 2
+    for approver in "$@"; do
+        PX_PASSPHRASE="$approver's passphrase" powerx approve "$release" --env "$env" \
+            --key "$work/keys/$approver.key" --as "$approver" --repo "$canary" --push >/dev/null
+    done
+}
+approve hello-world@1.1.0 prod quinn rita
+approve ledger-sync@1.0.1 staging quinn
+powerx promote ledger-sync --to staging --repo "$canary" --push --operator robot
+approve ledger-sync@1.0.1 prod quinn rita
+# The metrics source: an exporter whose canary/stable series the demo sets, scraped every second
+# by a real Prometheus (Debian's, from make setup); without one, a file of samples instead.
+metrics="$work/metrics"
+mkdir -p "$metrics"
+cat >"$metrics/series.json" <<'JSON'
+{"hello-world": {"stable": {"version": "1.0.0", "error_ratio": 0.01, "latency": 0.10},
+                 "canary": {"version": "1.1.0", "error_ratio": 0.01, "latency": 0.10}},
+ "ledger-sync": {"stable": {"version": "0.9.0", "error_ratio": 0.01, "latency": 0.20},
+                 "canary": {"version": "1.0.1", "error_ratio": 0.12, "latency": 0.21}}}
+JSON
+python "$project/examples/metrics_exporter.py" "$metrics/series.json" "$metrics" \
+    "$canary/policies/rollout.yaml" &
+exporter_pid=$!
+trap 'kill "$exporter_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 300); do [ -s "$metrics/url" ] && break; sleep 0.1; done
+url=$(cat "$metrics/url")
+if [ "$url" = "file:" ]; then
+    provider="{type: file, path: $metrics/samples.json}"
+    echo "(no prometheus binary: the judge reads samples from $metrics/samples.json)"
+else
+    provider="{type: prometheus, url: $url}"
+    echo "Prometheus at $url scrapes the exporter every second"
+fi
+# Demo timings: 1 s samples, a 5 s window, 3 s per step (the live policy says minutes).
+cat >"$canary/policies/rollout.yaml" <<YAML
+apiVersion: powerx.io/v1alpha1
+kind: RolloutPolicy
+steps: [10, 50, 100]
+interval: 1s
+minStepDuration: 3s
+analysisWindow: 5s
+sampleInterval: 1s
+minSamples: 4
+failAfter: 30s
+provider: $provider
+metrics:
+  - name: error-ratio
+    query: >-
+      sum(rate(powerx_plugin_errors_total{plugin="{plugin}",group="{group}"}[5s]))
+      / sum(rate(powerx_plugin_requests_total{plugin="{plugin}",group="{group}"}[5s]))
+    direction: increase
+    tolerance: 0.002
+    critical: true
+    noData: hold
+  - name: latency
+    query: avg(powerx_plugin_latency_seconds{plugin="{plugin}",group="{group}"})
+    direction: increase
+    maxDeviation: 0.10
+    noData: hold
+YAML
+git -C "$canary" commit -q -am "Rollout policy for the demo: the local metrics source, short steps"
+git -C "$canary" push -q origin main
+show powerx rollout start ledger-sync@1.0.1 --env prod --repo "$canary" --push --operator robot
+expect 1 powerx rollout watch ledger-sync --env prod --repo "$canary" --push --operator robot
+show powerx rollout start hello-world@1.1.0 --env prod --repo "$canary" --push --operator robot
+expect 0 powerx rollout watch hello-world --env prod --repo "$canary" --push --operator robot
+show powerx rollout status hello-world --env prod --repo "$canary"
+show git -C "$canary" --no-pager log --format='%h %s' -5
+show cat "$canary/environments/prod/CHANGELOG.md"
+kill "$exporter_pid" 2>/dev/null || true
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

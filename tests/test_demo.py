@@ -26,8 +26,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 3
-    assert out.count("(exit code 0, as expected)") == 7
+    assert out.count("(exit code 1, as expected)") == 5
+    assert out.count("(exit code 0, as expected)") == 10
     assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
     assert "promoted hello-world@1.2.0: staging -> prod" in out
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
@@ -43,6 +43,23 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         in out
     )
     assert "Demo finished" in out
+    # step 10: canary rollouts against the demo's own metrics source
+    assert "rolled back: canary 1.0.1 removed, every tenant runs 0.9.0" in out
+    assert "verdict: fail" in out and "error-ratio  high (critical)" in out
+    assert "completed: hello-world 1.1.0 is stable in prod (was 1.0.0)" in out
+    canary_log = subprocess.run(
+        ["git", "-C", str(tmp_path / "canary-repo"), "log", "--format=%s", "-5"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert canary_log == [
+        "Complete the rollout of hello-world in prod: 1.0.0 -> 1.1.0",
+        "Canary hello-world 1.1.0 in prod expands to 50%",
+        "Start the canary of hello-world 1.1.0 in prod at 10%",
+        "Roll back ledger-sync in prod: 1.0.1 -> 0.9.0",
+        "Start the canary of ledger-sync 1.0.1 in prod at 10%",
+    ]
     log = subprocess.run(
         ["git", "-C", str(tmp_path / "release-repo"), "log", "--format=%s"],
         capture_output=True,
