@@ -111,8 +111,12 @@ def test_a_promotion_into_a_pull_request_environment_opens_a_pull_request(
     assert "staging: (not deployed) -> 1.0.0" in pull["body"]
     state = git(remote, "show", f"{BRANCH}:environments/staging/plugins/hello.yaml")
     assert "version: 1.0.0" in state
+    proposed = git(remote, "rev-parse", BRANCH)
+    release_repo.commit({"README.md": "main moves on"}, "unrelated")
+    release_repo.git("push", "-q", "origin", "main")
     again = promote(run_cli, release_repo, "--github-repo", "powerx/release-repo")
-    assert again.code == 0 and "branch already up to date" in again.out
+    assert again.code == 0 and "already proposed" in again.out
+    assert git(remote, "rev-parse", BRANCH) == proposed  # reviews on it stay current
     assert len(github.pulls) == 1
 
 
@@ -174,3 +178,45 @@ def test_a_signed_record_still_counts_without_a_pull_request(
         cli, "check", "--repo", str(release_repo.path), "--base", "origin/main", "--format", "json"
     )
     assert approvals_gate(json.loads(result.out))["status"] == "pass"
+
+
+def test_remind_and_plan_count_the_reviews_of_a_promotion_request(
+    run_cli: Any, remote: Path, release_repo: Repo, github: GitHubStub
+) -> None:
+    promote(run_cli, release_repo, "--to", "test")
+    promote(run_cli, release_repo, "--github-repo", "powerx/release-repo")
+    github.push(1, git(remote, "rev-parse", BRANCH))
+    repo_args = ["--repo", str(release_repo.path), "--github-repo", "powerx/release-repo"]
+    waiting = run_cli(cli, "remind", "--remote", "origin", *repo_args)
+    assert waiting.code == 0
+    assert waiting.out.startswith(f"waiting  hello@1.0.0 ({BRANCH})")
+    assert "0/1 approval(s) for staging" in waiting.out
+    plan_args = ["plan", "hello@1.0.0", "--env", "staging", "--pull-request", "1", *repo_args]
+    assert "0/1 approval(s) for staging" in run_cli(cli, *plan_args).out
+    github.review(1, "gina")
+    done = run_cli(cli, "remind", "--remote", "origin", *repo_args)
+    assert done.out == "no release request is waiting for approvals\n"
+    assert "1/1 approval(s) for staging (gina)" in run_cli(cli, *plan_args).out
+    # Without a forge only signed records count: the request still waits.
+    local = run_cli(cli, "remind", "--remote", "origin", "--repo", str(release_repo.path))
+    assert "0/1 approval(s) for staging" in local.out
+
+
+def test_a_merged_promotion_pull_request_shows_in_the_audit_trail(
+    run_cli: Any, remote: Path, release_repo: Repo
+) -> None:
+    promote(run_cli, release_repo, "--to", "test")
+    promote(run_cli, release_repo, "--no-pr")
+    release_repo.git("fetch", "-q", "origin")
+    release_repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #1", f"origin/{BRANCH}")
+    result = run_cli(cli, "audit", "--repo", str(release_repo.path), "--format", "json")
+    entries = json.loads(result.out)
+    newest = entries[0]
+    assert (newest["action"], newest["environment"], newest["version"]) == (
+        "promote",
+        "staging",
+        "1.0.0",
+    )
+    assert newest["manual"] is False
+    assert newest["details"]["Merged-In"] == release_repo.git("rev-parse", "--short=7", "HEAD")
+    assert all("Merge pull request" not in e["summary"] for e in entries)  # no "manual" row

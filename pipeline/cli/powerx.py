@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import click
@@ -24,6 +25,7 @@ from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
 from pipeline.policy import CheckRequest, run_check
 from pipeline.policy.github_reviews import pull_request_reviews, with_github_members
+from pipeline.policy.release_approvals import PullRequestReviews
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.audit import AuditQuery, audit_trail
@@ -113,7 +115,7 @@ def check(
         request = replace(
             request,
             reviews=pull_request_reviews(client, pull_request),
-            resolve_teams=lambda teams: with_github_members(teams, client),
+            resolve_teams=partial(with_github_members, client=client),
         )
     report = run_check(GitRepo(repo_dir), request)
     if output_format == "json":
@@ -231,11 +233,18 @@ def publish() -> None:
 
 
 def _forge(github_repo: str | None, why: str) -> Callable[[], GitHubClient]:
-    """A GitHub client factory ($GITHUB_TOKEN, $GITHUB_API_URL), made only when needed."""
+    """A GitHub client factory; $GITHUB_TOKEN and $GITHUB_API_URL are read when it is called."""
     if not github_repo:
         raise click.UsageError(f"--github-repo (or $GITHUB_REPOSITORY) is needed {why}")
-    token = token_from_env(os.environ)
-    return lambda: GitHubClient(github_repo, token, api_url=api_url_from_env(os.environ))
+    return lambda: GitHubClient(
+        github_repo, token_from_env(os.environ), api_url=api_url_from_env(os.environ)
+    )
+
+
+def _branch_reviews(client: GitHubClient, base: str, branch: str) -> PullRequestReviews | None:
+    """The reviews of the open pull request from `branch` into `base`, if there is one."""
+    pull = client.find_pull_request(branch, base)
+    return pull_request_reviews(client, pull.number) if pull is not None else None
 
 
 def _release_ref(release: str) -> tuple[str, str]:
@@ -353,6 +362,8 @@ def publish_create(
         if no_push or no_pr
         else _forge(github_repo, "to open a pull request (or pass --no-pr)")
     )
+    if forge is not None:
+        token_from_env(os.environ)  # a missing token stops publish before anything is done
     result = publish_release(
         GitRepo(repo_dir),
         request,
@@ -471,6 +482,13 @@ def promote(
     default=None,
     help="With --lock: push the tag to this remote (default origin), where checks see it.",
 )
+@click.option(
+    "--pull-request",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Count the reviews of pull request N as approvals (GitHub, $GITHUB_TOKEN).",
+)
+@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
 def plan(
     release: str,
     environment: str,
@@ -479,6 +497,8 @@ def plan(
     output: Path | None,
     lock: bool,
     remote: str | None,
+    pull_request: int | None,
+    github_repo: str | None,
 ) -> int:
     """The release plan of RELEASE (plugin@version) as Markdown; --lock tags it.
 
@@ -488,8 +508,20 @@ def plan(
     """
     plugin, version = _release_ref(release)
     git = GitRepo(repo_dir)
+    reviews, teams = None, None
+    if pull_request is not None:
+        client = _forge(github_repo, "to read pull request reviews")()
+        reviews = pull_request_reviews(client, pull_request)
+        teams = partial(with_github_members, client=client)
     planned = release_plan(
-        git, git.resolve(rev), plugin, version, environment=environment, now=datetime.now(UTC)
+        git,
+        git.resolve(rev),
+        plugin,
+        version,
+        environment=environment,
+        now=datetime.now(UTC),
+        reviews=reviews,
+        teams=teams,
     )
     if output is not None:
         atomic_write(output, planned.markdown.encode())
@@ -529,18 +561,24 @@ def remind(
     comment: bool,
     github_repo: str | None,
 ) -> int:
-    """List release requests waiting for approvals; exit 1 when any is past its SLA.
+    """List requests waiting for approvals; exit 1 when any is past its SLA.
+
+    Requests are release/* and promote/* branches not merged into BASE. With
+    --github-repo (or $GITHUB_REPOSITORY), the reviews of their pull requests count too.
 
     Meant for a scheduled workflow: a non-zero exit alerts.
     """
     git = GitRepo(repo_dir)
     if remote:
         git.fetch_all(remote)
+    client = _forge(github_repo, "to read reviews")() if github_repo else None
     reminders = pending_requests(
         git,
         f"refs/remotes/{remote}/{base}" if remote else base,
         remote=remote,
         now=datetime.now(UTC),
+        reviews_of=partial(_branch_reviews, client, base) if client else None,
+        teams=partial(with_github_members, client=client) if client else None,
     )
     for reminder in reminders:
         mark = "OVERDUE" if reminder.overdue else "waiting"
@@ -557,7 +595,8 @@ def remind(
         except InputError as error:  # the alert still goes out through the exit code
             click.echo(f"warning: {error.message}", err=True)
     if overdue and comment:
-        client = _forge(github_repo, "to comment on pull requests")()
+        if client is None:
+            raise click.UsageError("--comment needs --github-repo (or $GITHUB_REPOSITORY)")
         for url in comment_on_requests(client, reminders, base=base, now=datetime.now(UTC)):
             click.echo(f"reminded: {url}")
     return 1 if overdue else 0

@@ -47,10 +47,10 @@ def token_from_env(env: Mapping[str, str]) -> str:
     token = env.get("GITHUB_TOKEN", "").strip()
     if not token:
         raise InputError(
-            "GITHUB_TOKEN is not set: opening a release request (a GitHub pull request) needs "
-            "a GitHub token",
+            "GITHUB_TOKEN is not set: GitHub's REST API (pull requests, reviews, teams) needs "
+            "a token",
             hint="export GITHUB_TOKEN (in GitHub Actions: `env: GITHUB_TOKEN: "
-            "${{ secrets.GITHUB_TOKEN }}` with `permissions: pull-requests: write`); "
+            "${{ secrets.GITHUB_TOKEN }}` with the `pull-requests` permission); "
             "on another forge, pass --no-pr and open the request by hand",
         )
     return token

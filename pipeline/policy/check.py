@@ -18,10 +18,14 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.models.approvals import Teams
 from pipeline.models.policy import PolicySet
 from pipeline.policy.gates import ReleaseGates
-from pipeline.policy.release_approvals import PullRequestReviews, release_approvals
+from pipeline.policy.release_approvals import (
+    PullRequestReviews,
+    TeamResolver,
+    release_approvals,
+    resolve_teams,
+)
 from pipeline.policy.results import CheckReport, GateResult, located, results_from_error
 from pipeline.snapshot import Loaded, ParseCache, Snapshot
 
@@ -38,7 +42,7 @@ class CheckRequest:
     """The clock for validity windows (default: now, UTC)."""
     reviews: PullRequestReviews | None = None
     """The reviews of the pull request under check: approvals besides signed records."""
-    resolve_teams: Callable[[Teams], Teams] | None = None
+    resolve_teams: TeamResolver | None = None
     """Adds members of teams mirrored from a forge (GitHub teams) to the base's teams."""
 
 
@@ -49,8 +53,7 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     cache: ParseCache = {}
     base, head = Snapshot(git, base_commit, cache), Snapshot(git, head_commit, cache)
     policies = base.policies()
-    if request.resolve_teams is not None:
-        policies = policies.model_copy(update={"teams": request.resolve_teams(policies.teams)})
+    policies = resolve_teams(policies, request.resolve_teams)
     if request.audit:
         paths = [p for top in _ROOTS for p in git.files(head_commit, top)]
     else:

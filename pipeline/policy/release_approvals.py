@@ -7,6 +7,7 @@ in as `PullRequestReviews` (read by `pipeline.policy.github_reviews`). `powerx c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.models.approvals import Teams
 from pipeline.models.policy import PolicySet
 from pipeline.policy.approvals import (
     Approval,
@@ -33,6 +35,17 @@ class PullRequestReviews:
     number: int
     head_sha: str
     approvals: tuple[Approval, ...] = field(default=())
+
+
+TeamResolver = Callable[[Teams], Teams]
+"""Adds the members of teams mirrored from a forge (GitHub teams) to `policies/teams.yaml`."""
+
+
+def resolve_teams(policies: PolicySet, resolver: TeamResolver | None) -> PolicySet:
+    """`policies` with forge team members added (unchanged without a resolver)."""
+    if resolver is None:
+        return policies
+    return policies.model_copy(update={"teams": resolver(policies.teams)})
 
 
 @dataclass(frozen=True)

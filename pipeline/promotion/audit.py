@@ -8,7 +8,7 @@ environment), so nothing that changed a release, an environment or a policy is m
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pygit2
@@ -55,9 +55,32 @@ def audit_trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterat
         when = datetime.fromtimestamp(commit.commit_time, UTC)
         if query.since is not None and when < query.since:
             return
+        entries = _merged_entries(git, commit, when)
+        single = _entry(git, commit, when) if not entries else None
+        for entry in entries or ([single] if single is not None else []):
+            if _matches(entry, query):
+                yield entry
+
+
+def _merged_entries(git: GitRepo, merge: pygit2.Commit, when: datetime) -> list[AuditEntry]:
+    """A merged pull request's own PowerX commits, dated when the merge made them take effect.
+
+    A merge commit carries no trailers; the promotion or release commits it brings in do.
+    Empty when `merge` is not a merge, has trailers itself, or brings no PowerX commit.
+    """
+    if len(merge.parent_ids) != 2 or "Action" in read_trailers(merge.message):
+        return []
+    mainline, side = merge.parents
+    stop = git.merge_base(mainline, side).id
+    entries = []
+    for commit in git.first_parent_walk(side):
+        if commit.id == stop:
+            break
         entry = _entry(git, commit, when)
-        if entry is not None and _matches(entry, query):
-            yield entry
+        if entry is not None and not entry.manual:
+            merged = {"Merged-In": merge.short_id, "Merged-By": merge.author.name}
+            entries.append(replace(entry, details={**entry.details, **merged}))
+    return entries
 
 
 def _matches(entry: AuditEntry, query: AuditQuery) -> bool:

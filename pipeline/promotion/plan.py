@@ -15,7 +15,12 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.models.release import Release
 from pipeline.policy.gates import ReleaseGates
-from pipeline.policy.release_approvals import release_approvals
+from pipeline.policy.release_approvals import (
+    PullRequestReviews,
+    TeamResolver,
+    release_approvals,
+    resolve_teams,
+)
 from pipeline.snapshot import Snapshot
 
 
@@ -29,16 +34,26 @@ class ReleasePlan:
 
 
 def release_plan(
-    git: GitRepo, tip: pygit2.Commit, plugin: str, version: str, *, environment: str, now: datetime
+    git: GitRepo,
+    tip: pygit2.Commit,
+    plugin: str,
+    version: str,
+    *,
+    environment: str,
+    now: datetime,
+    reviews: PullRequestReviews | None = None,
+    teams: TeamResolver | None = None,
 ) -> ReleasePlan:
     """The plan for taking plugin@version into `environment` (prod by default in the CLI)."""
     snapshot = Snapshot(git, tip)
     loaded = snapshot.release(plugin, version)
     if loaded is None:
         raise InputError(f"{plugin}@{version} has no release manifest at {tip.short_id}")
-    policies = snapshot.policies()
+    policies = resolve_teams(snapshot.policies(), teams)
     gates = ReleaseGates(policies, snapshot, snapshot, loaded, now=now).evaluate()
-    judged = release_approvals(snapshot, policies, plugin, version, environment, now=now)
+    judged = release_approvals(
+        snapshot, policies, plugin, version, environment, now=now, reviews=reviews
+    )
     verdict, origin = judged.verdict, judged.origin
     approval_text = verdict.describe() + "".join(f"\n- refused: {p}" for p in judged.problems)
     deployed = [(env, _deployed(snapshot, env, plugin)) for env in policies.promotion.order]

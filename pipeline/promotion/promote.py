@@ -380,12 +380,19 @@ def _propose(
     """Commit the promotion on its own branch, push it and open (or find) its pull request."""
     branch = promotion_branch(promotion)
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
-    current = git.read(start, path, max_bytes=1024 * 1024)
+    changes = promotion.changes(git.read(start, path, max_bytes=1024 * 1024))
     message = promotion.message(request)
-    commit = git.commit(f"refs/heads/{branch}", promotion.changes(current), message, parent=start)
     if remote is None:
+        commit = git.commit(f"refs/heads/{branch}", changes, message, parent=start)
         return Proposal(promotion, branch, str(commit.id), note="committed locally")
-    commit, note = push_request_branch(git, remote, commit, branch)
+    proposed = git.fetch(remote, branch)
+    if proposed is not None and git.read(proposed, path, max_bytes=1024 * 1024) == changes[path]:
+        # Already proposed: rebuilding the branch on a newer base would make every review
+        # stale, for no change in what it proposes.
+        commit, note = proposed, "already proposed"
+    else:
+        commit = git.commit(f"refs/heads/{branch}", changes, message, parent=start)
+        commit, note = push_request_branch(git, remote, commit, branch)
     if forge is None:
         return Proposal(promotion, branch, str(commit.id), note=note or "pushed; open a PR")
     title, _, body = message.partition("\n")

@@ -1,14 +1,15 @@
-"""`powerx remind`: release requests that wait past their approval SLA.
+"""`powerx remind`: requests that wait past their approval SLA.
 
-A release request is a `release/*` branch not yet merged into the base branch. For every
-release it adds, the approval rules of the environment it asks for (the environment
-whose state it changes, else the first of the order) are applied to the signed approval
-records on the branch; a request that is not approved within `slaHours` of its first
-commit is overdue.
+A request is a `release/*` branch (publish) or a `promote/*` branch (a promotion that
+lands by pull request) not yet merged into the base branch. Each version it asks for
+(the environment whose state it changes, else the first of the order) is judged by the
+approval rules, with the signed records on the branch and, when given, the reviews of
+its pull request; a request not approved within `slaHours` of the release is overdue.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -19,10 +20,17 @@ from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo
-from pipeline.policy.release_approvals import release_approvals
+from pipeline.models.policy import PolicySet
+from pipeline.policy.release_approvals import (
+    PullRequestReviews,
+    TeamResolver,
+    release_approvals,
+    resolve_teams,
+)
 from pipeline.snapshot import Snapshot
 
-RELEASE_BRANCHES = "release/"
+REQUEST_BRANCHES = ("release/", "promote/")
+"""Branches that are requests: publish opens release/*, promote opens promote/<env>/*."""
 REMINDER_MARK = "<!-- powerx-remind -->"
 """Marks our reminder comments, so a pull request gets at most one a day."""
 
@@ -39,49 +47,85 @@ class Reminder:
     overdue: bool
 
 
+ReviewsOf = Callable[[str], PullRequestReviews | None]
+"""The reviews of the pull request opened from a branch (None: no pull request)."""
+
+
 def pending_requests(
-    git: GitRepo, base: str, *, remote: str | None, now: datetime
+    git: GitRepo,
+    base: str,
+    *,
+    remote: str | None,
+    now: datetime,
+    reviews_of: ReviewsOf | None = None,
+    teams: TeamResolver | None = None,
 ) -> list[Reminder]:
-    """Every open release request with its approval state, oldest first."""
+    """Every open request (release/* and promote/* branches) with its approvals, oldest first."""
     base_commit = git.resolve(base)
+    policies = resolve_teams(Snapshot(git, base_commit).policies(), teams)
     prefix = f"refs/remotes/{remote}/" if remote else "refs/heads/"
     reminders = []
     for name in sorted(git.repo.references):
-        if not name.startswith(prefix + RELEASE_BRANCHES):
+        if not name.startswith(tuple(prefix + p for p in REQUEST_BRANCHES)):
             continue
         tip = git.repo.references[name].peel(pygit2.Commit)
         if git.repo.descendant_of(base_commit.id, tip.id) or base_commit.id == tip.id:
             continue  # merged
-        reminders.extend(_requests_on(git, base_commit, tip, name.removeprefix(prefix), now))
+        branch = name.removeprefix(prefix)
+        reviews = reviews_of(branch) if reviews_of is not None else None
+        reminders.extend(_requests_on(git, base_commit, tip, branch, policies, now, reviews))
     return sorted(reminders, key=lambda r: -r.waiting_hours)
 
 
+def _asked(
+    snapshot: Snapshot, roles: list[layout.RepoPath], first: str
+) -> dict[tuple[str, str], str]:
+    """(plugin, version) -> the environment a request asks for.
+
+    A new version in an environment's state asks for that environment; a release added
+    without one asks for the first environment of the order.
+    """
+    asked: dict[tuple[str, str], str] = {}
+    for role in roles:
+        if role.kind == "plugin-state" and role.environment and role.plugin:
+            state = snapshot.plugin_state(role.environment, role.plugin)
+            if state is not None:
+                asked.setdefault((role.plugin, state.model.version), role.environment)
+    for role in roles:
+        if role.kind == "release" and role.plugin and role.version:
+            asked.setdefault((role.plugin, role.version), first)
+    return asked
+
+
 def _requests_on(
-    git: GitRepo, base: pygit2.Commit, tip: pygit2.Commit, branch: str, now: datetime
+    git: GitRepo,
+    base: pygit2.Commit,
+    tip: pygit2.Commit,
+    branch: str,
+    policies: PolicySet,
+    now: datetime,
+    reviews: PullRequestReviews | None,
 ) -> list[Reminder]:
     fork = git.merge_base(base, tip)
     roles = [layout.classify(c.path) for c in git.changed_paths(fork, tip)]
     snapshot = Snapshot(git, tip)
-    policies = Snapshot(git, base).policies()
-    envs = sorted({r.environment for r in roles if r.kind == "plugin-state" and r.environment})
-    target = envs[0] if envs else policies.promotion.order[0]
     reminders = []
-    for role in roles:
-        if role.kind != "release" or not role.plugin or not role.version:
+    for (plugin, version), target in sorted(
+        _asked(snapshot, roles, policies.promotion.order[0]).items()
+    ):
+        if snapshot.release(plugin, version) is None:
             continue
-        path = layout.release_path(role.plugin, role.version)
-        raw = snapshot.read(path)
-        if raw is None:
-            continue
-        judged = release_approvals(snapshot, policies, role.plugin, role.version, target, now=now)
-        verdict, requested_at = judged.verdict, judged.requested_at
+        judged = release_approvals(
+            snapshot, policies, plugin, version, target, now=now, reviews=reviews
+        )
+        verdict = judged.verdict
         if verdict.satisfied:
             continue
-        waited = (now - requested_at).total_seconds() / 3600
+        waited = (now - judged.requested_at).total_seconds() / 3600
         reminders.append(
             Reminder(
                 branch,
-                f"{role.plugin}@{role.version}",
+                f"{plugin}@{version}",
                 target,
                 round(waited, 1),
                 verdict.describe(),
