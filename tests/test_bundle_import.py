@@ -164,7 +164,7 @@ def test_unhealthy_release_rolls_back_host_and_site(
     assert read_trailers(tip.parents[0].message)["Action"] == "import"
     state = (site.repo.path / "environments" / ENV / "plugins" / "hello.yaml").read_text()
     assert "version: 1.0.0" in state
-    assert [alert["type"] for alert in webhook.received] == ["powerx.import.rolled-back"]
+    assert [alert["type"] for alert in webhook.received] == ["io.powerx.import.rolled-back"]
 
 
 def test_overrides_are_recorded(source: Source, site: Site, tmp_path: Path, run_cli) -> None:
@@ -252,7 +252,7 @@ def test_alert_delivery_problems_do_not_hide_the_refusal(
     webhook.close()
     result = run_cli(cli, *site.argv(bundle, "--alert-webhook", webhook.url))
     assert result.code == 1
-    assert "alert: webhook unreachable" in result.err
+    assert "alert not delivered: http://127.0.0.1" in result.err and "unreachable" in result.err
     bad_host = run_cli(cli, *site.argv(bundle, "--host-version", "two"))
     assert bad_host.code == 2 and "not a semantic version" in bad_host.err
 
@@ -260,17 +260,17 @@ def test_alert_delivery_problems_do_not_hide_the_refusal(
 def test_webhook_error_status_is_reported() -> None:
     import httpx
 
-    from pipeline.bundle.alerts import post_alert
+    from pipeline.bundle.alerts import import_notifier, post_alert
 
     def answer(request: httpx.Request) -> httpx.Response:
-        assert json.loads(request.content)["type"] == "powerx.import.refused"
+        assert json.loads(request.content)["type"] == "io.powerx.import.refused"
         return httpx.Response(500)
 
-    problem = post_alert(
-        "https://alerts.example/hook", "refused", "no", now=datetime.now(UTC),
-        transport=httpx.MockTransport(answer),
-    )  # fmt: skip
-    assert problem == "webhook answered 500"
+    notifier = import_notifier(
+        ["https://alerts.example/hook/secret"], {}, transport=httpx.MockTransport(answer)
+    )
+    problems = post_alert(notifier, "refused", "no", bundle="prod.bundle")
+    assert problems == ["https://alerts.example/…: answered HTTP 500"]
 
 
 def test_a_changed_release_is_refused_as_locked(source: Source, site: Site, tmp_path: Path) -> None:

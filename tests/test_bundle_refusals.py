@@ -50,8 +50,8 @@ def assert_refused(
     assert result.code == 1, result.out + result.err
     assert pattern in result.err, result.err
     assert site.fingerprint() == before
-    assert [alert["type"] for alert in webhook.received] == ["powerx.import.refused"]
-    assert pattern in str(webhook.received[0]["text"])
+    assert [alert["type"] for alert in webhook.received] == ["io.powerx.import.refused"]
+    assert pattern in str(webhook.received[0]["data"]["text"])  # type: ignore[index]
     return str(result.err)
 
 

@@ -1,36 +1,63 @@
-"""Alerts for refused or rolled-back imports: a JSON POST to a webhook (Slack-compatible)."""
+"""Alerts for refused or rolled-back imports, through the shared webhooks of `pipeline.notify`.
+
+Each alert is a CloudEvents event of type `io.powerx.import.<refused|rolled-back>` (severity
+`alert`) to `--alert-webhook` and to `$POWERX_WEBHOOKS`, and a Slack-compatible message to
+`$POWERX_SLACK_WEBHOOKS`. A failed delivery is reported, never raised: an alert never hides
+the refusal it reports.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import httpx
 
-ALERT_TIMEOUT = 10.0
+from pipeline.notify import (
+    SLACK_WEBHOOKS_ENV,
+    WEBHOOKS_ENV,
+    Event,
+    Notifier,
+    urls_from_env,
+)
+
+IMPORT_TYPE_PREFIX = "io.powerx.import."
 
 
-def post_alert(
-    url: str,
-    event: str,
-    message: str,
+@dataclass(frozen=True)
+class ImportEvent(Event):
+    """An event about an offline import (its CloudEvents type says so)."""
+
+    @property
+    def type(self) -> str:
+        return IMPORT_TYPE_PREFIX + self.kind
+
+
+def import_notifier(
+    webhooks: Iterable[str],
+    environ: Mapping[str, str],
     *,
-    now: datetime,
-    details: dict[str, Any] | None = None,
     transport: httpx.BaseTransport | None = None,
-) -> str | None:
-    """POST the alert; None when delivered, else why not (an alert never hides the refusal)."""
-    payload = {
-        "type": f"powerx.import.{event}",
-        "time": now.isoformat(),
-        "text": f"PowerX offline import {event}: {message}",
-        **(details or {}),
-    }
-    try:
-        with httpx.Client(transport=transport, timeout=ALERT_TIMEOUT) as client:
-            response = client.post(url, json=payload)
-    except httpx.HTTPError as error:
-        return f"webhook unreachable: {type(error).__name__}"
-    if response.status_code >= 300:
-        return f"webhook answered {response.status_code}"
-    return None
+) -> Notifier:
+    """The webhooks an import alerts: the given ones plus the shared environment lists."""
+    return Notifier(
+        [*webhooks, *urls_from_env(environ, WEBHOOKS_ENV)],
+        urls_from_env(environ, SLACK_WEBHOOKS_ENV),
+        transport=transport,
+    )
+
+
+def post_alert(notifier: Notifier, event: str, message: str, *, bundle: str) -> list[str]:
+    """Send one alert; a line per delivery that failed (empty: all delivered)."""
+    alert = ImportEvent(
+        kind=event,
+        subject=bundle,
+        text=f"PowerX offline import {event}: {message}",
+        data={"bundle": bundle},
+        severity="alert",
+    )
+    return [
+        f"{delivery.target}: {delivery.detail}"
+        for delivery in notifier.send(alert)
+        if not delivery.ok
+    ]

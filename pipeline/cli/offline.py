@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.bundle.alerts import post_alert
+from pipeline.bundle.alerts import import_notifier, post_alert
 from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundle
 from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
 from pipeline.cli.plugin_group import plugin
@@ -236,7 +236,7 @@ def import_offline(
         with _progress_bar("verify") as progress:
             result = import_bundle(request, progress=progress, pause=_pause_from_env())
     except GateError as error:
-        _alert(alert_webhook, "refused", error.message, bundle, now)
+        _alert(alert_webhook, "refused", error.message, bundle)
         raise
     _report(result)
     if not result.ok:
@@ -245,7 +245,6 @@ def import_offline(
             "rolled-back",
             "; ".join(result.rollbacks) or "deploy failed",
             bundle,
-            now,
         )
         return 1
     return 0
@@ -258,11 +257,15 @@ def _login() -> str | None:
         return None
 
 
-def _alert(url: str | None, event: str, message: str, bundle: Path, now: datetime) -> None:
-    if not url:
+def _alert(url: str | None, event: str, message: str, bundle: Path) -> None:
+    notifier = import_notifier([url] if url else [], os.environ)
+    if not notifier.configured:
         return
-    problem = post_alert(url, event, message, now=now, details={"bundle": str(bundle)})
-    click.echo(f"alert: {problem}" if problem else f"alert sent ({event})", err=True)
+    problems = post_alert(notifier, event, message, bundle=str(bundle))
+    for problem in problems:
+        click.echo(f"alert not delivered: {problem}", err=True)
+    if not problems:
+        click.echo(f"alert sent ({event})", err=True)
 
 
 def _report(result: ImportResult) -> None:
