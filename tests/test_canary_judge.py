@@ -310,5 +310,5 @@ def test_once_the_provider_is_down_no_further_metric_waits_for_it() -> None:
     assert len(fake.requests) == 2  # one query, two attempts
     assert verdict.decision == "hold"
     assert [m.status for m in verdict.metrics] == ["error"] * 3
-    assert verdict.metrics[1].detail.startswith("not queried: Prometheus at ")
+    assert verdict.metrics[1].detail.startswith("not queried: canary: Prometheus at ")
     assert "overloaded" in verdict.metrics[2].detail

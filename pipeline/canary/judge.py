@@ -202,6 +202,8 @@ def judge(
             results.append(
                 judge_metric(base, provider, start, end, spec.sample_interval, spec.min_samples)
             )
+        except QueryRejected as error:
+            results.append(base.error(error.message))
         except ProviderUnavailable as error:
             down = error
             results.append(base.error(error.message))
@@ -233,15 +235,17 @@ def judge_metric(
 ) -> MetricResult:
     """Query both sides of one metric and classify the comparison.
 
-    A query the provider rejects makes this metric `error`; any other provider failure
-    propagates, since it concerns every metric.
+    Raises ProviderUnavailable (QueryRejected for a refused query), its message prefixed
+    with the side that failed.
     """
     samples: dict[str, Finite] = {}
     for group, query in (("canary", base.query_canary), ("stable", base.query_stable)):
         try:
             samples[group] = finite(provider.samples(query, start, end, step))
-        except QueryRejected as error:
-            return base.error(f"{group}: {error.message}")
+        except ProviderUnavailable as error:
+            raise type(error)(
+                f"{group}: {error.message}", location=error.location, hint=error.hint
+            ) from error
     return classify(base.metric, base, samples["canary"], samples["stable"], min_samples)
 
 
