@@ -117,9 +117,10 @@ def test_import_offline_in_a_network_namespace(source: Source, site: Site, tmp_p
     for entry in exported.manifest.releases:
         assert (site.store / "objects" / "sha256" / entry.artifact[:2] / entry.artifact).is_file()
     audit = subprocess.run(
-        [str(POWERX), "audit", "--repo", str(site.repo.path)], capture_output=True, text=True
-    )
-    assert "import" in audit.stdout
+        [str(POWERX), "audit", "--repo", str(site.repo.path), "--plugin", "hello"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "import" in audit.stdout and "app@1.0.0, hello@1.0.0" in audit.stdout
 
 
 def test_incremental_import_and_rerun(source: Source, site: Site, tmp_path: Path) -> None:

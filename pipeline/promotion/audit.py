@@ -84,9 +84,20 @@ def _merged_entries(git: GitRepo, merge: pygit2.Commit, when: datetime) -> list[
 
 
 def _matches(entry: AuditEntry, query: AuditQuery) -> bool:
-    if query.plugin is not None and entry.plugin != query.plugin:
+    if (
+        query.plugin is not None
+        and entry.plugin != query.plugin
+        and not _lists_plugin(entry, query.plugin)
+    ):
         return False
     return query.environment is None or entry.environment == query.environment
+
+
+def _lists_plugin(entry: AuditEntry, plugin: str) -> bool:
+    """An offline import names every `plugin@version` it deployed in its Version trailer."""
+    if entry.plugin is not None or entry.version is None:
+        return False
+    return any(part.strip().startswith(f"{plugin}@") for part in entry.version.split(","))
 
 
 def _entry(git: GitRepo, commit: pygit2.Commit, when: datetime) -> AuditEntry | None:
