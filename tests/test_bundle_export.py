@@ -24,7 +24,7 @@ def source(tmp_path: Path) -> Source:
 def test_full_export_indexes_and_signs_everything(source: Source, tmp_path: Path) -> None:
     base = source.release("base", "1.0.0", deploy=False)
     app = source.release("app", "1.0.0", dependencies={"base": ">=1.0"})
-    ok = source.release("hello", "1.0.0")
+    ok = source.release("hello", "1.0.0", channels=["online"])
     output = tmp_path / "prod.bundle"
     result = source.export(output)
     with tarfile.open(output) as tar:
@@ -45,6 +45,9 @@ def test_full_export_indexes_and_signs_everything(source: Source, tmp_path: Path
     verification = verify_manifest(raw, signature, policy, now=result.manifest.created)
     assert verification.mode == "key"
     assert json.loads(raw)["source"]["commit"] == source.repo.head()
+    assert result.warnings == (
+        "hello@1.0.0 is not released for the offline channel (channels: online)",
+    )
 
 
 def test_incremental_export_carries_only_what_is_new(source: Source, tmp_path: Path) -> None:
@@ -105,6 +108,7 @@ def test_export_cli_with_loose_artifacts(
     result = run_cli(cli, *argv)
     assert result.code == 0, result.err
     assert "exported prod (full)" in result.out and "+ hello@1.0.0 (deployed)" in result.out
+    assert "warning" not in result.err
     assert run_cli(cli, *argv[:-1], "soon").code == 2
     Site(tmp_path / "b")  # the site can be set up beside it
 

@@ -77,6 +77,7 @@ class ExportResult:
     manifest: BundleManifest
     digest: str
     size: int
+    warnings: tuple[str, ...] = ()
 
     @property
     def included(self) -> list[BundleRelease]:
@@ -130,7 +131,13 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
     size = _write(
         request.output, manifest, raw, signature, plan, included, entitlements, artifacts, progress
     )
-    return ExportResult(request.output, manifest, manifest_digest(raw), size)
+    warnings = tuple(
+        f"{p.release.ref} is not released for the offline channel "
+        f"(channels: {', '.join(p.release.channels)})"
+        for p in plan.releases
+        if "offline" not in p.release.channels
+    )
+    return ExportResult(request.output, manifest, manifest_digest(raw), size, warnings)
 
 
 def _read_key(path: Path) -> bytes:

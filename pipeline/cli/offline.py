@@ -154,6 +154,8 @@ def export(
     for release in manifest.releases:
         mark = "+" if release.included else "="
         click.echo(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     return 0
 
 
