@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
+import io
+import tarfile
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -306,26 +309,63 @@ def test_package_naming_another_plugin_is_refused(site: Site) -> None:
     assert not (site.store.plugins_dir / "hello").exists()
 
 
-def test_archive_escape_is_refused_by_the_packaging_rules(site: Site, tmp_path: Path) -> None:
-    import gzip
-    import io
-    import tarfile
+def _entry(
+    name: str, kind: bytes = tarfile.REGTYPE, link: str = "", size: int = 3
+) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.size = kind, link, size if kind == tarfile.REGTYPE else 0
+    return info
 
+
+@pytest.mark.parametrize(
+    ("members", "refusal"),
+    [
+        ([_entry("../../escaped.txt")], "climbs out with '..'"),
+        ([_entry("/tmp/escaped.txt")], "is an absolute path"),
+        ([_entry("dist/link", tarfile.SYMTYPE, "/etc/passwd")], "is a symbolic link"),
+        ([_entry("dist/hard", tarfile.LNKTYPE, "plugin.yaml")], "is a hard link"),
+        ([_entry("dist/bomb", size=8 * 1024**2)], "decompression bomb"),
+    ],
+    ids=["dotdot", "absolute", "symlink", "hardlink", "bomb"],
+)
+def test_archive_escapes_are_refused_by_the_packaging_rules(
+    site: Site, tmp_path: Path, members: list[tarfile.TarInfo], refusal: str
+) -> None:
     evil = tmp_path / "evil.pxp"
     with (
         evil.open("wb") as raw,
         gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w") as tar,
     ):
-        info = tarfile.TarInfo("../../escaped.txt")
-        info.size = 3
-        tar.addfile(info, io.BytesIO(b"pwn"))
+        for info in members:
+            if info.size > 1024**2:  # a bomb: zeros, 1000x smaller compressed
+                tar.addfile(info, _Zeros(info.size))
+            else:
+                tar.addfile(info, io.BytesIO(b"pwn") if info.isreg() else None)
     digest = site.store.artifacts.put(evil).sha256
     site.write_state(state("evil", "1.0.0", digest))
-    outcome = sync(site.env_dir, site.store, clock=clock).plugin("evil")
-    assert outcome.action == "failed" and "climbs out with '..'" in outcome.message
+    limit = 1024**2  # the site's limit on a package's decompressed size (default 2 GiB)
+    outcome = sync(site.env_dir, site.store, clock=clock, max_package_bytes=limit).plugin("evil")
+    assert outcome.action == "failed" and refusal in outcome.message
     assert not list(tmp_path.rglob("escaped.txt"))
     assert not (site.store.plugins_dir / "evil").exists()
+    assert not any(site.store.staging_dir.iterdir())
+
+
+class _Zeros(io.RawIOBase):
+    """`size` zero bytes, streamed (the bomb is never held in memory)."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        count = min(len(buffer), self.left)
+        buffer[:count] = bytes(count)
+        self.left -= count
+        return count
 
 
 def test_invalid_environment_changes_nothing(site: Site) -> None:

@@ -38,7 +38,7 @@ from pipeline.models.agent import (
 )
 from pipeline.models.base import API_VERSION
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
-from pipeline.packaging.archive import extract_package
+from pipeline.packaging.archive import MAX_BYTES, extract_package
 from pipeline.packaging.manifest import parse_manifest
 from pipeline.store.base import COPY_BUFFER
 from pipeline.yamlio import MAX_YAML_BYTES
@@ -122,6 +122,7 @@ def sync(
     tenant: str | None = None,
     health_timeout: float = 30.0,
     retry_failed: bool = False,
+    max_package_bytes: int = MAX_BYTES,
     clock: Clock = utc_now,
     pause: PauseHook = no_pause,
     environ: Mapping[str, str] | None = None,
@@ -148,6 +149,7 @@ def sync(
             environment=desired.environment.name,
             tenant=tenant,
             retry_failed=retry_failed,
+            max_package_bytes=max_package_bytes,
         )
         results = [run.reconcile(plugin) for plugin in desired.plugins]
         wanted = {plugin.name for plugin in desired.plugins}
@@ -178,6 +180,7 @@ class _Run:
     environment: str
     tenant: str | None
     retry_failed: bool = False
+    max_package_bytes: int = MAX_BYTES
     statuses: dict[str, PluginStatus] = field(default_factory=dict)
     outcomes: list[PluginSync] = field(default_factory=list)
     manifests: dict[Path, PluginManifest] = field(default_factory=dict)
@@ -244,7 +247,7 @@ class _Run:
                 "again to repair it",
             )
         with self.store.staging() as work:
-            info = extract_package(source, work / "package")
+            info = extract_package(source, work / "package", max_bytes=self.max_package_bytes)
             self.pause("extracted")
             if info.sha256 != digest:
                 raise GateError(
