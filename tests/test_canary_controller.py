@@ -36,6 +36,7 @@ from pipeline.models.rollout import RolloutSpec, render_query
 from pipeline.notify import Notifier
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.audit import AuditQuery, audit_trail
+from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.yamlio import parse_yaml
 
 STATE = "environments/prod/plugins/hello.yaml"
@@ -596,3 +597,17 @@ def test_prometheus_stopped_mid_rollout_holds_and_alerts(
     wait_for_data(prometheus)
     assert rollout.step(provider).outcome == "resumed"
     assert "holdingSince" not in rollout.state()["canary"]
+
+
+def test_powerx_rollback_during_a_canary_withdraws_only_the_canary(rollout: Rollout) -> None:
+    rollout.start()
+    started = rollout.remote_git("rev-parse", "main")
+    request = RollbackRequest("hello", "prod", "INC-1: canary breaks logins", operator="rita")
+    result = rollback(GitRepo(rollout.repo.path), request, branch="main", remote="origin")
+    assert (result.plan.from_version, result.plan.to_version) == ("1.1.0", "1.0.0")
+    assert result.plan.reverts == started
+    state = rollout.state()
+    assert (state["version"], "canary" in state) == ("1.0.0", False)
+    assert rollout.subjects()[0] == "Roll back hello in prod: 1.1.0 -> 1.0.0"
+    with pytest.raises(GateError, match="was rolled back from prod"):
+        rollout.start()

@@ -45,8 +45,8 @@ from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.promote import PromoteRequest, plan_promotions
 from pipeline.promotion.rollback import (
-    RollbackPlan,
     RollbackRequest,
+    plan_canary_rollback,
     rollback_message,
 )
 from pipeline.snapshot import Loaded, Snapshot
@@ -718,13 +718,7 @@ def _roll_back(
     def make_change(tip: pygit2.Commit) -> tuple[ChangeSet, str]:
         again = _current(target.git, tip, plugin, env)
         _same_rollout(again, canary)
-        plan = RollbackPlan(
-            path=again.path,
-            from_version=canary.version,
-            to_version=again.state.version,
-            content=_with_canary(again, None),
-            reverts=_started_by(target.git, tip, again.path, canary.version),
-        )
+        plan = plan_canary_rollback(target.git, tip, again.path, again.state)
         return plan.changes(), rollback_message(plan, request)
 
     commit = _land(target, make_change, when=now, subject=f"roll back {plugin} {canary.version}")
@@ -743,15 +737,6 @@ def _roll_back(
     )
     _notify(target, result, "rolled-back", verdict.explain(), severity="alert")
     return result
-
-
-def _started_by(git: GitRepo, tip: pygit2.Commit, path: str, version: str) -> str:
-    """The commit that started the canary of `version` (the one a rollback reverts)."""
-    for change in git.path_history(tip, path):
-        trailers = read_trailers(change.commit.message)
-        if trailers.get("Action") == "rollout-start" and trailers.get("Version") == version:
-            return str(change.commit.id)
-    return str(tip.id)
 
 
 # -- status --------------------------------------------------------------------------------

@@ -200,7 +200,14 @@ def start(
 @click.argument("plugin")
 @_metrics_options
 @_common
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def step(
     plugin: str,
     prometheus: str | None,
@@ -280,7 +287,14 @@ def watch(
     help="The release repo.",
 )
 @click.option("--branch", default="main", show_default=True, help="The branch.")
-@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
 def status(plugin: str, environment: str, repo_dir: Path, branch: str, output_format: str) -> int:
     """Where PLUGIN's rollout in an environment stands, and its latest decisions."""
     report = rollout_status(Target(GitRepo(repo_dir), branch=branch), plugin, environment)

@@ -18,6 +18,7 @@ from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read
 from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document
 from pipeline.snapshot import Snapshot
+from pipeline.yamlio import MAX_YAML_BYTES, dump_yaml, parse_yaml
 
 ROLLED_BACK_FROM = "Rolled-Back-From"
 
@@ -60,6 +61,8 @@ def plan_rollback(git: GitRepo, tip: pygit2.Commit, request: RollbackRequest) ->
             f"{request.plugin} is not deployed in {request.environment}: nothing to roll back",
             hint=f"{path} does not exist at {tip.short_id}",
         )
+    if current.canary is not None and request.to_version in (None, current.version):
+        return plan_canary_rollback(git, tip, path, current)
     rolled_back_from: set[str] = set()
     introduced_by: str | None = None
     for change in git.path_history(tip, path):
@@ -83,6 +86,35 @@ def plan_rollback(git: GitRepo, tip: pygit2.Commit, request: RollbackRequest) ->
     raise InputError(
         f"{request.plugin} in {request.environment} has no {wanted} to roll back to",
         hint="its history holds no earlier state that was not itself rolled back from",
+    )
+
+
+def plan_canary_rollback(
+    git: GitRepo, tip: pygit2.Commit, path: str, current: PluginState
+) -> RollbackPlan:
+    """Withdraw a canary: the state file without its `canary` block, stable kept as it is.
+
+    The revert undoes the commit that started that canary (`PowerX-Action: rollout-start`).
+    """
+    assert current.canary is not None
+    raw = git.read(tip, path, max_bytes=MAX_YAML_BYTES)
+    assert raw is not None  # `current` was loaded from it
+    tree = parse_yaml(raw, path).tree
+    tree.pop("canary", None)
+    started_by = str(tip.id)
+    for change in git.path_history(tip, path):
+        trailers = read_trailers(change.commit.message)
+        if trailers.get("Action") == "rollout-start" and trailers.get("Version") == (
+            current.canary.version
+        ):
+            started_by = str(change.commit.id)
+            break
+    return RollbackPlan(
+        path=path,
+        from_version=current.canary.version,
+        to_version=current.version,
+        content=dump_yaml(tree).encode(),
+        reverts=started_by,
     )
 
 
