@@ -33,6 +33,9 @@ TREE_CACHE_LIMIT = 1 << 20
 (releases/, environments/<env>/plugins/) are far larger and are read again and again."""
 pygit2.settings.cache_object_limit(ObjectType.TREE, TREE_CACHE_LIMIT)
 
+FOLDER_WALK_LIMIT = 4096
+"""Folder walks a GitRepo remembers (see `_folder_changes`) before it forgets them all."""
+
 ChangeSet = Mapping[str, bytes | None]
 """Repo-relative path -> new content, or None to delete the file."""
 
@@ -101,6 +104,21 @@ def read_trailers(message: str) -> dict[str, str]:
     return result
 
 
+@dataclass
+class _FolderWalk:
+    """A first-parent walk from one commit, recording the commits that changed `folder`."""
+
+    folder: str
+    next: pygit2.Commit | None
+    """The next commit to look at (None: the walk reached the root, or handed over)."""
+    tree: pygit2.Oid | None
+    """The folder's tree id at `next`."""
+    changes: list[tuple[pygit2.Commit, pygit2.Commit | None]] = field(default_factory=list)
+    """(commit, first parent) of every change found so far, newest first."""
+    tail: _FolderWalk | None = None
+    """The walk that started where this one stopped, and goes on from there."""
+
+
 class PushRejectedError(GateError):
     """The remote kept moving: our commit could not be landed after every retry."""
 
@@ -125,6 +143,7 @@ class GitRepo:
             )
         self.repo = pygit2.Repository(discovered)
         self._trees: dict[tuple[pygit2.Oid, str], pygit2.Tree | None] = {}
+        self._walks: dict[tuple[pygit2.Oid, str], _FolderWalk] = {}
 
     @property
     def root(self) -> Path:
@@ -253,15 +272,68 @@ class GitRepo:
         """The commits that changed `path`, newest first, following first parents.
 
         First parents are the mainline: a merged pull request shows as its merge commit.
+        Only the commits that changed the file's folder are opened (see `_folder_changes`),
+        so the history of many files of one folder costs about one walk of the mainline.
         """
-        commit: pygit2.Commit | None = start
         after = self._blob_id(start, path)
-        while commit is not None:
-            parent = commit.parents[0] if commit.parents else None
+        for commit, parent in self._folder_changes(start, posixpath.dirname(path)):
             before = self._blob_id(parent, path) if parent is not None else None
             if before != after:
                 yield PathChange(commit, before, after)
-            commit, after = parent, before
+            after = before  # the folder, so the file, is the same down to the next change
+
+    def _folder_changes(
+        self, start: pygit2.Commit, folder: str
+    ) -> Iterator[tuple[pygit2.Commit, pygit2.Commit | None]]:
+        """(commit, first parent) for each commit that changed `folder`, newest first.
+
+        The walk is lazy and shared: it is remembered by (start, folder) and goes only as
+        far as a caller reads; a walk that reaches a commit where another walk of the
+        folder started continues with that one, so a run that commits on top of the tip
+        it read re-reads only its own new commits.
+        """
+        walk = self._folder_walk(start, folder)
+        index = 0
+        while True:
+            if index < len(walk.changes):
+                yield walk.changes[index]
+                index += 1
+            elif walk.tail is not None:
+                walk, index = walk.tail, 0
+            elif walk.next is None:
+                return
+            else:
+                self._advance(walk)
+
+    def _folder_walk(self, start: pygit2.Commit, folder: str) -> _FolderWalk:
+        key = (start.id, folder)
+        walk = self._walks.get(key)
+        if walk is None:
+            if len(self._walks) >= FOLDER_WALK_LIMIT:
+                self._walks.clear()
+            walk = _FolderWalk(folder, start, self._tree_id(start, folder))
+            self._walks[key] = walk
+        return walk
+
+    def _advance(self, walk: _FolderWalk) -> None:
+        """Look at one more commit of `walk`, or hand over to a walk that started there."""
+        commit = walk.next
+        assert commit is not None
+        other = self._walks.get((commit.id, walk.folder))
+        if other is not None and other is not walk:
+            walk.tail, walk.next = other, None
+            return
+        parent = commit.parents[0] if commit.parents else None
+        before = self._tree_id(parent, walk.folder) if parent is not None else None
+        if before != walk.tree:
+            walk.changes.append((commit, parent))
+        walk.next, walk.tree = parent, before
+
+    def _tree_id(self, commit: pygit2.Commit, folder: str) -> pygit2.Oid | None:
+        if not folder:
+            return commit.tree_id
+        entry = self._entry(commit, folder)
+        return entry.id if entry is not None else None
 
     def _blob_id(self, commit: pygit2.Commit, path: str) -> str | None:
         entry = self._entry(commit, path)

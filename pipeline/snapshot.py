@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -22,6 +23,24 @@ D = TypeVar("D", bound=Document)
 ParseCache = dict[tuple[str, str, type], "Loaded[Any]"]
 """Validated files by (blob id, path, model): shared by the snapshots of one check, so a
 file that is the same at base and head is parsed once."""
+
+SHARED_CACHE_LIMIT = 65_536
+"""Files a repo's shared parse cache holds before it starts afresh."""
+
+_shared_caches: weakref.WeakKeyDictionary[GitRepo, ParseCache] = weakref.WeakKeyDictionary()
+
+
+def shared_cache(git: GitRepo) -> ParseCache:
+    """The parse cache of every snapshot of `git` that is given none.
+
+    Entries are keyed by blob id, so they hold at any revision: a run that reads one
+    revision after another (a promotion deciding again after each commit) parses each
+    file once.
+    """
+    cache = _shared_caches.get(git)
+    if cache is None or len(cache) >= SHARED_CACHE_LIMIT:
+        cache = _shared_caches[git] = {}
+    return cache
 
 
 @dataclass(frozen=True)
@@ -44,7 +63,7 @@ class Snapshot:
     ) -> None:
         self.git = git
         self.commit = commit
-        self._cache: ParseCache = cache if cache is not None else {}
+        self._cache: ParseCache = cache if cache is not None else shared_cache(git)
 
     @property
     def short_id(self) -> str:
@@ -106,9 +125,16 @@ class Snapshot:
 
     def load_policy(self, path: str) -> Loaded[Document]:
         """A policy file, validated as the kind it declares."""
-        raw = self.read(path)
-        if raw is None:
+        found = self.git.read_blob(self.commit, path, max_bytes=MAX_YAML_BYTES)
+        if found is None:
             raise InputError("policy file not found", location=Location(path))
+        key = (found[0], path, Document)
+        if key not in self._cache:
+            self._cache[key] = self._parse_policy(found[1], path)
+        return self._cache[key]
+
+    @staticmethod
+    def _parse_policy(raw: bytes, path: str) -> Loaded[Document]:
         doc = parse_yaml(raw, path)
         kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
         model = POLICY_KINDS.get(str(kind))

@@ -1,0 +1,437 @@
+"""Benchmark `powerx promote` on the large generated release repo, against plain git.
+
+The repo is the check benchmark's history (`benchrepo.py`: 5,000 plugins, 10,000 commits)
+with every release signed (a key-mode bundle by examples/keys/samples.key, which
+policies/signing.yaml trusts), passing evidence, no approvals required, no soak time and
+no windows, so promotions are allowed. Its last commit promotes 1.1.0 to prod for all
+plugins but `--ready` of them (every 5th): those are ready to go staging -> prod, the
+others have nothing left to promote. Three figures:
+
+1. one promotion, commit written locally: `promote()` in-process and `powerx promote
+   PLUGIN` (a process), against the same one-file commit by git plumbing;
+2. every ready plugin promoted in one `promote()` run, against `git fast-import` writing
+   the same commits;
+3. `--runners` processes each promoting a different plugin with `--push origin` against
+   one bare remote, all started at once: every promotion must land on the remote's main
+   exactly once; the time until the last one lands, and the push retries.
+
+    .venv/bin/python bench/promote_bench.py [--plugins 5000] [--commits 10000] [--profile]
+    .venv/bin/python bench/promote_bench.py --plugins 200 --commits 400   # a quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchrepo import (
+    POWERX,
+    PROJECT,
+    VERSIONS,
+    Event,
+    FileKey,
+    Timing,
+    ensure_repo,
+    git,
+    machine,
+    measure,
+    plugin_name,
+    promotion,
+    run_cli,
+    signed_content,
+    signed_history,
+    state_yaml,
+    write_repo,
+)
+
+SOURCE, TARGET = "staging", "prod"
+VERSION = VERSIONS[1]
+"""Staging runs 1.1.0 everywhere; prod runs 1.0.0 for the ready plugins only."""
+
+
+# -- the repo ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PromoteSpec:
+    """The parameters of the promotion repo; a cached repo is reused when they match."""
+
+    plugins: int
+    commits: int
+    ready: int
+    generator: int = 1
+
+    @property
+    def name(self) -> str:
+        """The folder name of the repo under the work dir."""
+        return f"promote-p{self.plugins}-c{self.commits}-r{self.ready}"
+
+    @property
+    def stride(self) -> int:
+        """Every `stride`-th plugin is ready to promote."""
+        return self.plugins // self.ready
+
+    def ready_plugins(self) -> list[str]:
+        """The plugins that run 1.1.0 in staging and 1.0.0 in prod."""
+        return [plugin_name(i * self.stride) for i in range(self.ready)]
+
+
+def promote_history(spec: PromoteSpec) -> list[Event]:
+    """The check benchmark's history, signed, then 1.1.0 into prod for all but the ready."""
+    events = signed_history(spec.plugins, spec.commits - 1)
+    ready = set(spec.ready_plugins())
+    setup: dict[str, FileKey] = {}
+    for index in range(spec.plugins):
+        name = plugin_name(index)
+        if name not in ready:
+            setup.update(promotion(TARGET, name, VERSION))
+    return [*events, Event(f"promote {VERSION} to {TARGET} (all but the ready plugins)", setup)]
+
+
+def generate(spec: PromoteSpec, path: Path) -> None:
+    """Write the promotion repo (signing every release once)."""
+    write_repo(path, promote_history(spec), content=signed_content)
+
+
+# -- one work copy per figure --------------------------------------------------------------
+
+
+class WorkRepo:
+    """A bare clone of the cached repo (objects hard-linked) whose main can be reset."""
+
+    def __init__(self, cached: Path, path: Path) -> None:
+        if path.exists():
+            shutil.rmtree(path)
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(cached), str(path)], check=True)
+        self.path = path
+        self.start = git(path, "rev-parse", "refs/heads/main").strip()
+
+    def reset(self) -> None:
+        """Put main back where the cached repo has it."""
+        git(self.path, "update-ref", "refs/heads/main", self.start)
+
+    def new_commits(self) -> list[str]:
+        """Subjects of the commits on main since the start, oldest first."""
+        log = git(self.path, "log", "--reverse", "--format=%s", f"{self.start}..main")
+        return log.splitlines()
+
+
+def subject(plugin: str) -> str:
+    """The subject line of the promotion commit of plugin."""
+    return f"Promote {plugin} {VERSION} to {TARGET}"
+
+
+def promote_in_process(repo: Path, plugin: str | None, expected: int) -> None:
+    """`promote()` on a freshly opened repo, asserting that `expected` promotions landed."""
+    from pipeline.gitrepo import GitRepo
+    from pipeline.promotion.promote import PromoteRequest, promote
+
+    request = PromoteRequest(now=datetime.now(UTC), plugin=plugin, operator="bench")
+    result = promote(GitRepo(repo), request, branch="main")
+    assert len(result.landed) == expected, (len(result.landed), result.held[:3])
+    assert all((p.source, p.target) == (SOURCE, TARGET) for p, _ in result.landed)
+
+
+def git_commit_baseline(repo: Path, plugin: str) -> None:
+    """The same one-file commit with git plumbing: blob, index, tree, commit, ref."""
+    path = f"environments/{TARGET}/plugins/{plugin}.yaml"
+    blob = subprocess.run(
+        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
+        input=state_yaml(plugin, VERSION),
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {**os.environ, "GIT_INDEX_FILE": f"{scratch}/index"}
+
+        def plumbing(*args: str) -> str:
+            return subprocess.run(
+                ["git", "-C", str(repo), *args], env=env, capture_output=True, check=True, text=True
+            ).stdout.strip()
+
+        parent = plumbing("rev-parse", "refs/heads/main")
+        plumbing("read-tree", parent)
+        plumbing("update-index", "--cacheinfo", f"100644,{blob.strip()},{path}")
+        tree = plumbing("write-tree")
+        commit = plumbing("commit-tree", tree, "-p", parent, "-m", subject(plugin))
+        plumbing("update-ref", "refs/heads/main", commit, parent)
+
+
+def fast_import_baseline(repo: Path, plugins: list[str]) -> None:
+    """The same one-file commits, one per plugin, written by one `git fast-import`."""
+    stream = io.BytesIO()
+    stream.write(b"reset refs/heads/main\nfrom refs/heads/main^0\n\n")
+    for plugin in plugins:
+        data = state_yaml(plugin, VERSION)
+        message = subject(plugin).encode()
+        stream.write(b"commit refs/heads/main\ncommitter Bench <bench@example.com> ")
+        stream.write(b"%d +0000\ndata %d\n%s\n" % (int(time.time()), len(message), message))
+        path = f"environments/{TARGET}/plugins/{plugin}.yaml".encode()
+        stream.write(b"M 100644 inline %s\ndata %d\n%s\n" % (path, len(data), data))
+    stream.write(b"done\n")
+    subprocess.run(
+        ["git", "-C", str(repo), "fast-import", "--quiet", "--done", "--force"],
+        input=stream.getvalue(),
+        check=True,
+    )
+
+
+# -- concurrent runners --------------------------------------------------------------------
+
+DRIVER = """
+import json, sys, time
+from datetime import UTC, datetime
+from pipeline.gitrepo import GitRepo
+from pipeline.promotion.promote import PromoteRequest, promote
+
+class CountingRepo(GitRepo):
+    pushes = 0
+    def push(self, *args, **kwargs):
+        self.pushes += 1
+        return super().push(*args, **kwargs)
+
+repo, plugin = CountingRepo(sys.argv[1]), sys.argv[2]
+request = PromoteRequest(now=datetime.now(UTC), plugin=plugin, operator="bench")
+result = promote(repo, request, branch="main", remote="origin")
+print(json.dumps({"landed": len(result.landed), "pushes": repo.pushes, "end": time.time()}))
+"""
+"""A runner that also counts its push attempts (the CLI does not print them)."""
+
+
+@dataclass(frozen=True)
+class RaceResult:
+    """One round of concurrent runners."""
+
+    runners: int
+    last_lands: float
+    """Seconds from starting every runner to the last one's exit (its promotion landed)."""
+    median_lands: float
+    retries: int | None
+    """Rejected pushes over all runners (None: not counted)."""
+    max_retries: int | None
+
+
+def race(cached: Path, work: Path, plugins: list[str], *, cli: bool) -> RaceResult:
+    """Start one runner per plugin against one bare remote; check everything landed once."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    remote = work / "remote.git"
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
+    git(cached, "push", "--quiet", str(remote), "main:main")
+    start = git(remote, "rev-parse", "main").strip()
+    clones = []
+    for index in range(len(plugins)):
+        clone = work / f"runner-{index:02d}"
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(remote), str(clone)], check=True)
+        clones.append(clone)
+    commands = [
+        [str(POWERX), "promote", plugin, "--repo", str(clone), "--push", "origin"]
+        if cli
+        else [sys.executable, "-c", DRIVER, str(clone), plugin]
+        for plugin, clone in zip(plugins, clones, strict=True)
+    ]
+    started = time.time()
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    ends, pushes = [], []
+    for process, command in zip(processes, commands, strict=True):
+        out, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"{command} exited {process.returncode}:\n{out}{err}")
+        if cli:
+            assert out.startswith("promoted "), out
+            ends.append(time.time())
+        else:
+            report = json.loads(out.splitlines()[-1])
+            assert report["landed"] == 1, report
+            ends.append(report["end"])
+            pushes.append(report["pushes"])
+    landed = git(remote, "log", "--first-parent", "--format=%s", f"{start}..main").splitlines()
+    for plugin in plugins:
+        assert landed.count(subject(plugin)) == 1, (plugin, landed)
+    assert len(landed) == len(plugins), landed
+    durations = [end - started for end in ends]
+    retries = [count - 1 for count in pushes]
+    return RaceResult(
+        runners=len(plugins),
+        last_lands=max(durations),
+        median_lands=statistics.median(durations),
+        retries=sum(retries) if retries else None,
+        max_retries=max(retries) if retries else None,
+    )
+
+
+def push_baseline(cached: Path, work: Path, plugin: str, runs: int) -> Timing:
+    """`git push` of one plugin's promotion commit to a bare remote."""
+    remote, clone = work / "push-remote.git", work / "push-clone.git"
+    for path in (remote, clone):
+        if path.exists():
+            shutil.rmtree(path)
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
+    git(cached, "push", "--quiet", str(remote), "main:main")
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(remote), str(clone)], check=True)
+    start = git(clone, "rev-parse", "main").strip()
+    git_commit_baseline(clone, plugin)
+
+    def reset() -> None:
+        git(remote, "update-ref", "refs/heads/main", start)
+
+    return measure(
+        lambda: run_cli(["git", "-C", str(clone), "push", "--quiet", "origin", "main:main"]),
+        runs,
+        reset=reset,
+    )
+
+
+def cli_push(cached: Path, work: Path, plugin: str, runs: int) -> Timing:
+    """`powerx promote PLUGIN --push origin` alone (no other runner)."""
+    remote, clone = work / "push-remote.git", work / "push-clone.git"
+    for path in (remote, clone):
+        if path.exists():
+            shutil.rmtree(path)
+    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
+    git(cached, "push", "--quiet", str(remote), "main:main")
+    subprocess.run(["git", "clone", "--quiet", "--bare", str(remote), str(clone)], check=True)
+    start = git(clone, "rev-parse", "main").strip()
+
+    def reset() -> None:
+        git(remote, "update-ref", "refs/heads/main", start)
+        git(clone, "update-ref", "refs/heads/main", start)
+
+    command = [str(POWERX), "promote", plugin, "--repo", str(clone), "--push", "origin"]
+    return measure(lambda: run_cli(command), runs, reset=reset)
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def seconds(timing: Timing) -> str:
+    """`best / median` in seconds."""
+    return f"{timing.best:.2f} / {timing.median:.2f}"
+
+
+def profile(action: Callable[[], object], lines: int = 30) -> str:
+    """A cProfile of `action`, top functions by cumulative time."""
+    profiler = cProfile.Profile()
+    profiler.runcall(action)
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
+    return out.getvalue()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plugins", type=int, default=5_000, help="plugins [5000]")
+    parser.add_argument("--commits", type=int, default=10_000, help="commits of history [10000]")
+    parser.add_argument("--ready", type=int, help="plugins ready to promote [plugins / 5]")
+    parser.add_argument("--runners", type=int, default=20, help="concurrent runners [20]")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of one promotion [5]")
+    parser.add_argument("--batch-runs", type=int, default=3, help="timed runs of the batch [3]")
+    parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "out", help="work dir")
+    parser.add_argument("--profile", action="store_true", help="print cProfiles of 1 and 2")
+    args = parser.parse_args(argv)
+    if args.ready is None:
+        args.ready = min(1_000, args.plugins // 5)
+    if not 0 < args.runners <= args.ready <= args.plugins:
+        parser.error("need 0 < --runners <= --ready <= --plugins")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate (or reuse) the repo, time every figure, print the table."""
+    args = parse_args(argv)
+    sys.path.insert(0, str(PROJECT))
+    args.out.mkdir(parents=True, exist_ok=True)
+    spec = PromoteSpec(args.plugins, args.commits, args.ready)
+    cached = ensure_repo(spec, args.out, lambda path: generate(spec, path))
+    work = args.out / "promote-work"
+    ready = spec.ready_plugins()
+    copy = WorkRepo(cached, work / "local.git")
+    one = ready[0]
+
+    print("1. one promotion ...", flush=True)
+    in_process = measure(lambda: promote_in_process(copy.path, one, 1), args.runs, reset=copy.reset)
+    assert copy.new_commits() == [subject(one)], copy.new_commits()
+    command = [str(POWERX), "promote", one, "--repo", str(copy.path)]
+    cli = measure(lambda: run_cli(command), args.runs, reset=copy.reset)
+    assert copy.new_commits() == [subject(one)], copy.new_commits()
+    plumbing = measure(lambda: git_commit_baseline(copy.path, one), args.runs, reset=copy.reset)
+    startup = measure(lambda: run_cli([str(POWERX), "--version"]), args.runs)
+
+    print(f"2. {len(ready)} promotions in one run ...", flush=True)
+    batch = measure(
+        lambda: promote_in_process(copy.path, None, len(ready)), args.batch_runs, reset=copy.reset
+    )
+    assert copy.new_commits() == [subject(p) for p in ready], copy.new_commits()[:3]
+    imported = measure(
+        lambda: fast_import_baseline(copy.path, ready), args.batch_runs, reset=copy.reset
+    )
+
+    print(f"3. {args.runners} concurrent runners ...", flush=True)
+    runners = ready[: args.runners]
+    drivers = race(cached, work / "race", runners, cli=False)
+    clis = race(cached, work / "race", runners, cli=True)
+    alone = cli_push(cached, work, one, args.runs)
+    pushed = push_baseline(cached, work, one, args.runs)
+
+    rows = [
+        f"| 1 | one promotion, local commit: `promote()` | {seconds(in_process)} | "
+        f"git plumbing commit: {seconds(plumbing)} |",
+        f"| 1 | one promotion, local commit: `powerx promote PLUGIN` | {seconds(cli)} | "
+        f"`powerx --version`: {seconds(startup)} |",
+        f"| 2 | {len(ready):,} promotions in one `promote()` run | {seconds(batch)} | "
+        f"`git fast-import` of the same commits: {seconds(imported)} |",
+        f"| 3 | one `powerx promote PLUGIN --push origin`, alone | {seconds(alone)} | "
+        f"`git push` of one commit: {seconds(pushed)} |",
+    ]
+    for name, result in (("`powerx promote --push`", clis), ("`promote()` drivers", drivers)):
+        retries = (
+            f"; {result.retries} retries (at most {result.max_retries} for one runner)"
+            if result.retries is not None
+            else ""
+        )
+        rows.append(
+            f"| 3 | {result.runners} concurrent {name}: last lands after | "
+            f"{result.last_lands:.2f} | median runner {result.median_lands:.2f}{retries} |"
+        )
+    commits = int(git(cached, "rev-list", "--count", "main"))
+    files = len(git(cached, "ls-tree", "-r", "--name-only", "main").splitlines())
+    report = (
+        f"{machine()}\n\nRepo: {spec.plugins:,} plugins, {commits:,} commits, {files:,} files; "
+        f"{len(ready):,} plugins ready ({SOURCE} -> {TARGET}).\n\n"
+        "| figure | what | powerx, s (best / median) | baseline, s |\n|---|---|---:|---|\n"
+        + "\n".join(rows)
+        + f"\n\nBest / median of {args.runs} runs (figure 2: {args.batch_runs}); "
+        "figure 3 is one round of each kind.\n"
+    )
+    print()
+    print(report)
+    (args.out / "promote_bench.md").write_text(report)
+    if args.profile:
+        copy.reset()
+        print(profile(lambda: promote_in_process(copy.path, one, 1)))
+        copy.reset()
+        print(profile(lambda: promote_in_process(copy.path, None, len(ready))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
