@@ -165,11 +165,7 @@ def import_bundle(
         result = ImportResult(
             checked.digest, manifest, None, freshness.already_imported, freshness.overrides
         )
-        for entry in manifest.files:
-            if entry.path.startswith("artifacts/"):
-                path = checked.scan.files[entry.path]
-                result.stored.append(store_verified(objects, path, entry.sha256))
-                pause("storing")
+        result.stored = _store_artifacts(checked, objects, pause)
         pause("stored")
         if freshness.already_imported:
             result.commit = str(tip.id)
@@ -177,14 +173,39 @@ def import_bundle(
             result.commit = _commit(request, git, branch, tip, checked, state, freshness)
         pause("committed")
         if request.deploy:
-            env_dir = _materialise(git, git.resolve(f"refs/heads/{branch}"), manifest, scratch)
-            result.deployed, result.deploy_note = deploy(
-                env_dir, request.store, request.tenant, request.health_timeout
-            )
-            result.rollbacks = _roll_back_unhealthy(request, git, branch, manifest, result)
+            _deploy(request, git, branch, scratch, deploy, result)
         else:
             result.deploy_note = "not deployed: run 'powerx agent sync' on the host"
     return result
+
+
+def _store_artifacts(
+    checked: _Checked, objects: ContentAddressedDirectory, pause: Pause
+) -> list[str]:
+    stored = []
+    for entry in checked.scan.manifest.files:
+        if entry.path.startswith("artifacts/"):
+            path = checked.scan.files[entry.path]
+            stored.append(store_verified(objects, path, entry.sha256))
+            pause("storing")
+    return stored
+
+
+def _deploy(
+    request: ImportRequest,
+    git: GitRepo,
+    branch: str,
+    scratch: Path,
+    deploy: Deploy,
+    result: ImportResult,
+) -> None:
+    """Let the agent deploy the committed environment; roll the site back where it had to."""
+    manifest = result.manifest
+    env_dir = _materialise(git, git.resolve(f"refs/heads/{branch}"), manifest, scratch)
+    result.deployed, result.deploy_note = deploy(
+        env_dir, request.store, request.tenant, request.health_timeout
+    )
+    result.rollbacks = _roll_back_unhealthy(request, git, branch, manifest, result)
 
 
 def store_verified(objects: ContentAddressedDirectory, path: Path, sha256: str) -> str:
