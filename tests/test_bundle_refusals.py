@@ -253,3 +253,43 @@ def test_truncated_bundle(source: Source, site: Site, tmp_path: Path, run_cli, w
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     assert_refused(site, run_cli, webhook, cut, "the bundle")
     assert PROJECT.exists()
+
+
+def test_a_release_the_manifest_does_not_include(
+    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+) -> None:
+    """Even a trusted exporter cannot slip in a release folder whose signature is unchecked."""
+    import hashlib
+    import json
+
+    from factories import PASSPHRASE as KEY_PASSPHRASE
+
+    from pipeline.bundle.manifest import encode_manifest, parse_manifest, sign_manifest
+    from pipeline.models.bundle import BundleFile
+    from pipeline.signing.keys import load_private_key
+
+    good = _two_plugins(source, tmp_path)
+    with tarfile.open(good) as tar:
+        manifest = parse_manifest(tar.extractfile("bundle.json").read())  # type: ignore[union-attr]
+    smuggled = b"kind: Release\n"
+    extra = BundleFile(
+        path="releases/evil/1.0.0/release.yaml",
+        sha256=hashlib.sha256(smuggled).hexdigest(),
+        size=len(smuggled),
+    )
+    forged = manifest.model_copy(update={"files": [*manifest.files, extra]})
+    raw = encode_manifest(forged)
+    key = load_private_key(source.key.read_bytes(), KEY_PASSPHRASE)
+    signature = sign_manifest(raw, forged, key)
+    bad = tmp_path / "smuggled.bundle"
+
+    def replace(name: str, data: bytes) -> bytes:
+        return {"bundle.json": raw, "bundle.json.sigstore.json": signature}.get(name, data)
+
+    info = tarfile.TarInfo(extra.path)
+    info.size = len(smuggled)
+    rewrite_bundle(good, bad, change=replace)
+    with tarfile.open(bad, "a") as tar:
+        tar.addfile(info, io.BytesIO(smuggled))
+    assert json.loads(raw)["files"][-1]["path"] == extra.path
+    assert_refused(site, run_cli, webhook, bad, "belongs to no release it includes")

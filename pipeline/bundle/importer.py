@@ -285,7 +285,9 @@ def _verify(
     def head_check(raw: bytes, signature: bytes) -> BundleManifest:
         verify_manifest(raw, signature, policy, now=request.now)
         digests.append(manifest_digest(raw))
-        return parse_manifest(raw)
+        manifest = parse_manifest(raw)
+        _check_accounted(manifest)  # before a byte of content is written
+        return manifest
 
     scan = BundleReader(request.bundle, scratch / "bundle", head_check, progress).run()
     manifest = scan.manifest
@@ -315,6 +317,26 @@ def _verify(
         if site is not None:
             entitlements[plugin] = site.model
     return _Checked(scan, digests[0], releases, from_site, states, entitlements)
+
+
+def _check_accounted(manifest: BundleManifest) -> None:
+    """Every release folder, artifact and entitlement belongs to a release the manifest
+    includes: nothing lands in the site repo without its release signature checked."""
+    included = [r for r in manifest.releases if r.included]
+    folders = {layout.release_dir(r.plugin, r.version) + "/" for r in included}
+    artifacts = {artifact_path(r.artifact) for r in included}
+    plugins = {entitlement_path(r.plugin) for r in manifest.releases}
+    for entry in manifest.files:
+        path = entry.path
+        if (
+            (path.startswith("releases/") and not path.startswith(tuple(folders)))
+            or (path.startswith("artifacts/") and path not in artifacts)
+            or (path.startswith(f"{ENTITLEMENTS}/") and path not in plugins)
+        ):
+            raise GateError(
+                f"the bundle carries {path}, which belongs to no release it includes",
+                hint="a bundle may only carry the releases its manifest lists; export it again",
+            )
 
 
 def _verified_release(
