@@ -206,6 +206,9 @@ def test_status_shows_drift_against_the_environment(site_repo: tuple[Repo, Site]
     deploy(repo, site, "hello", "1.1.0")
     drift = run_cli(cli, "plugin", "status", *store_args(site), "--env", str(site.env_dir))
     assert drift.code == 1 and "the environment changed since the last sync" in drift.out
+    deploy(repo, site, "other", "1.0.0")
+    new = run_cli(cli, "plugin", "status", *store_args(site), "--env", str(site.env_dir))
+    assert "new in the environment: the next sync installs it" in new.out
     site.store.deactivate("hello")
     by_hand = run_cli(cli, "plugin", "status", *store_args(site), "--format", "json")
     assert json.loads(by_hand.out)["plugins"][0]["drift"].startswith("the active link differs")

@@ -114,6 +114,8 @@ def _drift(
     environment_dir: Path | None,
 ) -> str | None:
     if entry is None:
+        if active is None:
+            return "new in the environment: the next sync installs it"
         return "active, but unknown to the last sync"
     expected = (
         store.version_dir(name, entry.observed_version, entry.observed_digest)
