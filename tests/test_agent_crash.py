@@ -122,5 +122,6 @@ def test_concurrent_syncs_are_serialised(upgrading: Site) -> None:
     assert (first.returncode, second.returncode) == (0, 0), err_first + err_second
     assert "installed    hello" in out_first
     assert "unchanged    hello" in out_second  # it ran after the first, which did the work
+    assert "waiting for another sync" in err_second
     assert waited >= 0.5
     assert_whole(site, "hello", {"2.0.0"})

@@ -25,6 +25,9 @@ from pipeline.models.plugin import HealthCheck
 OUTPUT_TAIL = 300
 """Characters of a failing command's output kept in the report."""
 
+KILL_GRACE = 5.0
+"""Seconds to wait for the output pipe to close once the check's process group is killed."""
+
 POLL_INTERVAL = 0.2
 """Seconds between two HTTP attempts."""
 
@@ -94,7 +97,8 @@ def _run_command(
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
+    with contextlib.suppress(subprocess.TimeoutExpired):  # a daemon that left the group
+        process.communicate(timeout=KILL_GRACE)
 
 
 def _poll_http(url: str, timeout: float, clock: Callable[[], float]) -> tuple[bool, str]:

@@ -126,6 +126,7 @@ def sync(
     clock: Clock = utc_now,
     pause: PauseHook = no_pause,
     environ: Mapping[str, str] | None = None,
+    on_wait: Callable[[], None] | None = None,
 ) -> SyncResult:
     """Make `store` match the environment folder; see the module docstring.
 
@@ -136,7 +137,7 @@ def sync(
     activated version, only with `retry_failed`.
     """
     desired = load_desired(environment_dir, tenant)
-    with store.locked():
+    with store.locked(on_wait):
         pause("locked")
         store.clean_leftovers()
         run = _Run(

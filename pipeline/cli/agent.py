@@ -115,6 +115,10 @@ def sync_command(
         health_timeout=health_timeout,
         retry_failed=retry_failed,
         pause=pause_from_env(os.environ),
+        on_wait=lambda: click.echo(
+            f"waiting for another sync of {store_dir} to finish (lock {store_dir}/.lock)",
+            err=True,
+        ),
     )
     if output_format == "json":
         click.echo(json.dumps(sync_json(result), indent=2))
