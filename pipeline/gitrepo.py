@@ -625,8 +625,8 @@ class GitRepo:
             if len(conflicts) >= CONFLICT_ATTEMPTS:
                 self.repo.references.delete(f"refs/powerx/pending/{branch}")
                 raise PushConflictError(
-                    f"could not push to {remote}/{branch}: {len(conflicts)} times in a row "
-                    f"others changed the same file(s) first ({'; '.join(conflicts[-3:])})",
+                    f"could not push to {remote}/{branch}: in {len(conflicts)} rounds, others "
+                    f"changed the same file(s) first ({'; '.join(conflicts[-3:])})",
                     hint="escalate to a person: read the commits above, then run again",
                 )
             sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))  # noqa: S311 - jitter
@@ -639,12 +639,21 @@ class GitRepo:
     def _conflicts(
         self, remote: str, branch: str, tip: pygit2.Commit | None, paths: set[str]
     ) -> list[str]:
-        """The commits that landed since `tip` and touch `paths`, as 'short-id: path'."""
+        """The commits that landed since `tip` and touch `paths`, as 'short-id: paths'.
+
+        Empty when the rejection came from commits on other files (a busy branch).
+        """
         new_tip = self.fetch(remote, branch)
         if new_tip is None or tip is None:
             return []
-        touched = {c.path for c in self.changed_paths(tip, new_tip)} & paths
-        return [f"{str(new_tip.id)[:12]}: {', '.join(sorted(touched))}"] if touched else []
+        found = []
+        for commit in self.first_parent_walk(new_tip):
+            if commit.id == tip.id or not commit.parents:
+                break
+            touched = {c.path for c in self.changed_paths(commit.parents[0], commit)} & paths
+            if touched:
+                found.append(f"{str(commit.id)[:12]}: {', '.join(sorted(touched))}")
+        return found[:1]  # one round, one conflict: the newest commit that beat us
 
     def _fast_forward_local(self, branch: str, commit: pygit2.Commit) -> None:
         ref_name = f"refs/heads/{branch}"

@@ -249,7 +249,7 @@ def test_a_real_conflict_on_the_same_file_escalates_after_three_rounds(
         rounds.append(tip)
         return {"env/hello.yaml": b"version: 9"}, "ours\n"
 
-    with pytest.raises(PushConflictError, match=r"3 times in a row others changed the same") as e:
+    with pytest.raises(PushConflictError, match=r"in 3 rounds, others changed the same") as e:
         gitrepo.commit_and_push("origin", "main", change, sleep=lambda _: None)
     assert len(rounds) == 3  # not the 12 rounds a busy branch gets
     assert "env/hello.yaml" in str(e.value) and e.value.exit_code == 1

@@ -542,7 +542,10 @@ def plan(
 @cli.command()
 @RepoOption
 @click.option("--base", default="main", show_default=True, help="The branch requests target.")
-@click.option("--remote", help="Read release/* branches of this remote [default: local ones].")
+@click.option(
+    "--remote",
+    help="Read request branches (release/*, promote/*) of this remote [default: local ones].",
+)
 @click.option(
     "--webhook", envvar="POWERX_WEBHOOK", help="POST overdue requests here [$POWERX_WEBHOOK]."
 )

@@ -397,5 +397,5 @@ def _propose(
         return Proposal(promotion, branch, str(commit.id), note=note or "pushed; open a PR")
     title, _, body = message.partition("\n")
     pull, created = forge().ensure_pull_request(branch, base, title, body.strip())
-    note = note or ("pull request opened" if created else "pull request already open")
+    note = "pull request opened" if created else (note or "pull request already open")
     return Proposal(promotion, branch, str(commit.id), pull.html_url, note)
