@@ -14,6 +14,7 @@ import click
 
 from pipeline import ci
 from pipeline.agent import PAUSE_STAGES, PluginStore, SyncResult, sync
+from pipeline.agent.prune import prune
 from pipeline.agent.status import StoreReport, store_report
 from pipeline.agent.switch import SwitchRequest, set_enabled
 from pipeline.agent.sync import PauseHook, no_pause
@@ -125,6 +126,24 @@ def sync_command(
     else:
         click.echo(sync_text(result), nl=False)
     return result.exit_code
+
+
+@agent.command("prune")
+@StoreOption
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Other versions to keep per plugin (newest first), besides active and desired.",
+)
+def prune_command(store_dir: Path, keep: int) -> int:
+    """Delete installed versions that are neither active nor desired (artifacts stay)."""
+    result = prune(PluginStore(store_dir), keep=keep)
+    for folder in result.removed:
+        click.echo(f"removed {folder.parent.name} {folder.name}")
+    click.echo(f"{len(result.removed)} version(s) removed, {len(result.kept)} kept")
+    return 0
 
 
 def sync_json(result: SyncResult) -> dict[str, Any]:
