@@ -401,3 +401,38 @@ def test_damaged_status_file_is_rebuilt(site: Site) -> None:
     assert result.ok and result.plugin("hello").action == "installed"
     status = AgentStatus.model_validate_json(site.store.status_path.read_text())
     assert status.plugins["hello"].observed_version == "1.0.0"
+
+
+def test_a_second_sync_waits_for_the_lock_and_is_told(site: Site) -> None:
+    site.want("hello", "1.0.0")
+    waited: list[str] = []
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with site.store.locked():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    holding.wait(10)
+    timer = threading.Timer(0.3, release.set)
+    timer.start()
+    result = sync(site.env_dir, site.store, clock=clock, on_wait=lambda: waited.append("x"))
+    holder.join()
+    assert waited == ["x"] and result.ok
+
+
+def test_leftovers_of_a_killed_sync_are_cleaned(site: Site) -> None:
+    site.want("hello", "1.0.0")
+    sync(site.env_dir, site.store, clock=clock)
+    leftovers = [
+        site.store.active_dir / ".hello.999.tmp",
+        site.store.plugins_dir / "hello" / ".1.1.0-abc.xyz.tmp",
+        site.store.staging_dir / "sync-dead",
+    ]
+    leftovers[0].symlink_to("nowhere")
+    leftovers[1].mkdir()
+    leftovers[2].mkdir(parents=True)
+    assert sync(site.env_dir, site.store, clock=clock).ok
+    assert not any(path.exists() or path.is_symlink() for path in leftovers)
