@@ -215,8 +215,8 @@ def test_a_killed_watch_continues_from_git(
     prometheus: Prometheus,
 ) -> None:
     rollout = make_rollout(release_repo, tmp_path, minStepDuration=3)
-    serve(exporter)
-    wait_for_data(prometheus)
+    serve(exporter, "hello")
+    wait_for_data(prometheus, "hello")
     repo = ["--repo", str(rollout.repo.path), "--push"]
     assert run_cli(cli, "rollout", "start", "hello@1.1.0", "--env", "prod", *repo).code == 0
     watch = ["rollout", "watch", "hello", "--env", "prod", *repo, "--interval", "0.5"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from conftest import Repo, git
 from factories import API, digest_of, plugin_state, yaml_text
-from prometheus import ERROR_RATIO, LATENCY, Exporter, Prometheus
+from prometheus import (
+    ERROR_RATIO,
+    LATENCY,
+    Exporter,
+    Prometheus,
+    running_exporter,
+    running_prometheus,
+)
 from test_approvals import key, teams_data
 from test_notify import Recorder
 from test_promote import publish
@@ -79,6 +86,11 @@ class Rollout:
     remote: Path
     recorder: Recorder | None = None
     slept: list[float] = field(default_factory=list)
+    plugin: str = "hello"
+
+    @property
+    def state_path(self) -> str:
+        return f"environments/prod/plugins/{self.plugin}.yaml"
 
     def target(self, **overrides: Any) -> Target:
         hooks = [self.recorder.url()] if self.recorder else []
@@ -96,8 +108,8 @@ class Rollout:
         return git(self.remote.parent, "--git-dir", str(self.remote), *args)
 
     def state(self) -> dict[str, Any]:
-        raw = self.remote_git("show", f"main:{STATE}").encode()
-        return dict(parse_yaml(raw, STATE).data)
+        raw = self.remote_git("show", f"main:{self.state_path}").encode()
+        return dict(parse_yaml(raw, self.state_path).data)
 
     def subjects(self) -> list[str]:
         return self.remote_git("log", "--format=%s", "main").splitlines()
@@ -106,11 +118,11 @@ class Rollout:
         return self.remote_git("log", "-1", "--format=%B", rev)
 
     def start(self, version: str = "1.1.0", **fields: Any) -> RolloutResult:
-        request = StartRequest("hello", version, "prod", fields.pop("now", now()), **fields)
+        request = StartRequest(self.plugin, version, "prod", fields.pop("now", now()), **fields)
         return start_rollout(self.target(), request)
 
     def step(self, provider: MetricsProvider, when: datetime | None = None) -> RolloutResult:
-        request = StepRequest("hello", "prod", when or now())
+        request = StepRequest(self.plugin, "prod", when or now())
         return step_rollout(self.target(), request, lambda _spec: provider)
 
 
@@ -118,21 +130,26 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def approve(repo: Repo, who: str, version: str = "1.1.0") -> None:
+def approve(repo: Repo, who: str, version: str = "1.1.0", plugin: str = "hello") -> None:
     record_approval(
         GitRepo(repo.path),
-        ApproveRequest("hello", version, "prod", who, key(who)[0], now()),
+        ApproveRequest(plugin, version, "prod", who, key(who)[0], now()),
         branch="main",
     )
 
 
 def make_rollout(
-    release_repo: Repo, tmp_path: Path, *, approved: bool = True, **policy: Any
+    release_repo: Repo,
+    tmp_path: Path,
+    *,
+    approved: bool = True,
+    plugin: str = "hello",
+    **policy: Any,
 ) -> Rollout:
     repo = release_repo
     repo.git("checkout", "-q", "main")
-    publish(repo, "1.0.0")
-    publish(repo, "1.1.0")
+    publish(repo, "1.0.0", plugin=plugin)
+    publish(repo, "1.1.0", plugin=plugin)
     approvals = {
         "apiVersion": API,
         "kind": "ApprovalPolicy",
@@ -152,20 +169,22 @@ def make_rollout(
             "policies/approvals.yaml": yaml_text(approvals),
             "policies/rollout.yaml": yaml_text(rollout_policy(**policy)),
             "environments/prod/environment.yaml": yaml_text(environment),
-            "environments/test/plugins/hello.yaml": yaml_text(plugin_state("hello", "1.1.0")),
-            "environments/staging/plugins/hello.yaml": yaml_text(plugin_state("hello", "1.1.0")),
-            STATE: "# hello in prod: kept by hand and by the controller\n"
-            + yaml_text(plugin_state("hello", "1.0.0")),
+            f"environments/test/plugins/{plugin}.yaml": yaml_text(plugin_state(plugin, "1.1.0")),
+            f"environments/staging/plugins/{plugin}.yaml": yaml_text(plugin_state(plugin, "1.1.0")),
+            f"environments/prod/plugins/{plugin}.yaml": (
+                f"# {plugin} in prod: kept by hand and by the controller\n"
+                + yaml_text(plugin_state(plugin, "1.0.0"))
+            ),
         },
-        "hello: 1.1.0 in test and staging, 1.0.0 in prod",
+        f"{plugin}: 1.1.0 in test and staging, 1.0.0 in prod",
     )
     if approved:
-        approve(repo, "quinn")
+        approve(repo, "quinn", plugin=plugin)
     remote = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     repo.git("remote", "add", "origin", str(remote))
     repo.git("push", "-q", "origin", "main")
-    return Rollout(repo, remote)
+    return Rollout(repo, remote, plugin=plugin)
 
 
 @pytest.fixture
@@ -477,39 +496,62 @@ def test_local_decisions_without_a_remote(rollout: Rollout, tmp_path: Path) -> N
 # -- against a real Prometheus -------------------------------------------------------------
 
 
-def serve(exporter: Exporter, **canary: Any) -> None:
-    exporter.set("hello", "stable", version="1.0.0")
-    exporter.set("hello", "canary", version="1.1.0", **canary)
+@dataclass
+class Metrics:
+    """One exporter and one Prometheus for a whole test module; each test its own plugin."""
+
+    exporter: Exporter
+    prometheus: Prometheus
 
 
-def prometheus_target(rollout: Rollout, prometheus: Prometheus) -> Callable[[RolloutSpec], Any]:
+@pytest.fixture(scope="module")
+def metrics_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Metrics]:
+    with running_exporter() as exporter:
+        directory = tmp_path_factory.mktemp("prometheus")
+        for plugin in ("healthy", "spike", "stopped"):
+            serve(exporter, plugin)  # series start now, so tests find data waiting
+        exporter.set("noise", "stable", version="1.0.0", noise=0.03)
+        exporter.set("noise", "canary", version="1.1.0", noise=0.03, latency=0.102)
+        with running_prometheus(exporter, directory) as prometheus:
+            yield Metrics(exporter, prometheus)
+
+
+def serve(exporter: Exporter, plugin: str, **canary: Any) -> None:
+    exporter.set(plugin, "stable", version="1.0.0")
+    exporter.set(plugin, "canary", version="1.1.0", **canary)
+
+
+def prometheus_target(prometheus: Prometheus) -> Callable[[RolloutSpec], Any]:
     provider = PrometheusProvider(prometheus.url, timeout=2.0, retries=0)
     return lambda _spec: provider
 
 
-def wait_for_data(prometheus: Prometheus) -> None:
+def wait_for_data(prometheus: Prometheus, plugin: str) -> None:
     for group in ("canary", "stable"):
-        query = render_query(ERROR_RATIO, plugin="hello", version="", group=group)
+        query = render_query(ERROR_RATIO, plugin=plugin, version="", group=group)
         prometheus.wait_for_samples(query, 4)
 
 
-def test_healthy_canary_expands_to_100_percent(
-    rollout: Rollout, exporter: Exporter, prometheus: Prometheus
-) -> None:
-    serve(exporter)
-    wait_for_data(prometheus)
-    rollout.start(now=now() - timedelta(seconds=5))
-    rounds: list[RolloutResult] = []
-    result = watch_rollout(
+def watch(rollout: Rollout, prometheus: Prometheus, **options: Any) -> RolloutResult:
+    return watch_rollout(
         rollout.target(sleep=time.sleep),
-        "hello",
+        rollout.plugin,
         "prod",
-        prometheus_target(rollout, prometheus),
+        prometheus_target(prometheus),
         clock=now,
         interval=0.5,
-        on_round=rounds.append,
-        max_rounds=40,
+        **{"max_rounds": 40, **options},
     )
+
+
+def test_healthy_canary_expands_to_100_percent(
+    release_repo: Repo, tmp_path: Path, metrics_source: Metrics
+) -> None:
+    rollout = make_rollout(release_repo, tmp_path, plugin="healthy")
+    wait_for_data(metrics_source.prometheus, "healthy")
+    rollout.start(now=now() - timedelta(seconds=5))
+    rounds: list[RolloutResult] = []
+    result = watch(rollout, metrics_source.prometheus, on_round=rounds.append)
     assert result.outcome == "completed", [r.message for r in rounds]
     assert [r.outcome for r in rounds if r.commit] == ["expanded", "completed"]
     assert rollout.state()["version"] == "1.1.0"
@@ -518,83 +560,64 @@ def test_healthy_canary_expands_to_100_percent(
 
 
 def test_an_error_spike_is_rolled_back_quickly(
-    release_repo: Repo,
-    tmp_path: Path,
-    exporter: Exporter,
-    prometheus: Prometheus,
-    capsys: Any,
+    release_repo: Repo, tmp_path: Path, metrics_source: Metrics, capsys: Any
 ) -> None:
-    rollout = make_rollout(release_repo, tmp_path, minStepDuration=60)
-    serve(exporter)
-    wait_for_data(prometheus)
+    rollout = make_rollout(release_repo, tmp_path, plugin="spike", minStepDuration=60)
+    exporter = metrics_source.exporter
+    wait_for_data(metrics_source.prometheus, "spike")
     rollout.start(now=now() - timedelta(seconds=5))
     spike: dict[str, float] = {}
 
     def on_round(result: RolloutResult) -> None:
         if result.outcome == "waiting" and not spike:
-            exporter.set("hello", "canary", error_ratio=0.2)
+            exporter.set("spike", "canary", error_ratio=0.2)
             spike["at"] = time.monotonic()
 
-    result = watch_rollout(
-        rollout.target(sleep=time.sleep),
-        "hello",
-        "prod",
-        prometheus_target(rollout, prometheus),
-        clock=now,
-        interval=0.5,
-        on_round=on_round,
-        max_rounds=60,
-    )
+    result = watch(rollout, metrics_source.prometheus, on_round=on_round, max_rounds=60)
     elapsed = time.monotonic() - spike["at"]
     assert result.outcome == "rolled-back", result.message
-    assert rollout.subjects()[0] == "Roll back hello in prod: 1.1.0 -> 1.0.0"
+    assert rollout.subjects()[0] == "Roll back spike in prod: 1.1.0 -> 1.0.0"
     assert elapsed < 30
     with capsys.disabled():
         print(f"\n  error spike -> revert commit: {elapsed:.1f} s (interval 0.5 s, scrape 1 s)")
 
 
 def test_noise_within_5_percent_does_not_roll_back(
-    rollout: Rollout, exporter: Exporter, prometheus: Prometheus
+    release_repo: Repo, tmp_path: Path, metrics_source: Metrics
 ) -> None:
-    exporter.set("hello", "stable", version="1.0.0", noise=0.03)
-    exporter.set("hello", "canary", version="1.1.0", noise=0.03, latency=0.102)
-    wait_for_data(prometheus)
+    rollout = make_rollout(release_repo, tmp_path, plugin="noise")
+    wait_for_data(metrics_source.prometheus, "noise")
     rollout.start(now=now() - timedelta(seconds=5))
     rounds: list[RolloutResult] = []
-    result = watch_rollout(
-        rollout.target(sleep=time.sleep),
-        "hello",
-        "prod",
-        prometheus_target(rollout, prometheus),
-        clock=now,
-        interval=0.5,
-        on_round=rounds.append,
-        max_rounds=40,
-    )
+    result = watch(rollout, metrics_source.prometheus, on_round=rounds.append)
     assert result.outcome == "completed", [r.message for r in rounds]
     assert all(r.outcome != "rolled-back" for r in rounds)
 
 
 def test_prometheus_stopped_mid_rollout_holds_and_alerts(
-    rollout: Rollout, exporter: Exporter, prometheus: Prometheus
+    release_repo: Repo, tmp_path: Path, metrics_source: Metrics, recorder: Recorder
 ) -> None:
-    serve(exporter)
-    wait_for_data(prometheus)
+    rollout = make_rollout(release_repo, tmp_path, plugin="stopped")
+    rollout.recorder = recorder
+    prometheus = metrics_source.prometheus
+    wait_for_data(prometheus, "stopped")
     rollout.start(now=now() - timedelta(seconds=5))
     provider = PrometheusProvider(prometheus.url, timeout=1.0, retries=0)
     assert rollout.step(provider).outcome in ("waiting", "expanded")
     prometheus.stop()
-    held = rollout.step(provider)
-    assert held.outcome == "held", held.message
-    assert held.verdict is not None and "error-ratio error" in held.message
-    assert "canary: Prometheus at http://127.0.0.1" in held.verdict.explain()
-    alert = rollout.recorder.events()[-1]  # type: ignore[union-attr]
-    assert alert["type"] == "io.powerx.rollout.held"
-    assert alert["data"]["severity"] == "warning"
-    assert {m["status"] for m in alert["data"]["verdict"]["metrics"]} == {"error"}
-    assert rollout.step(provider).outcome == "holding"
-    prometheus.start()
-    wait_for_data(prometheus)
+    try:
+        held = rollout.step(provider)
+        assert held.outcome == "held", held.message
+        assert held.verdict is not None and "error-ratio error" in held.message
+        assert "canary: Prometheus at http://127.0.0.1" in held.verdict.explain()
+        alert = recorder.events()[-1]
+        assert alert["type"] == "io.powerx.rollout.held"
+        assert alert["data"]["severity"] == "warning"
+        assert {m["status"] for m in alert["data"]["verdict"]["metrics"]} == {"error"}
+        assert rollout.step(provider).outcome == "holding"
+    finally:
+        prometheus.start()
+    wait_for_data(prometheus, "stopped")
     assert rollout.step(provider).outcome == "resumed"
     assert "holdingSince" not in rollout.state()["canary"]
 
