@@ -19,7 +19,6 @@ from pipeline.models.base import Document, Name, Strict
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _UNITS = (3600.0, 60.0, 1.0)
-PLACEHOLDERS = ("{plugin}", "{version}", "{group}")
 
 
 def parse_duration(value: object) -> object:
