@@ -634,3 +634,11 @@ def test_powerx_rollback_during_a_canary_withdraws_only_the_canary(rollout: Roll
     assert rollout.subjects()[0] == "Roll back hello in prod: 1.1.0 -> 1.0.0"
     with pytest.raises(GateError, match="was rolled back from prod"):
         rollout.start()
+
+
+def test_a_policy_without_metrics_cannot_start_a_canary(release_repo: Repo, tmp_path: Path) -> None:
+    made = make_rollout(release_repo, tmp_path, metrics=[])
+    with pytest.raises(InputError, match="no metrics for hello") as raised:
+        made.start()
+    assert raised.value.location is not None
+    assert raised.value.location.path == "policies/rollout.yaml"

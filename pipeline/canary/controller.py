@@ -35,7 +35,7 @@ import pygit2
 from pipeline import layout
 from pipeline.canary.judge import Verdict, judge
 from pipeline.canary.providers import MetricsProvider
-from pipeline.errors import GateError, InputError, PowerXError
+from pipeline.errors import GateError, InputError, Location, PowerXError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
@@ -364,6 +364,14 @@ def _check_startable(
         )
     if state.version == request.version:
         raise InputError(f"{request.environment} already runs {request.plugin}@{request.version}")
+    if not current.spec.metrics:
+        raise InputError(
+            f"the rollout policy has no metrics for {request.plugin}: no analysis could pass",
+            location=Location(
+                current.policies.sources.get("RolloutPolicy", "policies/rollout.yaml")
+            ),
+            hint="list the metrics that judge a canary under 'metrics:' (see docs/formats.md)",
+        )
     if request.group is not None:
         env = current.snapshot.environment(request.environment)
         if env is None or request.group not in env.model.groups:
