@@ -13,16 +13,18 @@ from pathlib import Path
 import click
 
 from pipeline import __version__, ci, layout
+from pipeline.canary.controller import RolloutResult, StartRequest, Target, start_rollout
 from pipeline.cli import offline  # also registers `powerx plugin import`
 from pipeline.cli.agent import agent as agent_group
 from pipeline.cli.errors import exit_with
 from pipeline.cli.plugin_group import plugin as plugin_group
 from pipeline.cli.rollout import rollout as rollout_group
-from pipeline.errors import InputError
+from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient, api_url_from_env, token_from_env
 from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
+from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
 from pipeline.policy import CheckRequest, run_check
 from pipeline.policy.github_reviews import pull_request_reviews, with_github_members
 from pipeline.policy.release_approvals import PullRequestReviews
@@ -30,7 +32,7 @@ from pipeline.policy.render import github_annotations, render_json, render_summa
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.promotion.plan import lock_version, release_plan
-from pipeline.promotion.promote import PromoteRequest
+from pipeline.promotion.promote import PromoteRequest, Promotion
 from pipeline.promotion.promote import promote as promote_releases
 from pipeline.promotion.publish import PublishRequest
 from pipeline.promotion.publish import publish as publish_release
@@ -432,7 +434,8 @@ def promote(
     forge = None
     if remote is not None and not no_pr and github_repo:
         forge = _forge(github_repo, "to open promotion pull requests")
-    result = promote_releases(GitRepo(repo_dir), request, branch=branch, remote=remote, forge=forge)
+    git = GitRepo(repo_dir)
+    result = promote_releases(git, request, branch=branch, remote=remote, forge=forge)
     for promotion, commit in result.landed:
         click.echo(
             f"promoted {promotion.plugin}@{promotion.version}: "
@@ -445,11 +448,39 @@ def promote(
             f"proposed {p.plugin}@{p.version}: {p.source or 'release'} -> {p.target} "
             f"({where}, commit {proposal.commit[:12]}; {proposal.note})"
         )
-    for plugin_name, reason in result.held:
+    held = list(result.held)
+    for p in result.canaries:
+        started = _start_canary(git, p, request, branch, remote)
+        if isinstance(started, str):
+            held.append((p.plugin, started))
+            continue
+        click.echo(
+            f"started a canary of {p.plugin}@{p.version} in {p.target}: {started.weight}% of "
+            f"tenants beside {started.stable} (commit {(started.commit or '')[:12]})"
+        )
+    for plugin_name, reason in held:
         click.echo(f"held {plugin_name}: {reason}")
-    if not result.landed and not result.held and not result.proposed:
+    if not result.landed and not held and not result.proposed and not result.canaries:
         click.echo("nothing to promote")
-    return 1 if result.held and target else 0
+    return 1 if held and target else 0
+
+
+def _start_canary(
+    git: GitRepo, promotion: Promotion, request: PromoteRequest, branch: str, remote: str | None
+) -> RolloutResult | str:
+    """Start the canary of a promotion into an environment that takes versions by canary.
+
+    Returns why not when a gate refuses it: one refused canary does not stop the others.
+    """
+    notifier = Notifier(
+        urls_from_env(os.environ, WEBHOOKS_ENV), urls_from_env(os.environ, SLACK_WEBHOOKS_ENV)
+    )
+    target = Target(git, branch, remote, request.operator, request.ci_run, notifier)
+    start = StartRequest(promotion.plugin, promotion.version, promotion.target, request.now)
+    try:
+        return start_rollout(target, start)
+    except GateError as error:
+        return error.message
 
 
 @cli.command()

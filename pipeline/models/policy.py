@@ -76,15 +76,20 @@ class PromotionPolicy(Document):
         alias="soakMinutes",
         description="minimum minutes a version runs in an environment before it moves on",
     )
-    via: dict[Name, Literal["commit", "pull-request"]] = Field(
+    via: dict[Name, Literal["commit", "pull-request", "canary"]] = Field(
         default_factory=dict,
-        description="how promotions land in an environment: a direct commit (the default) or "
-        "a pull request whose reviews are approvals",
+        description="how promotions land in an environment: a direct commit (the default), "
+        "a pull request whose reviews are approvals, or a canary rollout "
+        "(policies/rollout.yaml) started at its first step",
     )
 
     def lands_by_pull_request(self, env: str) -> bool:
         """Whether promotions into `env` are proposed as a pull request."""
         return self.via.get(env) == "pull-request"
+
+    def starts_canary(self, env: str) -> bool:
+        """Whether promotions into `env` start a canary rollout instead of replacing it."""
+        return self.via.get(env) == "canary"
 
     @model_validator(mode="after")
     def _unique(self) -> PromotionPolicy:

@@ -197,6 +197,7 @@ def _check(
 ) -> None:
     loaded = snapshot.release(promotion.plugin, promotion.version)
     assert loaded is not None
+    _check_no_rollout(snapshot, promotion)
     _check_not_rolled_back(git, snapshot, promotion)
     _check_gates(snapshot, policies, loaded, request.now)
     if promotion.source is not None:
@@ -207,6 +208,17 @@ def _check(
     closed = policies.windows.closed_because(promotion.target, request.now)
     if closed is not None and not request.emergency:
         raise _HeldError(f"{closed} (an emergency override needs --emergency REASON)")
+
+
+def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
+    """A canary in progress owns the state: it moves by `powerx rollout step`, not here."""
+    loaded = snapshot.plugin_state(promotion.target, promotion.plugin)
+    canary = loaded.model.canary if loaded is not None else None
+    if canary is not None:
+        raise _HeldError(
+            f"a canary rollout of {promotion.plugin} {canary.version} is in progress in "
+            f"{promotion.target} ({canary.weight}%): it moves on with `powerx rollout step`"
+        )
 
 
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
@@ -316,6 +328,9 @@ class PromoteResult:
     landed: list[tuple[Promotion, str]]
     held: list[tuple[str, str]]
     proposed: list[Proposal] = field(default_factory=list)
+    canaries: list[Promotion] = field(default_factory=list)
+    """Promotions into environments that take new versions by canary: the caller starts
+    each one (`pipeline.canary.controller.start_rollout`); nothing was written for them."""
 
 
 def promotion_branch(promotion: Promotion) -> str:
@@ -345,7 +360,11 @@ def promote(
     policies = Snapshot(git, start).policies()
     landed: list[tuple[Promotion, str]] = []
     proposed: list[Proposal] = []
+    canaries: list[Promotion] = []
     for promotion in plan.ready:
+        if policies.promotion.starts_canary(promotion.target) and promotion.previous:
+            canaries.append(promotion)  # a first deployment has no stable to compare with
+            continue
         if policies.promotion.lands_by_pull_request(promotion.target):
             proposed.append(_propose(git, start, promotion, request, branch, remote, forge))
             continue
@@ -365,7 +384,7 @@ def promote(
             changes, message = change(tip)
             commit = git.commit(branch, changes, message, parent=tip, when=when)
         landed.append((promotion, str(commit.id)))
-    return PromoteResult(landed, plan.held, proposed)
+    return PromoteResult(landed, plan.held, proposed, canaries)
 
 
 def _propose(
