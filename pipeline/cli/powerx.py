@@ -418,8 +418,9 @@ def promote(
     environment and has the approvals the target asks for. Each promotion is one commit;
     into an environment that lands by pull request (`via` in policies/promotion.yaml) the
     commit goes on promote/<env>/<plugin>-<version> and a pull request is opened, whose
-    reviews are the approvals. Exit 0 when everything asked for moved or was proposed,
-    1 when something asked for was held back.
+    reviews are the approvals; into one that takes versions by canary, a canary rollout
+    starts at its first step (see `powerx rollout`). Exit 0 when everything asked for
+    moved, was proposed or started, 1 when something asked for was held back.
     """
     plugin, _, version = (target or "").partition("@")
     request = PromoteRequest(
