@@ -187,9 +187,14 @@ offline=(); if unshare -rn true 2>/dev/null; then offline=(unshare -rn); fi
 expect 0 "${offline[@]}" env PYTHONPATH=dist powerx plugin import --offline "$work/prod.bundle" --repo "$site" \
     --store "$work/isolated-store" --host-version 2.6.0 --operator admin
 show powerx plugin status --store "$work/isolated-store"
-expect 0 powerx plugin enable hello-world --env prod --repo "$site" \
+# The admin's switch: ledger-sync out of service (the host keeps it installed), then back
+# in; enable is refused unless the store recorded a passing health check of that version.
+show powerx plugin disable ledger-sync --env prod --repo "$site" --operator admin
+PYTHONPATH=dist show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+expect 0 powerx plugin enable ledger-sync --env prod --repo "$site" \
     --store "$work/isolated-store" --operator admin
-show git -C "$site" --no-pager log --oneline -3
+PYTHONPATH=dist show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+show git -C "$site" --no-pager log --oneline -5
 python - "$work/prod.bundle" "$work/tampered.bundle" <<'PY'
 import sys, tarfile
 with tarfile.open(sys.argv[1]) as tar:  # one flipped byte inside an artifact
