@@ -250,14 +250,15 @@ def race(cached: Path, work: Path, plugins: list[str], *, cli: bool) -> RaceResu
         subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for command in commands
     ]
+    exited = wait_all(processes)
     ends, pushes = [], []
-    for process, command in zip(processes, commands, strict=True):
+    for process, command, end in zip(processes, commands, exited, strict=True):
         out, err = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"{command} exited {process.returncode}:\n{out}{err}")
         if cli:
             assert out.startswith("promoted "), out
-            ends.append(time.time())
+            ends.append(end)
         else:
             report = json.loads(out.splitlines()[-1])
             assert report["landed"] == 1, report
@@ -276,6 +277,17 @@ def race(cached: Path, work: Path, plugins: list[str], *, cli: bool) -> RaceResu
         retries=sum(retries) if retries else None,
         max_retries=max(retries) if retries else None,
     )
+
+
+def wait_all(processes: list[subprocess.Popen[str]]) -> list[float]:
+    """Wait for every process; when each exited (time.time(), to 10 ms)."""
+    ends: dict[int, float] = {}
+    while len(ends) < len(processes):
+        for index, process in enumerate(processes):
+            if index not in ends and process.poll() is not None:
+                ends[index] = time.time()
+        time.sleep(0.01)
+    return [ends[index] for index in range(len(processes))]
 
 
 def push_baseline(cached: Path, work: Path, plugin: str, runs: int) -> Timing:

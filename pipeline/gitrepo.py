@@ -382,6 +382,11 @@ class GitRepo:
 
     def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid:
         """A new tree: `base` with `changes` applied; folders left empty disappear."""
+        oid = self._build_tree(base, changes)
+        return oid if oid is not None else self.repo.TreeBuilder().write()
+
+    def _build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid | None:
+        """`build_tree`, but None (and nothing written) when the tree would be empty."""
         nested: dict[str, dict[str, bytes | None]] = {}
         files: dict[str, bytes | None] = {}
         for path, content in changes.items():
@@ -400,15 +405,15 @@ class GitRepo:
         for name, sub_changes in nested.items():
             existing = builder.get(name)
             subtree = self.repo[existing.id] if existing is not None else None
-            oid = self.build_tree(
+            oid = self._build_tree(
                 subtree if isinstance(subtree, pygit2.Tree) else None, sub_changes
             )
-            if len(self.repo[oid].peel(pygit2.Tree)) == 0:
+            if oid is None:
                 if existing is not None:
                     builder.remove(name)
             else:
                 builder.insert(name, oid, FileMode.TREE)
-        return builder.write()
+        return builder.write() if len(builder) else None
 
     def commit(
         self,
