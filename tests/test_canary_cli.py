@@ -102,6 +102,9 @@ def test_start_status_and_step_commands(
     assert run_cli(cli, *step, "--metrics-file", str(metrics)).code == 2
     both = run_cli(cli, *step, "--metrics-file", str(metrics), "--prometheus", "http://x")
     assert both.code == 2 and "not both" in both.err
+    leaky = run_cli(cli, *step, "--prometheus", "http://user:s3cret@127.0.0.1:9")
+    assert leaky.code == 2 and "without credentials" in leaky.err
+    assert "s3cret" not in leaky.err
     bad = run_cli(cli, "rollout", "start", "hello", "--env", "prod", *repo)
     assert bad.code == 2 and "plugin@version" in bad.err
     hook = run_cli(cli, "rollout", "start", "hello@1.1.0", "--env", "prod", *repo, "--webhook", "x")

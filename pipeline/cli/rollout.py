@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -30,7 +31,7 @@ from pipeline.canary.controller import (
     watch_rollout,
 )
 from pipeline.canary.judge import MetricResult
-from pipeline.canary.providers import MetricsProvider, provider_from_config
+from pipeline.canary.providers import MetricsProvider, provider_from_config, redact
 from pipeline.gitrepo import GitRepo
 from pipeline.models.rollout import ProviderConfig, RolloutSpec
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
@@ -124,6 +125,13 @@ def _providers(root: Path, prometheus: str | None, metrics_file: Path | None) ->
     """The metrics provider: --metrics-file, else --prometheus, else the policy's."""
     if prometheus and metrics_file:
         raise click.UsageError("pass --prometheus or --metrics-file, not both")
+    if prometheus is not None:
+        parts = urlsplit(prometheus)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise click.UsageError(
+                f"--prometheus must be http(s)://host[:port][/path] without credentials, "
+                f"not {redact(prometheus)!r}: name the token's env var in policies/rollout.yaml"
+            )
     made: dict[str, MetricsProvider] = {}
 
     def make(spec: RolloutSpec) -> MetricsProvider:
