@@ -18,6 +18,14 @@ from pipeline.agent.prune import prune
 from pipeline.agent.status import StoreReport, store_report
 from pipeline.agent.switch import SwitchRequest, set_enabled
 from pipeline.agent.sync import PauseHook, no_pause
+from pipeline.cli.options import (
+    branch_option,
+    combine,
+    format_option,
+    operator_option,
+    push_option,
+    repo_option,
+)
 from pipeline.cli.plugin_group import plugin
 from pipeline.gitrepo import GitRepo
 
@@ -46,13 +54,7 @@ StoreOption = click.option(
     required=True,
     help=f"The host's plugin store [${STORE_ENV}].",
 )
-FormatOption = click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+FormatOption = format_option("text", "json")
 
 
 @click.group("agent")
@@ -182,38 +184,15 @@ def sync_text(result: SyncResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _switch_options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.argument("name"),
-            click.option("--env", "environment", required=True, help="The environment."),
-            click.option(
-                "--repo",
-                "repo_dir",
-                type=click.Path(file_okay=False, path_type=Path),
-                default=".",
-                show_default=True,
-                help="The site's release repo.",
-            ),
-            click.option(
-                "--branch", default="main", show_default=True, help="The branch to commit on."
-            ),
-            click.option(
-                "--push",
-                "remote",
-                is_flag=False,
-                flag_value="origin",
-                default=None,
-                help="Push to this remote (default origin), rebasing if others pushed first.",
-            ),
-            click.option(
-                "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
-            ),
-            click.option("--reason", help="Why: recorded in the commit."),
-        ]
-    ):
-        func = option(func)
-    return func
+_switch_options = combine(
+    click.argument("name"),
+    click.option("--env", "environment", required=True, help="The environment."),
+    repo_option("The site's release repo."),
+    branch_option(),
+    push_option(),
+    operator_option,
+    click.option("--reason", help="Why: recorded in the commit."),
+)
 
 
 def _switch(

@@ -18,6 +18,7 @@ import click
 from pipeline.bundle.alerts import import_notifier, post_alert
 from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundle
 from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
+from pipeline.cli.options import repo_option
 from pipeline.cli.plugin_group import plugin
 from pipeline.errors import GateError, InputError
 
@@ -77,14 +78,7 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     required=True,
     help="The bundle file to write.",
 )
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The release repo to export from.",
-)
+@repo_option("The release repo to export from.")
 @click.option("--rev", default="HEAD", show_default=True, help="The revision to export.")
 @click.option(
     "--store",
@@ -174,14 +168,7 @@ def _pause_from_env() -> Callable[[str], None]:
 @plugin.command("import")
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The site's own release repo.",
-)
+@repo_option("The site's own release repo.")
 @click.option(
     "--store",
     type=click.Path(file_okay=False, path_type=Path),

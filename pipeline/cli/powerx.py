@@ -17,6 +17,14 @@ from pipeline.canary.controller import RolloutResult, StartRequest, Target, star
 from pipeline.cli import offline  # also registers `powerx plugin import`
 from pipeline.cli.agent import agent as agent_group
 from pipeline.cli.errors import exit_with
+from pipeline.cli.options import (
+    branch_option,
+    format_option,
+    github_repo_option,
+    operator_option,
+    push_option,
+    repo_option,
+)
 from pipeline.cli.plugin_group import plugin as plugin_group
 from pipeline.cli.rollout import rollout as rollout_group
 from pipeline.errors import GateError, InputError
@@ -56,14 +64,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The release repo.",
-)
+@repo_option()
 @click.option(
     "--base",
     help="Branch or revision the change is compared with; the check starts from its "
@@ -90,7 +91,7 @@ def cli() -> None:
     help="Count the reviews of pull request N as approvals (GitHub REST API, $GITHUB_TOKEN); "
     "teams that mirror a GitHub team are resolved there too.",
 )
-@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@github_repo_option
 def check(
     repo_dir: Path,
     base: str | None,
@@ -164,28 +165,9 @@ def schema(out_dir: Path) -> int:
     return 0
 
 
-BranchOption = click.option(
-    "--branch", default="main", show_default=True, help="The branch to commit on."
-)
-PushOption = click.option(
-    "--push",
-    "remote",
-    is_flag=False,
-    flag_value="origin",
-    default=None,
-    help="Push to this remote (default origin), rebasing if others pushed first.",
-)
-OperatorOption = click.option(
-    "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
-)
-RepoOption = click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The release repo.",
-)
+BranchOption = branch_option()
+PushOption = push_option()
+RepoOption = repo_option()
 
 
 @cli.command()
@@ -196,7 +178,7 @@ RepoOption = click.option(
 @RepoOption
 @BranchOption
 @PushOption
-@OperatorOption
+@operator_option
 def rollback(
     plugin: str,
     environment: str,
@@ -315,7 +297,7 @@ def _pair(value: str, separator: str, what: str) -> tuple[str, str]:
 @click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
 @click.option("--no-push", is_flag=True, help="Only commit the release branch locally.")
 @click.option("--no-pr", is_flag=True, help="Push the branch but open no pull request.")
-@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@github_repo_option
 @click.option("--operator", envvar="GITHUB_ACTOR", help="Who publishes [default: $GITHUB_ACTOR].")
 def publish_create(
     artifact: Path,
@@ -389,7 +371,7 @@ def publish_create(
 @RepoOption
 @BranchOption
 @PushOption
-@OperatorOption
+@operator_option
 @click.option(
     "--emergency",
     metavar="REASON",
@@ -400,7 +382,7 @@ def publish_create(
     is_flag=True,
     help="For environments that land by pull request: push the branch, open no pull request.",
 )
-@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@github_repo_option
 def promote(
     target: str | None,
     to_env: str | None,
@@ -506,21 +488,14 @@ def _start_canary(
     is_flag=True,
     help="The plan is approved: lock the version with the tag <plugin>/v<version>.",
 )
-@click.option(
-    "--push",
-    "remote",
-    is_flag=False,
-    flag_value="origin",
-    default=None,
-    help="With --lock: push the tag to this remote (default origin), where checks see it.",
-)
+@push_option("With --lock: push the tag to this remote (default origin), where checks see it.")
 @click.option(
     "--pull-request",
     type=click.IntRange(min=1),
     metavar="N",
     help="Count the reviews of pull request N as approvals (GitHub, $GITHUB_TOKEN).",
 )
-@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@github_repo_option
 def plan(
     release: str,
     environment: str,
@@ -587,7 +562,7 @@ def plan(
     help="Also comment on each overdue request's pull request (GitHub, $GITHUB_TOKEN), "
     "at most once a day.",
 )
-@click.option("--github-repo", envvar="GITHUB_REPOSITORY", help="owner/name [$GITHUB_REPOSITORY].")
+@github_repo_option
 def remind(
     repo_dir: Path,
     base: str,
@@ -691,13 +666,7 @@ def approve(
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
     help="Only entries since this date (UTC).",
 )
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-)
+@format_option("table", "json")
 def audit(
     repo_dir: Path,
     rev: str,

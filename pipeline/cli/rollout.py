@@ -32,6 +32,14 @@ from pipeline.canary.controller import (
 )
 from pipeline.canary.judge import MetricResult
 from pipeline.canary.providers import MetricsProvider, provider_from_config, redact
+from pipeline.cli.options import (
+    branch_option,
+    combine,
+    format_option,
+    operator_option,
+    push_option,
+    repo_option,
+)
 from pipeline.gitrepo import GitRepo
 from pipeline.models.rollout import ProviderConfig, RolloutSpec
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
@@ -45,26 +53,10 @@ def _common(command: Callable[..., int]) -> Callable[..., int]:
     """--env, --repo, --branch, --push, --operator and the webhooks of every subcommand."""
     options = [
         click.option("--env", "environment", required=True, help="The environment."),
-        click.option(
-            "--repo",
-            "repo_dir",
-            type=click.Path(file_okay=False, path_type=Path),
-            default=".",
-            show_default=True,
-            help="The release repo.",
-        ),
-        click.option("--branch", default="main", show_default=True, help="The branch."),
-        click.option(
-            "--push",
-            "remote",
-            is_flag=False,
-            flag_value="origin",
-            default=None,
-            help="Read from and push to this remote (default origin), rebasing and retrying.",
-        ),
-        click.option(
-            "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
-        ),
+        repo_option(),
+        branch_option("The branch."),
+        push_option("Read from and push to this remote (default origin), rebasing and retrying."),
+        operator_option,
         click.option(
             "--webhook",
             "webhooks",
@@ -80,9 +72,7 @@ def _common(command: Callable[..., int]) -> Callable[..., int]:
             help=f"POST a Slack-compatible text message (repeatable; also ${SLACK_WEBHOOKS_ENV}).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return combine(*options)(command)
 
 
 def _metrics_options(command: Callable[..., int]) -> Callable[..., int]:
@@ -208,14 +198,7 @@ def start(
 @click.argument("plugin")
 @_metrics_options
 @_common
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@format_option("text", "json", help="Output format.")
 def step(
     plugin: str,
     prometheus: str | None,
@@ -286,23 +269,9 @@ def watch(
 @rollout.command()
 @click.argument("plugin")
 @click.option("--env", "environment", required=True, help="The environment.")
-@click.option(
-    "--repo",
-    "repo_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    show_default=True,
-    help="The release repo.",
-)
-@click.option("--branch", default="main", show_default=True, help="The branch.")
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
+@repo_option()
+@branch_option("The branch.")
+@format_option("text", "json", help="Output format.")
 def status(plugin: str, environment: str, repo_dir: Path, branch: str, output_format: str) -> int:
     """Where PLUGIN's rollout in an environment stands, and its latest decisions."""
     report = rollout_status(Target(GitRepo(repo_dir), branch=branch), plugin, environment)
