@@ -15,6 +15,7 @@ import datetime as dt
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -23,6 +24,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from pipeline.errors import InputError, Location
 from pipeline.textio import decode_utf8
+from pipeline.yamlfast import FastConverter, RoundTripNeededError, compose
 
 MAX_YAML_BYTES = 1024 * 1024
 """Largest YAML file we read: manifests and policies are a few kilobytes."""
@@ -38,12 +40,21 @@ KeyPath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class YamlDocument:
-    """A parsed YAML file: plain data, where each value stands, and the round-trip tree."""
+    """A parsed YAML file: plain data, where each value stands, and the round-trip tree.
+
+    The round-trip tree (for edits that keep comments and order) is parsed on first use:
+    most files are only read, and the fast path (`yamlfast`) reads them without it.
+    """
 
     path: str
     data: Any
     positions: dict[KeyPath, tuple[int, int]] = field(repr=False)
-    tree: Any = field(repr=False, compare=False)
+    text: str = field(repr=False, compare=False)
+
+    @cached_property
+    def tree(self) -> Any:
+        """The ruamel round-trip tree of the file."""
+        return _load_round_trip(self.text, self.path)
 
     def locate(self, key_path: KeyPath = ()) -> Location:
         """The location of the deepest part of `key_path` that exists in the file."""
@@ -65,9 +76,32 @@ def _round_trip() -> YAML:
     return yaml
 
 
-def parse_yaml(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> YamlDocument:
-    """Parse one YAML document from bytes, refusing anything unsafe or ambiguous."""
+def parse_yaml(
+    raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES, fast: bool = True
+) -> YamlDocument:
+    """Parse one YAML document from bytes, refusing anything unsafe or ambiguous.
+
+    With `fast` (the default) libyaml reads what it can answer exactly (`yamlfast`);
+    everything else, and every error, goes through ruamel's round-trip parser.
+    """
     text = decode_utf8(raw, path, max_bytes=max_bytes)
+    if fast:
+        try:
+            converter = FastConverter(path, text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
+            data = converter.convert(compose(text), (), 0)
+            return YamlDocument(path=path, data=data, positions=converter.positions, text=text)
+        except RoundTripNeededError:
+            pass
+    tree = _load_round_trip(text, path)
+    slow = _Converter(path)
+    data = slow.convert(tree, (), 0)
+    document = YamlDocument(path=path, data=data, positions=slow.positions, text=text)
+    document.__dict__["tree"] = tree  # already parsed: no second round-trip parse
+    return document
+
+
+def _load_round_trip(text: str, path: str) -> Any:
+    """The ruamel round-trip tree of `text`, every parse error as an `InputError`."""
     try:
         tree = _round_trip().load(text)
     except MarkedYAMLError as error:
@@ -76,9 +110,7 @@ def parse_yaml(raw: bytes, path: str, *, max_bytes: int = MAX_YAML_BYTES) -> Yam
         raise InputError(f"invalid YAML: {error}", location=Location(path)) from None
     if tree is None:
         raise InputError("file is empty", location=Location(path, 1, 1))
-    converter = _Converter(path)
-    data = converter.convert(tree, (), 0)
-    return YamlDocument(path=path, data=data, positions=converter.positions, tree=tree)
+    return tree
 
 
 def _marked_error(error: MarkedYAMLError, path: str) -> InputError:
@@ -134,7 +166,8 @@ class _Converter:
                     hint="quote the key",
                 )
             child = (*key_path, key)
-            position = node.lc.key(key)
+            # a key brought in by a merge (<<: *base) has no position of its own here
+            position = node.lc.data.get(key) or (node.lc.line, node.lc.col)
             self.positions.setdefault(child, (position[0] + 1, position[1] + 1))
             result[key] = self.convert(value, child, depth + 1)
         return result
