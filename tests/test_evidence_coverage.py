@@ -11,7 +11,7 @@ from pipeline.errors import InputError
 from pipeline.evidence import MAX_REPORT_BYTES, CoverageReport, parse_coverage
 from pipeline.evidence.coverage import NOT_COVERAGE
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parent / "data" / "reports" / "python"
 DATA = Path(__file__).resolve().parent / "data" / "reports"
 FORMATS = {
     "coverage.json": "coverage.py-json",

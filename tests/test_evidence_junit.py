@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.evidence import TestReport, parse_junit
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parent / "data" / "reports" / "python"
 DATA = Path(__file__).resolve().parent / "data" / "reports"
 MIXED = (DATA / "junit-mixed.xml").read_text()
 
