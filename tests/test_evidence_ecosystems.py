@@ -230,3 +230,45 @@ def test_javascript_and_go_evidence_gate_like_pythons(run_cli: Any, release_repo
         ("findings", f"{evidence}/eslint.sarif"): ("fail", "1 high, 1 medium"),
     }
     assert data["exit_code"] == 1
+
+
+# --- damaged JavaScript and Go reports are input errors with a line --------------------------
+
+
+def test_truncated_c8_lcov_names_its_last_record() -> None:
+    raw = (JS / "c8.lcov").read_bytes()
+    cut = raw[: raw.rindex(b"end_of_record")]
+    with pytest.raises(InputError) as caught:
+        parse_coverage(cut, "c8.lcov")
+    assert (
+        caught.value.message == "invalid LCOV: last record has no end_of_record (file truncated?)"
+    )
+    second_record = raw[: raw.rindex(b"SF:")].count(b"\n") + 1
+    assert str(caught.value.location) == f"c8.lcov:{second_record}"
+
+
+@pytest.mark.parametrize(
+    ("name", "parse"),
+    [
+        ("node-junit.xml", parse_junit),
+        ("jest-junit.xml", parse_junit),
+        ("c8-cobertura.xml", parse_coverage),
+    ],
+)
+def test_truncated_xml_reports_name_the_line(name: str, parse: Any) -> None:
+    raw = (JS / name).read_bytes()
+    cut = raw[: len(raw) // 2]
+    with pytest.raises(InputError) as caught:
+        parse(cut, name)
+    assert caught.value.message.startswith("invalid XML: ")
+    assert caught.value.location is not None
+    assert caught.value.location.line == cut.count(b"\n") + 1
+
+
+def test_doctype_after_the_root_element_is_not_a_bare_doctype_line() -> None:
+    raw = (JS / "c8-cobertura.xml").read_bytes()
+    doctype = raw.splitlines()[1]
+    moved = raw.replace(doctype + b"\n", b"", 1).replace(b"<sources>", doctype + b"<sources>", 1)
+    with pytest.raises(InputError) as caught:
+        parse_coverage(moved, "c8.xml")
+    assert caught.value.message.startswith("invalid XML: ")
