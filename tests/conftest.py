@@ -16,8 +16,11 @@ pytest_plugins = ["prometheus"]
 """tests/prometheus.py: the `exporter` and `prometheus` fixtures of the canary tests."""
 
 PROJECT = Path(__file__).resolve().parents[1]
-SHARED = PROJECT.parent / "shared" / "fixtures"
-REPORTS = SHARED / "reports"
+DATA = PROJECT / "tests" / "data"
+"""Vendored real-tool fixtures (tests/data/README.md says where each came from)."""
+SHARED = DATA
+"""The old name of `DATA`, still imported by a few tests."""
+REPORTS = DATA / "reports" / "python"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",

@@ -11,7 +11,7 @@ from pipeline.errors import InputError
 from pipeline.evidence import MAX_REPORT_BYTES, CoverageReport, parse_coverage
 from pipeline.evidence.coverage import NOT_COVERAGE
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parent / "data" / "reports" / "python"
 DATA = Path(__file__).resolve().parent / "data" / "reports"
 FORMATS = {
     "coverage.json": "coverage.py-json",
@@ -226,20 +226,57 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 <coverage lines-valid="&lol2;" lines-covered="1" branches-valid="0" branches-covered="0"/>
 """
 
-EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
-<!DOCTYPE coverage SYSTEM "http://example.invalid/evil.dtd">
-<coverage lines-valid="1" lines-covered="1" branches-valid="0" branches-covered="0"/>
+INTERNAL_SUBSET = b"""<?xml version="1.0"?>
+<!DOCTYPE coverage SYSTEM "coverage-04.dtd" [
+ <!ATTLIST coverage branches-valid CDATA "0">
+]>
+<coverage lines-valid="1" lines-covered="1" branches-covered="0"/>
 """
 
 
-@pytest.mark.parametrize("raw", [BILLION_LAUGHS, EXTERNAL_ENTITY])
-def test_doctype_is_refused(raw: bytes) -> None:
+@pytest.mark.parametrize("raw", [BILLION_LAUGHS, INTERNAL_SUBSET])
+def test_dtd_content_is_refused(raw: bytes) -> None:
     error = error_of(raw, "evil.xml")
     assert error.message == (
-        "XML with a DOCTYPE is refused: reports may not declare DTDs or entities"
+        "XML with DTD content is refused: a report may not declare entities or DTD rules"
     )
     assert error.location is not None
     assert (error.location.path, error.location.line) == ("evil.xml", 2)
+
+
+def test_bare_doctype_names_a_dtd_that_is_never_read(tmp_path: Path) -> None:
+    """c8's `<!DOCTYPE coverage SYSTEM ...>` line is accepted; the DTD it names is not read.
+
+    The named DTD exists and would, if read, declare `&x;` and default `branches-valid`:
+    the entity stays undefined and the attribute stays missing.
+    """
+    dtd = tmp_path / "evil.dtd"
+    dtd.write_text('<!ENTITY x "999">\n<!ATTLIST coverage branches-valid CDATA "7">\n')
+    head = f'<?xml version="1.0"?>\n<!DOCTYPE coverage SYSTEM "{dtd.as_uri()}">\n'
+    body = '<coverage lines-valid="4" lines-covered="{}" branches-valid="0" branches-covered="0"/>'
+    report = parse_coverage((head + body.format(3)).encode(), "c.xml")
+    assert report == CoverageReport("cobertura", 3, 4, 0, 0)
+    error = error_of((head + body.format("&x;")).encode(), "c.xml")
+    assert error.message == "invalid XML: undefined entity"
+    assert str(error.location) == "c.xml:3:1"
+    no_branches = head + '<coverage lines-valid="4" lines-covered="3" branches-covered="0"/>'
+    error = error_of(no_branches.encode(), "c.xml")
+    assert error.message == "<coverage> has no branches-valid attribute"
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        '<!DOCTYPE coverage SYSTEM "http://cobertura.sourceforge.net/xml/coverage-04.dtd">',
+        "<!DOCTYPE coverage PUBLIC '-//x//DTD y//EN' 'http://example.invalid/y.dtd'>",
+        "<!DOCTYPE coverage>",
+    ],
+)
+def test_bare_doctype_after_comments_keeps_positions(doctype: str) -> None:
+    raw = f'<?xml version="1.0"?>\n<!-- made by a tool -->\n{doctype}\n<coverage lines-valid="x"/>'
+    error = error_of(raw.encode(), "c.xml")
+    assert error.message.startswith("<coverage> has no lines-covered")
+    assert str(error.location) == "c.xml:4:1"
 
 
 def test_undefined_entity_is_an_xml_error() -> None:

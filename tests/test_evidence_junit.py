@@ -9,7 +9,7 @@ import pytest
 from pipeline.errors import InputError
 from pipeline.evidence import TestReport, parse_junit
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parent / "data" / "reports" / "python"
 DATA = Path(__file__).resolve().parent / "data" / "reports"
 MIXED = (DATA / "junit-mixed.xml").read_text()
 
@@ -94,10 +94,21 @@ def test_failure_names_stop_at_twenty_but_counts_do_not() -> None:
     assert report.failures == tuple(f"c.t{i}" for i in range(20))
 
 
+def test_testcase_directly_under_testsuites_counts() -> None:
+    """node's test runner writes top-level tests straight under <testsuites>."""
+    raw = (
+        b'<testsuites><testcase name="top"><failure/></testcase>'
+        b'<testsuite><testcase name="t"/></testsuite></testsuites>'
+    )
+    report = parse_junit(raw, "j.xml")
+    assert (report.total, report.passed, report.failed) == (2, 1, 1)
+    assert report.failures == ("top",)
+
+
 def test_testcase_outside_a_suite_is_ignored() -> None:
     raw = (
-        b'<testsuites><testcase name="stray"/>'
-        b'<testsuite><testcase name="t"/></testsuite></testsuites>'
+        b'<testsuites><testsuite><properties><testcase name="stray"/></properties>'
+        b'<testcase name="t"/></testsuite></testsuites>'
     )
     assert parse_junit(raw, "j.xml").total == 1
 
@@ -143,7 +154,7 @@ def test_doctype_is_refused() -> None:
         b'<testsuite><testcase name="&x;"/></testsuite>'
     )
     error = error_of(raw, "junit.xml")
-    assert error.message.startswith("XML with a DOCTYPE is refused")
+    assert error.message.startswith("XML with DTD content is refused")
     assert str(error.location).startswith("junit.xml:2:")
 
 

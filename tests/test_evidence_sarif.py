@@ -13,7 +13,7 @@ from pipeline.errors import InputError
 from pipeline.evidence import SEVERITY_ORDER, Finding, ScanReport, parse_sarif
 from pipeline.evidence.sarif import NO_SEVERITY_HINT
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "reports"
+FIXTURES = Path(__file__).resolve().parent / "data" / "reports" / "python"
 DATA = Path(__file__).resolve().parent / "data" / "reports"
 BANDIT: dict[str, Any] = json.loads((FIXTURES / "failing" / "bandit.sarif").read_bytes())
 SRC = "src/sampleplug/__init__.py"

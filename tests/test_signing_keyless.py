@@ -23,7 +23,7 @@ from pipeline.signing.keyless import identity, release_statement, sign_keyless
 from pipeline.signing.trust import TrustInputs, shipped_trusted_root
 from pipeline.signing.verify import certificate_identities, certificate_issuer, verify_bundle
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "sigstore"
+FIXTURES = Path(__file__).resolve().parent / "data" / "sigstore"
 POLICY_FILE = Path(__file__).resolve().parent / "data" / "signing" / "signing.yaml"
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -1,8 +1,9 @@
-"""Coverage reports: coverage.py JSON, Cobertura XML and LCOV, told apart by content.
+"""Coverage reports: coverage.py JSON, Cobertura XML, LCOV and Go profiles, told apart by content.
 
 Every format is reduced to four totals (lines and branches, covered and measured), and
 the percentage is coverage.py's own: covered lines and branches over all of them, so
-the three formats of one run give the same figure.
+the three formats of one run give the same figure. A Go coverage profile counts
+statements, not lines, and has no branches: its figure is Go's statement coverage.
 """
 
 from __future__ import annotations
@@ -18,17 +19,23 @@ from pipeline.evidence._common import (
     read_text,
     text_count,
 )
+from pipeline.evidence.gocover import looks_like_coverprofile, statement_totals
 from pipeline.evidence.xmlsafe import parse_xml
 
-NOT_COVERAGE = "not a coverage report: expected coverage.py JSON, Cobertura XML or LCOV"
-_NOT_COVERAGE_HINT = "name the file written by `coverage json`, `coverage xml` or `coverage lcov`"
+NOT_COVERAGE = (
+    "not a coverage report: expected coverage.py JSON, Cobertura XML, LCOV or a Go coverage profile"
+)
+_NOT_COVERAGE_HINT = (
+    "name the file written by `coverage json|xml|lcov`, c8's cobertura or lcov reporter,"
+    " or `go test -coverprofile`"
+)
 _COUNT_HINT = "produce the report again with the coverage tool; do not edit it by hand"
 _COBERTURA_ATTRIBUTES = ("lines-valid", "lines-covered", "branches-valid", "branches-covered")
 
 
 @dataclass(frozen=True)
 class CoverageReport:
-    """Totals of one coverage report."""
+    """Totals of one coverage report (for a Go profile, "lines" are statements)."""
 
     format: str
     lines_covered: int
@@ -51,13 +58,17 @@ def parse_coverage(raw: bytes, path: str) -> CoverageReport:
         report = _from_json(load_json(text, path), path)
     elif start == "<":
         report = _from_cobertura(text, path)
+    elif looks_like_coverprofile(text):
+        covered, total = statement_totals(text, path)
+        report = CoverageReport("go-coverprofile", covered, total, 0, 0)
     else:
         report = _from_lcov(text, path)
     if report.lines_total + report.branches_total == 0:
         raise InputError(
             "report measures no code (0 lines and 0 branches)",
             location=Location(path),
-            hint="check that coverage ran over the plugin's source (e.g. `--source=src`)",
+            hint="check that coverage ran over the plugin's source"
+            " (e.g. coverage.py's `--source=src`, c8's `--all`, go test's `-coverpkg`)",
         )
     return report
 

@@ -1,9 +1,10 @@
-"""JUnit XML test reports (pytest `--junitxml`, Surefire, Gradle, go-junit-report...).
+"""JUnit XML test reports (pytest `--junitxml`, Surefire, Gradle, Jest, gotestsum, node...).
 
 Totals are counted from the `<testcase>` elements themselves, not taken from the
 suites' `tests`/`failures` attributes, which some tools leave out or get wrong. A case
-with a `<failure>` child failed, else one with `<error>` errored, else one with
-`<skipped>` was skipped, else it passed.
+may sit in a `<testsuite>` or directly under `<testsuites>` (node's test runner writes
+its top-level tests there). A case with a `<failure>` child failed, else one with
+`<error>` errored, else one with `<skipped>` was skipped, else it passed.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class _Counter:
                 location=where,
                 hint="name the file written by the test runner (e.g. pytest --junitxml=FILE)",
             )
-        if tag == "testcase" and parent == "testsuite":
+        if tag == "testcase" and parent in _SUITES:
             self.case = _case_name(attrs, where)
             self.outcomes = set()
         elif parent == "testcase" and tag in _OUTCOMES and self.case is not None:

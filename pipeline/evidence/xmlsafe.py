@@ -1,13 +1,17 @@
-"""Streaming XML reading that refuses DTDs, so no entity can expand or be fetched.
+"""Streaming XML reading that refuses DTD content, so no entity can expand or be fetched.
 
-Reports are read with expat directly: a `<!DOCTYPE>` (and so any entity declaration,
-internal or external) is refused at once, and the caller gets start/end events with the
-line and column of each element instead of a tree, so memory stays flat however large
-the report is.
+Reports are read with expat directly, and the caller gets start/end events with the line
+and column of each element instead of a tree, so memory stays flat however large the
+report is. A bare document type line in the prolog, `<!DOCTYPE name SYSTEM "uri">` (or
+`PUBLIC "id" "uri"`), as c8 writes at the top of its Cobertura report, is blanked out
+before parsing: nothing is fetched, and the report reads as if it had none. Any other
+`<!DOCTYPE>` (an internal subset, entity or attribute declarations) reaches expat and is
+refused at once; an entity reference other than the five predefined ones is an error.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Protocol
 from xml.parsers import expat
 
@@ -15,6 +19,29 @@ from pipeline.errors import InputError, Location
 
 MAX_XML_DEPTH = 256
 """Deepest element nesting we accept; real reports nest a handful of levels."""
+
+_LITERAL = r"""(?:"[^"]*"|'[^']*')"""
+_BARE_DOCTYPE = re.compile(
+    rf"<!DOCTYPE\s+[^\s\[>'\"]+"
+    rf"(?:\s+(?:SYSTEM\s+{_LITERAL}|PUBLIC\s+{_LITERAL}\s+{_LITERAL}))?\s*>"
+)
+"""A document type line without an internal subset: names a DTD, declares nothing."""
+_PROLOG_ITEM = re.compile(r"\ufeff|\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
+"""What may precede the document type: whitespace, the XML declaration, PIs, comments."""
+
+
+def _blank_bare_doctype(text: str) -> str:
+    """`text` with a bare `<!DOCTYPE ...>` of its prolog replaced by spaces (lines kept)."""
+    position = 0
+    while item := _PROLOG_ITEM.match(text, position):
+        if item.end() == position:
+            break
+        position = item.end()
+    doctype = _BARE_DOCTYPE.match(text, position)
+    if doctype is None:
+        return text
+    blank = re.sub(r"[^\n]", " ", doctype.group())
+    return text[:position] + blank + text[doctype.end() :]
 
 
 class XmlHandler(Protocol):
@@ -38,9 +65,10 @@ def parse_xml(text: str, path: str, handler: XmlHandler) -> None:
 
     def refuse_dtd(*_: object) -> None:
         raise InputError(
-            "XML with a DOCTYPE is refused: reports may not declare DTDs or entities",
+            "XML with DTD content is refused: a report may not declare entities or DTD rules",
             location=here(),
-            hint="remove the <!DOCTYPE ...> declaration; test and coverage tools never need one",
+            hint='only a bare <!DOCTYPE name SYSTEM "..."> line is accepted (it is never read);'
+            " produce the report again with the tool",
         )
 
     def start(tag: str, attrs: dict[str, str]) -> None:
@@ -64,7 +92,7 @@ def parse_xml(text: str, path: str, handler: XmlHandler) -> None:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     try:
-        parser.Parse(text, True)
+        parser.Parse(_blank_bare_doctype(text), True)
     except expat.ExpatError as error:
         raise InputError(
             f"invalid XML: {expat.ErrorString(error.code)}",

@@ -40,10 +40,16 @@ class Evidence(Strict):
     """Reports produced by real tools, as paths relative to the release folder."""
 
     coverage: list[str] = Field(
-        default_factory=list, description="coverage.py JSON, Cobertura XML or LCOV reports"
+        default_factory=list,
+        description="coverage.py JSON, Cobertura XML, LCOV or Go coverage profile reports",
     )
-    tests: list[str] = Field(default_factory=list, description="JUnit XML reports")
-    scans: list[str] = Field(default_factory=list, description="SARIF 2.1.0 reports")
+    tests: list[str] = Field(
+        default_factory=list,
+        description="JUnit XML reports (pytest, node --test, Jest, gotestsum, Surefire...)",
+    )
+    scans: list[str] = Field(
+        default_factory=list, description="SARIF 2.1.0 reports (bandit, checkov, ESLint...)"
+    )
 
 
 class Contact(Strict):

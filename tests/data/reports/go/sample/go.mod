@@ -1,0 +1,3 @@
+module example.com/calcplug
+
+go 1.19
