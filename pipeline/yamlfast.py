@@ -42,8 +42,15 @@ def _loader() -> Any:
     if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - wheels bundle it
         return None
 
+    tags = {
+        yaml.ScalarNode: _STR_TAG,
+        yaml.SequenceNode: "tag:yaml.org,2002:seq",
+        yaml.MappingNode: "tag:yaml.org,2002:map",
+    }
+
     class _PlainLoader(yaml.CSafeLoader):
-        yaml_implicit_resolvers: dict[str, Any] = {}
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+            return tags[kind]  # every untagged node gets its default tag; we resolve scalars
 
     return _PlainLoader
 
