@@ -48,7 +48,7 @@ from pipeline.promotion.remind import comment_on_requests, notify_webhook, pendi
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
-from pipeline.scaffold import init_repo
+from pipeline.scaffold import CHECK_WORKFLOW, RunnerPin, init_repo
 from pipeline.signing.keys import load_private_key
 from pipeline.store import writable_store_for
 
@@ -136,9 +136,11 @@ def check(
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> int:
+@click.option("--runner-source", metavar="URL", help="Git URL the CI workflow installs from.")
+@click.option("--runner-ref", metavar="SHA", help="The 40-hex commit of it to install (a pin).")
+def init(directory: Path, runner_source: str | None, runner_ref: str | None) -> int:
     """Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit."""
-    result = init_repo(directory)
+    result = init_repo(directory, runner=RunnerPin.parse(runner_source, runner_ref))
     verb = "created" if result.created_repo else "extended"
     click.echo(
         f"{verb} release repo {result.path} "
@@ -146,6 +148,8 @@ def init(directory: Path) -> int:
     )
     for path in result.files:
         click.echo(f"  {path}")
+    if result.runner.ref is None:
+        click.echo(f"warning: {CHECK_WORKFLOW} fails until its RUNNER_REF pins a commit", err=True)
     return 0
 
 
