@@ -33,7 +33,7 @@ from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
-from pipeline.policy import CheckRequest, run_check
+from pipeline.policy.check import CheckRequest, run_check, uncommitted_warning
 from pipeline.policy.github_reviews import pull_request_reviews, with_github_members
 from pipeline.policy.release_approvals import PullRequestReviews
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
@@ -120,7 +120,10 @@ def check(
             reviews=pull_request_reviews(client, pull_request),
             resolve_teams=partial(with_github_members, client=client),
         )
-    report = run_check(GitRepo(repo_dir), request)
+    git = GitRepo(repo_dir)
+    if warning := uncommitted_warning(git, request):
+        click.echo(warning, err=True)
+    report = run_check(git, request)
     if output_format == "json":
         click.echo(render_json(report), nl=False)
         return report.exit_code
