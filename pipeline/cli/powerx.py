@@ -152,7 +152,11 @@ def init(directory: Path, runner_source: str | None, runner_ref: str | None) -> 
     for path in result.files:
         click.echo(f"  {path}")
     if result.runner.ref is None:
-        click.echo(f"warning: {CHECK_WORKFLOW} fails until its RUNNER_REF pins a commit", err=True)
+        click.echo(
+            f"warning: {CHECK_WORKFLOW} fails until its RUNNER_REF pins a commit: set it to the "
+            f"40-hex commit of {result.runner.source} to install (next time: --runner-ref SHA)",
+            err=True,
+        )
     return 0
 
 
