@@ -17,6 +17,7 @@ import pytest
 from conftest import PROJECT
 
 from pipeline.cli.powerx import cli
+from pipeline.errors import InputError
 from pipeline.scaffold import CHECK_WORKFLOW, DEFAULT_RUNNER_SOURCE, RunnerPin, scaffold_files
 from pipeline.yamlio import parse_yaml
 
@@ -189,3 +190,58 @@ def test_operations_md_shows_the_workflow_init_writes() -> None:
     pinned = scaffold_files(RunnerPin.parse(None, "89abcdef0123456789abcdef0123456789abcdef"))
     shown = (PROJECT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert pinned[CHECK_WORKFLOW].decode("utf-8") in shown
+
+
+REFS = [SHA, SHA.upper(), SHA[:39], SHA + "0", "v1.2.0", "main", "", "refs/tags/v1", f"{SHA}\n"]
+SOURCES = [
+    DEFAULT_RUNNER_SOURCE,
+    "https://git.example.com:8443/a/b.git",
+    "https://github.com/o/r/",
+    "http://github.com/o/r",
+    "https://u:p@github.com/o/r",
+    "https://github.com/o/r?x=1",
+    "https://github.com",
+    "git@github.com:o/r",
+]
+
+
+def python_accepts(source: str, ref: str) -> bool:
+    try:
+        RunnerPin.parse(source, ref)
+    except InputError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("ref", REFS)
+def test_the_three_pin_checks_agree_on_refs(tmp_path: Path, ref: str) -> None:
+    """init, the generated step and the action refuse the same refs (the action and the step
+    compare after init lower-cases: a capital hex digit in a hand edit is refused there)."""
+    env, _ = recorder(tmp_path, "python")
+    env_pip, _ = recorder(tmp_path, "pip")
+    step = install_step_of(tmp_path)
+    in_step = run_step({**step, "env": {**step["env"], "RUNNER_REF": ref}}, env_pip).returncode
+    in_action = run_action(env, RUNNER_REF=ref, RUNNER_SOURCE=DEFAULT_RUNNER_SOURCE).returncode
+    by_init = python_accepts(DEFAULT_RUNNER_SOURCE, ref)
+    if ref == "":
+        assert in_step == 1 and in_action == 0  # unpinned step fails; the action uses its checkout
+    else:
+        assert (in_step == 0) == (in_action == 0) == (by_init and ref == ref.lower())
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_init_and_the_action_agree_on_sources(tmp_path: Path, source: str) -> None:
+    env, _ = recorder(tmp_path, "python")
+    in_action = run_action(env, RUNNER_REF=SHA, RUNNER_SOURCE=source).returncode
+    assert (in_action == 0) == python_accepts(source, SHA)
+
+
+def install_step_of(tmp_path: Path) -> dict[str, Any]:
+    workflow = tmp_path / "powerx-check.yml"
+    workflow.write_bytes(scaffold_files(RunnerPin.parse(None, SHA))[CHECK_WORKFLOW])
+    return install_step(workflow)
+
+
+def test_the_action_default_source_is_the_project() -> None:
+    action = parse_yaml((ACTION / "action.yml").read_bytes(), "action.yml").data
+    assert action["inputs"]["runner-source"]["default"] == DEFAULT_RUNNER_SOURCE
