@@ -183,17 +183,17 @@ git -C "$site" add policies/signing.yaml
 git -C "$site" commit -q -m "Trust the release signers, and the exporter for bundles"
 # No network from here on when the machine allows it (a user + network namespace).
 offline=(); if unshare -rn true 2>/dev/null; then offline=(unshare -rn); fi
-# (the example plugins' health checks import their module: hosts run them with dist/ on the path)
-expect 0 "${offline[@]}" env PYTHONPATH=dist powerx plugin import --offline "$work/prod.bundle" --repo "$site" \
+# (the example plugins' health checks import their module: the host puts dist/ on PYTHONPATH)
+expect 0 "${offline[@]}" powerx plugin import --offline "$work/prod.bundle" --repo "$site" \
     --store "$work/isolated-store" --host-version 2.6.0 --operator admin
 show powerx plugin status --store "$work/isolated-store"
 # The admin's switch: ledger-sync out of service (the host keeps it installed), then back
 # in; enable is refused unless the store recorded a passing health check of that version.
 show powerx plugin disable ledger-sync --env prod --repo "$site" --operator admin
-PYTHONPATH=dist show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
 expect 0 powerx plugin enable ledger-sync --env prod --repo "$site" \
     --store "$work/isolated-store" --operator admin
-PYTHONPATH=dist show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
 show git -C "$site" --no-pager log --oneline -5
 python - "$work/prod.bundle" "$work/tampered.bundle" <<'PY'
 import sys, tarfile

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileMode, ObjectType
+from pygit2.enums import FileMode, FileStatus, ObjectType
 
 from pipeline.errors import GateError, InputError, Location, PowerXError
 
@@ -366,6 +366,21 @@ class GitRepo:
                     stack.append((path, entry))
                 else:
                     yield path
+
+    def uncommitted(self, folders: tuple[str, ...]) -> list[str]:
+        """Work-tree paths under `folders` that differ from HEAD (staged, changed, new), sorted.
+
+        An untracked folder is one entry ending in '/'; ignored files are left out.
+        """
+        if self.repo.is_bare:
+            return []
+        prefixes = tuple(f"{folder.rstrip('/')}/" for folder in folders)
+        status = self.repo.status(untracked_files="normal")
+        return sorted(
+            path
+            for path, flags in status.items()
+            if path.startswith(prefixes) and flags != FileStatus.CURRENT
+        )
 
     # -- writing ---------------------------------------------------------------------
 

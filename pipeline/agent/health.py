@@ -2,7 +2,9 @@
 
 A command runs without a shell, in the extracted version's folder, in its own process group
 (killed whole when the timeout strikes), with `POWERX_PLUGIN_DIR`, `POWERX_PLUGIN_NAME` and
-`POWERX_PLUGIN_VERSION` in its environment; exit 0 is healthy. An HTTP check is polled until
+`POWERX_PLUGIN_VERSION` in its environment, and the version's `dist/` (where `entrypoint`
+lives) first on `PYTHONPATH`, so a check such as `python3 -c "import my_plugin"` finds the
+plugin's own modules as the host will load them; exit 0 is healthy. An HTTP check is polled until
 it answers 2xx or the timeout passes (the plugin may still be starting). Proxies from the
 environment are ignored: the check talks to this host.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.models.plugin import HealthCheck
+from pipeline.models.plugin import DIST_DIR, HealthCheck
 
 OUTPUT_TAIL = 300
 """Characters of a failing command's output kept in the report."""
@@ -58,7 +60,7 @@ def run_health_check(
     """Run `check` for the version extracted in `folder`; never raises for an unhealthy plugin."""
     started = clock()
     if check.command is not None:
-        healthy, detail = _run_command(check.command, folder, timeout, env)
+        healthy, detail = _run_command(check.command, folder, timeout, plugin_environ(folder, env))
     else:
         assert check.http is not None  # the model guarantees exactly one of the two
         url = f"http://{host}:{check.http.port}{check.http.path}"
@@ -66,15 +68,24 @@ def run_health_check(
     return HealthResult(healthy, detail, round(clock() - started, 3))
 
 
+def plugin_environ(folder: Path, env: Mapping[str, str] | None) -> dict[str, str]:
+    """`env` (default: ours) with the version's `dist/` first on PYTHONPATH."""
+    environ = dict(os.environ if env is None else env)
+    dist = str((folder / DIST_DIR).absolute())
+    rest = environ.get("PYTHONPATH")
+    environ["PYTHONPATH"] = f"{dist}{os.pathsep}{rest}" if rest else dist
+    return environ
+
+
 def _run_command(
-    argv: list[str], folder: Path, timeout: float, env: Mapping[str, str] | None
+    argv: list[str], folder: Path, timeout: float, env: Mapping[str, str]
 ) -> tuple[bool, str]:
     shown = " ".join(argv)
     try:
         process = subprocess.Popen(
             argv,
             cwd=folder,
-            env=dict(env) if env is not None else None,
+            env=dict(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

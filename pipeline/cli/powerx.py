@@ -33,7 +33,7 @@ from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import GitRepo
 from pipeline.models.schemas import all_schemas
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
-from pipeline.policy import CheckRequest, run_check
+from pipeline.policy.check import CheckRequest, run_check, uncommitted_warning
 from pipeline.policy.github_reviews import pull_request_reviews, with_github_members
 from pipeline.policy.release_approvals import PullRequestReviews
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
@@ -48,7 +48,7 @@ from pipeline.promotion.remind import comment_on_requests, notify_webhook, pendi
 from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
-from pipeline.scaffold import init_repo
+from pipeline.scaffold import CHECK_WORKFLOW, RunnerPin, init_repo
 from pipeline.signing.keys import load_private_key
 from pipeline.store import writable_store_for
 
@@ -120,7 +120,10 @@ def check(
             reviews=pull_request_reviews(client, pull_request),
             resolve_teams=partial(with_github_members, client=client),
         )
-    report = run_check(GitRepo(repo_dir), request)
+    git = GitRepo(repo_dir)
+    if warning := uncommitted_warning(git, request):
+        click.echo(warning, err=True)
+    report = run_check(git, request)
     if output_format == "json":
         click.echo(render_json(report), nl=False)
         return report.exit_code
@@ -136,9 +139,11 @@ def check(
 
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> int:
+@click.option("--runner-source", metavar="URL", help="Git URL the CI workflow installs from.")
+@click.option("--runner-ref", metavar="SHA", help="The 40-hex commit of it to install (a pin).")
+def init(directory: Path, runner_source: str | None, runner_ref: str | None) -> int:
     """Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit."""
-    result = init_repo(directory)
+    result = init_repo(directory, runner=RunnerPin.parse(runner_source, runner_ref))
     verb = "created" if result.created_repo else "extended"
     click.echo(
         f"{verb} release repo {result.path} "
@@ -146,6 +151,12 @@ def init(directory: Path) -> int:
     )
     for path in result.files:
         click.echo(f"  {path}")
+    if result.runner.ref is None:
+        click.echo(
+            f"warning: {CHECK_WORKFLOW} fails until its RUNNER_REF pins a commit: set it to the "
+            f"40-hex commit of {result.runner.source} to install (next time: --runner-ref SHA)",
+            err=True,
+        )
     return 0
 
 

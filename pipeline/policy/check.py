@@ -76,6 +76,28 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
 
 _ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES)
 
+UNCOMMITTED_SHOWN = 3
+"""How many uncommitted paths the work-tree warning names."""
+
+
+def uncommitted_warning(git: GitRepo, request: CheckRequest) -> str | None:
+    """A warning when HEAD is checked while the work tree has uncommitted release files.
+
+    `powerx check` reads commits only, so such changes are not what it judged.
+    """
+    if request.head != "HEAD":
+        return None
+    paths = git.uncommitted(_ROOTS)
+    if not paths:
+        return None
+    shown = ", ".join(paths[:UNCOMMITTED_SHOWN])
+    more = len(paths) - UNCOMMITTED_SHOWN
+    return (
+        "warning: powerx check reads commits, not the work tree: uncommitted changes to "
+        f"{shown}{f' and {more} more' if more > 0 else ''} are not checked "
+        "(commit them to check them)"
+    )
+
 
 def _base_commit(git: GitRepo, base: str | None, head: pygit2.Commit) -> pygit2.Commit:
     """Where the change starts: the merge base of head with `base` or the default branch.
