@@ -55,6 +55,7 @@ def _scope_options(command: F) -> F:
         click.option(
             "--env",
             "environments",
+            metavar="ENV",
             multiple=True,
             help="Also list the signer in this environment's allow-list (repeatable); an "
             "environment without one then accepts only the signers listed there.",
@@ -96,7 +97,7 @@ def add_key_command(
     operator: str | None,
     output_format: str,
 ) -> int:
-    """Trust the signing key in FILE under NAME (private keys are refused)."""
+    """Trust the public key in --public-key FILE under NAME (a private key is refused)."""
     key = read_public_key(public_key)
     done = add_key(
         GitRepo(repo_dir),
