@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,17 @@ import pytest
 from conftest import CliResult, Repo, git
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import bundle, digest_of, session_key
 
 from pipeline.cli.powerx import cli
 from pipeline.cli.trust import trust
+from pipeline.errors import GateError
 from pipeline.gitrepo import GitRepo, read_trailers
-from pipeline.models.signing import IdentityRule
+from pipeline.models.signing import IdentityRule, SigningPolicy
 from pipeline.scaffold import init_repo
 from pipeline.signing.keys import generate_keypair, public_key_id
+from pipeline.signing.trust import TrustInputs
+from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
 
 Run = Callable[..., CliResult]
@@ -52,11 +57,15 @@ def keys(tmp_path: Path) -> Path:
     return folder
 
 
-def policy(repo: Repo) -> dict[str, Any]:
+def signing(repo: Repo) -> SigningPolicy:
     """The signing policy at main's tip, validated as `powerx check` reads it."""
     git_repo = GitRepo(repo.path)
-    snapshot = Snapshot(git_repo, git_repo.resolve("main"), {})
-    return snapshot.policies().signing.model_dump(by_alias=True, exclude_none=True)
+    return Snapshot(git_repo, git_repo.resolve("main"), {}).policies().signing
+
+
+def policy(repo: Repo) -> dict[str, Any]:
+    """The signing policy at main's tip, as data."""
+    return signing(repo).model_dump(by_alias=True, exclude_none=True)
 
 
 def key_id(name: str) -> str:
@@ -169,7 +178,8 @@ def test_duplicate_name_needs_replace_which_swaps_the_key_everywhere(
     refused = run_cli(trust, *add, "--public-key", str(keys / "ci.pub"))
     assert refused.code == 2
     assert "a key named 'ci' is already trusted" in refused.err and "--replace" in refused.err
-    assert run_cli(trust, *add, "--public-key", str(keys / "ci.pub"), "--replace").code == 0
+    replace = ["add-key", "ci", "--replace", "--repo", repo]  # the scope goes with the name
+    assert run_cli(trust, *replace, "--public-key", str(keys / "ci.pub")).code == 0
     signing = policy(site)
     assert [k["id"] for k in signing["keys"]] == [key_id("ci")]
     assert signing["environments"]["prod"]["keys"] == [key_id("ci")]
@@ -300,3 +310,45 @@ def test_list_without_signers_and_the_groups_are_registered(run_cli: Run, site: 
     result = run_cli(cli, "trust", "list", "--repo", str(site.path))
     assert result.code == 0 and "no trusted signer" in result.out
     assert {"trust", "team"} <= set(cli.commands)
+
+
+def test_an_identity_for_bundles_does_not_open_bundles_to_every_key(
+    run_cli: Run, site: Repo, keys: Path
+) -> None:
+    repo = str(site.path)
+    assert (
+        run_cli(trust, "add-key", "ci", "--public-key", str(keys / "ci.pub"), "--repo", repo).code
+        == 0
+    )
+    args = ["add-identity", "--identity", "ada@example.com", "--issuer", ISSUER, "--bundles"]
+    assert run_cli(trust, *args, "--repo", repo).code == 0
+    bundles = policy(site)["bundles"]
+    assert bundles["keys"] == [] and [i["subject"] for i in bundles["identities"]] == [
+        "ada@example.com"
+    ]
+    listing = json.loads(run_cli(trust, "list", "--repo", repo, "--format", "json").out)
+    assert {row["kind"]: row["bundles"] for row in listing["signers"]} == {
+        "key": False,
+        "identity": True,
+    }
+
+
+def test_a_key_added_by_the_command_verifies_real_signatures(
+    run_cli: Run, site: Repo, tmp_path: Path
+) -> None:
+    public = tmp_path / "signer.pub"
+    public.write_bytes(session_key()[1])
+    signed, now = bundle("hello", "1.0.0"), datetime.now(UTC)
+
+    def verify(env: str) -> None:
+        trust_inputs = TrustInputs(policy=signing(site))
+        verify_bundle(
+            signed, digest=digest_of("hello", "1.0.0"), trust=trust_inputs, environment=env, now=now
+        )
+
+    with pytest.raises(GateError):
+        verify("prod")  # powerx init trusts nobody
+    args = ["add-key", "signer", "--public-key", str(public), "--env", "prod"]
+    assert run_cli(trust, *args, "--repo", str(site.path)).code == 0
+    verify("prod")
+    verify("test")

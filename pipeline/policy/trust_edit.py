@@ -183,7 +183,7 @@ def add_key(
                 )
             old_id = named.get("id")
             keys[keys.index(named)] = entry
-            _drop_key_id(view.tree, old_id)
+            _swap_key_id(view.tree, old_id, key.key_id)
         notes = list(_allow(view, "keys", key.key_id, scope))
         if named is not None and named.get("id") == key.key_id and not notes:
             raise InputError(
@@ -336,6 +336,8 @@ def _allow(view: PolicyView, kind: str, value: Any, scope: Scope) -> Iterator[st
                     f"it now accepts only the {kind} listed there"
                 )
             rules[kind] = CommentedSeq()
+            if where == "bundles" and kind == "identities" and not bundles_existed:
+                rules["keys"] = CommentedSeq()  # no key list would admit every trusted key
         listed = block_seq(rules, kind)
         if not any(_equal(entry, value) for entry in listed):
             listed.append(CommentedMap(value) if isinstance(value, dict) else value)
@@ -364,6 +366,17 @@ def _restricted_elsewhere(view: PolicyView, kind: str, scope: Scope) -> list[str
         f"not accepted in {', '.join(sorted(restricted))} (their {kind} are listed): "
         f"add --env to allow it there"
     ]
+
+
+def _swap_key_id(tree: CommentedMap, old: Any, new: str) -> None:
+    """Put `new` where `old` stood in every allow-list (a replaced key keeps its scope)."""
+    for _, rules in _allow_lists(tree):
+        listed = rules.get("keys")
+        if isinstance(listed, list) and old in listed:
+            if new in listed:
+                listed.remove(old)
+            else:
+                listed[listed.index(old)] = new
 
 
 def _drop_key_id(tree: CommentedMap, key_id_value: Any) -> tuple[str, ...]:
