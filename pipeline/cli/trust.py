@@ -22,16 +22,9 @@ from pipeline.cli.options import (
 )
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.edit import Actor, Committed, known_environments, read_policies
+from pipeline.policy.signer_inputs import check_identity, read_public_key
 from pipeline.policy.team_edit import MemberChange, add_member, remove_member, team_rows
-from pipeline.policy.trust_edit import (
-    Scope,
-    TrustChange,
-    add_identity,
-    add_key,
-    check_identity,
-    read_public_key,
-    remove_signer,
-)
+from pipeline.policy.trust_edit import Scope, TrustChange, add_identity, add_key, remove_signer
 from pipeline.policy.trust_list import signer_rows
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -28,7 +28,7 @@ from pipeline.policy.edit import (
     edit_policy,
     unknown_name,
 )
-from pipeline.policy.trust_edit import PublicKeyFile
+from pipeline.policy.signer_inputs import PublicKeyFile
 
 KIND = "Teams"
 
