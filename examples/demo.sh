@@ -108,21 +108,11 @@ git -C "$repo" remote add origin "$remote"
 for approver in quinn rita; do
     PX_PASSPHRASE="$approver's passphrase" px-plugin keygen --out "$work/keys/$approver" >/dev/null
 done
-python - "$repo" "$work/keys" <<'PY'
-import sys
-from pathlib import Path
-from pipeline.signing.keys import public_key_id
-from pipeline.yamlio import dump_yaml
-repo, keys = Path(sys.argv[1]), Path(sys.argv[2])
-def member(login):
-    public = (keys / f"{login}.pub").read_bytes()
-    return {"login": login, "keyId": public_key_id(public), "publicKey": public.decode()}
-teams = {"apiVersion": "powerx.io/v1alpha1", "kind": "Teams",
-         "teams": {"qa": {"members": [member("quinn")]}, "release-managers": {"members": [member("rita")]}}}
-(repo / "policies" / "teams.yaml").write_text(dump_yaml(teams))
-PY
-git -C "$repo" add policies/teams.yaml
-git -C "$repo" commit -q -m "Approvers: quinn (qa) and rita (release managers)"
+# The approvers' public keys go into policies/teams.yaml: one validated commit per member.
+show powerx team add-member qa quinn --public-key "$work/keys/quinn.pub" --create \
+    --repo "$repo" --operator rm
+show powerx team add-member release-managers rita --public-key "$work/keys/rita.pub" --create \
+    --repo "$repo" --operator rm
 git -C "$repo" push -q origin main
 # hello-world 1.2.0: built, packed, and signed with the sample key this repo trusts
 sed -i 's/^version: 1.1.0/version: 1.2.0/' "$plugin/plugin.yaml"
@@ -167,20 +157,12 @@ PX_PASSPHRASE="exporter passphrase" show powerx export --env prod --repo "$repo"
 # The isolated site: its own release repo, trusting the release signers and the exporter.
 site="$work/isolated-repo"
 powerx init "$site" >/dev/null
-python - "$repo/policies/signing.yaml" "$work/keys/exporter.pub" "$site/policies/signing.yaml" <<'PY'
-import sys
-from pathlib import Path
-from pipeline.signing.keys import public_key_id
-from pipeline.yamlio import dump_yaml, parse_yaml
-source, exporter, target = (Path(arg) for arg in sys.argv[1:])
-policy = parse_yaml(source.read_bytes(), str(source)).data
-public = exporter.read_bytes()
-policy["keys"].append({"id": public_key_id(public), "publicKey": public.decode()})
-policy["bundles"] = {"keys": [public_key_id(public)]}
-target.write_text(dump_yaml(policy))
-PY
-git -C "$site" add policies/signing.yaml
-git -C "$site" commit -q -m "Trust the release signers, and the exporter for bundles"
+# The sample key signs the releases (prod takes only it); the exporter signs bundles only.
+show powerx trust add-key samples --public-key "$project/examples/keys/samples.pub" --env prod \
+    --repo "$site" --operator admin
+show powerx trust add-key exporter --public-key "$work/keys/exporter.pub" --bundles \
+    --repo "$site" --operator admin
+show powerx trust list --repo "$site"
 # No network from here on when the machine allows it (a user + network namespace).
 offline=(); if unshare -rn true 2>/dev/null; then offline=(unshare -rn); fi
 # (the example plugins' health checks import their module: the host puts dist/ on PYTHONPATH)

@@ -202,11 +202,17 @@ class _Converter:
         return _locate(self.path, self.positions, key_path)
 
 
-def dump_yaml(data: Any) -> str:
-    """Serialise data (plain or round-trip) as block-style YAML, keeping comments and order."""
+def dump_yaml(data: Any, *, width: int | None = None) -> str:
+    """Serialise data (plain or round-trip) as block-style YAML, keeping comments and order.
+
+    `width`: fold long values beyond this many columns (default: ruamel's 80); a large
+    width writes a hand-made file's long lines back unfolded.
+    """
     stream = io.StringIO()
     yaml = _round_trip()
     yaml.indent(mapping=2, sequence=4, offset=2)
+    if width is not None:
+        yaml.width = width
     yaml.dump(_to_round_trip(data), stream)
     return stream.getvalue()
 

@@ -702,6 +702,11 @@ cli.add_command(agent_group)
 cli.add_command(plugin_group)
 cli.add_command(offline.export)
 
+from pipeline.cli.trust import team, trust  # noqa: E402 - issue 10 point 7; ported at merge
+
+cli.add_command(trust)
+cli.add_command(team)
+
 
 def main() -> None:
     """Entry point of the `powerx` console script."""

@@ -71,6 +71,19 @@ class Teams(Document):
     kind: Literal["Teams"]
     teams: dict[Name, Team] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _one_login_per_key(self) -> Teams:
+        owners: dict[str, set[str]] = {}
+        for team in self.teams.values():
+            for member in team.members:
+                if member.key_id is not None:
+                    owners.setdefault(member.key_id, set()).add(member.login)
+        shared = sorted(key for key, logins in owners.items() if len(logins) > 1)
+        if shared:
+            logins = ", ".join(sorted(owners[shared[0]]))
+            raise ValueError(f"one approval key belongs to several logins ({logins}): {shared[0]}")
+        return self
+
     def teams_of(self, login: str) -> set[str]:
         """The teams `login` belongs to."""
         return {

@@ -102,6 +102,9 @@ class IdentityRule(Strict):
 class SigningKey(Strict):
     """A trusted public key (key mode), with its validity dates and revocation state."""
 
+    name: Name | None = Field(
+        default=None, description="a label for people and for `powerx trust remove NAME`"
+    )
     id: Sha256 = Field(description="sha256 of the key's DER SubjectPublicKeyInfo, hex")
     public_key: str = Field(alias="publicKey", description="the ECDSA P-256 public key, PEM")
     not_before: AwareDatetime | None = Field(default=None, alias="notBefore")
@@ -163,6 +166,10 @@ class SigningPolicy(Document):
         duplicates = sorted({key for key in ids if ids.count(key) > 1})
         if duplicates:
             raise ValueError(f"key ids listed more than once: {', '.join(duplicates)}")
+        names = [key.name for key in self.keys if key.name is not None]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"key names listed more than once: {', '.join(twice)}")
         return self
 
     def revoked_ids(self) -> frozenset[str]:
