@@ -22,6 +22,7 @@ from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read
 from pipeline.models.base import API_VERSION
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
+from pipeline.names import require_name, require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
@@ -113,8 +114,7 @@ def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
     order = policies.promotion.order
-    if request.to is not None and request.to not in order:
-        raise InputError(f"{request.to!r} is not in the promotion order ({' -> '.join(order)})")
+    _check_names(snapshot, order, request)
     plugins = [request.plugin] if request.plugin else _deployed_plugins(git, tip, order)
     plan = PromotionPlan()
     for plugin in plugins:
@@ -126,6 +126,24 @@ def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -
             continue
         plan.ready.append(promotion)
     return plan
+
+
+def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
+    """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
+    if request.to is not None:
+        require_name(
+            "environment",
+            request.to,
+            order,
+            where=f"in the promotion order ({' -> '.join(order)})",
+            hint=f"{request.to!r} is not in the promotion order: promote into one that is",
+        )
+    if request.plugin is not None:
+        require_plugin(snapshot, request.plugin)
+        if request.version is not None:
+            require_release(snapshot, request.plugin, request.version)
+    elif request.version is not None:
+        raise InputError("a version needs its plugin", hint="name it as plugin@version")
 
 
 class _HeldError(Exception):

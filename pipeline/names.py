@@ -1,0 +1,101 @@
+"""Name lookup with "did you mean": environments, plugins, versions, groups a repo defines.
+
+Every command that takes a name checks it here before it writes anything: a name the
+repository does not define is an InputError (exit 2) that lists what exists and, when
+one is close, suggests it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+from pipeline import layout
+from pipeline.errors import InputError
+from pipeline.models.release import Release
+from pipeline.snapshot import Loaded, Snapshot
+
+MAX_LISTED = 10
+"""Known names an error lists when none is close."""
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str | None:
+    """The known name closest to `name`, if one is close enough."""
+    found = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.7)
+    return found[0] if found else None
+
+
+def unknown_name(
+    kind: str, name: str, known: Iterable[str], *, where: str = "", hint: str | None = None
+) -> InputError:
+    """The error for a `kind` called `name` that is not among `known`."""
+    names = sorted(set(known))
+    guess = did_you_mean(name, names)
+    place = f" {where}" if where else ""
+    message = f"there is no {kind} {name!r}{place}"
+    if guess is not None:
+        message += f": did you mean {guess!r}?"
+    if hint is None:
+        listed = ", ".join(names[:MAX_LISTED]) + (", ..." if len(names) > MAX_LISTED else "")
+        hint = f"known {kind}s: {listed}" if names else f"the repository defines no {kind} yet"
+    return InputError(message, hint=hint)
+
+
+def require_name(
+    kind: str, name: str, known: Iterable[str], *, where: str = "", hint: str | None = None
+) -> str:
+    """`name` when it is one of `known`; else the "did you mean" InputError."""
+    names = set(known)
+    if name not in names:
+        raise unknown_name(kind, name, names, where=where, hint=hint)
+    return name
+
+
+def environment_names(snapshot: Snapshot) -> set[str]:
+    """Environments the repo defines: a folder with environment.yaml, or a place in the order."""
+    folders = {
+        name
+        for name, is_dir in snapshot.git.list_dir(snapshot.commit, layout.ENVIRONMENTS)
+        if is_dir and snapshot.blob_id(layout.environment_path(name)) is not None
+    }
+    return folders | set(snapshot.policies().promotion.order)
+
+
+def require_environment(snapshot: Snapshot, env: str) -> str:
+    """`env` when the repo defines it (at the snapshot's revision)."""
+    return require_name("environment", env, environment_names(snapshot))
+
+
+def plugin_names(snapshot: Snapshot) -> set[str]:
+    """Plugins the repo knows: released (releases/<plugin>/) or deployed somewhere."""
+    git, commit = snapshot.git, snapshot.commit
+    released = {name for name, is_dir in git.list_dir(commit, layout.RELEASES) if is_dir}
+    deployed = {
+        name.removesuffix(".yaml")
+        for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS)
+        if is_dir
+        for name, sub_dir in git.list_dir(commit, f"{layout.ENVIRONMENTS}/{env}/plugins")
+        if not sub_dir and name.endswith(".yaml")
+    }
+    return released | deployed
+
+
+def require_plugin(snapshot: Snapshot, plugin: str) -> str:
+    """`plugin` when the repo releases or deploys it."""
+    return require_name("plugin", plugin, plugin_names(snapshot))
+
+
+def require_release(snapshot: Snapshot, plugin: str, version: str) -> Loaded[Release]:
+    """The manifest of plugin@version; the "did you mean" InputError when there is none."""
+    require_plugin(snapshot, plugin)
+    loaded = snapshot.release(plugin, version)
+    if loaded is None:
+        versions = [str(v) for v in snapshot.versions(plugin)]
+        raise unknown_name(
+            "version",
+            version,
+            versions,
+            where=f"of {plugin} ({plugin}@{version} has no release manifest)",
+            hint=f"released versions of {plugin}: {', '.join(versions) or 'none'}",
+        )
+    return loaded
