@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pipeline import layout
-from pipeline.errors import InputError
-from pipeline.models.release import Release
-from pipeline.snapshot import Loaded, Snapshot
+from pipeline.errors import InputError, Location
+
+if TYPE_CHECKING:  # only types: the lookup itself needs nothing above `errors`
+    from pipeline.models.release import Release
+    from pipeline.snapshot import Loaded, Snapshot
 
 MAX_LISTED = 10
 """Known names an error lists when none is close."""
@@ -26,29 +29,60 @@ def did_you_mean(name: str, known: Iterable[str]) -> str | None:
 
 
 def unknown_name(
-    kind: str, name: str, known: Iterable[str], *, where: str = "", hint: str | None = None
+    kind: str,
+    name: str,
+    known: Iterable[str],
+    *,
+    where: str = "",
+    hint: str | None = None,
+    message: str | None = None,
+    location: Location | None = None,
 ) -> InputError:
-    """The error for a `kind` called `name` that is not among `known`."""
+    """The error for a `kind` called `name` that is not among `known`.
+
+    The message is "there is no <kind> <name> <where>" unless `message` says it otherwise;
+    "did you mean" follows when a known name is close.
+    """
     names = sorted(set(known))
     guess = did_you_mean(name, names)
     place = f" {where}" if where else ""
-    message = f"there is no {kind} {name!r}{place}"
+    message = message or f"there is no {kind} {name!r}{place}"
     if guess is not None:
         message += f": did you mean {guess!r}?"
     if hint is None:
         listed = ", ".join(names[:MAX_LISTED]) + (", ..." if len(names) > MAX_LISTED else "")
         hint = f"known {kind}s: {listed}" if names else f"the repository defines no {kind} yet"
-    return InputError(message, hint=hint)
+    return InputError(message, hint=hint, location=location)
 
 
 def require_name(
-    kind: str, name: str, known: Iterable[str], *, where: str = "", hint: str | None = None
+    kind: str,
+    name: str,
+    known: Iterable[str],
+    *,
+    where: str = "",
+    hint: str | None = None,
+    message: str | None = None,
+    location: Location | None = None,
 ) -> str:
     """`name` when it is one of `known`; else the "did you mean" InputError."""
     names = set(known)
     if name not in names:
-        raise unknown_name(kind, name, names, where=where, hint=hint)
+        raise unknown_name(
+            kind, name, names, where=where, hint=hint, message=message, location=location
+        )
     return name
+
+
+def require_in_order(env: str, order: list[str]) -> str:
+    """`env` when it is in the promotion order (where releases go, approvals count)."""
+    return require_name(
+        "environment",
+        env,
+        order,
+        message=f"{env!r} is not in the promotion order ({' -> '.join(order)})",
+        hint="name an environment of the order in policies/promotion.yaml",
+    )
 
 
 def environment_names(snapshot: Snapshot) -> set[str]:
@@ -66,18 +100,23 @@ def require_environment(snapshot: Snapshot, env: str) -> str:
     return require_name("environment", env, environment_names(snapshot))
 
 
+def deployed_plugins(snapshot: Snapshot, env: str) -> set[str]:
+    """Plugins with a state file in environments/<env>/plugins/."""
+    return {
+        name.removesuffix(".yaml")
+        for name, is_dir in snapshot.git.list_dir(
+            snapshot.commit, f"{layout.ENVIRONMENTS}/{env}/plugins"
+        )
+        if not is_dir and name.endswith(".yaml")
+    }
+
+
 def plugin_names(snapshot: Snapshot) -> set[str]:
     """Plugins the repo knows: released (releases/<plugin>/) or deployed somewhere."""
     git, commit = snapshot.git, snapshot.commit
     released = {name for name, is_dir in git.list_dir(commit, layout.RELEASES) if is_dir}
-    deployed = {
-        name.removesuffix(".yaml")
-        for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS)
-        if is_dir
-        for name, sub_dir in git.list_dir(commit, f"{layout.ENVIRONMENTS}/{env}/plugins")
-        if not sub_dir and name.endswith(".yaml")
-    }
-    return released | deployed
+    environments = [env for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS) if is_dir]
+    return released.union(*(deployed_plugins(snapshot, env) for env in environments))
 
 
 def require_plugin(snapshot: Snapshot, plugin: str) -> str:

@@ -40,6 +40,7 @@ from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
 from pipeline.models.rollout import RolloutSpec
+from pipeline.names import require_in_order, require_name, require_plugin, require_release
 from pipeline.notify import Event, Notifier
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
@@ -154,11 +155,8 @@ def _tip(target: Target) -> pygit2.Commit:
 def _current(git: GitRepo, tip: pygit2.Commit, plugin: str, environment: str) -> _Current:
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
-    if environment not in policies.promotion.order:
-        raise InputError(
-            f"{environment!r} is not in the promotion order "
-            f"({' -> '.join(policies.promotion.order)})"
-        )
+    require_in_order(environment, policies.promotion.order)
+    require_plugin(snapshot, plugin)
     path = layout.plugin_state_path(environment, plugin)
     loaded = snapshot.plugin_state(environment, plugin)
     if loaded is None:
@@ -286,6 +284,7 @@ def start_rollout(target: Target, request: StartRequest) -> RolloutResult:
     git = target.git
     tip = _tip(target)
     current = _current(git, tip, request.plugin, request.environment)
+    require_release(current.snapshot, request.plugin, request.version)
     existing = current.state.canary
     if existing is not None and existing.version == request.version:
         return _result(current, "started", "the rollout is already under way (nothing to do)")
@@ -364,6 +363,15 @@ def _check_startable(
         )
     if state.version == request.version:
         raise InputError(f"{request.environment} already runs {request.plugin}@{request.version}")
+    if request.group is not None:
+        env = current.snapshot.environment(request.environment)
+        require_name(
+            "tenant group",
+            request.group,
+            env.model.groups if env is not None else (),
+            message=f"{request.environment} has no tenant group {request.group!r}",
+            hint=f"name one of the groups of {layout.environment_path(request.environment)}",
+        )
     if not current.spec.metrics:
         raise InputError(
             f"the rollout policy has no metrics for {request.plugin}: no analysis could pass",
@@ -372,13 +380,6 @@ def _check_startable(
             ),
             hint="list the metrics that judge a canary under 'metrics:' (see docs/formats.md)",
         )
-    if request.group is not None:
-        env = current.snapshot.environment(request.environment)
-        if env is None or request.group not in env.model.groups:
-            raise InputError(
-                f"{request.environment} has no tenant group {request.group!r}",
-                hint=f"name one of the groups of {layout.environment_path(request.environment)}",
-            )
     plan = plan_promotions(
         git,
         tip,

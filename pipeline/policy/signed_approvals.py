@@ -25,7 +25,7 @@ from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
-from pipeline.names import require_environment, require_release
+from pipeline.names import require_environment, require_in_order, require_release
 from pipeline.policy.approvals import Approval
 from pipeline.signing import dsse
 from pipeline.signing.bundle import (
@@ -167,13 +167,7 @@ def _approval_change(
 ) -> tuple[ChangeSet, str]:
     snapshot = Snapshot(git, tip)
     require_environment(snapshot, request.environment)
-    order = snapshot.policies().promotion.order
-    if request.environment not in order:
-        raise InputError(
-            f"{request.environment!r} is not in the promotion order ({' -> '.join(order)}): "
-            f"no release goes there, so an approval for it would count nowhere",
-            hint="approve for an environment of policies/promotion.yaml's order",
-        )
+    require_in_order(request.environment, snapshot.policies().promotion.order)
     require_release(snapshot, request.plugin, request.version)
     path = layout.release_path(request.plugin, request.version)
     raw = git.read(tip, path, max_bytes=MAX_YAML_BYTES)

@@ -22,7 +22,7 @@ from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read
 from pipeline.models.base import API_VERSION
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
-from pipeline.names import require_name, require_plugin, require_release
+from pipeline.names import require_in_order, require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
@@ -131,13 +131,7 @@ def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -
 def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
     """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
     if request.to is not None:
-        require_name(
-            "environment",
-            request.to,
-            order,
-            where=f"in the promotion order ({' -> '.join(order)})",
-            hint=f"{request.to!r} is not in the promotion order: promote into one that is",
-        )
+        require_in_order(request.to, order)
     if request.plugin is not None:
         require_plugin(snapshot, request.plugin)
         if request.version is not None:
