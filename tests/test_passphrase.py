@@ -76,7 +76,9 @@ def test_sign(tmp_path: Path, encrypted_key: Path) -> None:
     artifact = tmp_path / "thing.bin"
     artifact.write_bytes(b"bytes")
     argv = ["sign", str(artifact), "--key", str(encrypted_key), "--plugin", "hello"]
-    refused(run("px-plugin", *argv, "--version", "1.0.0", "--source-commit", "a" * 40, cwd=tmp_path))
+    refused(
+        run("px-plugin", *argv, "--version", "1.0.0", "--source-commit", "a" * 40, cwd=tmp_path)
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "thing.bin"]
 
 

@@ -186,3 +186,22 @@ def test_known_names_still_work(run_cli: Any, repo: Repo) -> None:
     assert status.code == 0, status.err
     planned = run_cli(cli, "plan", "hello@1.1.0", "--env", "prod", *args)
     assert planned.code == 0, planned.err
+
+
+def test_plugin_import_tenant_is_checked_before_the_commit(run_cli: Any, tmp_path: Path) -> None:
+    from bundle_support import Site, Source
+
+    source, site = Source(tmp_path / "a"), Site(tmp_path / "b")
+    source.repo.commit(
+        {"environments/prod/environment.yaml": ENV_FILE.format(name="prod", position=2)}, "tenants"
+    )
+    source.release("hello", "1.0.0")
+    bundle_file = tmp_path / "prod.bundle"
+    source.export(bundle_file)
+    before = _state(site.repo)
+    result = run_cli(cli, *site.argv(bundle_file, "--tenant", "globx"))
+    assert result.code == 2, result.out + result.err
+    assert "tenant 'globx' is not a tenant of environment 'prod'" in result.err
+    assert "did you mean 'globex'?" in result.err
+    assert _state(site.repo) == before
+    assert not (site.store / "plugins").exists()

@@ -40,7 +40,13 @@ from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
 from pipeline.models.rollout import RolloutSpec
-from pipeline.names import require_in_order, require_name, require_plugin, require_release
+from pipeline.names import (
+    deployed_plugins,
+    require_in_order,
+    require_name,
+    require_release,
+    unknown_name,
+)
 from pipeline.notify import Event, Notifier
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
@@ -156,12 +162,14 @@ def _current(git: GitRepo, tip: pygit2.Commit, plugin: str, environment: str) ->
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
     require_in_order(environment, policies.promotion.order)
-    require_plugin(snapshot, plugin)
     path = layout.plugin_state_path(environment, plugin)
     loaded = snapshot.plugin_state(environment, plugin)
     if loaded is None:
-        raise InputError(
-            f"{plugin} is not deployed in {environment}: a canary needs a stable version",
+        raise unknown_name(
+            "plugin",
+            plugin,
+            deployed_plugins(snapshot, environment),
+            message=f"{plugin} is not deployed in {environment}: a canary needs a stable version",
             hint=f"promote a first version with 'powerx promote {plugin} --to {environment}'",
         )
     return _Current(snapshot, policies, path, loaded, policies.rollout.for_plugin(plugin))
@@ -284,7 +292,6 @@ def start_rollout(target: Target, request: StartRequest) -> RolloutResult:
     git = target.git
     tip = _tip(target)
     current = _current(git, tip, request.plugin, request.environment)
-    require_release(current.snapshot, request.plugin, request.version)
     existing = current.state.canary
     if existing is not None and existing.version == request.version:
         return _result(current, "started", "the rollout is already under way (nothing to do)")
@@ -363,6 +370,7 @@ def _check_startable(
         )
     if state.version == request.version:
         raise InputError(f"{request.environment} already runs {request.plugin}@{request.version}")
+    require_release(current.snapshot, request.plugin, request.version)
     if request.group is not None:
         env = current.snapshot.environment(request.environment)
         require_name(
