@@ -21,6 +21,7 @@ from pipeline.agent.store import PluginStore
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.agent import HealthRecord
+from pipeline.models.digest import digest_text
 from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document, validate_document
 from pipeline.names import deployed_plugins, require_environment, unknown_name
@@ -198,7 +199,7 @@ def _plan(
 
 
 def _message(request: SwitchRequest, state: PluginState, health: HealthRecord | None) -> str:
-    extra = {"Digest": f"sha256:{state.digest}"}
+    extra = {"Digest": digest_text(state.digest)}
     if health is not None and health.healthy:
         extra["Health-Checked"] = health.checked_at.isoformat()
     elif health is not None:

@@ -37,6 +37,7 @@ from pipeline.canary.judge import Verdict, judge
 from pipeline.canary.providers import MetricsProvider
 from pipeline.errors import GateError, InputError, Location, PowerXError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.models.digest import digest_text
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
 from pipeline.models.rollout import RolloutSpec
@@ -657,7 +658,7 @@ def _complete(target: Target, current: _Current, verdict: Verdict, now: datetime
         message = compose_message(
             f"Complete the rollout of {plugin} in {env}: {stable} -> {canary.version}",
             f"{env}: {stable} -> {canary.version} for every tenant\n"
-            f"digest: sha256:{canary.digest}\n\n{verdict.explain()}",
+            f"digest: {digest_text(canary.digest)}\n\n{verdict.explain()}",
             trailers,
         )
         return {

@@ -20,6 +20,7 @@ from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.base import API_VERSION
+from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.names import require_in_order, require_plugin, require_release
@@ -80,7 +81,7 @@ class Promotion:
         )
         body = (
             f"{self.target}: {self.previous or '(not deployed)'} -> {self.version}\n"
-            f"digest: sha256:{self.release.artifact.sha256}\n"
+            f"digest: {digest_text(self.release.artifact.sha256)}\n"
             f"from: {self.source or 'release'}\n\nchanges:\n{changes}"
         )
         trailers = Trailers(

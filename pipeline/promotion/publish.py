@@ -21,6 +21,7 @@ from pipeline.errors import InputError
 from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
+from pipeline.models.digest import digest_text
 from pipeline.names import require_environment
 from pipeline.packaging import inspect_package
 from pipeline.promotion.branches import push_request_branch
@@ -194,7 +195,7 @@ def _message(ref: str, request: PublishRequest, digest: str) -> str:
         operator=request.operator,
         ci_run=request.ci_run,
     )
-    body = f"artifact: sha256:{digest}\n" + "".join(
+    body = f"artifact: {digest_text(digest)}\n" + "".join(
         f"change: {cid} {title}\n" for cid, title, _ in request.changes
     )
     return compose_message(f"Publish {plugin} {version}", body, trailers)
