@@ -1,5 +1,8 @@
 """Name lookup with "did you mean": environments, plugins, versions, groups a repo defines.
 
+The one home of "did you mean" (file fields and permissions in `models` use it too): at
+run time it needs only `errors` and `layout`, so every layer may call it.
+
 Every command that takes a name checks it here before it writes anything: a name the
 repository does not define is an InputError (exit 2) that lists what exists and, when
 one is close, suggests it.
@@ -22,9 +25,9 @@ MAX_LISTED = 10
 """Known names an error lists when none is close."""
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str | None:
-    """The known name closest to `name`, if one is close enough."""
-    found = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.7)
+def did_you_mean(name: str, known: Iterable[str], *, cutoff: float = 0.7) -> str | None:
+    """The known name closest to `name`, if one is close enough (difflib's ratio)."""
+    found = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=cutoff)
     return found[0] if found else None
 
 
