@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipeline import layout
 from pipeline.bundle.contents import Plan, PlannedRelease, RepoFile, artifact_path, plan_environment
 from pipeline.bundle.manifest import (
     MANIFEST_NAME,
@@ -44,7 +45,7 @@ from pipeline.models.bundle import (
     BundleRelease,
     BundleSource,
 )
-from pipeline.names import require_environment
+from pipeline.names import environment_names, require_name
 from pipeline.signing.artifact import file_sha256
 from pipeline.signing.keys import load_private_key
 from pipeline.snapshot import Snapshot
@@ -95,7 +96,13 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
         raise InputError("the validity must be positive", hint="e.g. --valid-for 30d")
     git = GitRepo(request.repo)
     commit = git.resolve(request.rev)
-    require_environment(Snapshot(git, commit), request.environment)
+    require_name(
+        "environment",
+        request.environment,
+        environment_names(Snapshot(git, commit)),
+        message=f"environment {request.environment!r} does not exist at {commit.short_id}",
+        hint=f"{layout.environment_path(request.environment)} is missing; check --env",
+    )
     private_key = load_private_key(_read_key(request.key), request.passphrase, str(request.key))
     plan = plan_environment(git, commit, request.environment)
     base, carried = _since(git, request)
