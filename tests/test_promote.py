@@ -12,6 +12,7 @@ from githubstub import TOKEN, serve_github
 from test_approvals import NOW, key, teams_data
 
 from pipeline.cli.powerx import cli
+from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, read_trailers
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.promote import PromoteRequest, promote
@@ -339,7 +340,8 @@ def test_a_rolled_back_version_is_not_promoted_back(repo: Repo) -> None:
     again = run(repo, plugin="hello", version="1.1.0", to="test")
     assert again.landed == []
     assert again.held[0][1].startswith("hello@1.1.0 was rolled back from test (commit ")
-    assert run(repo, plugin="nope").held == [("nope", "nope has no release and runs nowhere")]
+    with pytest.raises(InputError, match="there is no plugin 'nope'"):
+        run(repo, plugin="nope")
 
 
 def test_a_concurrent_rollback_is_not_overwritten(repo: Repo, tmp_path: Any) -> None:

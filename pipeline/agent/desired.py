@@ -11,6 +11,7 @@ from pipeline.errors import CombinedInputError, InputError, Location
 from pipeline.layout import ENVIRONMENT_FILE
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.load import parse_document
+from pipeline.names import require_name
 from pipeline.yamlio import MAX_YAML_BYTES
 
 PLUGINS_DIR = "plugins"
@@ -48,12 +49,15 @@ def load_desired(environment_dir: Path, tenant: str | None = None) -> DesiredSta
     """
     folder = Path(environment_dir)
     environment = _load(folder / ENVIRONMENT_FILE, Environment)
-    if tenant is not None and tenant not in {t.id for t in environment.tenants}:
-        known = ", ".join(t.id for t in environment.tenants) or "(none)"
-        raise InputError(
-            f"tenant {tenant!r} is not a tenant of environment {environment.name!r}",
+    if tenant is not None:
+        known = [t.id for t in environment.tenants]
+        require_name(
+            "tenant",
+            tenant,
+            known,
+            message=f"tenant {tenant!r} is not a tenant of environment {environment.name!r}",
             location=Location(str(folder / ENVIRONMENT_FILE)),
-            hint=f"known tenants: {known}",
+            hint=f"known tenants: {', '.join(known) or '(none)'}",
         )
     errors: list[InputError] = []
     plugins: list[DesiredPlugin] = []

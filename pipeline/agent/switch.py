@@ -21,8 +21,11 @@ from pipeline.agent.store import PluginStore
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.agent import HealthRecord
+from pipeline.models.digest import digest_text
 from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document, validate_document
+from pipeline.names import deployed_plugins, require_environment, unknown_name
+from pipeline.snapshot import Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
 
 MAX_STATE_BYTES = 1024 * 1024
@@ -166,8 +169,17 @@ def _plan(
     path = layout.plugin_state_path(request.environment, request.plugin)
     raw = git.read(tip, path, max_bytes=MAX_STATE_BYTES) if tip is not None else None
     if raw is None:
-        raise InputError(
-            f"{request.plugin} is not deployed in {request.environment}: {path} does not exist",
+        known: set[str] = set()
+        if tip is not None:
+            snapshot = Snapshot(git, tip)
+            require_environment(snapshot, request.environment)
+            known = deployed_plugins(snapshot, request.environment)
+        raise unknown_name(
+            "plugin",
+            request.plugin,
+            known,
+            message=f"{request.plugin} is not deployed in {request.environment}: "
+            f"{path} does not exist",
             hint="promote or import the plugin into that environment first",
         )
     doc = parse_yaml(raw, path)
@@ -187,7 +199,7 @@ def _plan(
 
 
 def _message(request: SwitchRequest, state: PluginState, health: HealthRecord | None) -> str:
-    extra = {"Digest": f"sha256:{state.digest}"}
+    extra = {"Digest": digest_text(state.digest)}
     if health is not None and health.healthy:
         extra["Health-Checked"] = health.checked_at.isoformat()
     elif health is not None:

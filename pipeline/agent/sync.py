@@ -37,6 +37,7 @@ from pipeline.models.agent import (
     SyncAction,
 )
 from pipeline.models.base import API_VERSION
+from pipeline.models.digest import digest_text
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
 from pipeline.packaging.archive import MAX_BYTES, extract_package
 from pipeline.packaging.manifest import parse_manifest
@@ -233,7 +234,7 @@ class _Run:
         digest = plugin.digest
         if not self.store.artifacts.exists(digest):
             raise GateError(
-                f"{plugin.name} {plugin.version}: artifact sha256:{digest} is not in the "
+                f"{plugin.name} {plugin.version}: artifact {digest_text(digest)} is not in the "
                 f"plugin store {self.store.artifacts.root}",
                 hint="import a bundle that carries it (powerx plugin import --offline BUNDLE "
                 "--store DIR), or store the .pxp in the plugin store first",
@@ -258,7 +259,7 @@ class _Run:
             manifest = info.manifest
             if (manifest.name, manifest.version) != (plugin.name, plugin.version):
                 raise GateError(
-                    f"{plugin.name} {plugin.version}: the package sha256:{digest} holds "
+                    f"{plugin.name} {plugin.version}: the package {digest_text(digest)} holds "
                     f"{manifest.name} {manifest.version}",
                     hint=f"the environment's {plugin.source} names the wrong digest",
                 )

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from pipeline import layout
 from pipeline.bundle.contents import Plan, PlannedRelease, RepoFile, artifact_path, plan_environment
 from pipeline.bundle.manifest import (
     MANIFEST_NAME,
@@ -44,8 +45,10 @@ from pipeline.models.bundle import (
     BundleRelease,
     BundleSource,
 )
+from pipeline.names import environment_names, require_name
 from pipeline.signing.artifact import file_sha256
 from pipeline.signing.keys import load_private_key
+from pipeline.snapshot import Snapshot
 from pipeline.store.cas import ContentAddressedDirectory
 
 DEFAULT_VALIDITY = timedelta(days=30)
@@ -91,9 +94,16 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
         raise ValueError("now must be timezone-aware")
     if request.valid_for <= timedelta(0):
         raise InputError("the validity must be positive", hint="e.g. --valid-for 30d")
-    private_key = load_private_key(_read_key(request.key), request.passphrase, str(request.key))
     git = GitRepo(request.repo)
     commit = git.resolve(request.rev)
+    require_name(
+        "environment",
+        request.environment,
+        environment_names(Snapshot(git, commit)),
+        message=f"environment {request.environment!r} does not exist at {commit.short_id}",
+        hint=f"{layout.environment_path(request.environment)} is missing; check --env",
+    )
+    private_key = load_private_key(_read_key(request.key), request.passphrase, str(request.key))
     plan = plan_environment(git, commit, request.environment)
     base, carried = _since(git, request)
     included = [p for p in plan.releases if _missing(p, carried)]

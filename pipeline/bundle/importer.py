@@ -55,11 +55,12 @@ from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.bundle import BundleManifest, BundleRelease, ImportState
 from pipeline.models.entitlement import Entitlement
-from pipeline.models.environment import PluginState
+from pipeline.models.environment import Environment, PluginState
 from pipeline.models.load import parse_document
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
 from pipeline.models.signing import SigningPolicy
+from pipeline.names import require_name
 from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
 from pipeline.signing.verify import verify_bundle
@@ -162,6 +163,7 @@ def import_bundle(
             allow_expired=request.allow_expired,
         )
         _check_site_fit(request, checked, objects)
+        _check_tenant(request, checked)
         result = ImportResult(
             checked.digest, manifest, None, freshness.already_imported, freshness.overrides
         )
@@ -589,3 +591,18 @@ def _roll_back_unhealthy(
             f"(commit {landed.commit[:12]})"
         )
     return done
+
+
+def _check_tenant(request: ImportRequest, checked: _Checked) -> None:
+    """--tenant names a tenant of the bundle's environment (checked before the commit)."""
+    if request.tenant is None or not request.deploy:
+        return
+    path = checked.scan.files["environment/environment.yaml"]
+    env = parse_document(path.read_bytes(), "environment/environment.yaml", Environment)
+    require_name(
+        "tenant",
+        request.tenant,
+        [tenant.id for tenant in env.tenants],
+        message=f"tenant {request.tenant!r} is not a tenant of environment {env.name!r}",
+        hint=f"known tenants: {', '.join(t.id for t in env.tenants) or '(none)'}",
+    )

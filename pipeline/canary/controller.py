@@ -37,9 +37,17 @@ from pipeline.canary.judge import Verdict, judge
 from pipeline.canary.providers import MetricsProvider
 from pipeline.errors import GateError, InputError, Location, PowerXError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.models.digest import digest_text
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
 from pipeline.models.rollout import RolloutSpec
+from pipeline.names import (
+    deployed_plugins,
+    require_in_order,
+    require_name,
+    require_release,
+    unknown_name,
+)
 from pipeline.notify import Event, Notifier
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
@@ -154,16 +162,15 @@ def _tip(target: Target) -> pygit2.Commit:
 def _current(git: GitRepo, tip: pygit2.Commit, plugin: str, environment: str) -> _Current:
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
-    if environment not in policies.promotion.order:
-        raise InputError(
-            f"{environment!r} is not in the promotion order "
-            f"({' -> '.join(policies.promotion.order)})"
-        )
+    require_in_order(environment, policies.promotion.order)
     path = layout.plugin_state_path(environment, plugin)
     loaded = snapshot.plugin_state(environment, plugin)
     if loaded is None:
-        raise InputError(
-            f"{plugin} is not deployed in {environment}: a canary needs a stable version",
+        raise unknown_name(
+            "plugin",
+            plugin,
+            deployed_plugins(snapshot, environment),
+            message=f"{plugin} is not deployed in {environment}: a canary needs a stable version",
             hint=f"promote a first version with 'powerx promote {plugin} --to {environment}'",
         )
     return _Current(snapshot, policies, path, loaded, policies.rollout.for_plugin(plugin))
@@ -364,6 +371,16 @@ def _check_startable(
         )
     if state.version == request.version:
         raise InputError(f"{request.environment} already runs {request.plugin}@{request.version}")
+    require_release(current.snapshot, request.plugin, request.version)
+    if request.group is not None:
+        env = current.snapshot.environment(request.environment)
+        require_name(
+            "tenant group",
+            request.group,
+            env.model.groups if env is not None else (),
+            message=f"{request.environment} has no tenant group {request.group!r}",
+            hint=f"name one of the groups of {layout.environment_path(request.environment)}",
+        )
     if not current.spec.metrics:
         raise InputError(
             f"the rollout policy has no metrics for {request.plugin}: no analysis could pass",
@@ -372,13 +389,6 @@ def _check_startable(
             ),
             hint="list the metrics that judge a canary under 'metrics:' (see docs/formats.md)",
         )
-    if request.group is not None:
-        env = current.snapshot.environment(request.environment)
-        if env is None or request.group not in env.model.groups:
-            raise InputError(
-                f"{request.environment} has no tenant group {request.group!r}",
-                hint=f"name one of the groups of {layout.environment_path(request.environment)}",
-            )
     plan = plan_promotions(
         git,
         tip,
@@ -648,7 +658,7 @@ def _complete(target: Target, current: _Current, verdict: Verdict, now: datetime
         message = compose_message(
             f"Complete the rollout of {plugin} in {env}: {stable} -> {canary.version}",
             f"{env}: {stable} -> {canary.version} for every tenant\n"
-            f"digest: sha256:{canary.digest}\n\n{verdict.explain()}",
+            f"digest: {digest_text(canary.digest)}\n\n{verdict.explain()}",
             trailers,
         )
         return {

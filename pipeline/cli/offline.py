@@ -21,6 +21,7 @@ from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
 from pipeline.cli.options import repo_option
 from pipeline.cli.plugin_group import plugin
 from pipeline.errors import GateError, InputError
+from pipeline.signing.keys import passphrase_for
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -118,15 +119,13 @@ def export(
     source_name: str | None,
 ) -> int:
     """Export ENV as one signed offline bundle: desired state, releases, artifacts, licences."""
-    passphrase = os.environ.get("PX_PASSPHRASE")
-    if not passphrase:
-        raise InputError("a passphrase is needed to use the key", hint="set PX_PASSPHRASE")
+    passphrase = passphrase_for(os.environ)
     request = ExportRequest(
         repo=repo_dir,
         environment=environment,
         output=output,
         key=key,
-        passphrase=passphrase.encode(),
+        passphrase=passphrase,
         now=datetime.now(UTC),
         rev=rev,
         stores=stores,

@@ -24,9 +24,9 @@ from pipeline.signing.artifact import (
     verify_artifact,
     write_keypair,
 )
+from pipeline.signing.keys import passphrase_for
 from pipeline.signing.trust import TrustInputs
 
-PASSPHRASE_ENV = "PX_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
 DEFAULT_POLICY = Path("policies/signing.yaml")
 
 FilePath = click.Path(dir_okay=False, path_type=Path)
@@ -87,11 +87,8 @@ def pack(directory: Path, out_dir: Path | None) -> int:
 
 
 def _passphrase(confirm: bool) -> bytes:
-    """The key passphrase: $PX_PASSPHRASE, else asked for (never echoed)."""
-    value = os.environ.get(PASSPHRASE_ENV)
-    if value is None:
-        value = click.prompt("passphrase", hide_input=True, confirmation_prompt=confirm, err=True)
-    return value.encode()
+    """The key passphrase: $PX_PASSPHRASE, else asked for on a terminal (never echoed)."""
+    return passphrase_for(os.environ, confirm=confirm)
 
 
 @cli.command()

@@ -49,7 +49,7 @@ from pipeline.promotion.render import render_audit_json, render_audit_table
 from pipeline.promotion.rollback import RollbackRequest
 from pipeline.promotion.rollback import rollback as rollback_plugin
 from pipeline.scaffold import CHECK_WORKFLOW, RunnerPin, init_repo
-from pipeline.signing.keys import load_private_key
+from pipeline.signing.keys import load_private_key, passphrase_for
 from pipeline.store import writable_store_for
 
 
@@ -657,10 +657,8 @@ def approve(
     comes from $PX_PASSPHRASE or is asked for.
     """
     plugin, version = _release_ref(release)
-    passphrase = os.environ.get("PX_PASSPHRASE") or click.prompt(
-        "passphrase", hide_input=True, err=True
-    )
-    private_key = load_private_key(key.read_bytes(), passphrase.encode(), str(key))
+    passphrase = passphrase_for(os.environ)
+    private_key = load_private_key(key.read_bytes(), passphrase, str(key))
     request = ApproveRequest(plugin, version, environment, approver, private_key, datetime.now(UTC))
     commit = record_approval(GitRepo(repo_dir), request, branch=branch, remote=remote)
     click.echo(f"approved {release} for {environment} as {approver} (commit {commit[:12]})")

@@ -13,7 +13,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from pipeline.models.base import Document, Name, SemVer, Sha256, Strict
+from pipeline.models.base import Document, Name, SemVer, Strict
+from pipeline.models.digest import Sha256Digest
 
 SyncAction = Literal["installed", "unchanged", "rolled-back", "disabled", "failed", "removed"]
 """What one sync did to one plugin."""
@@ -26,7 +27,7 @@ class HealthRecord(Strict):
     """One health check of one installed version."""
 
     version: SemVer
-    digest: Sha256
+    digest: Sha256Digest
     healthy: bool | None = Field(
         description="null: not run yet, an HTTP check waits until the version is active"
     )
@@ -38,12 +39,12 @@ class PluginStatus(Strict):
     """The desired and observed state of one plugin on this host."""
 
     desired_version: SemVer = Field(alias="desiredVersion")
-    desired_digest: Sha256 = Field(alias="desiredDigest")
+    desired_digest: Sha256Digest = Field(alias="desiredDigest")
     enabled: bool = Field(description="what the environment asks for")
     observed_version: SemVer | None = Field(
         default=None, alias="observedVersion", description="the active version; null: inactive"
     )
-    observed_digest: Sha256 | None = Field(default=None, alias="observedDigest")
+    observed_digest: Sha256Digest | None = Field(default=None, alias="observedDigest")
     healthy: bool | None = Field(
         default=None, description="the last health check of the desired version (null: none)"
     )

@@ -12,7 +12,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, Field, field_validator, model_validator
 
-from pipeline.models.base import Document, Name, SemVer, Sha256, Strict
+from pipeline.models.base import Document, Name, SemVer, Strict
+from pipeline.models.digest import Sha256Digest
 from pipeline.models.signing import GIT_COMMIT_PATTERN
 
 BUNDLE_FORMAT = 1
@@ -26,7 +27,7 @@ class BundleFile(Strict):
         pattern=r"^(environment|releases|artifacts|entitlements)/[A-Za-z0-9._+@/-]+$",
         description="the entry's name in the tar, relative, '/'-separated",
     )
-    sha256: Sha256
+    sha256: Sha256Digest
     size: int = Field(ge=0, description="size in bytes")
 
     @field_validator("path")
@@ -49,7 +50,7 @@ class BundleRelease(Strict):
 
     plugin: Name
     version: SemVer
-    artifact: Sha256 = Field(description="sha256 of the release's .pxp")
+    artifact: Sha256Digest = Field(description="sha256 of the release's .pxp")
     role: Literal["deployed", "dependency"]
     included: bool = Field(
         description="true: its files and artifact are in this bundle; "
@@ -61,7 +62,9 @@ class BundleBase(Strict):
     """What an incremental bundle was cut against (--since)."""
 
     commit: str | None = Field(default=None, pattern=GIT_COMMIT_PATTERN)
-    bundle: Sha256 | None = Field(default=None, description="sha256 of the earlier bundle.json")
+    bundle: Sha256Digest | None = Field(
+        default=None, description="sha256 of the earlier bundle.json"
+    )
     sequence: int | None = Field(default=None, ge=0)
 
 
@@ -99,7 +102,7 @@ class ImportRecord(Strict):
     """One bundle a site imported."""
 
     sequence: int = Field(ge=1)
-    bundle: Sha256 = Field(description="sha256 of the imported bundle.json")
+    bundle: Sha256Digest = Field(description="sha256 of the imported bundle.json")
     source_commit: str = Field(alias="sourceCommit", pattern=GIT_COMMIT_PATTERN)
     imported_at: AwareDatetime = Field(alias="importedAt")
     operator: str | None = None

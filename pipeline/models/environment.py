@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipeline.models.base import Document, Name, SemVer, Sha256, Strict
+from pipeline.models.base import Document, Name, SemVer, Strict
+from pipeline.models.digest import Sha256Digest
 
 
 class Tenant(Strict):
@@ -46,7 +47,7 @@ class Canary(Strict):
     """A rollout in progress: the new version runs for `weight`% of tenants beside the stable."""
 
     version: SemVer
-    digest: Sha256 = Field(description="sha256 of the canary release's artifact")
+    digest: Sha256Digest = Field(description="sha256 of the canary release's artifact")
     weight: int = Field(ge=0, le=100, description="percent of tenants (buckets 0-99) on the canary")
     step: int = Field(ge=0, description="index of the current step in the rollout policy's steps")
     group: Name | None = Field(
@@ -72,7 +73,7 @@ class PluginState(Document):
     kind: Literal["PluginState"]
     plugin: Name
     version: SemVer = Field(description="the stable version every tenant runs outside a canary")
-    digest: Sha256 = Field(description="sha256 of the release's artifact, as a cross-check")
+    digest: Sha256Digest = Field(description="sha256 of the release's artifact, as a cross-check")
     enabled: bool = Field(
         default=True, description="false keeps the plugin installed but inactive on hosts"
     )

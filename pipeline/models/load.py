@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from typing import Any, TypeVar, Union
@@ -13,6 +12,7 @@ from pydantic_core import ErrorDetails
 from pipeline.errors import CombinedInputError, InputError
 from pipeline.models.base import API_VERSION, NAME_PATTERN, SHA256_PATTERN, Document
 from pipeline.models.semver import SEMVER_PATTERN
+from pipeline.names import did_you_mean
 from pipeline.yamlio import KeyPath, YamlDocument, parse_yaml
 
 D = TypeVar("D", bound=Document)
@@ -78,9 +78,9 @@ def _input_error(doc: YamlDocument, model: type[BaseModel], detail: ErrorDetails
     hint = None
     if detail["type"] == "extra_forbidden":
         known = sorted(_field_names_at(model, loc[:-1]))
-        guess = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        guess = did_you_mean(str(loc[-1]), known, cutoff=0.6)
         message = f"unknown field {field!r}"
-        hint = f"did you mean {guess[0]!r}?" if guess else f"known fields: {', '.join(known)}"
+        hint = f"did you mean {guess!r}?" if guess else f"known fields: {', '.join(known)}"
     elif detail["type"] == "missing":
         message = f"missing required field {field!r}"
     else:

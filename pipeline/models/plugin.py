@@ -18,7 +18,6 @@ Permissions a plugin may ask for (`PERMISSIONS`):
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import PurePosixPath
 from typing import Annotated, Literal
@@ -26,6 +25,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from pipeline.models.base import Document, Name, SemVer, Strict, VersionRangeText
+from pipeline.names import did_you_mean
 
 PERMISSIONS: dict[str, str] = {
     "network": "outbound network connections",
@@ -77,9 +77,9 @@ RelativePath = Annotated[
 def _check_permission(text: str) -> str:
     if text in PERMISSIONS:
         return text
-    guess = difflib.get_close_matches(text, list(PERMISSIONS), n=1)
+    guess = did_you_mean(text, PERMISSIONS, cutoff=0.6)
     known = ", ".join(PERMISSIONS)
-    advice = f"did you mean {guess[0]!r}?" if guess else f"known permissions: {known}"
+    advice = f"did you mean {guess!r}?" if guess else f"known permissions: {known}"
     raise ValueError(f"unknown permission {text!r}; {advice}")
 
 

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from pipeline.models.base import Document, Name, SemVer, Sha256, Strict, VersionRangeText
+from pipeline.models.base import Document, Name, SemVer, Strict, VersionRangeText
+from pipeline.models.digest import Sha256Digest
 
 Channel = Literal["online", "offline"]
 ONLINE: Channel = "online"
@@ -18,7 +19,7 @@ class Artifact(Strict):
     uri: str = Field(
         min_length=1, description="where the .pxp lives: https://..., file://... or a repo path"
     )
-    sha256: Sha256
+    sha256: Sha256Digest
     size: int = Field(ge=0, description="size in bytes")
     signature: str | None = Field(
         default=None,

@@ -25,6 +25,7 @@ from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
+from pipeline.names import require_environment, require_in_order, require_release
 from pipeline.policy.approvals import Approval
 from pipeline.signing import dsse
 from pipeline.signing.bundle import (
@@ -164,13 +165,13 @@ def record_approval(
 def _approval_change(
     git: GitRepo, tip: pygit2.Commit, request: ApproveRequest, branch: str
 ) -> tuple[ChangeSet, str]:
+    snapshot = Snapshot(git, tip)
+    require_environment(snapshot, request.environment)
+    require_in_order(request.environment, snapshot.policies().promotion.order)
+    require_release(snapshot, request.plugin, request.version)
     path = layout.release_path(request.plugin, request.version)
     raw = git.read(tip, path, max_bytes=MAX_YAML_BYTES)
-    if raw is None:
-        raise InputError(
-            f"{request.plugin}@{request.version} has no release manifest on {branch}",
-            hint=f"expected {path}",
-        )
+    assert raw is not None  # require_release found it
     predicate = ApprovalPredicate.model_validate(
         {
             "plugin": request.plugin,

@@ -17,6 +17,7 @@ from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, read_trailers
 from pipeline.models.environment import PluginState
+from pipeline.names import require_environment, require_plugin
 from pipeline.snapshot import Snapshot
 
 _TRACKED = (layout.RELEASES, layout.ENVIRONMENTS, layout.POLICIES)
@@ -50,7 +51,20 @@ class AuditQuery:
 
 
 def audit_trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[AuditEntry]:
-    """Entries newest first, along the mainline from `start`."""
+    """Entries newest first, along the mainline from `start`.
+
+    A plugin or environment filter must name one that `start` defines (InputError now,
+    before the first entry is asked for).
+    """
+    snapshot = Snapshot(git, start)
+    if query.plugin is not None:
+        require_plugin(snapshot, query.plugin)
+    if query.environment is not None:
+        require_environment(snapshot, query.environment)
+    return _trail(git, start, query)
+
+
+def _trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[AuditEntry]:
     for commit in git.first_parent_walk(start):
         when = datetime.fromtimestamp(commit.commit_time, UTC)
         if query.since is not None and when < query.since:

@@ -14,6 +14,7 @@ from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.models.release import Release
+from pipeline.names import require_environment, require_release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import (
     PullRequestReviews,
@@ -46,9 +47,8 @@ def release_plan(
 ) -> ReleasePlan:
     """The plan for taking plugin@version into `environment` (prod by default in the CLI)."""
     snapshot = Snapshot(git, tip)
-    loaded = snapshot.release(plugin, version)
-    if loaded is None:
-        raise InputError(f"{plugin}@{version} has no release manifest at {tip.short_id}")
+    require_environment(snapshot, environment)
+    loaded = require_release(snapshot, plugin, version)
     policies = resolve_teams(snapshot.policies(), teams)
     gates = ReleaseGates(policies, snapshot, snapshot, loaded, now=now).evaluate()
     judged = release_approvals(

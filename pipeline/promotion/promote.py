@@ -20,8 +20,10 @@ from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.base import API_VERSION
+from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
+from pipeline.names import require_in_order, require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
@@ -79,7 +81,7 @@ class Promotion:
         )
         body = (
             f"{self.target}: {self.previous or '(not deployed)'} -> {self.version}\n"
-            f"digest: sha256:{self.release.artifact.sha256}\n"
+            f"digest: {digest_text(self.release.artifact.sha256)}\n"
             f"from: {self.source or 'release'}\n\nchanges:\n{changes}"
         )
         trailers = Trailers(
@@ -113,8 +115,7 @@ def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
     order = policies.promotion.order
-    if request.to is not None and request.to not in order:
-        raise InputError(f"{request.to!r} is not in the promotion order ({' -> '.join(order)})")
+    _check_names(snapshot, order, request)
     plugins = [request.plugin] if request.plugin else _deployed_plugins(git, tip, order)
     plan = PromotionPlan()
     for plugin in plugins:
@@ -126,6 +127,18 @@ def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -
             continue
         plan.ready.append(promotion)
     return plan
+
+
+def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
+    """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
+    if request.to is not None:
+        require_in_order(request.to, order)
+    if request.plugin is not None:
+        require_plugin(snapshot, request.plugin)
+        if request.version is not None:
+            require_release(snapshot, request.plugin, request.version)
+    elif request.version is not None:
+        raise InputError("a version needs its plugin", hint="name it as plugin@version")
 
 
 class _HeldError(Exception):

@@ -21,6 +21,8 @@ from pipeline.errors import InputError
 from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
+from pipeline.models.digest import digest_text
+from pipeline.names import require_environment
 from pipeline.packaging import inspect_package
 from pipeline.promotion.branches import push_request_branch
 from pipeline.signing.artifact import default_bundle_path
@@ -88,6 +90,8 @@ def publish(
     if base_commit is None:
         raise InputError(f"branch {base!r} does not exist on {remote!r}")
     snapshot = Snapshot(git, base_commit)
+    if request.environment is not None:  # before anything is stored or committed
+        require_environment(snapshot, request.environment)
     policies = snapshot.policies()
     if snapshot.release(manifest.name, manifest.version) is not None:
         raise InputError(
@@ -191,7 +195,7 @@ def _message(ref: str, request: PublishRequest, digest: str) -> str:
         operator=request.operator,
         ci_run=request.ci_run,
     )
-    body = f"artifact: sha256:{digest}\n" + "".join(
+    body = f"artifact: {digest_text(digest)}\n" + "".join(
         f"change: {cid} {title}\n" for cid, title, _ in request.changes
     )
     return compose_message(f"Publish {plugin} {version}", body, trailers)

@@ -17,6 +17,7 @@ from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document
+from pipeline.names import require_environment, require_plugin
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import MAX_YAML_BYTES, dump_yaml, parse_yaml
 
@@ -54,6 +55,9 @@ class RollbackPlan:
 
 def plan_rollback(git: GitRepo, tip: pygit2.Commit, request: RollbackRequest) -> RollbackPlan:
     """Work out the revert on top of `tip`; InputError when there is nothing to go back to."""
+    snapshot = Snapshot(git, tip)
+    require_environment(snapshot, request.environment)
+    require_plugin(snapshot, request.plugin)
     path = layout.plugin_state_path(request.environment, request.plugin)
     current = _state(git, tip, path)
     if current is None:

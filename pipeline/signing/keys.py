@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
+import sys
+from collections.abc import Callable, Mapping
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -10,13 +14,51 @@ from pipeline.models.keyids import CURVE, key_id, parse_public_key, public_key_i
 
 __all__ = [
     "CURVE",
+    "PASSPHRASE_ENV",
     "generate_keypair",
     "key_id",
     "load_private_key",
     "load_public_key",
+    "passphrase_for",
     "public_key_id",
     "public_pem",
 ]
+
+PASSPHRASE_ENV = "PX_PASSPHRASE"  # noqa: S105 - the name of a variable, not a secret
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask(prompt: str) -> str:
+    return getpass.getpass(prompt, stream=sys.stderr)
+
+
+def passphrase_for(
+    environ: Mapping[str, str],
+    *,
+    confirm: bool = False,
+    is_tty: Callable[[], bool] = _stdin_is_tty,
+    ask: Callable[[str], str] = _ask,
+) -> bytes:
+    """A key's passphrase: $PX_PASSPHRASE, else asked on a terminal (never echoed).
+
+    With no terminal and no variable, an InputError: `getpass` is never called without
+    a terminal (it would fall back to echoing stdin, with a warning). `confirm` asks twice.
+    """
+    value = environ.get(PASSPHRASE_ENV)
+    if value is not None:
+        return value.encode()
+    if not is_tty():
+        raise InputError(
+            f"a passphrase is needed: set {PASSPHRASE_ENV}",
+            hint=f"there is no terminal to ask on; export {PASSPHRASE_ENV}=... for this command",
+        )
+    value = ask("passphrase: ")
+    if confirm and ask("passphrase (again): ") != value:
+        raise InputError("the two passphrases differ", hint="type the same passphrase twice")
+    return value.encode()
 
 
 def generate_keypair(passphrase: bytes) -> tuple[bytes, bytes]:

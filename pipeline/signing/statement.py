@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,24 +10,23 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.errors import GateError, InputError
+from pipeline.models.digest import parse_sha256
 from pipeline.models.signing import ReleasePredicate
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 RELEASE_PREDICATE_TYPE = "https://powerx.io/attestations/plugin-release/v1"
 
-_DIGEST = re.compile(r"[0-9a-f]{64}")
-
 
 def check_digest(digest: str) -> str:
     """The sha256 digest in canonical form (lower-case hex, no prefix), or InputError."""
-    text = digest.strip().lower().removeprefix("sha256:")
-    if not _DIGEST.fullmatch(text):
+    try:
+        return parse_sha256(digest.strip().lower())
+    except ValueError as error:
         raise InputError(
-            f"not a sha256 digest: {digest!r}",
+            f"not a sha256 digest: {digest!r}: {error}",
             hint="give 64 hex digits, e.g. the output of 'sha256sum ARTIFACT'",
-        )
-    return text
+        ) from None
 
 
 def encode_statement(digest: str, name: str, predicate: ReleasePredicate) -> bytes:

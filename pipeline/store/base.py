@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,12 +25,12 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pipeline.errors import GateError, InputError
+from pipeline.models.digest import parse_sha256
 
 COPY_BUFFER = 1024 * 1024
 """Bytes read and written per step when streaming an artifact (1 MiB)."""
 
 CAS_PREFIX = "cas:sha256:"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -67,12 +66,12 @@ class ArtifactStore(ArtifactSource, Protocol):
 
 def check_sha256(sha256: str) -> str:
     """A sha256 as 64 lowercase hex digits (an optional `sha256:` prefix is accepted)."""
-    value = sha256.removeprefix("sha256:")
-    if not _HEX64.fullmatch(value):
+    try:
+        return parse_sha256(sha256)
+    except ValueError as error:
         raise InputError(
-            f"not a sha256 digest: {sha256!r}", hint="expected 64 lowercase hex digits"
-        )
-    return value
+            f"not a sha256 digest: {sha256!r}: {error}", hint="expected 64 lowercase hex digits"
+        ) from None
 
 
 def check_size(size: int) -> int:
