@@ -9,10 +9,9 @@ valid set is committed: one commit, or nothing.
 
 from __future__ import annotations
 
-import difflib
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -127,21 +126,6 @@ def known_environments(snapshot: Snapshot, policies: PolicySet) -> list[str]:
 def read_policies(git: GitRepo, branch: str) -> Snapshot:
     """The repo at the tip of `branch`, for listing what the policies say."""
     return Snapshot(git, _local_tip(git, branch))
-
-
-def unknown_name(
-    what: str, name: str, known: Iterable[str], *, hint: str | None = None
-) -> InputError:
-    """'no WHAT NAME', with the closest known name as a suggestion (or the list of them)."""
-    names = sorted(set(known))
-    guess = difflib.get_close_matches(name, names, n=1)
-    if guess:
-        advice = f"did you mean {guess[0]!r}?"
-    elif names:
-        advice = f"known: {', '.join(names)}"
-    else:
-        advice = f"there is no {what} yet"
-    return InputError(f"no {what} {name!r}: {advice}", hint=hint)
 
 
 def block_map(tree: CommentedMap, key: str) -> CommentedMap:

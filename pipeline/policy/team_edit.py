@@ -17,6 +17,7 @@ from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.approvals import LOGIN_PATTERN, Teams
 from pipeline.models.base import NAME_PATTERN
 from pipeline.models.policy import PolicySet
+from pipeline.names import unknown_name
 from pipeline.policy.edit import (
     NOBODY,
     Actor,
@@ -26,7 +27,6 @@ from pipeline.policy.edit import (
     block_map,
     block_seq,
     edit_policy,
-    unknown_name,
 )
 from pipeline.policy.signer_inputs import PublicKeyFile
 

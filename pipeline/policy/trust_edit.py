@@ -22,6 +22,7 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.base import NAME_PATTERN
 from pipeline.models.signing import IdentityRule
+from pipeline.names import unknown_name
 from pipeline.policy.edit import (
     NOBODY,
     Actor,
@@ -31,7 +32,6 @@ from pipeline.policy.edit import (
     block_map,
     block_seq,
     edit_policy,
-    unknown_name,
 )
 from pipeline.policy.signer_inputs import PublicKeyFile
 
