@@ -88,8 +88,8 @@ class CombinedInputError(InputError):
 
 
 _FS_HINTS: dict[int, str] = {
-    errno.EACCES: "check the permissions of {path}, or choose a path you may write to",
-    errno.EPERM: "check the permissions of {path}, or choose a path you may write to",
+    errno.EACCES: "check the permissions of {path} and of the folders above it{or_choose}",
+    errno.EPERM: "check the permissions of {path} and of the folders above it{or_choose}",
     errno.EROFS: "the file system is read-only: choose a path on a writable one",
     errno.ENOSPC: "free some space on that file system, or choose a path on another one",
     errno.EDQUOT: "the disk quota is exhausted: free some space, or choose another path",
@@ -100,6 +100,8 @@ _FS_HINTS: dict[int, str] = {
     errno.ENOENT: "it does not exist (or vanished while in use): check the path",
     errno.ELOOP: "{path} leads through too many links (a link loop?)",
 }
+
+_READS = {"read", "open", "list", "use"}
 
 _FS_OPERATIONS = {
     "mkdir": "create directory",
@@ -141,9 +143,10 @@ class FileSystemError(InputError):
         reason = error.strerror or str(error) or type(error).__name__
         reason = reason[:1].lower() + reason[1:]
         known = _FS_HINTS.get(error.errno) if error.errno is not None else None
+        choose = "" if operation in _READS else ", or choose a path you may write to"
         super().__init__(
             f"cannot {operation} {target}: {reason}",
-            hint=hint or (known.format(path=target) if known else None),
+            hint=hint or (known.format(path=target, or_choose=choose) if known else None),
         )
         self.operation = operation
         self.path = target
@@ -152,9 +155,8 @@ class FileSystemError(InputError):
     @classmethod
     def from_os_error(cls, error: OSError) -> FileSystemError:
         """The error for an OSError that names a file, its operation read off the traceback."""
-        operation = "use"
-        frame = error.__traceback__
-        while frame is not None:  # the innermost known call wins
-            operation = _FS_OPERATIONS.get(frame.tb_frame.f_code.co_name, operation)
+        frame, operation = error.__traceback__, None
+        while frame is not None and operation is None:  # the outermost known call names it
+            operation = _FS_OPERATIONS.get(frame.tb_frame.f_code.co_name)
             frame = frame.tb_next
-        return cls(operation, error.filename, error)
+        return cls(operation or "use", error.filename, error)

@@ -49,7 +49,7 @@ def atomic_writer(path: Path, *, mode: int = 0o644, suffix: str = ".tmp") -> Ite
     caller to refuse what it wrote, too) that file is removed and `path` is left untouched.
     """
     folder = make_dirs(path.parent)
-    with fs_errors("create a temporary file in", folder):
+    with fs_errors("write", path):  # its temporary file, beside it
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=folder)
     tmp = Path(name)
     try:
