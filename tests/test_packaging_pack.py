@@ -282,7 +282,7 @@ def test_failed_write_keeps_the_old_package(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
-    with pytest.raises(FileSystemError, match="cannot write .*: no space left on device"):
+    with pytest.raises(FileSystemError, match=r"cannot write .*: no space left on device"):
         pack_plugin(plugin, out)
     assert [p.name for p in out.iterdir()] == [DEMO_FILE]
     assert (out / DEMO_FILE).read_bytes() == before
