@@ -32,7 +32,7 @@ from pipeline.bundle.manifest import (
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleWriter
 from pipeline.errors import GateError, InputError, Location
-from pipeline.fsutil import atomic_writer
+from pipeline.fsutil import atomic_writer, file_sha256
 from pipeline.gitrepo import GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.bundle import (
@@ -43,7 +43,6 @@ from pipeline.models.bundle import (
     BundleRelease,
     BundleSource,
 )
-from pipeline.signing.artifact import file_sha256
 from pipeline.signing.keys import load_private_key
 from pipeline.store.cas import ContentAddressedDirectory
 
