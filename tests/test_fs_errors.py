@@ -363,3 +363,55 @@ def test_the_handler_turns_an_os_error_with_a_path_into_exit_2(
 def test_an_os_error_without_a_path_is_still_a_bug(run_cli: Any, tmp_path: Path) -> None:
     result = run_cli(_touch, str(tmp_path / "x"), "--no-filename")
     assert result.code == 3 and "Traceback" in result.err and "this is a bug" in result.err
+
+
+# -- commands that write to a release repository --------------------------------------------
+
+
+def test_a_repository_the_user_does_not_own_is_refused(sandbox: Path) -> None:
+    from pipeline.scaffold import init_repo
+
+    init_repo(sandbox / "repo")  # root's (or this user's, then it is opened fine)
+    result = run("powerx", "check", "--all", "--repo", str(sandbox / "repo"))
+    if not AS_ROOT:
+        pytest.skip("the repository belongs to this user")
+    detail = result.stderr
+    assert result.returncode == 2 and "Traceback" not in detail, detail
+    assert f"cannot open the git repository {sandbox / 'repo'}: " in detail
+    assert "not owned by current user" in detail and "safe.directory" in detail
+
+
+def test_a_commit_into_a_git_folder_the_user_may_not_write(sandbox: Path) -> None:
+    source = Source(sandbox)
+    source.release("hello", "1.0.0", health=PASS)
+    give(source.repo.path)
+    before = head(source.repo.path)
+    for folder, _dirs, _files in os.walk(source.repo.path / ".git"):
+        os.chmod(folder, 0o555)
+    result = run(
+        "powerx", "plugin", "disable", "hello", "--env", "prod",
+        "--repo", str(source.repo.path), "--operator", "ada",
+    )  # fmt: skip
+    detail = result.stderr
+    assert result.returncode == 2 and "Traceback" not in detail, detail
+    assert f"cannot write to the git repository {source.repo.path}: " in detail
+    assert "Permission denied" in detail and "hint: " in detail
+    assert head(source.repo.path) == before
+
+
+def test_plan_to_a_file_in_a_folder_the_user_may_not_write(sandbox: Path) -> None:
+    source = Source(sandbox)
+    source.release("hello", "1.0.0", health=PASS)
+    give(source.repo.path)
+    out = locked(sandbox / "plans")
+    result = run(
+        "powerx", "plan", "hello@1.0.0", "--repo", str(source.repo.path),
+        "-o", str(out / "plan.md"),
+    )  # fmt: skip
+    assert_refused(result, "write", out / "plan.md", sandbox)
+
+
+def test_prune_of_a_store_the_user_may_not_write(sandbox: Path) -> None:
+    store = locked(sandbox / "store")
+    result = run("powerx", "agent", "prune", "--store", str(store))
+    assert_refused(result, "open the lock file", store / ".lock", sandbox)
