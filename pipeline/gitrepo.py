@@ -141,7 +141,15 @@ class GitRepo:
                 f"not a git repository: {path}",
                 hint="run inside a release repo, pass --repo DIR, or create one with 'powerx init'",
             )
-        self.repo = pygit2.Repository(discovered)
+        try:
+            self.repo = pygit2.Repository(discovered)
+        except pygit2.GitError as error:  # unreadable, or owned by another user
+            raise InputError(
+                f"cannot open the git repository {path}: "
+                + str(error).removeprefix(f"{discovered}: "),
+                hint="check that you may read it; git refuses a repository another user owns "
+                "unless git's safe.directory lists it",
+            ) from None
         self._trees: dict[tuple[pygit2.Oid, str], pygit2.Tree | None] = {}
         self._walks: dict[tuple[pygit2.Oid, str], _FolderWalk] = {}
 
@@ -447,10 +455,16 @@ class GitRepo:
         ref_name = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
         if parent is None and ref_name in self.repo.references:
             parent = self.repo.references[ref_name].peel(pygit2.Commit)
-        tree_id = self.build_tree(parent.tree if parent else None, changes)
         signature = self.signature(when)
         parents = [parent.id] if parent else []
-        oid = self.repo.create_commit(None, signature, signature, message, tree_id, parents)
+        try:
+            tree_id = self.build_tree(parent.tree if parent else None, changes)
+            oid = self.repo.create_commit(None, signature, signature, message, tree_id, parents)
+        except OSError as error:  # libgit2 could not write an object: names the file, no errno
+            raise InputError(
+                f"cannot write to the git repository {self.root}: {error}",
+                hint="check that you may write its .git folder (permissions, free space)",
+            ) from None
         commit = self.repo[oid].peel(pygit2.Commit)
         if self._is_checked_out(ref_name):
             self._update_work_tree(commit, list(changes))

@@ -11,6 +11,7 @@ from pathlib import Path
 import pygit2
 
 from pipeline.errors import BUG_REPORT_URL, InputError
+from pipeline.fsutil import fs_errors, make_dirs
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 
 SCAFFOLD = "templates/repo"
@@ -112,7 +113,8 @@ def init_repo(
     Refuses, before writing anything, when any scaffold file already exists.
     """
     content = scaffold_files(runner)
-    existing = sorted(path for path in content if (target / path).exists())
+    with fs_errors("read", target):
+        existing = sorted(path for path in content if (target / path).exists())
     if existing:
         raise InputError(
             f"{target} already has {', '.join(existing[:3])}"
@@ -121,7 +123,7 @@ def init_repo(
         )
     existing_parent = next(p for p in (target.absolute(), *target.absolute().parents) if p.exists())
     created = pygit2.discover_repository(str(existing_parent)) is None
-    target.mkdir(parents=True, exist_ok=True)
+    make_dirs(target)
     if created:
         pygit2.init_repository(str(target), initial_head="main")
     git = GitRepo(target)

@@ -201,7 +201,7 @@ class Prometheus:
         self.log = directory / "prometheus.log"
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> None:
+    def start(self, timeout: float = 120.0) -> None:
         """Start (or restart) on the same port and data dir; return once it has scraped."""
         assert self._process is None, "already running"
         with self.log.open("ab") as log:
@@ -244,7 +244,7 @@ class Prometheus:
         response.raise_for_status()
         return list(response.json()["data"]["result"])
 
-    def wait_for_samples(self, promql: str, count: int, timeout: float = 30.0) -> None:
+    def wait_for_samples(self, promql: str, count: int, timeout: float = 120.0) -> None:
         """Wait until a range of `count` seconds back has `count` finite values of `promql`."""
 
         def enough() -> bool:

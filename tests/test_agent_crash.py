@@ -1,7 +1,9 @@
 """Crash safety and concurrency: real `powerx agent sync` processes, killed with SIGKILL.
 
 The sync stops at a stage when `POWERX_TEST_PAUSE_AT=<stage>` is set (the test seam in
-pipeline/cli/agent.py): it says so on stderr and sleeps, and the test kills it there.
+pipeline/cli/agent.py): it says so on stderr and waits, and the test kills it there (or lets
+it go on with SIGUSR1). Every wait is on a condition (a line on stderr, a process exit);
+timeouts only bound a failure.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,10 +22,14 @@ from pipeline.agent import PAUSE_STAGES, sync
 POWERX = str(Path(sys.executable).parent / "powerx")
 
 
-def start(site: Site, *, pause: str | None = None, seconds: float = 3600) -> subprocess.Popen[str]:
+DEADLINE = 300
+"""Seconds after which a process that should have finished counts as hung (a failure bound)."""
+
+
+def start(site: Site, *, pause: str | None = None) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POWERX_")}
     if pause is not None:
-        env |= {"POWERX_TEST_PAUSE_AT": pause, "POWERX_TEST_PAUSE_SECONDS": str(seconds)}
+        env |= {"POWERX_TEST_PAUSE_AT": pause, "POWERX_TEST_PAUSE_SECONDS": "3600"}
     return subprocess.Popen(
         [POWERX, "agent", "sync", "--env", str(site.env_dir), "--store", str(site.store.root)],
         env=env,
@@ -65,7 +70,7 @@ def test_kill_at_any_stage_leaves_a_working_version_and_rerun_converges(
     process = start(site, pause=stage)
     wait_paused(process, stage)
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=DEADLINE)
     assert_whole(site, "hello", {"1.0.0"} if stage != "switched" else {"2.0.0"})
     result = sync(site.env_dir, site.store)
     assert result.ok and result.plugin("hello").action == "installed"
@@ -86,7 +91,7 @@ def test_kill_after_a_failed_check_keeps_the_old_version(tmp_path: Path) -> None
     process = start(site, pause="checked")
     wait_paused(process, "checked")
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=DEADLINE)
     assert_whole(site, "hello", {"1.0.0"})
     assert sync(site.env_dir, site.store).plugin("hello").action == "rolled-back"
     assert_whole(site, "hello", {"1.0.0"})
@@ -98,7 +103,7 @@ def test_a_switch_the_status_never_recorded_is_checked_again(upgrading: Site) ->
     process = start(site, pause="switched")
     wait_paused(process, "switched")
     os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process.wait(timeout=DEADLINE)
     assert site.active_version("hello") == "2.0.0"
     # the version that went live now fails its check: roll back to what the status last saw
     bad = site.package("hello", "2.0.0")
@@ -112,16 +117,17 @@ def test_a_switch_the_status_never_recorded_is_checked_again(upgrading: Site) ->
 
 def test_concurrent_syncs_are_serialised(upgrading: Site) -> None:
     site = upgrading
-    first = start(site, pause="checked", seconds=1.5)
+    first = start(site, pause="checked")
     wait_paused(first, "checked")  # holds the lock, 2.0.0 checked but not active yet
-    started = time.monotonic()
     second = start(site)
-    out_second, err_second = second.communicate(timeout=60)
-    waited = time.monotonic() - started
-    out_first, err_first = first.communicate(timeout=60)
+    assert second.stderr is not None
+    told = second.stderr.readline()  # returns once the second found the lock taken
+    assert "waiting for another sync" in told, told + second.stderr.read()
+    assert second.poll() is None  # and it waits: the first still holds the lock
+    first.send_signal(signal.SIGUSR1)  # let the first finish
+    out_first, err_first = first.communicate(timeout=DEADLINE)
+    out_second, err_second = second.communicate(timeout=DEADLINE)
     assert (first.returncode, second.returncode) == (0, 0), err_first + err_second
     assert "installed    hello" in out_first
     assert "unchanged    hello" in out_second  # it ran after the first, which did the work
-    assert "waiting for another sync" in err_second
-    assert waited >= 0.5
     assert_whole(site, "hello", {"2.0.0"})

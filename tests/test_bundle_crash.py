@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from bundle_support import Site, Source
 from conftest import GIT_ENV, PROJECT, git
+from waiting import DEADLINE
 
 from pipeline.bundle.importer import import_bundle
 from pipeline.cli.offline import PAUSE_ENV
@@ -61,7 +62,7 @@ def test_kill_and_rerun(tmp_path: Path, stage: str) -> None:
         process.stderr.read() if process.stderr else ""
     )
     process.send_signal(signal.SIGKILL)
-    process.wait(timeout=10)
+    process.wait(timeout=DEADLINE)
     _consistent(site, digests)
     committed = stage == "committed"
     assert (site.repo.head() != before) == committed

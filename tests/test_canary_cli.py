@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from test_canary_controller import (
     wait_for_data,
 )
 from test_notify import Recorder
+from waiting import DEADLINE, wait_until
 
 from pipeline.canary.controller import RolloutResult
 from pipeline.canary.judge import MetricResult, Verdict
@@ -201,15 +201,6 @@ def powerx_process(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_a_killed_watch_continues_from_git(
     run_cli: Any,
     release_repo: Repo,
@@ -229,16 +220,15 @@ def test_a_killed_watch_continues_from_git(
     try:
         wait_until(
             lambda: "Canary hello 1.1.0 in prod expands to 50%" in rollout.subjects(),
-            40,
             "the first expansion",
         )
     finally:
         first.send_signal(signal.SIGKILL)
-        assert first.wait(timeout=10) == -signal.SIGKILL
+        assert first.wait(timeout=DEADLINE) == -signal.SIGKILL
     assert "canary" in rollout.state()
     second = powerx_process(watch, log)
     try:
-        assert second.wait(timeout=60) == 0, log.read_text()
+        assert second.wait(timeout=DEADLINE) == 0, log.read_text()
     finally:
         second.kill()
     subjects = rollout.subjects()

@@ -7,7 +7,6 @@ import contextlib
 import json
 import re
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from prometheus import free_port
+from waiting import DEADLINE
 
 from pipeline.canary.providers import (
     FileProvider,
@@ -59,7 +59,8 @@ class FakePrometheus:
     def __init__(self) -> None:
         self.script: list[tuple[int, Any]] = []
         self.requests: list[dict[str, Any]] = []
-        self.delay = 0.0
+        self.hold = 0.0
+        self.release = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,7 +73,7 @@ class FakePrometheus:
                         "auth": self.headers.get("Authorization"),
                     }
                 )
-                time.sleep(fake.delay)
+                fake.release.wait(fake.hold)  # answers late: after the client gave up
                 status, body = fake.script.pop(0) if len(fake.script) > 1 else fake.script[0]
                 data = body if isinstance(body, bytes) else json.dumps(body).encode()
                 with contextlib.suppress(ConnectionError):  # the client may have timed out
@@ -211,9 +212,12 @@ def test_bad_answers_are_unavailable(
 
 
 def test_timeouts_and_refused_connections_are_unavailable(fake: FakePrometheus) -> None:
-    fake.script, fake.delay = [(200, matrix(["1"]))], 0.5
-    with pytest.raises(ProviderUnavailable, match="timed out after 2 attempt"):
-        provider(fake.url, timeout=0.1, retries=1).samples("q", START, END, 1)
+    fake.script, fake.hold = [(200, matrix(["1"]))], DEADLINE
+    try:
+        with pytest.raises(ProviderUnavailable, match="timed out after 2 attempt"):
+            provider(fake.url, timeout=0.1, retries=1).samples("q", START, END, 1)
+    finally:
+        fake.release.set()  # the held requests answer now, into closed connections
     with pytest.raises(ProviderUnavailable, match=r"cannot be reached \(ConnectError"):
         provider(f"http://127.0.0.1:{free_port()}", retries=0).samples("q", START, END, 1)
 

@@ -107,7 +107,7 @@ def test_unknown_command_is_an_input_error(demo: Path) -> None:
 
 def test_timeout_kills_the_build(demo: Path) -> None:
     text = (demo / "plugin.yaml").read_text()
-    slow = "[python3, -c, 'import time; print(\"waiting\", flush=True); time.sleep(60)']"
+    slow = "[sh, -c, 'echo waiting; exec sleep 3600']"  # sh prints at once (python starts slowly)
     (demo / "plugin.yaml").write_text(text.replace("[python3, build.py]", slow))
     with pytest.raises(GateError, match=r"timed out after 0.5 s") as caught:
         build_plugin(demo, timeout=0.5)

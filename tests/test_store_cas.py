@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from waiting import DEADLINE
 
 from pipeline.errors import EXIT_GATE, EXIT_INPUT, GateError, InputError
 from pipeline.store import (
@@ -182,13 +183,12 @@ def test_put_refuses_a_file_that_changes_while_stored(
 
 PUT_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import sys
     from pathlib import Path
     from pipeline.store import ContentAddressedDirectory
 
-    root, artifact, go = map(Path, sys.argv[1:4])
-    while not go.exists():
-        time.sleep(0.001)
+    root, artifact = map(Path, sys.argv[1:3])
+    sys.stdin.read()  # the start line: every process is started before any of them stores
     print(ContentAddressedDirectory(root).put(artifact).uri)
     """
 )
@@ -196,16 +196,18 @@ PUT_SCRIPT = textwrap.dedent(
 
 def test_concurrent_puts_from_several_processes(tmp_path: Path) -> None:
     data = os.urandom(8 * COPY_BUFFER)
-    root, go = tmp_path / "store", tmp_path / "go"
+    root = tmp_path / "store"
     sources = []
     for index in range(8):  # separate copies, as separate CI jobs would have
         source = tmp_path / f"artifact-{index}.pxp"
         source.write_bytes(data)
         sources.append(source)
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    start_line, go = os.pipe()  # every process reads it; closing `go` starts them all at once
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", PUT_SCRIPT, str(root), str(source), str(go)],
+            [sys.executable, "-c", PUT_SCRIPT, str(root), str(source)],
+            stdin=start_line,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -213,8 +215,9 @@ def test_concurrent_puts_from_several_processes(tmp_path: Path) -> None:
         )
         for source in sources
     ]
-    go.touch()
-    results = [process.communicate(timeout=120) for process in processes]
+    os.close(start_line)
+    os.close(go)
+    results = [process.communicate(timeout=DEADLINE) for process in processes]
     assert [process.returncode for process in processes] == [0] * 8, results
     uris = {out.strip() for out, _ in results}
     assert uris == {f"cas:sha256:{sha(data)}"}

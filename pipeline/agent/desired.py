@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from pipeline.canary.assignment import runs_canary, version_for_tenant
-from pipeline.errors import CombinedInputError, InputError, Location
+from pipeline.errors import CombinedInputError, FileSystemError, InputError, Location
 from pipeline.layout import ENVIRONMENT_FILE
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.load import parse_document
@@ -111,7 +111,5 @@ def _load(path: Path, model: type[D]) -> D:
             hint="point --env at an environment folder (environments/<env>/ of a release repo)",
         ) from None
     except OSError as error:
-        raise InputError(
-            f"cannot read {path}: {error.strerror}", location=Location(str(path))
-        ) from None
+        raise FileSystemError("read", path, error) from None
     return parse_document(raw, str(path), model)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError
+from pipeline.fsutil import fs_errors, make_dirs
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,8 @@ def _protected(store: PluginStore) -> set[Path]:
 
 
 def _remove(store: PluginStore, folder: Path) -> None:
-    store.staging_dir.mkdir(parents=True, exist_ok=True)
-    trash = Path(tempfile.mkdtemp(prefix="prune-", dir=store.staging_dir))
-    folder.replace(trash / folder.name)
+    make_dirs(store.staging_dir)
+    with fs_errors("remove", folder):
+        trash = Path(tempfile.mkdtemp(prefix="prune-", dir=store.staging_dir))
+        folder.replace(trash / folder.name)
     shutil.rmtree(trash, ignore_errors=True)

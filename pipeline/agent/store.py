@@ -28,10 +28,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from pipeline.errors import InputError, Location
-from pipeline.fsutil import atomic_write
+from pipeline.errors import FileSystemError, InputError, Location
+from pipeline.fsutil import atomic_write, fs_errors, fsync_directory, make_dirs
 from pipeline.models.agent import AgentStatus
-from pipeline.store.base import fsync_directory
 from pipeline.store.cas import ContentAddressedDirectory
 
 STATUS_FILE = "status.json"
@@ -88,17 +87,19 @@ class PluginStore:
     def install(self, staged: Path, name: str, version: str, digest: str) -> Path:
         """Move a fully extracted folder into place with one rename; its final path."""
         target = self.version_dir(name, version, digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_tree(staged)
-        staged.replace(target)
-        fsync_directory(target.parent)
+        make_dirs(target.parent)
+        with fs_errors("install", target):
+            _fsync_tree(staged)
+            staged.replace(target)
+            fsync_directory(target.parent)
         return target
 
     @contextmanager
     def staging(self) -> Iterator[Path]:
         """A fresh, empty folder to extract into; removed afterwards."""
-        self.staging_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="sync-", dir=self.staging_dir))
+        make_dirs(self.staging_dir)
+        with fs_errors("create a temporary directory in", self.staging_dir):
+            work = Path(tempfile.mkdtemp(prefix="sync-", dir=self.staging_dir))
         try:
             yield work
         finally:
@@ -126,25 +127,27 @@ class PluginStore:
 
     def activate(self, name: str, version_dir: Path) -> None:
         """Point `active/<name>` at `version_dir` in one atomic rename."""
-        self.active_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.active_dir)
         relative = os.path.relpath(version_dir, self.active_dir)
         temp = self.active_dir / f".{name}.{os.getpid()}.tmp"
-        temp.unlink(missing_ok=True)
-        temp.symlink_to(relative, target_is_directory=True)
-        try:
-            temp.replace(self.active_link(name))
-        except BaseException:
+        with fs_errors("activate", self.active_link(name)):
             temp.unlink(missing_ok=True)
-            raise
-        fsync_directory(self.active_dir)
+            temp.symlink_to(relative, target_is_directory=True)
+            try:
+                temp.replace(self.active_link(name))
+            except BaseException:
+                temp.unlink(missing_ok=True)
+                raise
+            fsync_directory(self.active_dir)
 
     def deactivate(self, name: str) -> bool:
         """Remove `active/<name>` (the version stays installed); whether it was active."""
         link = self.active_link(name)
         if not link.is_symlink():
             return False
-        link.unlink()
-        fsync_directory(self.active_dir)
+        with fs_errors("deactivate", link):
+            link.unlink()
+            fsync_directory(self.active_dir)
         return True
 
     # -- status ------------------------------------------------------------------------
@@ -155,6 +158,8 @@ class PluginStore:
             raw = self.status_path.read_bytes()
         except FileNotFoundError:
             return None
+        except OSError as error:
+            raise FileSystemError("read", self.status_path, error) from None
         try:
             return AgentStatus.model_validate(json.loads(raw))
         except (ValueError, ValidationError) as error:
@@ -177,8 +182,9 @@ class PluginStore:
 
         When another process holds it, `on_wait` is called once, then this one waits.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        make_dirs(self.root)
+        with fs_errors("open the lock file", self.root / LOCK_FILE):
+            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

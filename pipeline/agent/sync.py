@@ -18,7 +18,6 @@ every active link on a whole, checked version; running it again converges.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -28,7 +27,8 @@ from pathlib import Path
 from pipeline.agent.desired import DesiredPlugin, load_desired
 from pipeline.agent.health import HealthResult, effective_timeout, run_health_check
 from pipeline.agent.store import PluginStore
-from pipeline.errors import EXIT_GATE, EXIT_OK, GateError, InputError, PowerXError
+from pipeline.errors import EXIT_GATE, EXIT_OK, FileSystemError, GateError, InputError, PowerXError
+from pipeline.fsutil import file_sha256
 from pipeline.models.agent import (
     MAX_HEALTH_RECORDS,
     AgentStatus,
@@ -41,7 +41,6 @@ from pipeline.models.digest import digest_text
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
 from pipeline.packaging.archive import MAX_BYTES, extract_package
 from pipeline.packaging.manifest import parse_manifest
-from pipeline.store.base import COPY_BUFFER
 from pipeline.yamlio import MAX_YAML_BYTES
 
 Clock = Callable[[], datetime]
@@ -240,7 +239,7 @@ class _Run:
                 "--store DIR), or store the .pxp in the plugin store first",
             )
         source = self.store.artifacts.object_path(digest)
-        found = _sha256(source)
+        found = file_sha256(source)
         if found != digest:
             raise GateError(
                 f"{plugin.name} {plugin.version}: the stored artifact {source} has sha256 "
@@ -575,13 +574,5 @@ def _manifest(folder: Path) -> PluginManifest:
         with path.open("rb") as handle:
             raw = handle.read(MAX_YAML_BYTES + 1)
     except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}") from None
+        raise FileSystemError("read", path, error) from None
     return parse_manifest(raw, str(path))[1]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(COPY_BUFFER):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -14,9 +14,7 @@ exporting clock does not go back, without a counter that every export would have
 from __future__ import annotations
 
 import hashlib
-import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +33,7 @@ from pipeline.bundle.manifest import (
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleWriter
 from pipeline.errors import GateError, InputError, Location
+from pipeline.fsutil import atomic_writer, file_sha256
 from pipeline.gitrepo import GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.bundle import (
@@ -46,7 +45,6 @@ from pipeline.models.bundle import (
     BundleSource,
 )
 from pipeline.names import environment_names, require_name
-from pipeline.signing.artifact import file_sha256
 from pipeline.signing.keys import load_private_key
 from pipeline.snapshot import Snapshot
 from pipeline.store.cas import ContentAddressedDirectory
@@ -287,27 +285,18 @@ def _write(
         f.bundle_path: f.data
         for f in [*plan.environment_files, *(f for p in included for f in p.files), *entitlements]
     }
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            progress.start(len(raw) + len(signature) + manifest.total_size())
-            writer = BundleWriter(out, mtime=int(manifest.created.timestamp()), progress=progress)
-            writer.add_bytes(MANIFEST_NAME, raw)
-            writer.add_bytes(SIGNATURE_NAME, signature)
-            for entry in manifest.files:
-                if entry.path in memory:
-                    writer.add_bytes(entry.path, memory[entry.path])
-                else:
-                    source = artifacts[entry.sha256]
-                    writer.add_file(entry.path, source.path, size=entry.size, sha256=entry.sha256)
-            writer.close()
-            out.flush()
-            os.fsync(out.fileno())
-            size = out.tell()
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(output) as out:
+        progress.start(len(raw) + len(signature) + manifest.total_size())
+        writer = BundleWriter(out, mtime=int(manifest.created.timestamp()), progress=progress)
+        writer.add_bytes(MANIFEST_NAME, raw)
+        writer.add_bytes(SIGNATURE_NAME, signature)
+        for entry in manifest.files:
+            if entry.path in memory:
+                writer.add_bytes(entry.path, memory[entry.path])
+            else:
+                source = artifacts[entry.sha256]
+                writer.add_file(entry.path, source.path, size=entry.size, sha256=entry.sha256)
+        writer.close()
+        out.flush()
+        size = out.tell()
     return size

@@ -52,6 +52,7 @@ from pipeline.bundle.manifest import manifest_digest, parse_manifest, verify_man
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleReader, ScanResult
 from pipeline.errors import GateError, InputError
+from pipeline.fsutil import fsync_directory, make_dirs
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.bundle import BundleManifest, BundleRelease, ImportState
 from pipeline.models.entitlement import Entitlement
@@ -65,7 +66,6 @@ from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
-from pipeline.store.base import fsync_directory
 from pipeline.store.cas import OBJECT_MODE, ContentAddressedDirectory
 from pipeline.yamlio import MAX_YAML_BYTES, dump_yaml
 
@@ -220,7 +220,7 @@ def store_verified(objects: ContentAddressedDirectory, path: Path, sha256: str) 
     if objects.exists(sha256):
         return objects.put(path).sha256
     target = objects.object_path(sha256)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
     with path.open("rb") as handle:
         os.fsync(handle.fileno())
     path.chmod(OBJECT_MODE)
@@ -258,7 +258,7 @@ def _site_policy(git: GitRepo, tip: pygit2.Commit) -> SigningPolicy:
 def _scratch(store: Path) -> Iterator[Path]:
     """A private folder under `<store>/incoming/`, one import at a time (flock)."""
     incoming = store / INCOMING
-    incoming.mkdir(parents=True, exist_ok=True)
+    make_dirs(incoming)
     fd = os.open(incoming / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,8 +33,9 @@ __all__ = ["agent", "plugin"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: `POWERX_TEST_PAUSE_AT=<stage>` makes `agent sync` stop at that stage (it says
-so on stderr and sleeps `POWERX_TEST_PAUSE_SECONDS`, default an hour) so a test can
-`kill -9` it there, or run a second sync meanwhile. Stages: see PAUSE_STAGES."""
+so on stderr and waits `POWERX_TEST_PAUSE_SECONDS`, default an hour, or until it receives
+SIGUSR1) so a test can `kill -9` it there, or run a second sync meanwhile and then let it go
+on. Stages: see PAUSE_STAGES."""
 PAUSE_SECONDS_ENV = "POWERX_TEST_PAUSE_SECONDS"
 
 STORE_ENV = "POWERX_PLUGIN_STORE"
@@ -73,8 +74,11 @@ def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
 
     def pause(stage: str) -> None:
         if stage == wanted:
+            resume = {signal.SIGUSR1}
+            signal.pthread_sigmask(signal.SIG_BLOCK, resume)  # held until waited for: no race
             print(f"powerx: paused at {stage} ({PAUSE_ENV})", file=sys.stderr, flush=True)
-            time.sleep(seconds)
+            signal.sigtimedwait(resume, seconds)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, resume)
 
     return pause
 

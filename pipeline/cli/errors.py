@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import click
 
-from pipeline.errors import BUG_REPORT_URL, EXIT_BUG, EXIT_INPUT, EXIT_OK, PowerXError
+from pipeline.errors import (
+    BUG_REPORT_URL,
+    EXIT_BUG,
+    EXIT_INPUT,
+    EXIT_OK,
+    FileSystemError,
+    PowerXError,
+)
 
 EXIT_INTERRUPTED = 130
 
@@ -31,15 +38,26 @@ def run_command(command: click.Command, argv: Sequence[str] | None = None) -> in
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return EXIT_INTERRUPTED
+    except OSError as error:
+        if error.filename is None:  # no path to blame: a bug, or a failure we did not expect
+            return _bug()
+        # a safety net: a path the user gave could not be used where no FileSystemError was raised
+        click.echo(f"error: {FileSystemError.from_os_error(error).diagnostics()}", err=True)
+        return EXIT_INPUT
     except Exception:
-        click.echo(traceback.format_exc(), err=True)
-        click.echo(
-            "error: an unexpected error occurred; this is a bug in PowerX Release.\n"
-            f"  Please report it with the output above: {BUG_REPORT_URL}",
-            err=True,
-        )
-        return EXIT_BUG
+        return _bug()
     return int(result) if isinstance(result, int) else EXIT_OK
+
+
+def _bug() -> int:
+    """Print the traceback of the exception being handled and ask for a bug report."""
+    click.echo(traceback.format_exc(), err=True)
+    click.echo(
+        "error: an unexpected error occurred; this is a bug in PowerX Release.\n"
+        f"  Please report it with the output above: {BUG_REPORT_URL}",
+        err=True,
+    )
+    return EXIT_BUG
 
 
 def exit_with(command: click.Command) -> None:

@@ -9,6 +9,7 @@ left as it was and the error carries the tail of the build's own output.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import shutil
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from pipeline.errors import GateError, InputError
+from pipeline.errors import FileSystemError, GateError, InputError
+from pipeline.fsutil import fs_errors
 from pipeline.models.plugin import DIST_DIR, PluginManifest
 from pipeline.packaging.manifest import LoadedManifest, read_manifest
 
@@ -32,6 +34,7 @@ TAIL_LINES = 50
 """Lines of the build's output quoted in an error."""
 
 _TAIL_BYTES = 64 * 1024
+_TARGET_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 @dataclass(frozen=True)
@@ -172,22 +175,37 @@ def publish_folder(source: Path, target: Path) -> int:
     them).
     """
     parent = target.parent
-    fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
+    with fs_errors("create a temporary directory in", parent):
+        fresh = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=parent))
+
+    def copy(src: str, dst: str) -> object:
+        try:
+            return shutil.copy2(src, dst)
+        except OSError as error:  # the destination's file system refused (not the source)
+            if error.errno in _TARGET_ERRNOS or error.filename == dst:
+                raise FileSystemError("write", target, error) from error
+            raise
+
     try:
-        shutil.copytree(source, fresh, symlinks=True, dirs_exist_ok=True)
-        fresh.chmod(0o755)
-        count = sum(len(files) for _, _, files in os.walk(fresh))
-        if target.exists() or target.is_symlink():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
-            target.replace(old / target.name)
-            try:
+        shutil.copytree(source, fresh, symlinks=True, dirs_exist_ok=True, copy_function=copy)
+        with fs_errors("replace", target):
+            fresh.chmod(0o755)
+            count = sum(len(files) for _, _, files in os.walk(fresh))
+            if target.exists() or target.is_symlink():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=parent))
+                try:
+                    target.replace(old / target.name)
+                except BaseException:
+                    old.rmdir()
+                    raise
+                try:
+                    fresh.replace(target)
+                except BaseException:  # pragma: no cover - a rename in the same folder failing
+                    (old / target.name).replace(target)
+                    raise
+                shutil.rmtree(old)
+            else:
                 fresh.replace(target)
-            except BaseException:  # pragma: no cover - a rename in the same folder failing
-                (old / target.name).replace(target)
-                raise
-            shutil.rmtree(old)
-        else:
-            fresh.replace(target)
     except BaseException:
         shutil.rmtree(fresh, ignore_errors=True)
         raise

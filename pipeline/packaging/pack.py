@@ -20,13 +20,13 @@ import io
 import os
 import stat
 import tarfile
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, cast
 
 from pipeline.errors import InputError, Location
+from pipeline.fsutil import atomic_writer, make_dirs
 from pipeline.models.plugin import CHECKSUMS_FILE, DIST_DIR, MANIFEST_FILE, SBOM_FILE
 from pipeline.packaging.checksums import format_checksums
 from pipeline.packaging.manifest import LoadedManifest, read_manifest
@@ -88,22 +88,13 @@ def pack_plugin(
     entries = sorted([*_extra_entries(loaded, plugin_dir), *_dist_entries(dist)], key=_key)
     _check_entrypoint(loaded, entries)
     folder = plugin_dir if out is None else out
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dirs(folder)
     if folder.resolve().is_relative_to(dist.resolve()):
         raise InputError(f"cannot write the package into {dist}: it would pack itself later")
     target = folder / loaded.manifest.package_name
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            sink = HashingWriter(handle)
-            files = _write_package(sink, loaded, entries, source_date_epoch)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).chmod(0o644)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(target) as handle:
+        sink = HashingWriter(handle)
+        files = _write_package(sink, loaded, entries, source_date_epoch)
     return PackResult(path=target, sha256=sink.hash.hexdigest(), size=sink.size, files=files)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from pipeline import ci
 from pipeline.errors import InputError, Location
-from pipeline.fsutil import atomic_write
+from pipeline.fsutil import atomic_write, file_sha256
 from pipeline.models.load import parse_document
 from pipeline.models.signing import ReleasePredicate, SigningPolicy
 from pipeline.signing.bundle import BUNDLE_SUFFIX, MAX_BUNDLE_BYTES
@@ -20,22 +19,6 @@ from pipeline.signing.sign import sign_with_key
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.yamlio import MAX_YAML_BYTES
-
-_CHUNK = 1024 * 1024
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks (artifacts can be large)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-    except OSError as error:
-        raise InputError(
-            f"cannot read {path}: {error.strerror}", location=Location(str(path))
-        ) from None
-    return digest.hexdigest()
 
 
 def default_bundle_path(artifact: Path) -> Path:

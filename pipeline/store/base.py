@@ -17,17 +17,17 @@ only once both match. A refused artifact never appears at the destination.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from pipeline.errors import GateError, InputError
+from pipeline.fsutil import CHUNK, atomic_writer
+from pipeline.fsutil import fsync_directory as fsync_directory  # re-exported
 from pipeline.models.digest import parse_sha256
 
-COPY_BUFFER = 1024 * 1024
+COPY_BUFFER = CHUNK
 """Bytes read and written per step when streaming an artifact (1 MiB)."""
 
 CAS_PREFIX = "cas:sha256:"
@@ -125,46 +125,26 @@ def write_verified(
     Reading stops as soon as more than `size` bytes arrive. On any failure the temporary
     file is removed and `dest` (if it existed) is left untouched.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            digest, total = hashlib.sha256(), 0
-            for chunk in chunks:
-                total += len(chunk)
-                if total > size:
-                    raise GateError(
-                        f"{source} is longer than the expected {size:,} bytes",
-                        hint=hint or "the artifact is not the one the release manifest names",
-                    )
-                digest.update(chunk)
-                handle.write(chunk)
-            if total < size:
+    with atomic_writer(dest, mode=mode, suffix=".part") as handle:
+        digest, total = hashlib.sha256(), 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > size:
                 raise GateError(
-                    f"{source} is {total:,} bytes, shorter than the expected {size:,}",
-                    hint=hint or "the artifact is truncated or not the one the manifest names",
-                )
-            found = digest.hexdigest()
-            if found != sha256:
-                raise GateError(
-                    f"sha256 mismatch for {source}: expected {sha256}, found {found}",
+                    f"{source} is longer than the expected {size:,} bytes",
                     hint=hint or "the artifact is not the one the release manifest names",
                 )
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        Path(tmp).replace(dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_directory(dest.parent)
+            digest.update(chunk)
+            handle.write(chunk)
+        if total < size:
+            raise GateError(
+                f"{source} is {total:,} bytes, shorter than the expected {size:,}",
+                hint=hint or "the artifact is truncated or not the one the manifest names",
+            )
+        found = digest.hexdigest()
+        if found != sha256:
+            raise GateError(
+                f"sha256 mismatch for {source}: expected {sha256}, found {found}",
+                hint=hint or "the artifact is not the one the release manifest names",
+            )
     return dest
-
-
-def fsync_directory(path: Path) -> None:
-    """Make a rename in `path` durable."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -11,21 +11,16 @@ safe to delete.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
-from pipeline.errors import InputError, Location
+from pipeline.errors import FileSystemError, InputError, Location
+from pipeline.fsutil import atomic_writer, file_sha256, hash_file, open_read, read_chunks
 from pipeline.store.base import (
-    COPY_BUFFER,
     StoredArtifact,
     cas_uri,
     check_sha256,
     check_size,
     expect_uri_digest,
-    fsync_directory,
     object_key,
     parse_cas_uri,
     write_verified,
@@ -56,32 +51,21 @@ class ContentAddressedDirectory:
 
         A stored object whose bytes were damaged is replaced (repaired) by the good copy.
         """
-        digest, size = _hash_file(path)
+        digest, size = hash_file(path)
         target = self.object_path(digest)
         if _intact(target, digest):
             return StoredArtifact(cas_uri(digest), digest, size)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{digest}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out, _open_source(path) as source:
-                copied = hashlib.sha256()
-                for chunk in _chunks(source):
-                    copied.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-                os.fchmod(out.fileno(), OBJECT_MODE)
+        with atomic_writer(target, mode=OBJECT_MODE) as out, open_read(path) as source:
+            copied = hashlib.sha256()
+            for chunk in read_chunks(source):
+                copied.update(chunk)
+                out.write(chunk)
             if copied.hexdigest() != digest:
                 raise InputError(
                     f"{path} changed while it was being stored",
                     location=Location(str(path)),
                     hint="store the artifact once it is completely written",
                 )
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fsync_directory(target.parent)
         return StoredArtifact(cas_uri(digest), digest, size)
 
     def fetch(self, uri: str, sha256: str, size: int, dest: Path) -> Path:
@@ -97,9 +81,11 @@ class ContentAddressedDirectory:
                 hint="store it first (powerx publish create --artifact FILE.pxp),"
                 " or point at the store that holds it",
             ) from None
+        except OSError as error:
+            raise FileSystemError("read", target, error) from None
         with handle:
             return write_verified(
-                _chunks(handle),
+                read_chunks(handle),
                 dest,
                 sha256=digest,
                 size=size,
@@ -109,31 +95,8 @@ class ContentAddressedDirectory:
             )
 
 
-def _open_source(path: Path) -> BinaryIO:
-    try:
-        return path.open("rb")
-    except OSError as error:
-        raise InputError(
-            f"cannot read {path}: {error.strerror}", location=Location(str(path))
-        ) from None
-
-
-def _chunks(handle: BinaryIO) -> Iterator[bytes]:
-    while chunk := handle.read(COPY_BUFFER):
-        yield chunk
-
-
-def _hash_file(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with _open_source(path) as handle:
-        for chunk in _chunks(handle):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def _intact(target: Path, digest: str) -> bool:
     try:
-        return _hash_file(target)[0] == digest
+        return file_sha256(target) == digest
     except InputError:
         return False
