@@ -52,11 +52,13 @@ unit: setup
 bench: setup
 	@start=$$(date +%s); \
 	for script in bench/*_bench.py; do \
-		echo "== $$script --quick"; $(BIN)/python $$script --quick || exit 1; \
+		echo "== $$script --quick"; begun=$$(date +%s); \
+		$(BIN)/python $$script --quick || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - begun )) s"; \
 	done; \
 	echo "== make bench: $$(( $$(date +%s) - start )) s in all"
 
-# Every benchmark at full size (the figures of docs/benchmarks.md; about an hour).
+# Every benchmark at full size (the figures of docs/benchmarks.md; under an hour).
 bench-full: setup
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
