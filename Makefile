@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system demo test lint unit bench clean
+.PHONY: setup system demo test lint unit bench bench-full clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python >= 3.11 is required")'
@@ -48,7 +48,18 @@ lint: setup
 unit: setup
 	$(BIN)/pytest --cov=pipeline --cov-report=term-missing --cov-fail-under=90
 
+# Every benchmark in its quick mode (a smoke run with small inputs; under 10 minutes in all).
 bench: setup
+	@start=$$(date +%s); \
+	for script in bench/*_bench.py; do \
+		echo "== $$script --quick"; begun=$$(date +%s); \
+		$(BIN)/python $$script --quick || exit 1; \
+		echo "== $$script: $$(( $$(date +%s) - begun )) s"; \
+	done; \
+	echo "== make bench: $$(( $$(date +%s) - start )) s in all"
+
+# Every benchmark at full size (the figures of docs/benchmarks.md; under an hour).
+bench-full: setup
 	@for script in bench/*_bench.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:

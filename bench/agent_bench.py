@@ -8,7 +8,11 @@ is what a shell script would do without any safety: `sha256sum` of every package
 `tar xzf` of each into its own folder. Then a second sync with nothing new (the
 idempotent no-op a timer runs every few minutes), and one upgrade of every plugin.
 
-Every timed sync must report ok with the expected actions, else the benchmark stops.
+The four steps (baseline, first sync, no-op sync, upgrade) run in interleaved rounds
+(`timing.py`) after one warm-up round, the disk synced before each; the first sync's ratio
+to the baseline is the median of the per-round ratios. Every timed step is checked before
+its time counts: each sync must report ok with the expected actions, and the baseline
+must have extracted every plugin; else the benchmark stops.
 
     .venv/bin/python bench/agent_bench.py [--plugins 50] [--size-mb 4] [--runs 3] [--quick]
 """
@@ -19,12 +23,11 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import Step, Timing, pair_of, rounds
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -91,12 +94,6 @@ def write_environment(env_dir: Path, packages: list[tuple[str, Path, str]], vers
         (env_dir / "plugins" / f"{name}.yaml").write_text(dump_yaml(state))
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return (time.perf_counter() - started) * 1000
-
-
 def fresh_store(root: Path, packages: list[tuple[str, Path, str]]) -> PluginStore:
     shutil.rmtree(root, ignore_errors=True)
     store = PluginStore(root)
@@ -105,15 +102,30 @@ def fresh_store(root: Path, packages: list[tuple[str, Path, str]]) -> PluginStor
     return store
 
 
-def baseline(packages: list[tuple[str, Path, str]], work: Path) -> None:
+def clear(work: Path) -> None:
+    """An empty folder for the baseline to extract into (untimed)."""
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+
+
+def baseline(packages: list[tuple[str, Path, str]], work: Path) -> str:
+    """What a script without any safety does: sha256 every package, extract each; sums."""
     paths = [str(path) for _, path, _ in packages]
-    subprocess.run(["sha256sum", *paths], check=True, capture_output=True)
+    sums = subprocess.run(["sha256sum", *paths], check=True, capture_output=True, text=True)
     for name, path, _ in packages:
         target = work / name
         target.mkdir()
         subprocess.run(["tar", "xzf", str(path), "-C", str(target)], check=True)
+    return sums.stdout
+
+
+def check_baseline(sums: str, work: Path, packages: list[tuple[str, Path, str]]) -> None:
+    """The baseline printed every package's digest and extracted every plugin's files."""
+    if sorted(line.split()[0] for line in sums.splitlines()) != sorted(d for *_, d in packages):
+        raise SystemExit("sha256sum printed other digests than the packages'")
+    missing = [name for name, _, _ in packages if not any((work / name).rglob("main.py"))]
+    if missing:
+        raise SystemExit(f"the baseline did not extract {missing[:3]}")
 
 
 def expect(result: object, action: str, count: int) -> None:
@@ -127,35 +139,47 @@ def main() -> None:
     parser.add_argument("--plugins", type=int, default=50)
     parser.add_argument("--size-mb", type=int, default=4)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="10 plugins of 1 MiB, 2 runs")
+    parser.add_argument("--quick", action="store_true", help="10 plugins of 1 MiB, 3 runs")
     args = parser.parse_args()
     if args.quick:
-        args.plugins, args.size_mb, args.runs = 10, 1, 2
+        args.plugins, args.size_mb, args.runs = 10, 1, 3
     old = make_packages(args.plugins, args.size_mb, "1.0.0")
     new = make_packages(args.plugins, args.size_mb, "1.1.0")
-    env_dir = OUT / "env"
-    figures: dict[str, list[float]] = {"baseline": [], "first": [], "noop": [], "upgrade": []}
-    for _ in range(args.runs):
-        figures["baseline"].append(timed(lambda: baseline(old, OUT / "baseline")))
-        store = fresh_store(OUT / "store", [*old, *new])
+    env_dir, store_dir, base_dir = OUT / "env", OUT / "store", OUT / "baseline"
+    store = fresh_store(store_dir, [*old, *new])
+
+    def first_store() -> None:
+        nonlocal store
+        store = fresh_store(store_dir, [*old, *new])
         write_environment(env_dir, old, "1.0.0")
-        result = None
 
-        def run(store: PluginStore = store) -> None:
-            nonlocal result
-            result = sync(env_dir, store)
+    def run_sync() -> object:
+        return sync(env_dir, store)
 
-        figures["first"].append(timed(run))
-        expect(result, "installed", args.plugins)
-        figures["noop"].append(timed(run))
-        expect(result, "unchanged", args.plugins)
-        write_environment(env_dir, new, "1.1.0")
-        figures["upgrade"].append(timed(run))
-        expect(result, "installed", args.plugins)
+    samples = rounds(
+        {
+            "baseline": Step(
+                lambda: baseline(old, base_dir),
+                reset=lambda: clear(base_dir),
+                check=lambda sums: check_baseline(sums, base_dir, old),
+            ),
+            "first": Step(
+                run_sync, reset=first_store, check=lambda r: expect(r, "installed", args.plugins)
+            ),
+            "noop": Step(run_sync, check=lambda r: expect(r, "unchanged", args.plugins)),
+            "upgrade": Step(
+                run_sync,
+                reset=lambda: write_environment(env_dir, new, "1.1.0"),
+                check=lambda r: expect(r, "installed", args.plugins),
+            ),
+        },
+        args.runs,
+        sync=True,
+    )
     total = args.plugins * args.size_mb
-    print(f"{args.plugins} plugins x {args.size_mb} MiB ({total} MiB), {args.runs} runs")
+    print(f"{args.plugins} plugins x {args.size_mb} MiB ({total} MiB), {args.runs} rounds")
     print(f"machine: nproc {os.cpu_count()}, Python {platform.python_version()}")
-    print(f"{'step':<34} {'best ms':>10} {'median ms':>10}")
+    print(f"{'step':<34} {'min / median / max, ms':>26} {'/ baseline':>11}")
     labels = {
         "baseline": "sha256sum + tar xzf (baseline)",
         "first": "agent sync, empty store",
@@ -163,10 +187,9 @@ def main() -> None:
         "upgrade": "agent sync, upgrade every plugin",
     }
     for key, label in labels.items():
-        values = figures[key]
-        print(f"{label:<34} {min(values):>10,.0f} {statistics.median(values):>10,.0f}")
-    ratio = min(figures["first"]) / min(figures["baseline"])
-    print(f"first sync / baseline: {ratio:.2f}x")
+        ratio = pair_of(samples[key], samples["baseline"]).ratio_cell()
+        print(f"{label:<34} {Timing.of(samples[key]).cell():>26} {ratio:>11}")
+    print("ratio: median of the per-round ratios (each round runs the four steps in turn)")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The large generated release repo the benchmarks share, and their timing helpers.
+"""The large generated release repo the benchmarks share, and their process helpers.
 
 The repo (default 5,000 plugins x 3 versions x 3 environments, 10,000 commits) is written
 with the real `git fast-import`, so generating it takes seconds, and is reused on the next
@@ -14,7 +14,6 @@ import io
 import json
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -26,7 +25,8 @@ from typing import Any, BinaryIO, Protocol
 
 PROJECT = Path(__file__).resolve().parents[1]
 POLICY_TEMPLATES = PROJECT / "pipeline" / "templates" / "repo" / "policies"
-REPORTS = PROJECT.parent / "shared" / "fixtures" / "reports" / "passing"
+REPORTS = PROJECT / "tests" / "data" / "reports" / "python" / "passing"
+"""The vendored passing coverage, JUnit and SARIF reports every release carries as evidence."""
 POWERX = Path(sys.executable).parent / "powerx"
 
 KEY = PROJECT / "examples" / "keys" / "samples.key"
@@ -428,34 +428,7 @@ def ensure_repo(spec: Spec, work: Path, build: Callable[[Path], None]) -> Path:
     return path
 
 
-# -- timing ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Best and median wall-clock seconds of several runs."""
-
-    best: float
-    median: float
-
-    def cell(self) -> str:
-        """`best / median` in milliseconds, for the table."""
-        return f"{self.best * 1000:.0f} / {self.median * 1000:.0f}"
-
-
-def measure(
-    action: Callable[[], object], runs: int, *, reset: Callable[[], Any] | None = None
-) -> Timing:
-    """Time `action` `runs` times after one warm-up run (calling `reset` before each, untimed)."""
-    times = []
-    for run in range(runs + 1):
-        if reset is not None:
-            reset()
-        started = time.perf_counter()
-        action()
-        if run:
-            times.append(time.perf_counter() - started)
-    return Timing(min(times), statistics.median(times))
+# -- processes -------------------------------------------------------------------------
 
 
 def run_cli(args: list[str]) -> subprocess.CompletedProcess[str]:

@@ -20,6 +20,8 @@ import pstats
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import CompletedProcess
+from typing import Any
 
 from benchrepo import (
     NEW_VERSION,
@@ -28,11 +30,9 @@ from benchrepo import (
     VERSIONS,
     Changes,
     Event,
-    Timing,
     ensure_repo,
     git,
     machine,
-    measure,
     plugin_name,
     promotion,
     release_files,
@@ -42,6 +42,7 @@ from benchrepo import (
     with_bundles,
     write_repo,
 )
+from timing import Pair, Step, interleaved, pair_of, rounds
 
 PR_SIZES = (10, 100, 1000)
 UNIT_FILES = 10
@@ -101,62 +102,83 @@ def generate(spec: RepoSpec, path: Path) -> None:
 # -- timing ----------------------------------------------------------------------------
 
 
-def check_cli(args: list[str], expected_files: int | None = None) -> None:
-    """Run a command, failing the benchmark unless it exits 0 (and checks `expected_files`)."""
-    result = run_cli(args)
-    if expected_files is not None:
-        report = json.loads(result.stdout)
-        assert report["exit_code"] == 0 and report["status"] == "pass", report["status"]
-        assert report["changed_files"] == expected_files, (report["changed_files"], expected_files)
+def check_report(result: CompletedProcess[str], expected_files: int) -> None:
+    """`powerx check --format json` passed and saw `expected_files` changed files."""
+    report = json.loads(result.stdout)
+    assert report["exit_code"] == 0 and report["status"] == "pass", report["status"]
+    assert report["changed_files"] == expected_files, (report["changed_files"], expected_files)
 
 
-def check_in_process(repo: Path, head: str, expected_files: int) -> None:
-    """`run_check()` on a freshly opened repo (no warm tree cache), asserting it passes."""
+def check_lines(result: CompletedProcess[str], expected: int) -> None:
+    """The command printed `expected` lines."""
+    assert len(result.stdout.splitlines()) == expected, (len(result.stdout.splitlines()), expected)
+
+
+def run_in_process(repo: Path, head: str) -> Any:
+    """`run_check()` on a freshly opened repo (no warm tree cache); its report."""
     from pipeline.gitrepo import GitRepo
     from pipeline.policy import CheckRequest, run_check
 
-    report = run_check(GitRepo(repo), CheckRequest(head=head, base="main"))
+    return run_check(GitRepo(repo), CheckRequest(head=head, base="main"))
+
+
+def check_in_process(report: Any, expected_files: int) -> None:
+    """The in-process report passed and saw `expected_files` changed files."""
     assert report.exit_code == 0, [r for r in report.results if r.status != "pass"][:5]
     assert report.changed_files == expected_files, report.changed_files
 
 
 @dataclass(frozen=True)
 class Row:
-    """The figures of one scenario."""
+    """The figures of one scenario: the CLI and run_check(), each against `git diff`."""
 
     plugins: int
     repo_files: int
     changed: int
-    git_diff: Timing
-    cli: Timing
-    in_process: Timing
+    cli: Pair
+    in_process: Pair
 
 
 def bench_scenario(repo: Path, plugins: int, size: int, runs: int) -> Row:
-    """Time git diff, the powerx CLI and run_check() on the PR branch of `size` files."""
+    """Time git diff, the powerx CLI and run_check() on the PR branch, interleaved."""
     head = f"pr-{size}"
     diff = ["git", "-C", str(repo), "diff", "--name-only", "main", head]
-    changed = len(git(repo, "diff", "--name-only", "main", head).splitlines())
-    assert changed == size, (changed, size)
     cli = [str(POWERX), "check", "--repo", str(repo), "--base", "main", "--head", head]
     cli += ["--format", "json"]
-    check_cli(cli, expected_files=size)
-    check_in_process(repo, head, size)
     repo_files = len(git(repo, "ls-tree", "-r", "--name-only", "main").splitlines())
+    samples = rounds(
+        {
+            "diff": Step(lambda: run_cli(diff), check=lambda r: check_lines(r, size)),
+            "cli": Step(lambda: run_cli(cli), check=lambda r: check_report(r, size)),
+            "lib": Step(
+                lambda: run_in_process(repo, head), check=lambda r: check_in_process(r, size)
+            ),
+        },
+        runs,
+    )
     return Row(
         plugins=plugins,
         repo_files=repo_files,
         changed=size,
-        git_diff=measure(lambda: check_cli(diff), runs),
-        cli=measure(lambda: check_cli(cli), runs),
-        in_process=measure(lambda: check_in_process(repo, head, size), runs),
+        cli=pair_of(samples["cli"], samples["diff"]),
+        in_process=pair_of(samples["lib"], samples["diff"]),
+    )
+
+
+def startup(runs: int) -> Pair:
+    """`powerx --version` against `python -c pass`, interleaved."""
+    return interleaved(
+        Step(lambda: run_cli([str(POWERX), "--version"]), check=lambda r: check_lines(r, 1)),
+        lambda: run_cli([sys.executable, "-c", "pass"]),
+        runs,
     )
 
 
 def profile(repo: Path, size: int, lines: int = 25) -> str:
     """A cProfile of run_check() on the PR of `size` files, top functions by cumulative time."""
     profiler = cProfile.Profile()
-    profiler.runcall(check_in_process, repo, f"pr-{size}", size)
+    report = profiler.runcall(run_in_process, repo, f"pr-{size}")
+    check_in_process(report, size)
     out = io.StringIO()
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
     return out.getvalue()
@@ -165,21 +187,24 @@ def profile(repo: Path, size: int, lines: int = 25) -> str:
 # -- report ----------------------------------------------------------------------------
 
 
-def table(rows: list[Row], startup: Timing, runs: int) -> str:
-    """The figures as a Markdown table (milliseconds, best / median of `runs` runs)."""
+def table(rows: list[Row], start_up: Pair, runs: int) -> str:
+    """The figures as a Markdown table (ms, min / median / max of `runs` interleaved rounds)."""
     lines = [
-        "| plugins | files in repo | changed files | `git diff --name-only` | "
-        "`powerx check` (CLI) | `run_check()` |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| plugins | files in repo | changed files | `git diff --name-only` (baseline) | "
+        "`powerx check` (CLI) | CLI / baseline | `run_check()` | `run_check()` / baseline |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
-            f"| {row.plugins:,} | {row.repo_files:,} | {row.changed:,} | {row.git_diff.cell()} | "
-            f"{row.cli.cell()} | {row.in_process.cell()} |"
+            f"| {row.plugins:,} | {row.repo_files:,} | {row.changed:,} | "
+            f"{row.cli.baseline.cell()} | {row.cli.subject.cell()} | {row.cli.ratio_cell()} | "
+            f"{row.in_process.subject.cell()} | {row.in_process.ratio_cell()} |"
         )
     lines.append(
-        f"\nms, best / median of {runs} runs. `powerx --version` (CLI start-up alone): "
-        f"{startup.cell()} ms."
+        f"\nms, min / median / max of {runs} rounds, each round running the baseline, the CLI "
+        "and `run_check()` in turn; ratios: median of the per-round ratios. "
+        f"`powerx --version` (CLI start-up alone): {start_up.subject.cell()} ms, "
+        f"`python -c pass`: {start_up.baseline.cell()} ms ({start_up.ratio_cell()})."
     )
     return "\n".join(lines)
 
@@ -190,18 +215,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--plugins", type=int, help="plugins in the large repo [5000]")
     parser.add_argument("--small-plugins", type=int, help="plugins in the small repo [1000]")
     parser.add_argument("--commits", type=int, help="commits of history [10000]")
-    parser.add_argument("--runs", type=int, help="timed runs per figure [7]")
+    parser.add_argument("--runs", type=int, help="timed rounds per figure [7; quick: 3]")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "out", help="work dir")
-    parser.add_argument("--quick", action="store_true", help="a small smoke run (500/100 plugins)")
+    quick = "a smoke run: 500/100 plugins, 1,000 commits, 3 rounds"
+    parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the largest PR")
     args = parser.parse_args(argv)
-    defaults = (500, 100, 1_000, 5) if args.quick else (5_000, 1_000, 10_000, 7)
+    defaults = (500, 100, 1_000, 3) if args.quick else (5_000, 1_000, 10_000, 7)
     names = ("plugins", "small_plugins", "commits", "runs")
     for name, default in zip(names, defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)
-    if args.runs < 5:
-        parser.error("--runs must be at least 5")
+    if args.runs < 3:
+        parser.error("--runs must be at least 3")
     return args
 
 
@@ -216,8 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     small_repo = ensure_repo(small, args.out, lambda path: generate(small, path))
     rows = [bench_scenario(large_repo, large.plugins, size, args.runs) for size in large.pr_sizes]
     rows.append(bench_scenario(small_repo, small.plugins, PR_SIZES[0], args.runs))
-    startup = measure(lambda: check_cli([str(POWERX), "--version"]), args.runs)
-    report = f"{machine()}\n\n{table(rows, startup, args.runs)}\n"
+    start_up = startup(args.runs)
+    report = f"{machine()}\n\n{table(rows, start_up, args.runs)}\n"
     print()
     print(report)
     (args.out / "check_bench.md").write_text(report)

@@ -10,6 +10,10 @@
    50%, against sha256 of the same strings (the floor); it also checks that the canary share
    is close to the weight and that every 10% tenant stays on the canary at 50%.
 
+Each figure runs in rounds with its baseline (`timing.py`): min / median / max, and the
+median of the per-round ratios to the baseline; every verdict and assignment is checked
+before its time counts.
+
     .venv/bin/python bench/judge_bench.py [--runs N] [--quick]
 """
 
@@ -21,18 +25,18 @@ import json
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from timing import Pair, Step, pair_of, rounds
 
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
@@ -94,7 +98,8 @@ class MemoryProvider:
 
 
 def run_judge(spec: RolloutSpec, provider: Any) -> Verdict:
-    verdict = judge(
+    """One verdict over the whole window."""
+    return judge(
         spec,
         provider,
         plugin="bench",
@@ -103,11 +108,14 @@ def run_judge(spec: RolloutSpec, provider: Any) -> Verdict:
         start=START,
         end=END,
     )
+
+
+def check_verdict(spec: RolloutSpec, verdict: Verdict) -> None:
+    """The verdict came out as planned: the first FAILING metrics high, the rest pass."""
     statuses = [metric.status for metric in verdict.metrics]
     expected = ["high"] * FAILING + ["pass"] * (len(spec.metrics) - FAILING)
     if statuses != expected or verdict.decision != "fail":
         raise RuntimeError(f"unexpected verdict:\n{verdict.explain()}")
-    return verdict
 
 
 @contextmanager
@@ -160,17 +168,6 @@ def prometheus_stand_in(data: dict[str, list[float]]) -> Iterator[str]:
         server.server_close()
 
 
-def timed(action: Callable[[], object], runs: int) -> tuple[float, float]:
-    """Best and median wall time in ms over `runs` runs, after one warm-up."""
-    action()
-    times = []
-    for _ in range(runs):
-        began = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - began) * 1000)
-    return min(times), statistics.median(times)
-
-
 def sort_floor(data: dict[str, list[float]], spec: RolloutSpec) -> None:
     for metric in spec.metrics:
         canary = render_query(metric.query, plugin="bench", version="", group="canary")
@@ -178,47 +175,49 @@ def sort_floor(data: dict[str, list[float]], spec: RolloutSpec) -> None:
         sorted([*data[canary], *data[stable]])
 
 
-def judge_figures(runs: int, samples: int) -> list[tuple[str, tuple[float, float]]]:
+Rows = list[tuple[str, Pair]]
+"""(what, its times against the baseline's)."""
+
+
+def judge_figures(runs: int, samples: int) -> Rows:
+    """The judge through each provider, in rounds with the sort floor."""
     spec = policy_spec(METRICS)
     data = generate(spec, samples)
-    rows = [
-        (
-            "baseline: sort the 2 x 1,000 samples of each metric",
-            timed(lambda: sort_floor(data, spec), runs),
-        )
-    ]
-    rows.append(
-        ("judge, in-memory provider", timed(lambda: run_judge(spec, MemoryProvider(data)), runs))
-    )
+
+    def judged(provider: Any) -> Step:
+        return Step(lambda: run_judge(spec, provider), check=lambda v: check_verdict(spec, v))
+
+    names = {
+        "memory": "judge, in-memory provider",
+        "file": "judge, file provider (cold: file parsed)",
+        "warm": "judge, file provider (warm: file unchanged)",
+        "prometheus": "judge, Prometheus provider (40 HTTP queries)",
+    }
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "samples.json"
         path.write_text(json.dumps({"samples": data}))
-        rows.append(
-            (
-                "judge, file provider (cold: file parsed)",
-                timed(lambda: run_judge(spec, FileProvider(path)), runs),
-            )
-        )
         warm = FileProvider(path)
-        rows.append(
-            (
-                "judge, file provider (warm: file unchanged)",
-                timed(lambda: run_judge(spec, warm), runs),
+        with prometheus_stand_in(data) as url, PrometheusProvider(url) as prom:
+            times = rounds(
+                {
+                    "floor": lambda: sort_floor(data, spec),
+                    "memory": judged(MemoryProvider(data)),
+                    "file": Step(
+                        lambda: run_judge(spec, FileProvider(path)),
+                        check=lambda v: check_verdict(spec, v),
+                    ),
+                    "warm": judged(warm),
+                    "prometheus": judged(prom),
+                },
+                runs,
             )
-        )
-    with prometheus_stand_in(data) as url, PrometheusProvider(url) as prom:
-        rows.append(
-            (
-                "judge, Prometheus provider (40 HTTP queries)",
-                timed(lambda: run_judge(spec, prom), runs),
-            )
-        )
+    rows = [("baseline: sort the 2 x 1,000 samples of each metric", pair_of(*[times["floor"]] * 2))]
+    rows += [(label, pair_of(times[key], times["floor"])) for key, label in names.items()]
     return rows
 
 
-def assignment_figures(
-    runs: int, tenants: int
-) -> tuple[list[tuple[str, tuple[float, float]]], list[str]]:
+def assignment_figures(runs: int, tenants: int) -> tuple[Rows, list[str]]:
+    """bucket() and version_for_tenant() for every tenant, in rounds with sha256."""
     ids = [f"tenant-{i:06d}" for i in range(tenants)]
     states = {
         weight: PluginState.model_validate(
@@ -240,23 +239,40 @@ def assignment_figures(
         )
         for weight in (10, 50)
     }
-    rows = [
-        (
-            "baseline: sha256 of plugin + tenant id",
-            timed(lambda: [hashlib.sha256(f"bench\0{t}".encode()).digest() for t in ids], runs),
-        ),
-        ("bucket()", timed(lambda: [bucket(t, "bench") for t in ids], runs)),
-    ]
-    checks = []
+    checks: list[str] = []
     on_canary: dict[int, set[str]] = {}
+
+    def check_share(weight: int, versions: list[tuple[str, str]]) -> None:
+        on = {t for t, (version, _) in zip(ids, versions, strict=True) if version == "1.1.0"}
+        share = len(on) / tenants
+        if abs(share - weight / 100) > 0.02:
+            raise RuntimeError(f"{share:.2%} of tenants on a {weight}% canary")
+        on_canary[weight] = on
+
+    def check_count(values: list[object]) -> None:
+        if len(values) != tenants:
+            raise RuntimeError(f"{len(values)} results for {tenants} tenants")
+
+    steps: dict[str, Step] = {
+        "sha256": Step(
+            lambda: [hashlib.sha256(f"bench\0{t}".encode()).digest() for t in ids],
+            check=check_count,
+        ),
+        "bucket": Step(lambda: [bucket(t, "bench") for t in ids], check=check_count),
+    }
     for weight, state in states.items():
-        rows.append(
-            (
-                f"version_for_tenant(), canary at {weight}%",
-                timed(lambda state=state: [version_for_tenant(state, t) for t in ids], runs),
-            )
+        steps[f"vft{weight}"] = Step(
+            lambda state=state: [version_for_tenant(state, t) for t in ids],
+            check=lambda versions, weight=weight: check_share(weight, versions),
         )
-        on_canary[weight] = {t for t in ids if version_for_tenant(state, t)[0] == "1.1.0"}
+    times = rounds(steps, runs)
+    rows = [
+        ("baseline: sha256 of plugin + tenant id", pair_of(times["sha256"], times["sha256"])),
+        ("bucket()", pair_of(times["bucket"], times["sha256"])),
+    ]
+    for weight in states:
+        label = f"version_for_tenant(), canary at {weight}%"
+        rows.append((label, pair_of(times[f"vft{weight}"], times["sha256"])))
         checks.append(f"{weight}% canary: {len(on_canary[weight]) / tenants:.2%} of tenants")
     if not on_canary[10] <= on_canary[50]:
         raise RuntimeError("a tenant on the 10% canary left it at 50%")
@@ -264,10 +280,17 @@ def assignment_figures(
     return rows, checks
 
 
-def table(rows: list[tuple[str, tuple[float, float]]], unit_count: int, unit: str) -> str:
-    lines = [f"| what | ms (best / median) | per {unit} (us, best) |", "|---|---:|---:|"]
-    for name, (best, median) in rows:
-        lines.append(f"| {name} | {best:,.2f} / {median:,.2f} | {best * 1000 / unit_count:,.2f} |")
+def table(rows: Rows, unit_count: int, unit: str) -> str:
+    """ms (min / median / max), ratio to the baseline, and per unit (us, median)."""
+    lines = [
+        f"| what | ms (min / median / max) | / baseline | per {unit} (us, median) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, pair in rows:
+        per_unit = pair.subject.median * 1e6 / unit_count
+        lines.append(
+            f"| {name} | {pair.subject.cell(digits=2)} | {pair.ratio_cell()} | {per_unit:,.2f} |"
+        )
     return "\n".join(lines)
 
 
@@ -299,6 +322,10 @@ def main() -> None:
     print(f"\nTenant assignment: {tenants:,} tenants\n")
     print(table(assigned, tenants, "tenant"))
     print("\n" + "\n".join(f"- {check}" for check in checks))
+    print(
+        f"\n{runs} rounds after one warm-up, each running the baseline and every figure in "
+        "turn; ratio: median of the per-round ratios."
+    )
 
 
 if __name__ == "__main__":

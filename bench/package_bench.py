@@ -9,7 +9,8 @@ Three figures (issue 3):
 3. keyless, offline verification of a real production Sigstore bundle: the first
    verification of a fresh process (trust root loaded) and the warm per-bundle time.
 
-Every timed run must succeed (exit 0, no exception, the expected signer and digest); a
+Each pipeline and its baseline run in interleaved rounds (`timing.py`). Every timed run
+must succeed (exit 0, no exception, the expected signer and digest); a
 failure stops the benchmark. The plugin is generated once under `bench/out/` and reused
 while its parameters match.
 
@@ -39,8 +40,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from timing import Pair, Timing, interleaved, measure, pair_of, rounds, timed
+
 PROJECT = Path(__file__).resolve().parents[1]
-SIGSTORE_FIXTURES = PROJECT.parent / "shared" / "fixtures" / "sigstore"
+SIGSTORE_FIXTURES = PROJECT / "tests" / "data" / "sigstore"
 KEYLESS_ARTIFACT = SIGSTORE_FIXTURES / "bundle_v3_github.whl"
 KEYLESS_BUNDLE = SIGSTORE_FIXTURES / "bundle_v3_github.whl.sigstore"
 KEYLESS_IDENTITY = (
@@ -183,31 +186,7 @@ def tree_stats(folder: Path) -> tuple[int, int]:
     return len(sizes), sum(sizes)
 
 
-# -- timing ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Best and median wall-clock seconds of several runs."""
-
-    best: float
-    median: float
-
-    @classmethod
-    def of(cls, times: list[float]) -> Timing:
-        """Best and median of measured seconds."""
-        return cls(min(times), statistics.median(times))
-
-    def cell(self, scale: float = 1000, digits: int = 0) -> str:
-        """`best / median`, in milliseconds by default."""
-        return f"{self.best * scale:,.{digits}f} / {self.median * scale:,.{digits}f}"
-
-
-def timed(action: Callable[[], object]) -> float:
-    """Seconds one call of `action` takes."""
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
+# -- processes -------------------------------------------------------------------------
 
 
 def run_cli(args: list[str], *, cwd: Path | None = None, expect: str | None = None) -> str:
@@ -223,22 +202,7 @@ def run_cli(args: list[str], *, cwd: Path | None = None, expect: str | None = No
 
 
 Steps = dict[str, Callable[[], object]]
-"""Named steps run in order; one run of a pipeline times each of them."""
-
-
-def measure_steps(steps: Steps, runs: int) -> dict[str, Timing]:
-    """Time each step, and their total per run, over `runs` runs after one warm-up run."""
-    for action in steps.values():
-        action()
-    times: dict[str, list[float]] = {name: [] for name in [*steps, "total"]}
-    for _ in range(runs):
-        total = 0.0
-        for name, action in steps.items():
-            seconds = timed(action)
-            times[name].append(seconds)
-            total += seconds
-        times["total"].append(total)
-    return {name: Timing.of(values) for name, values in times.items()}
+"""Named steps run in order; one run of a pipeline runs each of them."""
 
 
 # -- 1. pack + sign + verify a large plugin --------------------------------------------
@@ -344,53 +308,63 @@ def library_steps(space: Workspace) -> Steps:
 
 @dataclass(frozen=True)
 class PackFigures:
-    """The figures of benchmark 1."""
+    """The figures of benchmark 1: each pipeline and step against its baseline."""
 
     files: int
     source_bytes: int
     package_bytes: int
     tarball_bytes: int
-    baseline: dict[str, Timing]
-    cli: dict[str, Timing]
-    library: dict[str, Timing]
-    verify_floor: Timing
-    sign_with_names: Timing
+    steps: dict[str, list[float]]
+    """Seconds per round of every step, e.g. `cli.pack`, and of every pipeline's `.total`."""
+
+    def pair(self, subject: str, baseline: str) -> Pair:
+        """Two steps, e.g. `cli.total` against `baseline.total`, round by round."""
+        return pair_of(self.steps[subject], self.steps[baseline])
+
+    def timing(self, step: str) -> Timing:
+        """One step's min / median / max."""
+        return Timing.of(self.steps[step])
 
 
 def bench_pack(plugin: Path, work: Path, runs: int) -> PackFigures:
-    """Time the baseline, the CLI and the library on the same plugin, in that order."""
+    """Time the baseline, the CLI and the library on the same plugin, in interleaved rounds.
+
+    Each round runs the baseline pipeline, then the CLI's, then the library's, then the
+    floor of a verify and a `sign` given the names; every step checks its result.
+    """
     files, source_bytes = tree_stats(plugin)
     cli_space = make_workspace(plugin, work, "cli")
     library_space = make_workspace(plugin, work, "library")
-    print("timing baseline ...", flush=True)
-    baseline = measure_steps(baseline_steps(plugin, work), runs)
-    print("timing px-plugin (CLI) ...", flush=True)
-    cli = measure_steps(cli_steps(cli_space), runs)
-    print("timing library (in-process) ...", flush=True)
-    library = measure_steps(library_steps(library_space), runs)
     package = cli_space.package
     floor = f"gzip -dc {package} | sha256sum && sha256sum {package}"
-    verify_floor = measure_steps({"floor": lambda: run_cli(["sh", "-ec", floor])}, runs)
     named = [str(PX_PLUGIN), "sign", str(package), "--key", str(cli_space.key)]
-    named += [
-        "--source-commit",
-        SOURCE_COMMIT,
-        "--plugin",
-        PLUGIN_NAME,
-        "--version",
-        PLUGIN_VERSION,
-    ]
-    sign_with_names = measure_steps({"sign": lambda: run_cli(named, expect="key mode")}, runs)
+    named += ["--source-commit", SOURCE_COMMIT, "--plugin", PLUGIN_NAME]
+    named += ["--version", PLUGIN_VERSION]
+    pipelines = {
+        "baseline": baseline_steps(plugin, work),
+        "cli": cli_steps(cli_space),
+        "library": library_steps(library_space),
+        "extra": {
+            "floor": lambda: run_cli(["sh", "-ec", floor]),
+            "named": lambda: run_cli(named, expect="key mode"),
+        },
+    }
+    steps = {
+        f"{name}.{step}": action
+        for name, actions in pipelines.items()
+        for step, action in actions.items()
+    }
+    print(f"timing baseline, px-plugin (CLI) and library in {runs} rounds ...", flush=True)
+    samples = rounds(steps, runs)
+    for name, actions in pipelines.items():
+        per_round = zip(*(samples[f"{name}.{step}"] for step in actions), strict=True)
+        samples[f"{name}.total"] = [sum(values) for values in per_round]
     return PackFigures(
         files=files,
         source_bytes=source_bytes,
         package_bytes=package.stat().st_size,
         tarball_bytes=(work / "baseline.tar.gz").stat().st_size,
-        baseline=baseline,
-        cli=cli,
-        library=library,
-        verify_floor=verify_floor["floor"],
-        sign_with_names=sign_with_names["sign"],
+        steps=samples,
     )
 
 
@@ -457,7 +431,7 @@ def verify_key_bundles(batch: KeyBundles) -> None:
 def bench_key_bundles(count: int, runs: int) -> Timing:
     """Total seconds to verify `count` key-signed bundles (signing is not timed)."""
     batch = make_key_bundles(count)
-    return measure_steps({"verify": lambda: verify_key_bundles(batch)}, runs)["verify"]
+    return measure(lambda: verify_key_bundles(batch), runs)
 
 
 # -- 3. keyless, offline ---------------------------------------------------------------
@@ -479,7 +453,7 @@ def first_keyless_seconds() -> float:
     """In this (fresh) process: modules imported, seconds of the first keyless verification."""
     for module in ("pipeline.signing.artifact", "pipeline.signing.verify"):
         importlib.import_module(module)
-    return timed(keyless_verify)
+    return timed(keyless_verify)  # it asserts the signer before the figure is printed
 
 
 @dataclass(frozen=True)
@@ -499,17 +473,16 @@ def bench_keyless(runs: int, warm_count: int) -> KeylessFigures:
     for _ in range(runs + 1):
         output = run_cli([sys.executable, __file__, "--first-keyless"])
         cold.append(float(output.strip()))
-    keyless_verify()
-    warm = [timed(keyless_verify) for _ in range(warm_count)]
+    warm = rounds({"warm": keyless_verify}, warm_count)["warm"]
     cli_args = [str(PX_PLUGIN), "verify", str(KEYLESS_ARTIFACT), "--bundle", str(KEYLESS_BUNDLE)]
     cli_args += ["--identity", KEYLESS_IDENTITY, "--issuer", KEYLESS_ISSUER]
-    cli = measure_steps({"cli": lambda: run_cli(cli_args, expect="keyless mode")}, runs)
+    cli = measure(lambda: run_cli(cli_args, expect="keyless mode"), runs)
     return KeylessFigures(
         cold=Timing.of(cold[1:]),
         warm=Timing.of(warm),
         warm_mean=statistics.mean(warm),
         warm_count=warm_count,
-        cli=cli["cli"],
+        cli=cli,
     )
 
 
@@ -537,42 +510,47 @@ def machine() -> str:
     )
 
 
-def ratio(part: Timing, whole: Timing) -> str:
-    """`best / median` of part over whole, e.g. `1.32x / 1.30x`."""
-    return f"{part.best / whole.best:.2f}x / {part.median / whole.median:.2f}x"
-
-
 def pack_table(figures: PackFigures, runs: int) -> str:
-    """Benchmark 1 as a Markdown table (ms, best / median)."""
-    base, cli, lib = figures.baseline, figures.cli, figures.library
+    """Benchmark 1 as a Markdown table (ms, min / median / max; ratios: per-round median)."""
+    cell = figures.timing
+
+    def ratio(subject: str, baseline: str) -> str:
+        return figures.pair(subject, baseline).ratio_cell()
+
     rows = [
         "| step | baseline | baseline (ms) | `px-plugin` CLI (ms) | in-process (ms) |",
         "|---|---|---:|---:|---:|",
-        f"| pack | `tar czf` | {base['pack'].cell()} | {cli['pack'].cell()} | "
-        f"{lib['pack'].cell()} |",
-        f"| sign (key) | `sha256sum` of the tarball | {base['sign'].cell()} | "
-        f"{cli['sign'].cell()} | {lib['sign'].cell()} |",
-        f"| verify (key) | - | - | {cli['verify'].cell()} | {lib['verify'].cell()} |",
-        f"| **total** | | {base['total'].cell()} | {cli['total'].cell()} | {lib['total'].cell()} |",
-        f"| **total / baseline** | | 1.00x | {ratio(cli['total'], base['total'])} | "
-        f"{ratio(lib['total'], base['total'])} |",
-        f"| pack / `tar czf` | | | {ratio(cli['pack'], base['pack'])} | "
-        f"{ratio(lib['pack'], base['pack'])} |",
+        f"| pack | `tar czf` | {cell('baseline.pack').cell()} | {cell('cli.pack').cell()} | "
+        f"{cell('library.pack').cell()} |",
+        f"| sign (key) | `sha256sum` of the tarball | {cell('baseline.sign').cell()} | "
+        f"{cell('cli.sign').cell()} | {cell('library.sign').cell()} |",
+        f"| verify (key) | `gzip -dc \\| sha256sum` + `sha256sum` of the package | "
+        f"{cell('extra.floor').cell()} | {cell('cli.verify').cell()} | "
+        f"{cell('library.verify').cell()} |",
+        f"| **total** | | {cell('baseline.total').cell()} | {cell('cli.total').cell()} | "
+        f"{cell('library.total').cell()} |",
+        f"| **total / baseline** | | 1.00x | {ratio('cli.total', 'baseline.total')} | "
+        f"{ratio('library.total', 'baseline.total')} |",
+        f"| pack / `tar czf` | | | {ratio('cli.pack', 'baseline.pack')} | "
+        f"{ratio('library.pack', 'baseline.pack')} |",
+        f"| verify / its floor | | | {ratio('cli.verify', 'extra.floor')} | "
+        f"{ratio('library.verify', 'extra.floor')} |",
     ]
     mb = figures.source_bytes / MIB
     notes = (
         f"\n{figures.files:,} files, {mb:,.0f} MiB; package {figures.package_bytes / MIB:,.0f} "
-        f"MiB, tarball {figures.tarball_bytes / MIB:,.0f} MiB. ms, best / median of {runs} runs.\n"
-        f"Floor of a verify (`gzip -dc | sha256sum` + `sha256sum` of the package): "
-        f"{figures.verify_floor.cell()} ms. `px-plugin sign` given `--plugin/--version` "
-        f"(no package read for the name): {figures.sign_with_names.cell()} ms."
+        f"MiB, tarball {figures.tarball_bytes / MIB:,.0f} MiB. ms, min / median / max of {runs} "
+        "rounds, each running the baseline, the CLI and the library pipelines in turn; ratios: "
+        "median of the per-round ratios; the baseline's total is pack + sign (no verify).\n"
+        f"`px-plugin sign` given `--plugin/--version` (no package read for the name): "
+        f"{cell('extra.named').cell()} ms."
     )
     return "\n".join(rows) + notes
 
 
 def verify_table(key_total: Timing, count: int, keyless: KeylessFigures, runs: int) -> str:
     """Benchmarks 2 and 3 as a Markdown table."""
-    per_key = Timing(key_total.best / count, key_total.median / count)
+    per_key = key_total.scaled(1 / count)
     rows = [
         "| verification | total (ms) | per bundle (ms) | target |",
         "|---|---:|---:|---|",
@@ -585,7 +563,7 @@ def verify_table(key_total: Timing, count: int, keyless: KeylessFigures, runs: i
         f"| keyless, `px-plugin verify --identity --issuer` (CLI) | - | {keyless.cli.cell()} | |",
     ]
     return "\n".join(rows) + (
-        f"\n\nms, best / median of {runs} runs (warm keyless: of {keyless.warm_count} "
+        f"\n\nms, min / median / max of {runs} runs (warm keyless: of {keyless.warm_count} "
         f"verifications, mean {keyless.warm_mean * 1000:.2f} ms)."
     )
 
@@ -605,15 +583,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, help="size of the generated plugin [200]")
     parser.add_argument("--runs", type=int, help="timed runs per figure [5]")
-    parser.add_argument("--bundles", type=int, default=1000, help="key-signed bundles [1000]")
-    parser.add_argument("--warm", type=int, default=200, help="warm keyless runs [200]")
+    parser.add_argument("--bundles", type=int, help="key-signed bundles [1000; quick: 200]")
+    parser.add_argument("--warm", type=int, help="warm keyless runs [200; quick: 50]")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "out", help="work dir")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: 20 MB, 3 runs")
+    parser.add_argument(
+        "--quick", action="store_true", help="a smoke run: 20 MB, 3 runs, 200 bundles"
+    )
     parser.add_argument("--profile", action="store_true", help="print a cProfile of the library")
     parser.add_argument("--first-keyless", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    defaults = (20, 3) if args.quick else (200, 5)
-    for name, default in zip(("size_mb", "runs"), defaults, strict=True):
+    defaults = (20, 3, 200, 50) if args.quick else (200, 5, 1000, 200)
+    for name, default in zip(("size_mb", "runs", "bundles", "warm"), defaults, strict=True):
         if getattr(args, name) is None:
             setattr(args, name, default)
     if args.runs < 3:
@@ -636,11 +616,16 @@ def main(argv: list[str] | None = None) -> int:
     key_total = bench_key_bundles(args.bundles, args.runs)
     print("timing keyless verification ...", flush=True)
     keyless = bench_keyless(args.runs, args.warm)
-    startup = measure_steps({"v": lambda: run_cli([str(PX_PLUGIN), "--version"])}, args.runs)
+    startup = interleaved(
+        lambda: run_cli([str(PX_PLUGIN), "--version"]),
+        lambda: run_cli([sys.executable, "-c", "pass"]),
+        args.runs,
+    )
     report = (
         f"{machine()}\n\n{pack_table(pack, args.runs)}\n\n"
         f"{verify_table(key_total, args.bundles, keyless, args.runs)}\n"
-        f"`px-plugin --version` (CLI start-up alone): {startup['v'].cell()} ms.\n"
+        f"`px-plugin --version` (CLI start-up alone): {startup.subject.cell()} ms; "
+        f"`python -c pass`: {startup.baseline.cell()} ms ({startup.ratio_cell()}).\n"
     )
     print()
     print(report)

@@ -8,15 +8,19 @@ plugins but `--ready` of them (every 5th): those are ready to go staging -> prod
 others have nothing left to promote. Three figures:
 
 1. one promotion, commit written locally: `promote()` in-process and `powerx promote
-   PLUGIN` (a process), against the same one-file commit by git plumbing;
+   PLUGIN` (a process), against the same one-file commit written by a one-commit
+   `git fast-import` (one blob changed on top of main, as the promotion does);
 2. every ready plugin promoted in one `promote()` run, against `git fast-import` writing
    the same commits;
 3. `--runners` processes each promoting a different plugin with `--push origin` against
    one bare remote, all started at once: every promotion must land on the remote's main
    exactly once; the time until the last one lands, and the push retries.
 
+Each figure and its baseline run in interleaved rounds (`timing.py`), main reset before
+each run, and every run's commits are checked before its time counts.
+
     .venv/bin/python bench/promote_bench.py [--plugins 5000] [--commits 10000] [--profile]
-    .venv/bin/python bench/promote_bench.py --plugins 200 --commits 400   # a quick run
+    .venv/bin/python bench/promote_bench.py --quick   # 200 plugins, 400 commits, 4 runners
 """
 
 from __future__ import annotations
@@ -25,18 +29,17 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchrepo import (
     POWERX,
@@ -44,11 +47,9 @@ from benchrepo import (
     VERSIONS,
     Event,
     FileKey,
-    Timing,
     ensure_repo,
     git,
     machine,
-    measure,
     plugin_name,
     promotion,
     run_cli,
@@ -57,6 +58,7 @@ from benchrepo import (
     state_yaml,
     write_repo,
 )
+from timing import Pair, Step, interleaved, pair_of, rounds
 
 SOURCE, TARGET = "staging", "prod"
 VERSION = VERSIONS[1]
@@ -135,40 +137,19 @@ def subject(plugin: str) -> str:
     return f"Promote {plugin} {VERSION} to {TARGET}"
 
 
-def promote_in_process(repo: Path, plugin: str | None, expected: int) -> None:
-    """`promote()` on a freshly opened repo, asserting that `expected` promotions landed."""
+def promote_in_process(repo: Path, plugin: str | None) -> Any:
+    """`promote()` on a freshly opened repo; its result."""
     from pipeline.gitrepo import GitRepo
     from pipeline.promotion.promote import PromoteRequest, promote
 
     request = PromoteRequest(now=datetime.now(UTC), plugin=plugin, operator="bench")
-    result = promote(GitRepo(repo), request, branch="main")
+    return promote(GitRepo(repo), request, branch="main")
+
+
+def check_landed(result: Any, expected: int) -> None:
+    """`expected` promotions landed, each staging -> prod."""
     assert len(result.landed) == expected, (len(result.landed), result.held[:3])
     assert all((p.source, p.target) == (SOURCE, TARGET) for p, _ in result.landed)
-
-
-def git_commit_baseline(repo: Path, plugin: str) -> None:
-    """The same one-file commit with git plumbing: blob, index, tree, commit, ref."""
-    path = f"environments/{TARGET}/plugins/{plugin}.yaml"
-    blob = subprocess.run(
-        ["git", "-C", str(repo), "hash-object", "-w", "--stdin"],
-        input=state_yaml(plugin, VERSION),
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    with tempfile.TemporaryDirectory() as scratch:
-        env = {**os.environ, "GIT_INDEX_FILE": f"{scratch}/index"}
-
-        def plumbing(*args: str) -> str:
-            return subprocess.run(
-                ["git", "-C", str(repo), *args], env=env, capture_output=True, check=True, text=True
-            ).stdout.strip()
-
-        parent = plumbing("rev-parse", "refs/heads/main")
-        plumbing("read-tree", parent)
-        plumbing("update-index", "--cacheinfo", f"100644,{blob.strip()},{path}")
-        tree = plumbing("write-tree")
-        commit = plumbing("commit-tree", tree, "-p", parent, "-m", subject(plugin))
-        plumbing("update-ref", "refs/heads/main", commit, parent)
 
 
 def fast_import_baseline(repo: Path, plugins: list[str]) -> None:
@@ -188,6 +169,31 @@ def fast_import_baseline(repo: Path, plugins: list[str]) -> None:
         input=stream.getvalue(),
         check=True,
     )
+
+
+def landed_on(copy: WorkRepo, plugins: list[str]) -> Callable[[object], None]:
+    """A check: main holds exactly the promotion commits of `plugins` since the start."""
+
+    def check(_result: object) -> None:
+        commits = copy.new_commits()
+        assert commits == [subject(p) for p in plugins], commits[:3]
+
+    return check
+
+
+def check_promoted(result: subprocess.CompletedProcess[str]) -> None:
+    """`powerx promote` said it promoted."""
+    assert result.stdout.startswith("promoted "), result.stdout
+
+
+def both(*checks: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A check that runs every check in turn."""
+
+    def check(result: Any) -> None:
+        for each in checks:
+            each(result)
+
+    return check
 
 
 # -- concurrent runners --------------------------------------------------------------------
@@ -297,53 +303,56 @@ def wait_all(processes: list[subprocess.Popen[str]]) -> list[float]:
     return [ends[index] for index in range(len(processes))]
 
 
-def push_baseline(cached: Path, work: Path, plugin: str, runs: int) -> Timing:
-    """`git push` of one plugin's promotion commit to a bare remote."""
-    remote, clone = work / "push-remote.git", work / "push-clone.git"
+def pushed_remote(cached: Path, work: Path, name: str) -> tuple[Path, Path, str]:
+    """A bare remote holding the cached main, and a bare clone of it; the start commit."""
+    remote, clone = work / f"{name}-remote.git", work / f"{name}-clone.git"
     for path in (remote, clone):
         if path.exists():
             shutil.rmtree(path)
     subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
     git(cached, "push", "--quiet", str(remote), "main:main")
     subprocess.run(["git", "clone", "--quiet", "--bare", str(remote), str(clone)], check=True)
-    start = git(clone, "rev-parse", "main").strip()
-    git_commit_baseline(clone, plugin)
+    return remote, clone, git(clone, "rev-parse", "main").strip()
 
-    def reset() -> None:
-        git(remote, "update-ref", "refs/heads/main", start)
 
-    return measure(
-        lambda: run_cli(["git", "-C", str(clone), "push", "--quiet", "origin", "main:main"]),
+def bench_push(cached: Path, work: Path, plugin: str, runs: int) -> Pair:
+    """`powerx promote PLUGIN --push origin` alone, against `git push` of the same commit."""
+    cli_remote, cli_clone, start = pushed_remote(cached, work, "cli-push")
+    git_remote, git_clone, _ = pushed_remote(cached, work, "git-push")
+    fast_import_baseline(git_clone, [plugin])
+    commit = git(git_clone, "rev-parse", "main").strip()
+
+    def reset_cli() -> None:
+        git(cli_remote, "update-ref", "refs/heads/main", start)
+        git(cli_clone, "update-ref", "refs/heads/main", start)
+
+    def check_cli(result: subprocess.CompletedProcess[str]) -> None:
+        assert result.stdout.startswith("promoted "), result.stdout
+        log = git(cli_remote, "log", "--format=%s", f"{start}..main").splitlines()
+        assert log == [subject(plugin)], log
+
+    def check_git(_result: object) -> None:
+        assert git(git_remote, "rev-parse", "main").strip() == commit
+
+    command = [str(POWERX), "promote", plugin, "--repo", str(cli_clone), "--push", "origin"]
+    push = ["git", "-C", str(git_clone), "push", "--quiet", "origin", "main:main"]
+    return interleaved(
+        Step(lambda: run_cli(command), reset=reset_cli, check=check_cli),
+        Step(
+            lambda: run_cli(push),
+            reset=lambda: git(git_remote, "update-ref", "refs/heads/main", start),
+            check=check_git,
+        ),
         runs,
-        reset=reset,
     )
-
-
-def cli_push(cached: Path, work: Path, plugin: str, runs: int) -> Timing:
-    """`powerx promote PLUGIN --push origin` alone (no other runner)."""
-    remote, clone = work / "push-remote.git", work / "push-clone.git"
-    for path in (remote, clone):
-        if path.exists():
-            shutil.rmtree(path)
-    subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", str(remote)], check=True)
-    git(cached, "push", "--quiet", str(remote), "main:main")
-    subprocess.run(["git", "clone", "--quiet", "--bare", str(remote), str(clone)], check=True)
-    start = git(clone, "rev-parse", "main").strip()
-
-    def reset() -> None:
-        git(remote, "update-ref", "refs/heads/main", start)
-        git(clone, "update-ref", "refs/heads/main", start)
-
-    command = [str(POWERX), "promote", plugin, "--repo", str(clone), "--push", "origin"]
-    return measure(lambda: run_cli(command), runs, reset=reset)
 
 
 # -- report --------------------------------------------------------------------------------
 
 
-def seconds(timing: Timing) -> str:
-    """`best / median` in seconds."""
-    return f"{timing.best:.2f} / {timing.median:.2f}"
+def seconds(pair: Pair) -> tuple[str, str, str]:
+    """The subject, the baseline (min / median / max, s) and the median ratio."""
+    return pair.subject.cell(1, 2), pair.baseline.cell(1, 2), pair.ratio_cell()
 
 
 def profile(action: Callable[[], object], lines: int = 30) -> str:
@@ -358,20 +367,28 @@ def profile(action: Callable[[], object], lines: int = 30) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--plugins", type=int, default=5_000, help="plugins [5000]")
-    parser.add_argument("--commits", type=int, default=10_000, help="commits of history [10000]")
+    parser.add_argument("--plugins", type=int, help="plugins [5000; quick: 200]")
+    parser.add_argument("--commits", type=int, help="commits of history [10000; quick: 400]")
     parser.add_argument("--ready", type=int, help="plugins ready to promote [plugins / 5]")
-    parser.add_argument("--runners", type=int, default=20, help="concurrent runners [20]")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of runners [3]")
-    parser.add_argument("--runs", type=int, default=5, help="timed runs of one promotion [5]")
-    parser.add_argument("--batch-runs", type=int, default=3, help="timed runs of the batch [3]")
+    parser.add_argument("--runners", type=int, help="concurrent runners [20; quick: 4]")
+    parser.add_argument("--rounds", type=int, help="rounds of runners [3; quick: 1]")
+    parser.add_argument("--runs", type=int, help="timed rounds of one promotion [5; quick: 3]")
+    parser.add_argument("--batch-runs", type=int, help="timed rounds of the batch [3; quick: 3]")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "out", help="work dir")
+    parser.add_argument("--quick", action="store_true", help="a small smoke run")
     parser.add_argument("--profile", action="store_true", help="print cProfiles of 1 and 2")
     args = parser.parse_args(argv)
+    defaults = (200, 400, 4, 1, 3, 3) if args.quick else (5_000, 10_000, 20, 3, 5, 3)
+    names = ("plugins", "commits", "runners", "rounds", "runs", "batch_runs")
+    for name, default in zip(names, defaults, strict=True):
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     if args.ready is None:
         args.ready = min(1_000, args.plugins // 5)
     if not 0 < args.runners <= args.ready <= args.plugins:
         parser.error("need 0 < --runners <= --ready <= --plugins")
+    if min(args.runs, args.batch_runs, args.rounds) < 1:
+        parser.error("--runs, --batch-runs and --rounds must be at least 1")
     return args
 
 
@@ -386,78 +403,107 @@ def main(argv: list[str] | None = None) -> int:
     ready = spec.ready_plugins()
     copy = WorkRepo(cached, work / "local.git")
     one = ready[0]
+    one_landed = landed_on(copy, [one])
 
     print("1. one promotion ...", flush=True)
-    in_process = measure(lambda: promote_in_process(copy.path, one, 1), args.runs, reset=copy.reset)
-    assert copy.new_commits() == [subject(one)], copy.new_commits()
     command = [str(POWERX), "promote", one, "--repo", str(copy.path)]
-    cli = measure(lambda: run_cli(command), args.runs, reset=copy.reset)
-    assert copy.new_commits() == [subject(one)], copy.new_commits()
-    plumbing = measure(lambda: git_commit_baseline(copy.path, one), args.runs, reset=copy.reset)
-    startup = measure(lambda: run_cli([str(POWERX), "--version"]), args.runs)
+    one_run = rounds(
+        {
+            "lib": Step(
+                lambda: promote_in_process(copy.path, one),
+                reset=copy.reset,
+                check=both(lambda r: check_landed(r, 1), one_landed),
+            ),
+            "cli": Step(
+                lambda: run_cli(command),
+                reset=copy.reset,
+                check=both(check_promoted, one_landed),
+            ),
+            "git": Step(
+                lambda: fast_import_baseline(copy.path, [one]), reset=copy.reset, check=one_landed
+            ),
+        },
+        args.runs,
+    )
+    in_process = pair_of(one_run["lib"], one_run["git"])
+    cli = pair_of(one_run["cli"], one_run["git"])
+    startup = interleaved(
+        lambda: run_cli([str(POWERX), "--version"]),
+        lambda: run_cli([sys.executable, "-c", "pass"]),
+        args.runs,
+    )
 
     print(f"2. {len(ready)} promotions in one run ...", flush=True)
-    batch = measure(
-        lambda: promote_in_process(copy.path, None, len(ready)), args.batch_runs, reset=copy.reset
-    )
-    assert copy.new_commits() == [subject(p) for p in ready], copy.new_commits()[:3]
-    imported = measure(
-        lambda: fast_import_baseline(copy.path, ready), args.batch_runs, reset=copy.reset
+    all_landed = landed_on(copy, ready)
+    batch = interleaved(
+        Step(
+            lambda: promote_in_process(copy.path, None),
+            reset=copy.reset,
+            check=both(lambda r: check_landed(r, len(ready)), all_landed),
+        ),
+        Step(lambda: fast_import_baseline(copy.path, ready), reset=copy.reset, check=all_landed),
+        args.batch_runs,
     )
 
     print(f"3. {args.runners} concurrent runners ...", flush=True)
     runners = ready[: args.runners]
-    rounds = [
+    races = [
         (
             race(cached, work / "race", runners, cli=False),
             race(cached, work / "race", runners, cli=True),
         )
         for _ in range(args.rounds)
     ]
-    alone = cli_push(cached, work, one, args.runs)
-    pushed = push_baseline(cached, work, one, args.runs)
+    alone = bench_push(cached, work, one, args.runs)
 
     rows = [
-        f"| 1 | one promotion, local commit: `promote()` | {seconds(in_process)} | "
-        f"git plumbing commit: {seconds(plumbing)} |",
-        f"| 1 | one promotion, local commit: `powerx promote PLUGIN` | {seconds(cli)} | "
-        f"`powerx --version`: {seconds(startup)} |",
-        f"| 2 | {len(ready):,} promotions in one `promote()` run | {seconds(batch)} | "
-        f"`git fast-import` of the same commits: {seconds(imported)} |",
-        f"| 3 | one `powerx promote PLUGIN --push origin`, alone | {seconds(alone)} | "
-        f"`git push` of one commit: {seconds(pushed)} |",
+        "| 1 | one promotion, local commit: `promote()` | {} | {} | {} |".format(
+            *seconds(in_process)
+        ),
+        "| 1 | one promotion, local commit: `powerx promote PLUGIN` | {} | {} | {} |".format(
+            *seconds(cli)
+        ),
+        "| 1 | CLI start-up: `powerx --version` (baseline: `python -c pass`) "
+        "| {} | {} | {} |".format(*seconds(startup)),
+        "| 2 | {:,} promotions in one `promote()` run (baseline: `git fast-import` of the same "
+        "commits) | {} | {} | {} |".format(len(ready), *seconds(batch)),
+        "| 3 | one `powerx promote PLUGIN --push origin`, alone (baseline: `git push` of one "
+        "commit) | {} | {} | {} |".format(*seconds(alone)),
     ]
-    for index, (drivers, clis) in enumerate(rounds, 1):
+    for index, (drivers, clis) in enumerate(races, 1):
         for name, result in (("`powerx promote --push`", clis), ("`promote()` drivers", drivers)):
             retries = (
                 f"; {result.retries} retries (at most {result.max_retries} for one runner); "
-                f"median runner ready (imports done) after {result.imported:.2f}"
+                f"median runner ready (imports done) after {result.imported:.2f} s"
                 if result.retries is not None
                 else ""
             )
             rows.append(
                 f"| 3 | round {index}: {result.runners} concurrent {name}, the last lands "
-                f"after | {result.last_lands:.2f} | median runner {result.median_lands:.2f}"
-                f"{retries} |"
+                f"after | {result.last_lands:.2f} | median runner {result.median_lands:.2f} s"
+                f"{retries} | |"
             )
     commits = int(git(cached, "rev-list", "--count", "main"))
     files = len(git(cached, "ls-tree", "-r", "--name-only", "main").splitlines())
     report = (
         f"{machine()}\n\nRepo: {spec.plugins:,} plugins, {commits:,} commits, {files:,} files; "
         f"{len(ready):,} plugins ready ({SOURCE} -> {TARGET}).\n\n"
-        "| figure | what | powerx, s (best / median) | baseline, s |\n|---|---|---:|---|\n"
+        "| figure | what | powerx, s (min / median / max) | baseline, s (min / median / max) "
+        "| ratio |\n|---|---|---:|---:|---:|\n"
         + "\n".join(rows)
-        + f"\n\nBest / median of {args.runs} runs (figure 2: {args.batch_runs}); "
-        f"figure 3: {args.rounds} rounds, each of drivers then of CLI processes.\n"
+        + f"\n\n{args.runs} interleaved rounds (figure 2: {args.batch_runs}), main reset "
+        "before each run; figure 1's baseline is a one-commit `git fast-import` (one blob "
+        "changed on top of main); ratio: median of the per-round ratios. "
+        f"Figure 3: {args.rounds} rounds, each of drivers then of CLI processes.\n"
     )
     print()
     print(report)
     (args.out / "promote_bench.md").write_text(report)
     if args.profile:
         copy.reset()
-        print(profile(lambda: promote_in_process(copy.path, one, 1)))
+        print(profile(lambda: check_landed(promote_in_process(copy.path, one), 1)))
         copy.reset()
-        print(profile(lambda: promote_in_process(copy.path, None, len(ready))))
+        print(profile(lambda: check_landed(promote_in_process(copy.path, None), len(ready))))
     return 0
 
 
