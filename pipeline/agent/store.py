@@ -18,7 +18,6 @@ and the status file is written to a temporary file and renamed. A reader (the ho
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -30,12 +29,15 @@ from pydantic import ValidationError
 
 from pipeline.errors import InputError, Location
 from pipeline.fsutil import atomic_write
+from pipeline.jsonio import load_json
 from pipeline.models.agent import AgentStatus
 from pipeline.store.base import fsync_directory
 from pipeline.store.cas import ContentAddressedDirectory
 
 STATUS_FILE = "status.json"
 LOCK_FILE = ".lock"
+MAX_STATUS_BYTES = 16 * 1024 * 1024
+"""Largest status file read (a host with thousands of plugins writes well under this)."""
 DIGEST_PREFIX = 12
 
 
@@ -156,8 +158,16 @@ class PluginStore:
         except FileNotFoundError:
             return None
         try:
-            return AgentStatus.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as error:
+            data = load_json(raw, str(self.status_path), max_bytes=MAX_STATUS_BYTES)
+        except InputError as error:
+            raise InputError(
+                f"the store's status file is not valid: {error.message}",
+                location=error.location,
+                hint="run 'powerx agent sync' again: it rewrites the file",
+            ) from None
+        try:
+            return AgentStatus.model_validate(data)
+        except ValidationError as error:
             raise InputError(
                 f"the store's status file is not valid: {str(error).splitlines()[0]}",
                 location=Location(str(self.status_path)),

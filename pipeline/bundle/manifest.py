@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 from pipeline.errors import GateError, InputError
+from pipeline.jsonio import load_json
 from pipeline.models.bundle import BundleManifest
 from pipeline.models.signing import SigningPolicy
 from pipeline.signing import dsse
@@ -47,14 +48,19 @@ def manifest_digest(raw: bytes) -> str:
 def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> BundleManifest:
     """Read `bundle.json`; InputError naming the first problem."""
     try:
-        data = json.loads(raw)
+        data = load_json(raw, source, max_bytes=MAX_MANIFEST_BYTES, what="bundle manifest")
+    except InputError as error:
+        raise InputError(
+            f"not valid JSON ({error.message.removeprefix('invalid JSON: ')})",
+            location=error.location,
+            hint=error.hint,
+        ) from None
+    try:
         return BundleManifest.model_validate(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        if isinstance(error, ValidationError):
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(top)"
-            raise InputError(f"{source}: {where}: {first['msg']}") from None
-        raise InputError(f"{source}: not valid JSON ({error})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise InputError(f"{source}: {where}: {first['msg']}") from None
 
 
 def _statement(raw: bytes, manifest: BundleManifest) -> bytes:

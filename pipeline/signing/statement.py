@@ -11,11 +11,15 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.errors import GateError, InputError
+from pipeline.jsonio import load_json
 from pipeline.models.signing import ReleasePredicate
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 RELEASE_PREDICATE_TYPE = "https://powerx.io/attestations/plugin-release/v1"
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+"""Largest signed statement we read (a release statement is well under 1 KiB)."""
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -83,9 +87,11 @@ class Statement:
 def parse_statement(payload: bytes) -> Statement:
     """Read an in-toto Statement v1 from an envelope payload; GateError if it is not one."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise GateError("the signed payload is not JSON") from None
+        data = load_json(payload, "dsseEnvelope.payload", max_bytes=MAX_PAYLOAD_BYTES)
+    except InputError as error:
+        raise GateError(
+            f"the signed payload is not JSON we accept: {error.diagnostics()}"
+        ) from None
     if not isinstance(data, dict) or data.get("_type") != STATEMENT_TYPE:
         raise GateError(f"the signed payload is not an in-toto statement ({STATEMENT_TYPE})")
     subjects = data.get("subject")
