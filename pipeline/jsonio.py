@@ -44,10 +44,11 @@ def load_json(
     else:  # already decoded (and size-checked) by the caller; bound it all the same
         text = data
         check_size(len(text), path, max_bytes=max_bytes, what=what)
-    if _too_deep(text, max_depth):
+    too_deep = _too_deep(text, max_depth)
+    if too_deep is not None:
         raise InputError(
             "invalid JSON: nested too deeply",
-            location=_deep_location(text, path, max_depth),
+            location=_offset_location(text, path, too_deep),
             hint=f"no file we read nests more than {max_depth} levels deep:"
             " this one is damaged or hostile",
         )
@@ -75,23 +76,25 @@ def _refuse_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _too_deep(text: str, max_depth: int) -> bool:
-    """Whether arrays/objects nest deeper than `max_depth`, at C speed.
+def _too_deep(text: str, max_depth: int) -> int | None:
+    """The offset where arrays/objects first nest deeper than `max_depth`, or None.
 
-    Strings are removed, then everything but brackets; each pass that deletes the empty
-    pairs `[]` and `{}` peels exactly one level off the deepest nesting.
+    The common case runs at C speed: strings are removed, then everything but brackets,
+    and each pass that deletes the empty pairs `[]` and `{}` peels exactly one level off
+    the deepest nesting. Only when the brackets do not pair up (invalid JSON) or nest too
+    deeply does a token scan find the place.
     """
     if text.count("[") + text.count("{") <= max_depth:
-        return False
+        return None
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
     for _ in range(max_depth):
         peeled = _EMPTY_PAIR.sub("", brackets)
-        if peeled == brackets:  # mismatched brackets: json.loads names the error
-            return False
+        if not peeled:
+            return None
+        if peeled == brackets:  # unbalanced: invalid JSON, perhaps also too deep
+            break
         brackets = peeled
-        if not brackets:
-            return False
-    return bool(brackets) and _EMPTY_PAIR.search(brackets) is not None
+    return _first_too_deep(text, max_depth)
 
 
 def _offset_location(text: str, path: str, offset: int) -> Location:
@@ -106,15 +109,15 @@ def _value_location(text: str, path: str) -> Location:
     return _offset_location(text, path, found.start()) if found else Location(path)
 
 
-def _deep_location(text: str, path: str, max_depth: int) -> Location:
-    """Where the nesting first goes past `max_depth` (only called on refusal)."""
+def _first_too_deep(text: str, max_depth: int) -> int | None:
+    """Where the nesting first goes past `max_depth` (a token scan: the rare case only)."""
     depth = 0
     for match in _TOKEN.finditer(text):
         char = match.group()
         if char in "[{":
             depth += 1
             if depth > max_depth:
-                return _offset_location(text, path, match.start())
+                return match.start()
         elif char in "]}":
             depth -= 1
-    return Location(path)
+    return None

@@ -109,7 +109,12 @@ def verify_artifact(request: VerifyRequest) -> Verification:
     bundle_path = request.bundle or default_bundle_path(request.artifact)
     raw = _read(bundle_path, "bundle", max_bytes=MAX_BUNDLE_BYTES)
     return verify_bundle(
-        raw, digest=digest, trust=request.trust, environment=request.environment, now=request.now
+        raw,
+        digest=digest,
+        trust=request.trust,
+        environment=request.environment,
+        now=request.now,
+        source=str(bundle_path),
     )
 
 

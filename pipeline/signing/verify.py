@@ -70,6 +70,7 @@ def verify_bundle(
     trust: TrustInputs,
     environment: str | None = None,
     now: datetime,
+    source: str = "bundle",
 ) -> Verification:
     """Verify that `bundle_json` is a trusted signature over the artifact with sha256 `digest`.
 
@@ -80,7 +81,7 @@ def verify_bundle(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     digest = check_digest(digest)
-    parsed = parse_bundle(bundle_json)
+    parsed = parse_bundle(bundle_json, source)
     rules = trust.environment(environment)
     checks = [f"bundle media type {parsed.media_type}"]
     if rules.require not in ("any", parsed.mode):
