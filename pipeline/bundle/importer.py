@@ -61,6 +61,7 @@ from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
 from pipeline.models.signing import SigningPolicy
 from pipeline.promotion.rollback import RollbackRequest, rollback
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
@@ -381,12 +382,10 @@ def _verified_release(
             f"the signature of {release.ref} does not hold: {error.message}",
             hint=error.hint or "the release or its signature bundle was altered or swapped",
         ) from None
-    signed = verification.release
-    if signed is not None and (signed.plugin, signed.version) != (release.plugin, release.version):
-        raise GateError(
-            f"the signature of {release.ref} was made for {signed.plugin}@{signed.version}",
-            hint="a signature bundle was swapped",
-        )
+    try:
+        check_release_names(verification.release, release.plugin, release.version)
+    except GateError as error:
+        raise GateError(f"{release.ref}: {error.message}", hint=error.hint) from None
     return release
 
 

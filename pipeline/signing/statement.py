@@ -131,6 +131,21 @@ def check_subject(statement: Statement, digest: str) -> Subject:
     )
 
 
+def check_release_names(signed: ReleasePredicate | None, plugin: str, version: str) -> None:
+    """GateError unless the signed release predicate names `plugin@version`.
+
+    The one home of this rule: the policy gate, the offline import, `px-plugin verify` and
+    `powerx publish create` all call it. A signature without a release predicate (a
+    message signature) covers only the digest, which `check_subject` has checked.
+    """
+    if signed is not None and (signed.plugin, signed.version) != (plugin, version):
+        raise GateError(
+            f"the signature is for {signed.plugin}@{signed.version}, not {plugin}@{version}",
+            hint="a signature bundle was swapped, or the artifact was signed for another"
+            " release: sign it with its own plugin and version",
+        )
+
+
 def check_window(release: ReleasePredicate, now: datetime) -> None:
     """GateError unless `now` lies within the predicate's notBefore/notAfter window."""
     if release.not_before is not None and now < release.not_before:
