@@ -4,7 +4,8 @@ Order (nothing changes in the site repo or the store until every check has passe
 
 1. the manifest's signature against the site's `policies/signing.yaml` (`bundles:` signers);
 2. every checksum, streamed into a scratch folder (`<store>/incoming/`);
-3. each release's own signature, against the same policy (with the environment's rules);
+3. each release's own signature, against the same policy (with the environment's rules),
+   and its package read through (archive safety, checksums, the plugin it names);
 4. anti-rollback and freshness (`imports/<env>.yaml`), with recorded overrides;
 5. host compatibility, licences (entitlements) and dependencies, all problems at once;
 6. the artifacts into the store's content-addressed `objects/` (idempotent, atomic);
@@ -60,6 +61,7 @@ from pipeline.models.load import parse_document
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
 from pipeline.models.signing import SigningPolicy
+from pipeline.packaging import inspect_package
 from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
@@ -364,7 +366,8 @@ def _verified_release(
             f"bundle!{folder}/release.yaml does not describe {entry.plugin}@{entry.version}"
             f" with artifact {entry.artifact}"
         )
-    if artifact_path(entry.artifact) not in scan.files:
+    artifact = scan.files.get(artifact_path(entry.artifact))
+    if artifact is None:
         raise GateError(f"the bundle lacks the artifact of {release.ref}")
     signature = scan.files.get(posixpath.join(folder, release.artifact.signature or ""))
     if release.artifact.signature is None or signature is None:
@@ -386,7 +389,25 @@ def _verified_release(
         check_release_names(verification.release, release.plugin, release.version)
     except GateError as error:
         raise GateError(f"{release.ref}: {error.message}", hint=error.hint) from None
+    _check_package(artifact, release)
     return release
+
+
+def _check_package(artifact: Path, release: Release) -> None:
+    """The package is safe and whole (the one archive-entry validator, checksums, its
+    plugin.yaml) and names this release: before anything is stored or committed."""
+    try:
+        package = inspect_package(artifact)
+    except InputError as error:
+        raise GateError(
+            f"the package of {release.ref} is refused: {error.message}",
+            hint="the bundle carries an unsafe or damaged package; nothing was imported",
+        ) from None
+    if (package.manifest.name, package.manifest.version) != (release.plugin, release.version):
+        raise GateError(
+            f"the package of {release.ref} holds {package.manifest.ref}",
+            hint="the release names another plugin's package; nothing was imported",
+        )
 
 
 def _states(
