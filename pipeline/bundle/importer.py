@@ -6,6 +6,8 @@ Order (nothing changes in the site repo or the store until every check has passe
 2. every checksum, streamed into a scratch folder (`<store>/incoming/`);
 3. each release's own signature, against the same policy (with the environment's rules),
    and its package read through (archive safety, checksums, the plugin it names);
+   the signed index is held to the site's limits (`bundles.limits`) before a byte of
+   content is written, and every entry's streamed bytes to its declared size;
 4. anti-rollback and freshness (`imports/<env>.yaml`), with recorded overrides;
 5. host compatibility, licences (entitlements) and dependencies, all problems at once;
 6. the artifacts into the store's content-addressed `objects/` (idempotent, atomic);
@@ -49,7 +51,12 @@ from pipeline.bundle.freshness import (
     load_import_state,
     next_state,
 )
-from pipeline.bundle.manifest import manifest_digest, parse_manifest, verify_manifest
+from pipeline.bundle.manifest import (
+    check_limits,
+    manifest_digest,
+    parse_manifest,
+    verify_manifest,
+)
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleReader, ScanResult
 from pipeline.errors import GateError, InputError
@@ -60,7 +67,7 @@ from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
-from pipeline.models.signing import SigningPolicy
+from pipeline.models.signing import BundleLimits, SigningPolicy
 from pipeline.packaging import inspect_package
 from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.signing.statement import check_release_names
@@ -290,6 +297,7 @@ def _verify(
         digests.append(manifest_digest(raw))
         manifest = parse_manifest(raw)
         _check_accounted(manifest)  # before a byte of content is written
+        check_limits(manifest, policy.bundles.limits if policy.bundles else BundleLimits())
         return manifest
 
     scan = BundleReader(request.bundle, scratch / "bundle", head_check, progress).run()

@@ -246,8 +246,12 @@ class BundleReader:
             handle = os.open(target, flags, 0o644)
         except OSError as error:  # e.g. a file where a folder of another entry must be
             raise self._fail(f"entry {name!r} cannot be written: {error.strerror}") from None
+        written = 0
         with os.fdopen(handle, "wb") as out:
             while chunk := stream.read(COPY_BUFFER):
+                written += len(chunk)
+                if written > size:  # tarfile never does this; the rule holds regardless
+                    raise self._fail(f"entry {name!r} streams more than its {size:,} bytes")
                 digest.update(chunk)
                 out.write(chunk)
                 self.progress(len(chunk))
