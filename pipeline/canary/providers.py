@@ -29,13 +29,13 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from pipeline.errors import GateError, InputError, Location
 from pipeline.jsonio import load_json
 from pipeline.models.rollout import ProviderConfig
+from pipeline.urls import redact_url, refuse_credentials
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 """HTTP statuses worth another attempt (500 too: any 5xx is retried)."""
@@ -61,11 +61,7 @@ class MetricsProvider(Protocol):
 
 def redact(url: str) -> str:
     """A URL without user:password@ and without a query string: safe to print."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return redact_url(url)
 
 
 class PrometheusProvider:
@@ -83,6 +79,12 @@ class PrometheusProvider:
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        refuse_credentials(
+            base_url,
+            "the Prometheus URL",
+            hint="name the environment variables holding the token or user/password in "
+            "policies/rollout.yaml (bearerTokenEnv, usernameEnv/passwordEnv)",
+        )
         headers = {"Accept": "application/json"}
         if bearer_token is not None:
             headers["Authorization"] = f"Bearer {bearer_token}"

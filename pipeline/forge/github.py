@@ -39,6 +39,7 @@ from pipeline.forge.errors import (
 )
 from pipeline.forge.models import Comment, PullRequest, Review, login_of
 from pipeline.jsonio import load_json
+from pipeline.urls import refuse_credentials
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -87,6 +88,11 @@ class GitHubClient:
         self.owner, self.name = _split_repo(repo)
         self.repo = repo
         _check_token(token)
+        refuse_credentials(
+            api_url,
+            "the GitHub API URL",
+            hint="give the token in GITHUB_TOKEN, never inside GITHUB_API_URL",
+        )
         self.api_url = api_url.rstrip("/")
         self.retries = max(retries, 0)
         self.max_wait = max_wait
