@@ -33,6 +33,7 @@ from pipeline.jsonio import load_json
 from pipeline.models.agent import AgentStatus
 from pipeline.store.base import fsync_directory
 from pipeline.store.cas import ContentAddressedDirectory
+from pipeline.textio import check_size
 
 STATUS_FILE = "status.json"
 LOCK_FILE = ".lock"
@@ -154,7 +155,10 @@ class PluginStore:
     def read_status(self) -> AgentStatus | None:
         """The last sync's report, or None before the first sync."""
         try:
-            raw = self.status_path.read_bytes()
+            with self.status_path.open("rb") as handle:  # never more than the limit in memory
+                size = os.fstat(handle.fileno()).st_size
+                check_size(size, str(self.status_path), max_bytes=MAX_STATUS_BYTES, what="status")
+                raw = handle.read(MAX_STATUS_BYTES + 1)
         except FileNotFoundError:
             return None
         try:
