@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from pipeline import urls
 from pipeline.errors import InputError
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
@@ -65,23 +66,28 @@ class Delivery:
 
 def redact_url(url: str) -> str:
     """scheme://host[:port]/… : never the path, query or credentials, which may be secrets."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    rest = "/…" if parts.path not in ("", "/") or parts.query else ""
-    return f"{parts.scheme}://{host}{rest}"
+    return urls.redact_url(url, keep_path=False)
 
 
 def check_url(url: str) -> str:
     """A webhook URL must be http(s) with a host; InputError otherwise (the URL is not echoed)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
         raise InputError(
             f"a webhook must be an http(s) URL with a host, not {redact_url(url)!r}",
             hint="pass --webhook https://host/path (or set POWERX_WEBHOOKS)",
         )
-    return url
+    return urls.refuse_credentials(
+        url,
+        "the webhook",
+        query_allowed=True,  # a webhook's secret is its path or query: never shown
+        keep_path=False,
+        hint="give the webhook URL without user:password@ (put a secret in its path or query)",
+    )
 
 
 def urls_from_env(environ: Mapping[str, str], name: str) -> list[str]:

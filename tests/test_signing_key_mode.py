@@ -451,11 +451,16 @@ def test_truncated_bundle(
         ),
     ],
 )
-def test_unreadable_bundles_are_input_errors(
+def test_unreadable_bundles_are_input_errors_and_corrupt_ones_refusals(
     keypair: tuple[bytes, bytes], raw: bytes, message: str
 ) -> None:
-    with pytest.raises(InputError, match=message):
+    """No bundle at all (not JSON, no object, unknown media type) is bad input, exit 2;
+    a bundle that is corrupt inside is a refused verification, exit 1."""
+    no_bundle = ("not valid JSON", "expected a JSON object", "unknown bundle media type")
+    expected = InputError if message.startswith(no_bundle) else GateError
+    with pytest.raises(expected, match=message) as caught:
         verify_bundle(raw, digest=DIGEST, trust=trust_for(keypair), now=NOW)
+    assert type(caught.value) is expected
 
 
 def test_url_safe_base64_is_accepted(

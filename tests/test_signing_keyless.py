@@ -248,10 +248,10 @@ def test_private_instance_trust_root_by_path(tmp_path: Path) -> None:
         )
 
 
-def test_keyless_bundle_sigstore_cannot_read_is_input_error() -> None:
+def test_keyless_bundle_sigstore_cannot_read_is_a_refusal() -> None:
     document = json.loads(staging_bundle())
     document["verificationMaterial"]["tlogEntries"] = []
-    with pytest.raises(InputError, match="not a valid Sigstore bundle"):
+    with pytest.raises(GateError, match="not a valid Sigstore bundle"):
         verify_bundle(
             json.dumps(document).encode(),
             digest=sha256(FIXTURES / "bundle_v3.txt"),

@@ -18,7 +18,6 @@ and the status file is written to a temporary file and renamed. A reader (the ho
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -30,11 +29,15 @@ from pydantic import ValidationError
 
 from pipeline.errors import FileSystemError, InputError, Location
 from pipeline.fsutil import atomic_write, fs_errors, fsync_directory, make_dirs
+from pipeline.jsonio import load_json
 from pipeline.models.agent import AgentStatus
 from pipeline.store.cas import ContentAddressedDirectory
+from pipeline.textio import check_size
 
 STATUS_FILE = "status.json"
 LOCK_FILE = ".lock"
+MAX_STATUS_BYTES = 16 * 1024 * 1024
+"""Largest status file read (a host with thousands of plugins writes well under this)."""
 DIGEST_PREFIX = 12
 
 
@@ -155,14 +158,25 @@ class PluginStore:
     def read_status(self) -> AgentStatus | None:
         """The last sync's report, or None before the first sync."""
         try:
-            raw = self.status_path.read_bytes()
+            with self.status_path.open("rb") as handle:  # never more than the limit in memory
+                size = os.fstat(handle.fileno()).st_size
+                check_size(size, str(self.status_path), max_bytes=MAX_STATUS_BYTES, what="status")
+                raw = handle.read(MAX_STATUS_BYTES + 1)
         except FileNotFoundError:
             return None
         except OSError as error:
             raise FileSystemError("read", self.status_path, error) from None
         try:
-            return AgentStatus.model_validate(json.loads(raw))
-        except (ValueError, ValidationError) as error:
+            data = load_json(raw, str(self.status_path), max_bytes=MAX_STATUS_BYTES)
+        except InputError as error:
+            raise InputError(
+                f"the store's status file is not valid: {error.message}",
+                location=error.location,
+                hint="run 'powerx agent sync' again: it rewrites the file",
+            ) from None
+        try:
+            return AgentStatus.model_validate(data)
+        except ValidationError as error:
             raise InputError(
                 f"the store's status file is not valid: {str(error).splitlines()[0]}",
                 location=Location(str(self.status_path)),

@@ -4,7 +4,10 @@ Order (nothing changes in the site repo or the store until every check has passe
 
 1. the manifest's signature against the site's `policies/signing.yaml` (`bundles:` signers);
 2. every checksum, streamed into a scratch folder (`<store>/incoming/`);
-3. each release's own signature, against the same policy (with the environment's rules);
+3. each release's own signature, against the same policy (with the environment's rules),
+   and its package read through (archive safety, checksums, the plugin it names);
+   the signed index is held to the site's limits (`bundles.limits`) before a byte of
+   content is written, and every entry's streamed bytes to its declared size;
 4. anti-rollback and freshness (`imports/<env>.yaml`), with recorded overrides;
 5. host compatibility, licences (entitlements) and dependencies, all problems at once;
 6. the artifacts into the store's content-addressed `objects/` (idempotent, atomic);
@@ -48,7 +51,12 @@ from pipeline.bundle.freshness import (
     load_import_state,
     next_state,
 )
-from pipeline.bundle.manifest import manifest_digest, parse_manifest, verify_manifest
+from pipeline.bundle.manifest import (
+    check_limits,
+    manifest_digest,
+    parse_manifest,
+    verify_manifest,
+)
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleReader, ScanResult
 from pipeline.errors import GateError, InputError
@@ -60,9 +68,11 @@ from pipeline.models.environment import Environment, PluginState
 from pipeline.models.load import parse_document
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
-from pipeline.models.signing import SigningPolicy
+from pipeline.models.signing import BundleLimits, SigningPolicy
 from pipeline.names import require_name
+from pipeline.packaging import inspect_package
 from pipeline.promotion.rollback import RollbackRequest, rollback
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs, seed_signing_policy
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
@@ -289,6 +299,7 @@ def _verify(
         digests.append(manifest_digest(raw))
         manifest = parse_manifest(raw)
         _check_accounted(manifest)  # before a byte of content is written
+        check_limits(manifest, policy.bundles.limits if policy.bundles else BundleLimits())
         return manifest
 
     scan = BundleReader(request.bundle, scratch / "bundle", head_check, progress).run()
@@ -365,7 +376,8 @@ def _verified_release(
             f"bundle!{folder}/release.yaml does not describe {entry.plugin}@{entry.version}"
             f" with artifact {entry.artifact}"
         )
-    if artifact_path(entry.artifact) not in scan.files:
+    artifact = scan.files.get(artifact_path(entry.artifact))
+    if artifact is None:
         raise GateError(f"the bundle lacks the artifact of {release.ref}")
     signature = scan.files.get(posixpath.join(folder, release.artifact.signature or ""))
     if release.artifact.signature is None or signature is None:
@@ -383,13 +395,29 @@ def _verified_release(
             f"the signature of {release.ref} does not hold: {error.message}",
             hint=error.hint or "the release or its signature bundle was altered or swapped",
         ) from None
-    signed = verification.release
-    if signed is not None and (signed.plugin, signed.version) != (release.plugin, release.version):
-        raise GateError(
-            f"the signature of {release.ref} was made for {signed.plugin}@{signed.version}",
-            hint="a signature bundle was swapped",
-        )
+    try:
+        check_release_names(verification.release, release.plugin, release.version)
+    except GateError as error:
+        raise GateError(f"{release.ref}: {error.message}", hint=error.hint) from None
+    _check_package(artifact, release)
     return release
+
+
+def _check_package(artifact: Path, release: Release) -> None:
+    """The package is safe and whole (the one archive-entry validator, checksums, its
+    plugin.yaml) and names this release: before anything is stored or committed."""
+    try:
+        package = inspect_package(artifact)
+    except InputError as error:
+        raise GateError(
+            f"the package of {release.ref} is refused: {error.message}",
+            hint="the bundle carries an unsafe or damaged package; nothing was imported",
+        ) from None
+    if (package.manifest.name, package.manifest.version) != (release.plugin, release.version):
+        raise GateError(
+            f"the package of {release.ref} holds {package.manifest.ref}",
+            hint="the release names another plugin's package; nothing was imported",
+        )
 
 
 def _states(

@@ -16,9 +16,11 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
+from pipeline.bundle.contents import MAX_FILE_BYTES
 from pipeline.errors import GateError, InputError
+from pipeline.jsonio import load_json
 from pipeline.models.bundle import BundleManifest
-from pipeline.models.signing import SigningPolicy
+from pipeline.models.signing import BundleLimits, SigningPolicy
 from pipeline.signing import dsse
 from pipeline.signing.bundle import Envelope, EnvelopeSignature, key_bundle
 from pipeline.signing.keys import key_id
@@ -47,14 +49,19 @@ def manifest_digest(raw: bytes) -> str:
 def parse_manifest(raw: bytes, source: str = MANIFEST_NAME) -> BundleManifest:
     """Read `bundle.json`; InputError naming the first problem."""
     try:
-        data = json.loads(raw)
+        data = load_json(raw, source, max_bytes=MAX_MANIFEST_BYTES, what="bundle manifest")
+    except InputError as error:
+        raise InputError(
+            f"not valid JSON ({error.message.removeprefix('invalid JSON: ')})",
+            location=error.location,
+            hint=error.hint,
+        ) from None
+    try:
         return BundleManifest.model_validate(data)
-    except (ValueError, UnicodeDecodeError) as error:
-        if isinstance(error, ValidationError):
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "(top)"
-            raise InputError(f"{source}: {where}: {first['msg']}") from None
-        raise InputError(f"{source}: not valid JSON ({error})") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top)"
+        raise InputError(f"{source}: {where}: {first['msg']}") from None
 
 
 def _statement(raw: bytes, manifest: BundleManifest) -> bytes:
@@ -82,6 +89,36 @@ def sign_manifest(
     return key_bundle(
         Envelope(PAYLOAD_TYPE, payload, (EnvelopeSignature(signature, keyid),)), keyid
     )
+
+
+def check_limits(manifest: BundleManifest, limits: BundleLimits) -> None:
+    """GateError if the signed index declares more than the site accepts (before a byte of
+    content is written). Files that go into the site repo are read whole for the commit,
+    so they are also held to the repo's file limit: memory stays flat."""
+    where = "policies/signing.yaml bundles.limits"
+    if len(manifest.files) > limits.max_entries:
+        raise GateError(
+            f"the bundle indexes {len(manifest.files):,} files, over the limit of "
+            f"{limits.max_entries:,} ({where}.maxEntries)",
+            hint="export fewer releases per bundle, or raise the limit",
+        )
+    for entry in manifest.files:
+        limit, name = limits.max_entry_bytes, f"{where}.maxEntryBytes"
+        if not entry.path.startswith("artifacts/") and limit > MAX_FILE_BYTES:
+            limit, name = MAX_FILE_BYTES, "the largest file a release repo holds"
+        if entry.size > limit:
+            raise GateError(
+                f"the bundle declares {entry.path} at {entry.size:,} bytes, over the limit "
+                f"of {limit:,} ({name})",
+                hint="nothing was written; raise the limit if this artifact is expected",
+            )
+    total = manifest.total_size()
+    if total > limits.max_total_bytes:
+        raise GateError(
+            f"the bundle declares {total:,} bytes in all, over the limit of "
+            f"{limits.max_total_bytes:,} ({where}.maxTotalBytes)",
+            hint="nothing was written; export fewer releases per bundle, or raise the limit",
+        )
 
 
 def bundle_trust(policy: SigningPolicy) -> TrustInputs:

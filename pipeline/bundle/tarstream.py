@@ -1,6 +1,7 @@
 """The bundle's tar stream: a writer that hashes as it copies, and a reader that trusts nothing.
 
-The reader applies the rules of `pipeline.packaging.archive` to the outer bundle:
+The reader applies the one archive-entry validator (`pipeline.packaging.entries`, the
+same as for `.pxp` packages) to the outer bundle:
 
 * entry names must be relative, without `..`, `\\` or control characters, and unique;
 * only regular files (and folders, which are ignored) are accepted: symbolic and hard
@@ -19,18 +20,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import re
 import tarfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, BinaryIO, cast
 
 from pipeline.bundle.manifest import MANIFEST_NAME, MAX_MANIFEST_BYTES, SIGNATURE_NAME
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.errors import GateError, InputError, Location
 from pipeline.models.bundle import BundleManifest
+from pipeline.packaging.entries import EntryValidator, UnsafeEntry
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 
 COPY_BUFFER = 1024 * 1024
@@ -38,7 +39,6 @@ HEAD_LIMIT = MAX_MANIFEST_BYTES + MAX_BUNDLE_BYTES + 64 * 1024
 """Decompressed bytes read before the manifest is verified."""
 ENTRY_OVERHEAD = 3 * 512 + 1024
 """Tar bytes per entry besides its data (header, PAX header, padding), generously."""
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _CORRUPT = (gzip.BadGzipFile, EOFError, zlib.error, tarfile.TarError)
 
 
@@ -144,6 +144,7 @@ class BundleReader:
     _head: dict[str, bytes] = field(default_factory=dict)
     _result: ScanResult | None = None
     _index: dict[str, tuple[str, int]] = field(default_factory=dict)
+    _entries: EntryValidator = field(default_factory=EntryValidator)
 
     @property
     def where(self) -> Location:
@@ -193,14 +194,12 @@ class BundleReader:
     def _entry(
         self, tar: tarfile.TarFile, member: tarfile.TarInfo, counted: _CountingReader
     ) -> None:
-        name = self._name(member.name)
-        if member.issym() or member.islnk():
-            kind = "symbolic" if member.issym() else "hard"
-            raise self._fail(f"entry {name!r} is a {kind} link to {member.linkname!r}")
+        try:
+            name = self._entries.check(member)
+        except UnsafeEntry as error:
+            raise self._fail(str(error)) from None
         if member.isdir():
             return
-        if not member.isreg():
-            raise self._fail(f"entry {name!r} is not a regular file (type {member.type!r})")
         stream = tar.extractfile(member)
         assert stream is not None  # a regular file always has a stream
         if self._result is None:
@@ -247,8 +246,12 @@ class BundleReader:
             handle = os.open(target, flags, 0o644)
         except OSError as error:  # e.g. a file where a folder of another entry must be
             raise self._fail(f"entry {name!r} cannot be written: {error.strerror}") from None
+        written = 0
         with os.fdopen(handle, "wb") as out:
             while chunk := stream.read(COPY_BUFFER):
+                written += len(chunk)
+                if written > size:  # tarfile never does this; the rule holds regardless
+                    raise self._fail(f"entry {name!r} streams more than its {size:,} bytes")
                 digest.update(chunk)
                 out.write(chunk)
                 self.progress(len(chunk))
@@ -258,17 +261,3 @@ class BundleReader:
                 f"the bundle holds {digest.hexdigest()}",
             )
         result.files[name] = target
-
-    def _name(self, raw: str) -> str:
-        parts = PurePosixPath(raw).parts
-        if raw.startswith("/") or _DRIVE.match(raw):
-            reason = "is an absolute path"
-        elif ".." in parts:
-            reason = "climbs out with '..'"
-        elif "\\" in raw or any(ord(char) < 32 or ord(char) == 127 for char in raw):
-            reason = "contains a backslash or a control character"
-        elif not parts:
-            reason = "is empty"
-        else:
-            return "/".join(parts)
-        raise self._fail(f"unsafe entry {raw!r}: its name {reason}")

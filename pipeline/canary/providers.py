@@ -24,21 +24,23 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from pipeline.errors import GateError, InputError, Location
+from pipeline.jsonio import load_json
 from pipeline.models.rollout import ProviderConfig
+from pipeline.urls import redact_url, refuse_credentials
 
 RETRY_STATUS = frozenset({429, 502, 503, 504})
 """HTTP statuses worth another attempt (500 too: any 5xx is retried)."""
+MAX_METRICS_BYTES = 64 * 1024 * 1024
+"""Largest metrics file or Prometheus answer we parse."""
 
 
 class ProviderUnavailable(GateError):  # noqa: N818 (the name part B codes against)
@@ -59,11 +61,7 @@ class MetricsProvider(Protocol):
 
 def redact(url: str) -> str:
     """A URL without user:password@ and without a query string: safe to print."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    return redact_url(url)
 
 
 class PrometheusProvider:
@@ -81,6 +79,12 @@ class PrometheusProvider:
         backoff: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        refuse_credentials(
+            base_url,
+            "the Prometheus URL",
+            hint="name the environment variables holding the token or user/password in "
+            "policies/rollout.yaml (bearerTokenEnv, usernameEnv/passwordEnv)",
+        )
         headers = {"Accept": "application/json"}
         if bearer_token is not None:
             headers["Authorization"] = f"Bearer {bearer_token}"
@@ -160,10 +164,10 @@ class PrometheusProvider:
                 f"{self._where()} answered HTTP {response.status_code}{_error_text(response)}"
             )
         try:
-            payload = response.json()
-        except ValueError:
+            payload = load_json(response.content, self._where(), max_bytes=MAX_METRICS_BYTES)
+        except InputError as error:
             raise ProviderUnavailable(
-                f"{self._where()} answered something that is not JSON"
+                f"{self._where()} answered something that is not JSON ({error.message})"
             ) from None
         if not isinstance(payload, dict) or payload.get("status") != "success":
             raise ProviderUnavailable(f"{self._where()} reported an error{_error_text(response)}")
@@ -173,8 +177,8 @@ class PrometheusProvider:
 def _error_text(response: httpx.Response) -> str:
     """': errorType: error' from a Prometheus error payload, or '' when there is none."""
     try:
-        payload = response.json()
-    except ValueError:
+        payload = load_json(response.content, "response", max_bytes=MAX_METRICS_BYTES)
+    except InputError:
         return ""
     if not isinstance(payload, dict) or "error" not in payload:
         return ""
@@ -244,9 +248,13 @@ class FileProvider:
 
     def _parse_json(self, text: str) -> dict[str, list[tuple[float | None, float]]]:
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise self._bad(error.msg, error.lineno) from None
+            data = load_json(text, str(self.path), max_bytes=MAX_METRICS_BYTES)
+        except InputError as error:
+            raise ProviderUnavailable(
+                f"malformed metrics file: {error.message.removeprefix('invalid JSON: ')}",
+                location=error.location,
+                hint="see docs/formats.md, 'Rollout metrics file'",
+            ) from None
         samples = data.get("samples") if isinstance(data, dict) else None
         if not isinstance(samples, dict):
             raise self._bad("expected an object with a 'samples' object of query -> values")

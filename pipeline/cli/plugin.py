@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.cli.errors import exit_with
-from pipeline.errors import GateError, InputError
+from pipeline.errors import InputError
 from pipeline.models.signing import ReleasePredicate
 from pipeline.packaging import build_plugin, inspect_package, pack_plugin
 from pipeline.packaging.archive import read_package_manifest
@@ -25,6 +25,7 @@ from pipeline.signing.artifact import (
     write_keypair,
 )
 from pipeline.signing.keys import passphrase_for
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 
 DEFAULT_POLICY = Path("policies/signing.yaml")
@@ -257,15 +258,7 @@ def verify(
     )
     if artifact.suffix == ".pxp":  # a package must also be sound inside: paths, checksums
         package = inspect_package(artifact)
-        signed = verification.release
-        if signed is not None and (signed.plugin, signed.version) != (
-            package.manifest.name,
-            package.manifest.version,
-        ):
-            raise GateError(
-                f"the signature is for {signed.plugin}@{signed.version}, "
-                f"but the package holds {package.manifest.ref}"
-            )
+        check_release_names(verification.release, package.manifest.name, package.manifest.version)
         verification_note = (
             f"package {package.manifest.ref}: {len(package.files)} files, checksums ok"
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, NoReturn
 
+from pipeline import jsonio
 from pipeline.errors import InputError, Location
 from pipeline.textio import decode_utf8
 
@@ -13,6 +13,7 @@ MAX_REPORT_BYTES = 64 * 1024 * 1024
 """Largest report we read: real coverage, test and scan reports are far smaller."""
 
 _COUNT = re.compile(r"[0-9]{1,18}")
+_REPORT_HINT = "the report is damaged or truncated: produce it again with the tool"
 
 
 def read_text(raw: bytes, path: str) -> str:
@@ -27,32 +28,11 @@ def read_text(raw: bytes, path: str) -> str:
     return text
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def load_json(text: str, path: str) -> Any:
-    """Parse JSON text, turning every failure into an `InputError` with line and column."""
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"invalid JSON: {error.msg}",
-            location=Location(path, error.lineno, error.colno),
-            hint="the report is damaged or truncated: produce it again",
-        ) from None
-    except ValueError as error:  # NaN/Infinity, or an integer with too many digits
-        raise InputError(
-            f"invalid JSON: {error}",
-            location=Location(path),
-            hint="the report is damaged: produce it again",
-        ) from None
-    except RecursionError:
-        raise InputError(
-            "invalid JSON: nested too deeply",
-            location=Location(path),
-            hint="this is not a report a real tool writes",
-        ) from None
+    """Parse a report's JSON (bounded: see `pipeline.jsonio`); InputError with line and column."""
+    return jsonio.load_json(
+        text, path, max_bytes=MAX_REPORT_BYTES, what="report", hint=_REPORT_HINT
+    )
 
 
 def bad_count(what: str, value: object, location: Location, hint: str) -> NoReturn:

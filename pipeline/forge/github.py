@@ -38,6 +38,8 @@ from pipeline.forge.errors import (
     GitHubValidationError,
 )
 from pipeline.forge.models import Comment, PullRequest, Review, login_of
+from pipeline.jsonio import load_json
+from pipeline.urls import refuse_credentials
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -48,6 +50,8 @@ PER_PAGE = 100
 REPO_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
 REDACTED = "***"
 MAX_DETAIL = 500
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""Largest JSON answer from the API we parse (a page of 100 items is far smaller)."""
 """At most this many characters of GitHub's own message go into ours."""
 
 _log = logging.getLogger(__name__)
@@ -84,6 +88,11 @@ class GitHubClient:
         self.owner, self.name = _split_repo(repo)
         self.repo = repo
         _check_token(token)
+        refuse_credentials(
+            api_url,
+            "the GitHub API URL",
+            hint="give the token in GITHUB_TOKEN, never inside GITHUB_API_URL",
+        )
         self.api_url = api_url.rstrip("/")
         self.retries = max(retries, 0)
         self.max_wait = max_wait
@@ -373,8 +382,8 @@ class GitHubClient:
     def _message(self, response: httpx.Response) -> tuple[str, list[str]]:
         """GitHub's `message` and `errors` from an error answer, scrubbed and shortened."""
         try:
-            data = response.json()
-        except ValueError:
+            data = load_json(response.content, "GitHub's answer", max_bytes=MAX_ANSWER_BYTES)
+        except InputError:
             data = None
         if not isinstance(data, dict):
             text = response.text.strip() or response.reason_phrase
@@ -413,8 +422,8 @@ class GitHubClient:
     ) -> _T:
         """`convert` applied to the JSON body of a successful answer."""
         try:
-            data = response.json()
-        except ValueError:
+            data = load_json(response.content, "GitHub's answer", max_bytes=MAX_ANSWER_BYTES)
+        except InputError:
             raise GitHubUnavailableError(
                 f"GitHub answered {method} {path} with something that is not JSON",
                 endpoint=f"{method} {path}",

@@ -13,6 +13,7 @@ from pipeline.errors import CombinedInputError, InputError
 from pipeline.models.base import API_VERSION, NAME_PATTERN, SHA256_PATTERN, Document
 from pipeline.models.semver import SEMVER_PATTERN
 from pipeline.names import did_you_mean
+from pipeline.urls import credential_problem, redact_url
 from pipeline.yamlio import KeyPath, YamlDocument, parse_yaml
 
 D = TypeVar("D", bound=Document)
@@ -93,6 +94,8 @@ def _input_error(doc: YamlDocument, model: type[BaseModel], detail: ErrorDetails
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, str) and credential_problem(value) is not None:
+        value = redact_url(value)  # a URL with a secret in it is never echoed
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -12,10 +12,12 @@ from pydantic import (
     BeforeValidator,
     Field,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
 from pipeline.models.base import Document, Name, Strict
+from pipeline.urls import credential_problem
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
 _UNITS = (3600.0, 60.0, 1.0)
@@ -189,6 +191,17 @@ class ProviderConfig(Strict):
     )
     timeout: Seconds = Field(default=5.0, description="per request")
     retries: int = Field(default=2, ge=0, le=10, description="extra attempts after a failure")
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, url: str | None) -> str | None:
+        problem = credential_problem(url) if url is not None else None
+        if problem is not None:  # never echo the URL: it holds a secret
+            raise ValueError(
+                f"the Prometheus URL is refused: {problem}; name the environment variables "
+                "holding it (bearerTokenEnv, usernameEnv/passwordEnv)"
+            )
+        return url
 
     @model_validator(mode="after")
     def _complete(self) -> ProviderConfig:

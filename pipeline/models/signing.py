@@ -140,6 +140,36 @@ class EnvironmentSigning(Strict):
     )
 
 
+GIB = 1024**3
+
+
+class BundleLimits(Strict):
+    """How much a signed offline bundle may make a site read and write (a signature is
+    not a licence to consume unbounded resources)."""
+
+    max_entry_bytes: int = Field(
+        default=8 * GIB,
+        alias="maxEntryBytes",
+        ge=1,
+        description="largest single entry (an artifact), declared and streamed",
+    )
+    max_total_bytes: int = Field(
+        default=64 * GIB,
+        alias="maxTotalBytes",
+        ge=1,
+        description="largest sum of all entries, declared and streamed",
+    )
+    max_entries: int = Field(
+        default=100_000, alias="maxEntries", ge=1, description="most entries in the index"
+    )
+
+
+class BundleSigning(EnvironmentSigning):
+    """Who may sign offline bundles, and the limits a bundle must keep."""
+
+    limits: BundleLimits = Field(default_factory=BundleLimits)
+
+
 class SigningPolicy(Document):
     """Trusted signers of release artifacts: `policies/signing.yaml`."""
 
@@ -154,10 +184,10 @@ class SigningPolicy(Document):
         description="key ids never trusted again, even when given on the command line",
     )
     environments: dict[Name, EnvironmentSigning] = Field(default_factory=dict)
-    bundles: EnvironmentSigning | None = Field(
+    bundles: BundleSigning | None = Field(
         default=None,
         description="who may sign offline bundles (powerx export): a subset of the keys and "
-        "identities above; unset: this site trusts no bundle",
+        "identities above, and the size limits of a bundle; unset: this site trusts no bundle",
     )
 
     @model_validator(mode="after")

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.packaging.archive import (
-    MAX_BYTES,
-    MAX_ENTRIES,
-    PackageInfo,
-    extract_package,
-    inspect_package,
-)
+from pipeline.packaging.archive import MAX_BYTES, PackageInfo, extract_package, inspect_package
 from pipeline.packaging.build import BuildResult, build_plugin
+from pipeline.packaging.entries import MAX_ENTRIES
 from pipeline.packaging.manifest import LoadedManifest, load_manifest, read_manifest
 from pipeline.packaging.pack import PackedFile, PackResult, pack_plugin
 from pipeline.packaging.sbom import build_sbom, plugin_purl

@@ -2,10 +2,9 @@
 
 The package is read once, as a stream. Every entry is checked before its bytes go anywhere:
 
-* names must be relative, without `..`, `\\` or control characters, and unique;
-* only regular files and folders are accepted: links of any kind (symbolic or hard) are
-  refused outright, as are devices and FIFOs (the packer never writes them);
-* at most `max_entries` entries, and at most `max_bytes` of decompressed data, counted on
+* names, types, duplicates and the entry count go through the one archive-entry validator
+  (`pipeline.packaging.entries`): relative names only, no links, devices or FIFOs;
+* at most `max_bytes` of decompressed data, counted on
   the actual bytes coming out of gzip (headers are not trusted): a bomb stops early;
 * a truncated or corrupt gzip or tar stream is refused.
 
@@ -20,14 +19,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import re
 import shutil
 import tarfile
 import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, cast
 
 from pipeline.errors import InputError, Location
@@ -39,6 +37,7 @@ from pipeline.models.plugin import (
     PluginManifest,
 )
 from pipeline.packaging.checksums import parse_checksums
+from pipeline.packaging.entries import MAX_ENTRIES, EntryValidator, UnsafeEntry
 from pipeline.packaging.manifest import parse_manifest
 from pipeline.packaging.pack import PackedFile
 from pipeline.packaging.streams import COPY_BUFFER, HashingReader
@@ -47,19 +46,10 @@ from pipeline.yamlio import MAX_YAML_BYTES
 MAX_BYTES = 2 * 1024**3
 """Default limit on the decompressed size of a package."""
 
-MAX_ENTRIES = 100_000
-"""Default limit on the number of entries in a package."""
-
 MAX_CHECKSUMS_BYTES = 32 * 1024 * 1024
 """Largest checksums.txt we hold in memory."""
 
 _KEPT = {MANIFEST_FILE: MAX_YAML_BYTES, CHECKSUMS_FILE: MAX_CHECKSUMS_BYTES}
-_KINDS = {
-    tarfile.CHRTYPE: "character device",
-    tarfile.BLKTYPE: "block device",
-    tarfile.FIFOTYPE: "FIFO",
-}
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _CORRUPT = (gzip.BadGzipFile, EOFError, zlib.error, tarfile.TarError)
 
 
@@ -111,11 +101,12 @@ class _Scan:
     dest: Path | None
     max_bytes: int
     max_entries: int
-    entries: int = 0
     files: dict[str, PackedFile] = field(default_factory=dict)
-    folders: set[str] = field(default_factory=set)
-    parents: set[str] = field(default_factory=set)
     kept: dict[str, bytes] = field(default_factory=dict)
+    entries: EntryValidator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.entries = EntryValidator(self.max_entries)
 
     @property
     def where(self) -> Location:
@@ -160,54 +151,17 @@ class _Scan:
         return InputError(message, location=self.where)
 
     def _entry(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
-        self.entries += 1
-        if self.entries > self.max_entries:
-            raise self._fail(f"package has more than {self.max_entries:,} entries")
-        name = self._name(member.name)
-        self._check_type(member, name)
-        if name in self.files or name in self.folders:
-            raise self._fail(f"entry {name!r} appears twice in the package")
-        parents = {parent.as_posix() for parent in PurePosixPath(name).parents} - {"."}
-        clash = parents & self.files.keys()
-        if clash:
-            raise self._fail(f"entry {name!r} is inside {min(clash)!r}, which is a file")
+        try:
+            name = self.entries.check(member)
+        except UnsafeEntry as error:
+            raise self._fail(str(error)) from None
         if member.isdir():
-            self.folders.add(name)
             if self.dest is not None:
                 (self.dest / name).mkdir(parents=True, exist_ok=True)
         else:
-            if name in self.parents:
-                raise self._fail(f"entry {name!r} is a file, but other entries are inside it")
             stream = tar.extractfile(member)
             assert stream is not None  # a regular file always has a stream
             self.files[name] = self._copy(stream, name, executable=bool(member.mode & 0o111))
-        self.parents |= parents
-
-    def _name(self, raw: str) -> str:
-        """The normalised name of an entry, or an InputError if it is unsafe."""
-        parts = PurePosixPath(raw).parts
-        if raw.startswith("/") or _DRIVE.match(raw):
-            reason = "is an absolute path"
-        elif ".." in parts:
-            reason = "climbs out with '..'"
-        elif "\\" in raw or any(ord(char) < 32 or ord(char) == 127 for char in raw):
-            reason = "contains a backslash or a control character"
-        elif not parts:
-            reason = "is empty"
-        else:
-            return "/".join(parts)
-        raise self._fail(f"unsafe entry {raw!r}: its name {reason}")
-
-    def _check_type(self, member: tarfile.TarInfo, name: str) -> None:
-        if member.issym() or member.islnk():
-            kind = "symbolic" if member.issym() else "hard"
-            raise self._fail(
-                f"entry {name!r} is a {kind} link to {member.linkname!r}: "
-                "packages may not contain links"
-            )
-        if member.type not in (tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.DIRTYPE):
-            kind = _KINDS.get(member.type, f"entry of type {member.type!r}")
-            raise self._fail(f"entry {name!r} is a {kind}: packages hold only files and folders")
 
     def _copy(self, stream: IO[bytes], name: str, *, executable: bool) -> PackedFile:
         """Hash (and write, when extracting) one file's bytes."""

@@ -11,9 +11,9 @@ from pipeline.errors import GateError, InputError
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import VersionRange
-from pipeline.models.signing import ReleasePredicate
 from pipeline.policy.results import GateResult, located
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
@@ -155,7 +155,7 @@ class ReleaseGates:
                 environment=environment,
                 now=self.now,
             )
-            _check_predicate(verification.release, self.release)
+            check_release_names(verification.release, self.release.plugin, self.release.version)
         except GateError as refusal:
             return self._result(
                 gate,
@@ -382,12 +382,3 @@ def _licence_ids(expression: str) -> list[str]:
 def _pinned(release: Release) -> tuple[str, str, int]:
     """What a released version pins for ever: the artifact's uri, digest and size."""
     return (release.artifact.uri, release.artifact.sha256, release.artifact.size)
-
-
-def _check_predicate(signed: ReleasePredicate | None, release: Release) -> None:
-    """A release predicate, when the bundle has one, must name this plugin and version."""
-    if signed is not None and (signed.plugin, signed.version) != (release.plugin, release.version):
-        raise GateError(
-            f"the signature is for {signed.plugin}@{signed.version}, not {release.ref}",
-            hint="sign this release's artifact with its own plugin and version",
-        )

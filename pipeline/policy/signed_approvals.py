@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
+from pipeline.jsonio import load_json
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
 from pipeline.names import require_environment, require_in_order, require_release
@@ -119,12 +120,12 @@ def verify_approval(
 
 def _statement(payload: bytes, source: str) -> tuple[ApprovalPredicate, str]:
     try:
-        data = json.loads(payload)
+        data = load_json(payload, source)
         subject = data["subject"][0]["digest"]["sha256"]
         if data.get("predicateType") != APPROVAL_PREDICATE_TYPE:
             raise GateError(f"{source}: not an approval statement")
         predicate = ApprovalPredicate.model_validate(data["predicate"])
-    except (ValueError, KeyError, IndexError, TypeError, ValidationError):
+    except (InputError, ValueError, KeyError, IndexError, TypeError, ValidationError):
         raise GateError(f"{source}: the signed statement is not a valid approval") from None
     return predicate, str(subject)
 

@@ -26,6 +26,7 @@ from pipeline.names import require_environment
 from pipeline.packaging import inspect_package
 from pipeline.promotion.branches import push_request_branch
 from pipeline.signing.artifact import default_bundle_path
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
@@ -98,9 +99,10 @@ def publish(
             f"{manifest.ref} is already released on {base}",
             hint="released versions are locked: publish a new version",
         )
-    verify_bundle(
+    verification = verify_bundle(
         bundle, digest=package.sha256, trust=TrustInputs(policy=policies.signing), now=request.now
     )
+    check_release_names(verification.release, manifest.name, manifest.version)
     folder = layout.release_dir(manifest.name, manifest.version)
     signature_name = f"{manifest.package_name}.sigstore.json"
     evidence: dict[str, list[str]] = {kind: [] for kind in EVIDENCE_KINDS}

@@ -18,6 +18,7 @@ from pipeline.signing.keys import generate_keypair, load_private_key, public_key
 from pipeline.signing.sign import sign_with_key
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import Verification, verify_bundle
+from pipeline.textio import check_size
 from pipeline.yamlio import MAX_YAML_BYTES
 
 
@@ -92,7 +93,12 @@ def verify_artifact(request: VerifyRequest) -> Verification:
     bundle_path = request.bundle or default_bundle_path(request.artifact)
     raw = _read(bundle_path, "bundle", max_bytes=MAX_BUNDLE_BYTES)
     return verify_bundle(
-        raw, digest=digest, trust=request.trust, environment=request.environment, now=request.now
+        raw,
+        digest=digest,
+        trust=request.trust,
+        environment=request.environment,
+        now=request.now,
+        source=str(bundle_path),
     )
 
 
@@ -105,12 +111,7 @@ def load_signing_policy(path: Path) -> SigningPolicy:
 
 def _read(path: Path, what: str, *, max_bytes: int = MAX_BUNDLE_BYTES) -> bytes:
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise InputError(
-                f"{what} is {size:,} bytes, over the limit of {max_bytes:,}",
-                location=Location(str(path)),
-            )
+        check_size(path.stat().st_size, str(path), max_bytes=max_bytes, what=what)
         return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{what} not found: {path}", location=Location(str(path))) from None

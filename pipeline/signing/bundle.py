@@ -8,7 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pipeline.errors import InputError
+from pipeline.errors import GateError, InputError
+from pipeline.jsonio import load_json
 
 BUNDLE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 """The media type of the bundles we write."""
@@ -22,9 +23,9 @@ KNOWN_MEDIA_TYPES = (
 """Bundle media types we can read (the ones sigstore-python accepts)."""
 
 BUNDLE_SUFFIX = ".sigstore.json"
+"""A bundle is written beside its artifact as `<artifact>.sigstore.json`."""
 MAX_BUNDLE_BYTES = 1024 * 1024
 """Largest bundle we read: a Sigstore bundle with its certificate chain is a few KiB."""
-"""A bundle is written beside its artifact as `<artifact>.sigstore.json`."""
 
 Mode = Literal["key", "keyless"]
 
@@ -76,12 +77,18 @@ def key_bundle(envelope: Envelope, key_hint: str) -> bytes:
 
 
 def parse_bundle(raw: bytes, source: str = "bundle") -> ParsedBundle:
-    """Read a bundle's JSON and shape; InputError naming `source` if it cannot be one."""
+    """Read a bundle's JSON and shape.
+
+    InputError (exit 2) if the file is no Sigstore bundle at all: not bounded JSON
+    (`pipeline.jsonio`), not an object, an unknown media type. GateError (exit 1) if it is
+    one but corrupt inside: what does not hold together cannot verify.
+    """
     try:
-        document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+        document = load_json(raw, source, max_bytes=MAX_BUNDLE_BYTES, what="bundle")
+    except InputError as error:
         raise InputError(
-            f"{source}: not a Sigstore bundle: not valid JSON ({error})",
+            f"not a Sigstore bundle: not valid JSON ({error.message.removeprefix(_JSON)})",
+            location=error.location,
             hint="the file may be truncated or not a .sigstore.json bundle",
         ) from None
     if not isinstance(document, dict):
@@ -100,14 +107,12 @@ def parse_bundle(raw: bytes, source: str = "bundle") -> ParsedBundle:
     elif "certificate" in material or "x509CertificateChain" in material:
         mode, key_hint = "keyless", None
     else:
-        raise InputError(
-            f"{source}: the bundle carries neither a public key hint nor a certificate"
-        )
+        raise _corrupt(f"{source}: the bundle carries neither a public key hint nor a certificate")
     has_envelope, has_message = "dsseEnvelope" in document, "messageSignature" in document
     if has_envelope == has_message:
-        raise InputError(f"{source}: a bundle holds exactly one dsseEnvelope or messageSignature")
+        raise _corrupt(f"{source}: a bundle holds exactly one dsseEnvelope or messageSignature")
     if has_message and mode == "key":
-        raise InputError(
+        raise _corrupt(
             f"{source}: key-signed bundles must carry a DSSE envelope, not a messageSignature"
         )
     if has_envelope:
@@ -125,11 +130,11 @@ def parse_bundle(raw: bytes, source: str = "bundle") -> ParsedBundle:
 def _envelope(data: dict[str, Any], source: str) -> Envelope:
     payload_type, signatures = data.get("payloadType"), data.get("signatures")
     if not isinstance(payload_type, str) or not isinstance(signatures, list):
-        raise InputError(f"{source}: the DSSE envelope lacks payloadType or signatures")
+        raise _corrupt(f"{source}: the DSSE envelope lacks payloadType or signatures")
     parsed = []
     for signature in signatures:
         if not isinstance(signature, dict):
-            raise InputError(f"{source}: a DSSE signature is not an object")
+            raise _corrupt(f"{source}: a DSSE signature is not an object")
         keyid = signature.get("keyid", "")
         parsed.append(
             EnvelopeSignature(
@@ -146,15 +151,23 @@ def _message_digest(data: dict[str, Any], source: str) -> str | None:
     if digest is None:
         return None
     if not isinstance(digest, dict) or digest.get("algorithm") != "SHA2_256":
-        raise InputError(f"{source}: messageSignature.messageDigest must be a SHA2_256 digest")
+        raise _corrupt(f"{source}: messageSignature.messageDigest must be a SHA2_256 digest")
     return _unb64(digest.get("digest"), "messageSignature.messageDigest.digest", source).hex()
 
 
 def _object(data: dict[str, Any], key: str, source: str) -> dict[str, Any]:
     value = data.get(key)
     if not isinstance(value, dict):
-        raise InputError(f"{source}: {key} must be a JSON object")
+        raise _corrupt(f"{source}: {key} must be a JSON object")
     return value
+
+
+_JSON = "invalid JSON: "
+
+
+def _corrupt(message: str) -> GateError:
+    """A bundle that is corrupt inside: a refused verification (exit 1), not bad input."""
+    return GateError(message, hint="the bundle is damaged or altered: sign the artifact again")
 
 
 def _b64(data: bytes) -> str:
@@ -171,4 +184,4 @@ def _unb64(value: object, field: str, source: str) -> bytes:
                 return base64.b64decode(value, altchars=b"-_", validate=True)
             except binascii.Error:
                 pass
-    raise InputError(f"{source}: {field} is not base64 text")
+    raise _corrupt(f"{source}: {field} is not base64 text")

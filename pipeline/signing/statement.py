@@ -10,12 +10,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from pipeline.errors import GateError, InputError
+from pipeline.jsonio import load_json
 from pipeline.models.digest import parse_sha256
 from pipeline.models.signing import ReleasePredicate
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 RELEASE_PREDICATE_TYPE = "https://powerx.io/attestations/plugin-release/v1"
+
+MAX_PAYLOAD_BYTES = 1024 * 1024
+"""Largest signed statement we read (a release statement is well under 1 KiB)."""
 
 
 def check_digest(digest: str) -> str:
@@ -81,9 +85,11 @@ class Statement:
 def parse_statement(payload: bytes) -> Statement:
     """Read an in-toto Statement v1 from an envelope payload; GateError if it is not one."""
     try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise GateError("the signed payload is not JSON") from None
+        data = load_json(payload, "dsseEnvelope.payload", max_bytes=MAX_PAYLOAD_BYTES)
+    except InputError as error:
+        raise GateError(
+            f"the signed payload is not JSON we accept: {error.diagnostics()}"
+        ) from None
     if not isinstance(data, dict) or data.get("_type") != STATEMENT_TYPE:
         raise GateError(f"the signed payload is not an in-toto statement ({STATEMENT_TYPE})")
     subjects = data.get("subject")
@@ -121,6 +127,21 @@ def check_subject(statement: Statement, digest: str) -> Subject:
         f"digest mismatch: the signature covers {signed}, but the artifact is sha256:{digest}",
         hint="the artifact changed after signing, or this bundle belongs to another artifact",
     )
+
+
+def check_release_names(signed: ReleasePredicate | None, plugin: str, version: str) -> None:
+    """GateError unless the signed release predicate names `plugin@version`.
+
+    The one home of this rule: the policy gate, the offline import, `px-plugin verify` and
+    `powerx publish create` all call it. A signature without a release predicate (a
+    message signature) covers only the digest, which `check_subject` has checked.
+    """
+    if signed is not None and (signed.plugin, signed.version) != (plugin, version):
+        raise GateError(
+            f"the signature is for {signed.plugin}@{signed.version}, not {plugin}@{version}",
+            hint="a signature bundle was swapped, or the artifact was signed for another"
+            " release: sign it with its own plugin and version",
+        )
 
 
 def check_window(release: ReleasePredicate, now: datetime) -> None:

@@ -13,7 +13,7 @@ from sigstore.hashes import Hashed
 from sigstore.models import Bundle
 from sigstore_models.common.v1 import HashAlgorithm
 
-from pipeline.errors import GateError, InputError
+from pipeline.errors import GateError
 from pipeline.models.signing import EnvironmentSigning, IdentityRule, ReleasePredicate
 from pipeline.signing import dsse
 from pipeline.signing.bundle import Mode, ParsedBundle, parse_bundle
@@ -31,6 +31,14 @@ from pipeline.signing.trust import TrustInputs, verifier_for
 _ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 _OTHERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
+_CORRUPT = (SigstoreError, ValueError, x509.ExtensionNotFound)
+"""What sigstore and cryptography raise on a bundle that is damaged inside (bad DER,
+a certificate without a required extension, values of the wrong type)."""
+
+
+def _reason(error: Exception) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:300]
 
 
 @dataclass(frozen=True)
@@ -62,16 +70,18 @@ def verify_bundle(
     trust: TrustInputs,
     environment: str | None = None,
     now: datetime,
+    source: str = "bundle",
 ) -> Verification:
     """Verify that `bundle_json` is a trusted signature over the artifact with sha256 `digest`.
 
-    Raises InputError if the bundle cannot be read, GateError naming the first check that
-    failed otherwise. Needs no network: keyless bundles verify against a pinned trust root.
+    Raises InputError if the file is no bundle at all (`parse_bundle`), GateError naming the
+    first check that failed otherwise, a bundle that is corrupt inside included. Needs no
+    network: keyless bundles verify against a pinned trust root.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     digest = check_digest(digest)
-    parsed = parse_bundle(bundle_json)
+    parsed = parse_bundle(bundle_json, source)
     rules = trust.environment(environment)
     checks = [f"bundle media type {parsed.media_type}"]
     if rules.require not in ("any", parsed.mode):
@@ -182,8 +192,11 @@ def _verify_keyless(
     verifier = verifier_for(trust.root_path())
     try:
         bundle = Bundle.from_json(raw)
-    except SigstoreError as error:
-        raise InputError(f"bundle: not a valid Sigstore bundle: {error}") from None
+    except _CORRUPT as error:
+        raise GateError(
+            f"bundle: not a valid Sigstore bundle: {_reason(error)}",
+            hint="the bundle is damaged or altered inside (certificate, log entry, structure)",
+        ) from None
     policy = _SignerPolicy(trust.identity_rules(), rules.identities, environment)
     statement = None
     try:
@@ -202,9 +215,14 @@ def _verify_keyless(
             checks.append("signed message digest equals the artifact's")
             hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
             verifier.verify_artifact(hashed, bundle, policy)
-    except SigstoreError as error:
+    except _CORRUPT as error:
         if policy.failure is not None:
             raise GateError(policy.failure, hint=policy.hint) from None
+        if not isinstance(error, SigstoreError):
+            raise GateError(
+                f"bundle: the signature cannot be verified: {_reason(error)}",
+                hint="the bundle is damaged or altered inside (certificate, log entry)",
+            ) from None
         raise GateError(
             f"the bundle does not verify against the {trust.instance()} trust root: {error}",
             hint="a bundle from another Sigstore instance (staging/production), or altered",

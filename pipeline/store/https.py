@@ -34,8 +34,10 @@ from pipeline.store.base import (
     parse_cas_uri,
     write_verified,
 )
+from pipeline.urls import redact_url, refuse_credentials
 
 _T = TypeVar("_T")
+_CREDENTIALS_HINT = "give credentials as the Authorization header (an environment variable)"
 
 
 class _RetryableError(Exception):
@@ -63,6 +65,7 @@ class HttpsArtifactSource:
         if self.attempts < 1:
             raise InputError(f"attempts must be at least 1, not {self.attempts}")
         if self.base_url is not None:
+            refuse_credentials(self.base_url, "the artifact store URL", hint=_CREDENTIALS_HINT)
             self._check_url(httpx.URL(self.base_url))
 
     def fetch(self, uri: str, sha256: str, size: int, dest: Path) -> Path:
@@ -91,10 +94,13 @@ class HttpsArtifactSource:
         if uri.startswith(CAS_PREFIX):
             expect_uri_digest(parse_cas_uri(uri), digest, uri)
             uri = self.url_for(digest)
+        refuse_credentials(  # a pre-signed URL may carry its signature in the query
+            uri, "the artifact URL", query_allowed=True, hint=_CREDENTIALS_HINT
+        )
         try:
             url = httpx.URL(uri)
-        except httpx.InvalidURL as error:
-            raise InputError(f"not a URL: {display(uri)}: {error}") from None
+        except httpx.InvalidURL:  # its message may quote the URL: not shown
+            raise InputError(f"not a URL: {display(uri)}") from None
         self._check_url(url)
         return url
 
@@ -235,8 +241,4 @@ def _is_loopback(host: str) -> bool:
 
 def display(url: httpx.URL | str) -> str:
     """A URL safe to print: no user info, no query string, no fragment."""
-    try:
-        parsed = httpx.URL(str(url))
-    except httpx.InvalidURL:
-        return "<invalid URL>"
-    return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+    return redact_url(url)

@@ -26,6 +26,7 @@ from pipeline.errors import InputError
 from pipeline.store.base import ArtifactSource, ArtifactStore
 from pipeline.store.cas import ContentAddressedDirectory
 from pipeline.store.https import HttpsArtifactSource
+from pipeline.urls import redact_url
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def store_for(location: str, options: StoreOptions | None = None) -> ArtifactSou
     factory = _FACTORIES.get(scheme or "file")
     if factory is None:
         raise InputError(
-            f"unknown artifact store scheme {scheme!r} in {location!r}",
+            f"unknown artifact store scheme {scheme!r} in {redact_url(location)!r}",
             hint=f"use a directory path or one of: {', '.join(sorted(_FACTORIES))}",
         )
     return factory(location, options)
@@ -71,7 +72,7 @@ def writable_store_for(location: str, options: StoreOptions | None = None) -> Ar
     store = store_for(location, options)
     if not isinstance(store, ArtifactStore):
         raise InputError(
-            f"the artifact store {location!r} is read-only",
+            f"the artifact store {redact_url(location)!r} is read-only",
             hint="publish to a writable store (a directory or file:// location)",
         )
     return store
@@ -83,7 +84,8 @@ def _directory(location: str, options: StoreOptions) -> ArtifactSource:
     parts = urlsplit(location)
     if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
         raise InputError(
-            f"unsupported file URI {location!r}", hint="use file:///absolute/path (local only)"
+            f"unsupported file URI {redact_url(location)!r}",
+            hint="use file:///absolute/path (local only)",
         )
     return ContentAddressedDirectory(Path(unquote(parts.path)))
 
