@@ -1,30 +1,30 @@
-"""A fast, read-only path for `yamlio.parse_yaml`: libyaml composes, we resolve as ruamel does.
+"""A fast, read-only path for `yamlio.parse_yaml`: libyaml parses, we build as ruamel does.
 
 ruamel.yaml's round-trip parser is pure Python (about 3.5 ms for a release manifest);
-libyaml, through PyYAML's C binding, composes the same file in about 0.1 ms. The node
-graph libyaml returns carries every key's and item's line and column, which is all that
-`yamlio` records. Plain scalars are resolved with ruamel's own YAML 1.2 resolver table and
-non-string values built by ruamel's own constructor, so the data is what the round-trip
+libyaml, through PyYAML's C binding, parses the same file in a fraction of that. We read
+libyaml's event stream (flat: no recursion, so no depth can crash it) and build plain data
+and the line and column of every key and item with a stack of our own, checking depth and
+size as we go. Plain scalars are resolved with ruamel's own YAML 1.2 resolver table and
+non-string values built by ruamel's own constructors, so the data is what the round-trip
 parser gives.
 
 The fast path takes only what it can answer exactly. Anything unusual (an explicit tag, a
-merge key, a non-string or duplicate key, an alias inside itself, a `%` directive, several
-documents, a parse error, libyaml missing) raises `RoundTripNeededError`, and the caller
-parses with ruamel, which gives the same data or the same error message as before. A node
-budget and a depth limit refuse alias bombs the same way, since an alias is the same node
-object met again.
+merge key, a non-string or duplicate key, an alias inside itself, a directive, several
+documents, a parse error, a document deeper or larger than the limits, libyaml missing)
+raises `RoundTripNeededError`, and the caller parses with ruamel, which gives the same data
+or the same error message as before.
 """
 
 from __future__ import annotations
 
-import re
+import copy
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from pipeline.errors import InputError, Location
-
 KeyPath = tuple[str | int, ...]
-_EXPLICIT_TAG = re.compile(r"(?:&\S+\s+)?!")
+Positions = dict[KeyPath, tuple[int, int]]
 _STR_TAG = "tag:yaml.org,2002:str"
 
 
@@ -34,29 +34,18 @@ class RoundTripNeededError(Exception):
 
 @cache
 def _loader() -> Any:
-    """A libyaml loader that resolves no plain scalar (we do that) or None without libyaml."""
+    """PyYAML's libyaml-backed loader, or None where libyaml is missing."""
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is a dependency
         return None
     if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - wheels bundle it
         return None
-
-    tags = {
-        yaml.ScalarNode: _STR_TAG,
-        yaml.SequenceNode: "tag:yaml.org,2002:seq",
-        yaml.MappingNode: "tag:yaml.org,2002:map",
-    }
-
-    class _PlainLoader(yaml.CSafeLoader):
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            return tags[kind]  # every untagged node gets its default tag; we resolve scalars
-
-    return _PlainLoader
+    return yaml.CSafeLoader
 
 
 @cache
-def _resolvers() -> dict[str | None, list[tuple[str, re.Pattern[str]]]]:
+def _resolvers() -> dict[str | None, list[tuple[str, Any]]]:
     from ruamel.yaml.resolver import VersionedResolver
 
     table = VersionedResolver(version=(1, 2)).versioned_resolver
@@ -70,113 +59,199 @@ def _constructor() -> Any:
     return YAML(typ="rt").constructor
 
 
-def compose(text: str) -> Any:
-    """The libyaml node graph of `text`; raises `RoundTripNeededError` where ruamel must decide."""
+def resolve_plain(value: str) -> Any:
+    """A plain scalar as ruamel's YAML 1.2 round-trip loader reads it."""
+    table = _resolvers()
+    for tag, pattern in [*table.get(value[:1], []), *table.get(None, [])]:
+        if pattern.match(value):
+            return _construct(tag, value)
+    return value
+
+
+def _construct(tag: str, value: str) -> Any:
+    if tag == _STR_TAG:
+        return value
+    if tag.endswith((":merge", ":value", ":yaml")):
+        raise RoundTripNeededError
+    from ruamel.yaml.nodes import ScalarNode
+
+    constructor = _constructor()
+    build = constructor.yaml_constructors.get(tag)
+    if build is None:  # pragma: no cover - every resolver tag has a constructor
+        raise RoundTripNeededError
+    built = build(constructor, ScalarNode(tag, value))
+    if isinstance(built, bool) or built is None:
+        return built
+    if isinstance(built, int):
+        return int(built)
+    if isinstance(built, float):
+        return float(built)
+    return built
+
+
+def _events(text: str) -> Iterator[Any]:
     loader = _loader()
-    if loader is None or text.lstrip().startswith("%"):
+    if loader is None:
         raise RoundTripNeededError
     import yaml
 
     try:
-        node = yaml.compose(text, Loader=loader)
-    except (yaml.YAMLError, RecursionError):
+        yield from yaml.parse(text, Loader=loader)
+    except yaml.YAMLError:
         raise RoundTripNeededError from None
-    if node is None:
-        raise RoundTripNeededError
-    return node
 
 
-class FastConverter:
-    """Turns a libyaml node graph into plain data and positions, like `yamlio._Converter`."""
+@dataclass
+class _Frame:
+    """A mapping or sequence being built."""
 
-    def __init__(self, path: str, text: str, *, max_nodes: int, max_depth: int) -> None:
-        self.path = path
-        self.text = text
-        self.max_nodes = max_nodes
-        self.max_depth = max_depth
-        self.positions: dict[KeyPath, tuple[int, int]] = {(): (1, 1)}
-        self.nodes = 0
-        self.open: set[int] = set()  # collections being converted: one met again is a cycle
+    value: dict[str, Any] | list[Any]
+    key_path: KeyPath
+    anchor: str | None
+    first_position: int
+    """Index into `_Builder.added` where this collection's descendants start."""
+    nodes_before: int
+    mark: Any
+    key: str | None = None
+    """In a mapping: the key whose value comes next (None: a key comes next)."""
 
-    def convert(self, node: Any, key_path: KeyPath, depth: int) -> Any:
-        """Plain data for `node`; `RoundTripNeededError` for what only ruamel may answer."""
-        self.nodes += 1
-        if self.nodes > self.max_nodes or depth > self.max_depth:
-            raise InputError(
-                f"document expands beyond {self.max_nodes:,} values or {self.max_depth} levels",
-                location=self._location(key_path),
-                hint="this is what an anchor/alias bomb looks like: remove the aliases (*name)",
-            )
-        if _EXPLICIT_TAG.match(self.text, node.start_mark.index):
+
+@dataclass
+class _Anchor:
+    value: Any
+    nodes: int
+    positions: list[tuple[KeyPath, tuple[int, int]]]
+    """Where the anchored node's descendants stand, relative to it."""
+    mark: Any
+    """Where the anchored node starts: an alias item of a sequence stands there, for ruamel."""
+
+
+@dataclass
+class _Builder:
+    max_nodes: int
+    max_depth: int
+    positions: Positions = field(default_factory=lambda: {(): (1, 1)})
+    added: list[tuple[KeyPath, tuple[int, int]]] = field(default_factory=list)
+    anchors: dict[str, _Anchor] = field(default_factory=dict)
+    stack: list[_Frame] = field(default_factory=list)
+    nodes: int = 0
+    root: Any = None
+    done: bool = False
+
+    def record(self, key_path: KeyPath, mark: Any) -> None:
+        if key_path not in self.positions:
+            position = (mark.line + 1, mark.column + 1)
+            self.positions[key_path] = position
+            self.added.append((key_path, position))
+
+    def child_path(self, mark: Any) -> KeyPath:
+        """The key path of the value that starts at `mark` (recording where it stands)."""
+        if not self.stack:
+            return ()
+        parent = self.stack[-1]
+        if isinstance(parent.value, list):
+            child = (*parent.key_path, len(parent.value))
+            self.record(child, mark)
+            return child
+        assert parent.key is not None
+        return (*parent.key_path, parent.key)
+
+    def count(self, nodes: int) -> None:
+        self.nodes += nodes
+        if self.nodes > self.max_nodes or len(self.stack) > self.max_depth:
+            raise RoundTripNeededError  # ruamel names the place, as it always did
+
+    def attach(self, value: Any) -> None:
+        if not self.stack:
+            self.root, self.done = value, True
+            return
+        parent = self.stack[-1]
+        if isinstance(parent.value, list):
+            parent.value.append(value)
+        else:
+            assert parent.key is not None
+            parent.value[parent.key], parent.key = value, None
+
+    def scalar(self, event: Any) -> None:
+        if event.tag is not None:  # an explicit tag, "!" included
             raise RoundTripNeededError
-        if node.id == "scalar":
-            return self._scalar(node)
-        if id(node) in self.open:
-            raise RoundTripNeededError  # a self-referencing alias: ruamel reads it as null
-        self.open.add(id(node))
-        try:
-            if node.id == "mapping":
-                return self._mapping(node, key_path, depth)
-            return self._sequence(node, key_path, depth)
-        finally:
-            self.open.discard(id(node))
-
-    def _mapping(self, node: Any, key_path: KeyPath, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.id != "scalar" or _EXPLICIT_TAG.match(self.text, key_node.start_mark.index):
+        value = resolve_plain(event.value) if event.implicit[0] else event.value
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and isinstance(parent.value, dict) and parent.key is None:
+            if not isinstance(value, str) or value in parent.value or event.anchor:
                 raise RoundTripNeededError
-            key = self._scalar(key_node)
-            if not isinstance(key, str) or key in result:
-                raise RoundTripNeededError
-            child = (*key_path, key)
-            mark = key_node.start_mark
-            self.positions.setdefault(child, (mark.line + 1, mark.column + 1))
-            result[key] = self.convert(value_node, child, depth + 1)
-        return result
+            parent.key = value
+            self.record((*parent.key_path, value), event.start_mark)
+            return
+        self.child_path(event.start_mark)
+        self.count(1)
+        if event.anchor:
+            self.anchors[event.anchor] = _Anchor(value, 1, [], event.start_mark)
+        self.attach(value)
 
-    def _sequence(self, node: Any, key_path: KeyPath, depth: int) -> list[Any]:
-        result = []
-        for index, item in enumerate(node.value):
-            child = (*key_path, index)
-            mark = item.start_mark
-            self.positions.setdefault(child, (mark.line + 1, mark.column + 1))
-            result.append(self.convert(item, child, depth + 1))
-        return result
-
-    def _scalar(self, node: Any) -> Any:
-        value: str = node.value
-        if node.style or node.tag != _STR_TAG:
-            return value  # quoted or block scalars are strings; other tags fell back above
-        table = _resolvers()
-        for tag, pattern in [*table.get(value[:1], []), *table.get(None, [])]:
-            if pattern.match(value):
-                return self._construct(tag, value)
-        return value
-
-    def _construct(self, tag: str, value: str) -> Any:
-        if tag == _STR_TAG:
-            return value
-        if tag.endswith((":merge", ":value", ":yaml")):
+    def start(self, event: Any, value: dict[str, Any] | list[Any]) -> None:
+        if event.tag is not None:
             raise RoundTripNeededError
-        from ruamel.yaml.nodes import ScalarNode
-
-        constructor = _constructor()
-        build = constructor.yaml_constructors.get(tag)
-        if build is None:  # pragma: no cover - every resolver tag has a constructor
+        self.expect_value()
+        key_path = self.child_path(event.start_mark)
+        self.count(1)
+        frame = _Frame(
+            value, key_path, event.anchor, len(self.added), self.nodes - 1, event.start_mark
+        )
+        self.stack.append(frame)
+        if len(self.stack) > self.max_depth:
             raise RoundTripNeededError
-        built = build(constructor, ScalarNode(tag, value))
-        if isinstance(built, bool) or built is None:
-            return built
-        if isinstance(built, int):
-            return int(built)
-        if isinstance(built, float):
-            return float(built)
-        return built
 
-    def _location(self, key_path: KeyPath) -> Location:
-        for end in range(len(key_path), -1, -1):
-            position = self.positions.get(tuple(key_path[:end]))
-            if position is not None:
-                return Location(self.path, *position)
-        return Location(self.path)  # pragma: no cover - the root always has a position
+    def end(self) -> None:
+        frame = self.stack.pop()
+        if frame.anchor:
+            depth = len(frame.key_path)
+            relative = [(path[depth:], pos) for path, pos in self.added[frame.first_position :]]
+            nodes = self.nodes - frame.nodes_before
+            self.anchors[frame.anchor] = _Anchor(frame.value, nodes, relative, frame.mark)
+        self.attach(frame.value)
+
+    def alias(self, event: Any) -> None:
+        self.expect_value()
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:  # an alias of a collection still open refers to itself
+            raise RoundTripNeededError
+        key_path = self.child_path(anchor.mark)
+        self.count(anchor.nodes)
+        for relative, position in anchor.positions:
+            path = key_path + relative
+            if path not in self.positions:
+                self.positions[path] = position
+                self.added.append((path, position))
+        self.attach(copy.deepcopy(anchor.value))
+
+    def expect_value(self) -> None:
+        """A collection or alias where a mapping key is due is a complex key: ruamel decides."""
+        parent = self.stack[-1] if self.stack else None
+        if parent is not None and isinstance(parent.value, dict) and parent.key is None:
+            raise RoundTripNeededError
+
+
+def read_fast(text: str, *, max_nodes: int, max_depth: int) -> tuple[Any, Positions]:
+    """Plain data and positions of a one-document YAML text, or `RoundTripNeededError`."""
+    import yaml
+
+    builder = _Builder(max_nodes, max_depth)
+    for event in _events(text):
+        if isinstance(event, yaml.ScalarEvent):
+            builder.scalar(event)
+        elif isinstance(event, yaml.MappingStartEvent):
+            builder.start(event, {})
+        elif isinstance(event, yaml.SequenceStartEvent):
+            builder.start(event, [])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            builder.end()
+        elif isinstance(event, yaml.AliasEvent):
+            builder.alias(event)
+        elif isinstance(event, yaml.DocumentStartEvent) and (
+            builder.done or event.version or event.tags
+        ):
+            raise RoundTripNeededError  # several documents, or a directive
+    if not builder.done:
+        raise RoundTripNeededError  # an empty stream: ruamel says so in its words
+    return builder.root, builder.positions

@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from pipeline.errors import InputError, Location
 from pipeline.textio import decode_utf8
-from pipeline.yamlfast import FastConverter, RoundTripNeededError, compose
+from pipeline.yamlfast import RoundTripNeededError, read_fast
 
 MAX_YAML_BYTES = 1024 * 1024
 """Largest YAML file we read: manifests and policies are a few kilobytes."""
@@ -89,9 +89,8 @@ def parse_yaml(
     text = decode_utf8(raw, path, max_bytes=max_bytes)
     if fast:
         try:
-            converter = FastConverter(path, text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
-            data = converter.convert(compose(text), (), 0)
-            return YamlDocument(path=path, data=data, positions=converter.positions, text=text)
+            data, positions = read_fast(text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
+            return YamlDocument(path=path, data=data, positions=positions, text=text)
         except RoundTripNeededError:
             pass
     tree = _load_round_trip(text, path)

@@ -44,6 +44,15 @@ TRICKY = [
     "bools: [true, True, TRUE, false, False, FALSE]\n",
     "weird: [=, '<<', 12:30:00, 1:20]\n",
     "k: v # comment\n# trailing\n",
+    "items: [&a x, *a, &m {k: [1, 2]}, *m]\n",
+    "- &m {k: v, l: [a, b]}\n- *m\n- {copy: *m}\n",
+    "&k key: v\n",
+    "? &c [x]\n: v\n",
+    "a: !!str 5\nb: ! x\n",
+    "just a scalar\n",
+    "a: 1\n...\n",
+    "[" * 100 + "]" * 100 + "\n",
+    "- " * 80 + "x\n",
     'unicode: "\\u00e9\\U0001F600"\nplain: é\n',
 ]
 
@@ -72,11 +81,19 @@ def test_the_project_has_yaml_files_to_compare() -> None:
 
 
 def test_plain_files_take_the_fast_path_and_unusual_ones_hand_over() -> None:
-    node = yamlfast.compose("a: 1\n")
-    assert node.id == "mapping"
-    for text in ("%YAML 1.1\n---\na: 1\n", "a: [\n", "", "a: 1\n---\nb: 2\n"):
+    data, positions = yamlfast.read_fast("a: [1, x]\n", max_nodes=99, max_depth=9)
+    assert data == {"a": [1, "x"]} and positions[("a", 1)] == (1, 8)
+    for text in ("%YAML 1.1\n---\na: 1\n", "a: [\n", "", "a: 1\n---\nb: 2\n", "a: !t x\n"):
         with pytest.raises(yamlfast.RoundTripNeededError):
-            yamlfast.compose(text)
+            yamlfast.read_fast(text, max_nodes=99, max_depth=9)
+
+
+@pytest.mark.parametrize("text", ["[" * 500_000, "- " * 300_000 + "x", "{a: " * 200_000 + "1"])
+def test_a_document_too_deep_for_any_stack_is_refused_not_crashed(text: str) -> None:
+    with pytest.raises(yamlfast.RoundTripNeededError):
+        yamlfast.read_fast(text, max_nodes=100_000, max_depth=64)
+    with pytest.raises(InputError, match=r"nested deeper|expands beyond|invalid YAML"):
+        parse_yaml(text.encode(), "deep.yaml")
 
 
 def test_the_round_trip_tree_is_parsed_on_first_use_and_keeps_comments() -> None:
@@ -95,9 +112,8 @@ def test_a_merge_key_reads_with_the_position_of_its_mapping() -> None:
 
 
 def test_a_self_referencing_alias_hands_over_to_the_round_trip_parser() -> None:
-    converter = yamlfast.FastConverter("loop.yaml", "self: &a [*a]\n", max_nodes=99, max_depth=9)
     with pytest.raises(yamlfast.RoundTripNeededError):
-        converter.convert(yamlfast.compose("self: &a [*a]\n"), (), 0)
+        yamlfast.read_fast("self: &a [*a]\n", max_nodes=99, max_depth=9)
     assert parse_yaml(b"self: &a [*a]\n", "loop.yaml").data == {"self": [None]}
 
 
