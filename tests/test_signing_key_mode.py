@@ -18,7 +18,6 @@ from pipeline.errors import GateError, InputError
 from pipeline.models.base import API_VERSION
 from pipeline.models.signing import ReleasePredicate, SigningPolicy
 from pipeline.signing import dsse
-from pipeline.signing.benchmark import time_key_verifications
 from pipeline.signing.bundle import BUNDLE_MEDIA_TYPE
 from pipeline.signing.keys import generate_keypair, key_id, load_private_key
 from pipeline.signing.sign import sign_with_key
@@ -495,10 +494,3 @@ def test_wrong_passphrase(keypair: tuple[bytes, bytes]) -> None:
     with pytest.raises(InputError, match=r"wrong passphrase for cosign\.key") as caught:
         load_private_key(keypair[0], b"wrong", "cosign.key")
     assert "Traceback" not in caught.value.diagnostics()
-
-
-def test_verifying_1000_key_signed_bundles_is_fast(capsys: pytest.CaptureFixture[str]) -> None:
-    elapsed = time_key_verifications(1000)
-    with capsys.disabled():
-        print(f"\nverify 1,000 key-signed bundles: {elapsed:.3f} s")
-    assert elapsed < 2.0
