@@ -26,10 +26,9 @@ from pipeline.cli.options import (
     push_option,
     repo_option,
 )
-from pipeline.cli.plugin_group import plugin
 from pipeline.gitrepo import GitRepo
 
-__all__ = ["agent", "plugin"]
+__all__ = ["agent", "disable", "enable", "status"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: `POWERX_TEST_PAUSE_AT=<stage>` makes `agent sync` stop at that stage (it says
@@ -232,7 +231,7 @@ def _switch(
     return 0
 
 
-@plugin.command("enable")
+@click.command("enable")
 @_switch_options
 @click.option(
     "--store",
@@ -261,7 +260,7 @@ def enable(
     return _switch(True, name, environment, repo_dir, branch, remote, operator, reason, store_dir)
 
 
-@plugin.command("disable")
+@click.command("disable")
 @_switch_options
 def disable(
     name: str,
@@ -276,7 +275,7 @@ def disable(
     return _switch(False, name, environment, repo_dir, branch, remote, operator, reason, None)
 
 
-@plugin.command("status")
+@click.command("status")
 @StoreOption
 @click.option(
     "--env",

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.bundle.alerts import import_notifier, post_alert
 from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundle
-from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
+from pipeline.bundle.importer import ImportRequest, ImportResult
 from pipeline.cli.options import repo_option
-from pipeline.cli.plugin_group import plugin
-from pipeline.errors import GateError, InputError
+from pipeline.errors import InputError
+from pipeline.workflows.offline_import import Alert
+from pipeline.workflows.offline_import import import_offline as import_with_alerts
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-__all__ = ["export", "plugin"]
+__all__ = ["export", "import_offline"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: the import stage ("verified", "storing", "stored", "committed") at which the
@@ -165,7 +165,7 @@ def _pause_from_env() -> Callable[[str], None]:
     return pause
 
 
-@plugin.command("import")
+@click.command("import")
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
 @repo_option("The site's own release repo.")
@@ -221,22 +221,21 @@ def import_offline(
         tenant=tenant,
         health_timeout=health_timeout,
     )
-    try:
-        with _progress_bar("verify") as progress:
-            result = import_bundle(request, progress=progress, pause=_pause_from_env())
-    except GateError as error:
-        _alert(alert_webhook, "refused", error.message, bundle)
-        raise
-    _report(result)
-    if not result.ok:
-        _alert(
-            alert_webhook,
-            "rolled-back",
-            "; ".join(result.rollbacks) or "deploy failed",
-            bundle,
+    with _progress_bar("verify") as progress:
+        outcome = import_with_alerts(
+            request,
+            alert_webhook=alert_webhook,
+            environ=os.environ,
+            progress=progress,
+            pause=_pause_from_env(),
         )
-        return 1
-    return 0
+    if outcome.refused is not None:
+        _show_alert(outcome.alert)
+        raise outcome.refused
+    assert outcome.result is not None
+    _report(outcome.result)
+    _show_alert(outcome.alert)
+    return outcome.exit_code
 
 
 def _login() -> str | None:
@@ -246,15 +245,13 @@ def _login() -> str | None:
         return None
 
 
-def _alert(url: str | None, event: str, message: str, bundle: Path) -> None:
-    notifier = import_notifier([url] if url else [], os.environ)
-    if not notifier.configured:
+def _show_alert(alert: Alert | None) -> None:
+    if alert is None:
         return
-    problems = post_alert(notifier, event, message, bundle=str(bundle))
-    for problem in problems:
+    for problem in alert.problems:
         click.echo(f"alert not delivered: {problem}", err=True)
-    if not problems:
-        click.echo(f"alert sent ({event})", err=True)
+    if not alert.problems:
+        click.echo(f"alert sent ({alert.event})", err=True)
 
 
 def _report(result: ImportResult) -> None:
