@@ -1,29 +1,76 @@
-"""`powerx`: the release-repo runner (the group; each command lives in its own module)."""
+"""`powerx`: the release-repo runner.
+
+The group imports no command: each lives in its own module, imported when it runs
+(`COMMANDS`), so `powerx --version` and `powerx --help` start at once.
+"""
 
 from __future__ import annotations
 
 import click
 
 from pipeline import __version__
-from pipeline.cli import (
-    agent,
-    cmd_approve,
-    cmd_audit,
-    cmd_check,
-    cmd_init,
-    cmd_plan,
-    cmd_promote,
-    cmd_publish,
-    cmd_remind,
-    cmd_rollback,
-    offline,
-)
 from pipeline.cli.errors import exit_with
-from pipeline.cli.plugin_group import plugin as plugin_group
-from pipeline.cli.rollout import rollout as rollout_group
+from pipeline.cli.lazy import Lazy, LazyGroup
+
+COMMANDS = {
+    "agent": Lazy(
+        "pipeline.cli.agent:agent",
+        "The host side: make a local plugin store match an environment folder.",
+    ),
+    "approve": Lazy(
+        "pipeline.cli.cmd_approve:approve",
+        "Approve RELEASE (plugin@version) for an environment with a signed record.",
+    ),
+    "audit": Lazy(
+        "pipeline.cli.cmd_audit:audit",
+        "The audit trail from git history: who, when, what, which plugin, version, environment.",
+    ),
+    "check": Lazy(
+        "pipeline.cli.cmd_check:check", "Run every gate on what changed between BASE and HEAD."
+    ),
+    "export": Lazy(
+        "pipeline.cli.offline:export",
+        "Export ENV as one signed offline bundle: desired state, releases, artifacts, licences.",
+    ),
+    "init": Lazy(
+        "pipeline.cli.cmd_init:init",
+        "Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit.",
+    ),
+    "plan": Lazy(
+        "pipeline.cli.cmd_plan:plan",
+        "The release plan of RELEASE (plugin@version) as Markdown; --lock tags it.",
+    ),
+    "plugin": Lazy(
+        "pipeline.cli.plugin_group:plugin",
+        "A site's plugins: import offline bundles, enable, disable, status.",
+    ),
+    "promote": Lazy(
+        "pipeline.cli.cmd_promote:promote",
+        "Move PLUGIN[@VERSION] (or every plugin) one environment further along the order.",
+    ),
+    "publish": Lazy(
+        "pipeline.cli.cmd_publish:publish",
+        "Release requests: publish a signed package as a release.",
+    ),
+    "remind": Lazy(
+        "pipeline.cli.cmd_remind:remind",
+        "List requests waiting for approvals; exit 1 when any is past its SLA.",
+    ),
+    "rollback": Lazy(
+        "pipeline.cli.cmd_rollback:rollback",
+        "Restore the previous desired state of PLUGIN in an environment, as a revert commit.",
+    ),
+    "rollout": Lazy("pipeline.cli.rollout:rollout", "Canary rollouts: start, step, watch, status."),
+    "schema": Lazy(
+        "pipeline.cli.cmd_init:schema",
+        "Write the JSON Schema of every file kind, for editors and other tools.",
+    ),
+}
+"""Every `powerx` command: where it lives and its short help (tests/test_cli_lazy.py keeps
+the short help equal to the command's own)."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="powerx")
 def cli() -> None:
     """PowerX Release: the release-repo runner.
@@ -31,27 +78,6 @@ def cli() -> None:
     Checks every change to a release repo against the gates of its trusted base, with
     git as the single source of truth.
     """
-
-
-for _command in (
-    cmd_check.check,
-    cmd_init.init,
-    cmd_init.schema,
-    cmd_rollback.rollback,
-    cmd_publish.publish,
-    cmd_promote.promote,
-    cmd_plan.plan,
-    cmd_remind.remind,
-    cmd_approve.approve,
-    cmd_audit.audit,
-    rollout_group,
-    agent.agent,
-    plugin_group,
-    offline.export,
-):
-    cli.add_command(_command)
-for _command in (offline.import_offline, agent.enable, agent.disable, agent.status):
-    plugin_group.add_command(_command)
 
 
 def main() -> None:
