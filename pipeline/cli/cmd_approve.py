@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import push_option, repo_option
+from pipeline.cli.options import format_option, push_option, repo_option
 from pipeline.cli.usage import release_ref
+from pipeline.cli.vocabulary import emit
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.signing.keys import load_private_key
@@ -34,6 +35,7 @@ from pipeline.signing.keys import load_private_key
 @repo_option()
 @click.option("--branch", default="main", show_default=True, help="The release request's branch.")
 @push_option()
+@format_option()
 def approve(
     release: str,
     environment: str,
@@ -42,6 +44,7 @@ def approve(
     repo_dir: Path,
     branch: str,
     remote: str | None,
+    output_format: str,
 ) -> int:
     """Approve RELEASE (plugin@version) for an environment with a signed record.
 
@@ -55,5 +58,13 @@ def approve(
     private_key = load_private_key(key.read_bytes(), passphrase.encode(), str(key))
     request = ApproveRequest(plugin, version, environment, approver, private_key, datetime.now(UTC))
     commit = record_approval(GitRepo(repo_dir), request, branch=branch, remote=remote)
-    click.echo(f"approved {release} for {environment} as {approver} (commit {commit[:12]})")
+    data = {
+        "plugin": plugin,
+        "version": version,
+        "environment": environment,
+        "approver": approver,
+        "commit": commit,
+    }
+    text = f"approved {release} for {environment} as {approver} (commit {commit[:12]})\n"
+    emit(output_format, data, text)
     return 0

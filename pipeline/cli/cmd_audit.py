@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import format_option, repo_option
+from pipeline.cli.vocabulary import Command
 from pipeline.gitrepo import GitRepo
 from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.promotion.render import render_audit_json, render_audit_table
 
 
-@click.command()
+@click.command(cls=Command, renamed={"--format=table": "--format=text"})
 @repo_option()
 @click.option("--rev", default="HEAD", show_default=True, help="Where the trail starts.")
 @click.option("--plugin", help="Only this plugin.")
@@ -23,7 +24,7 @@ from pipeline.promotion.render import render_audit_json, render_audit_table
     type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
     help="Only entries since this date (UTC).",
 )
-@format_option("table", "json")
+@format_option()
 def audit(
     repo_dir: Path,
     rev: str,

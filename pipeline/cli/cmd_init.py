@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli.options import format_option, output_option
+from pipeline.cli.vocabulary import Command, emit
 from pipeline.fsutil import atomic_write
 from pipeline.models.schemas import all_schemas
 from pipeline.scaffold import init_repo
@@ -14,30 +16,34 @@ from pipeline.scaffold import init_repo
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
-def init(directory: Path) -> int:
+@format_option()
+def init(directory: Path, output_format: str) -> int:
     """Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit."""
     result = init_repo(directory)
     verb = "created" if result.created_repo else "extended"
-    click.echo(
+    lines = [
         f"{verb} release repo {result.path} "
-        f"({len(result.files)} files, commit {result.commit[:12]})"
-    )
-    for path in result.files:
-        click.echo(f"  {path}")
+        f"({len(result.files)} files, commit {result.commit[:12]})",
+        *(f"  {path}" for path in result.files),
+    ]
+    data = {
+        "path": str(result.path),
+        "created": result.created_repo,
+        "commit": result.commit,
+        "files": [str(path) for path in result.files],
+    }
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     return 0
 
 
-@click.command()
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write the *.schema.json files into.",
-)
-def schema(out_dir: Path) -> int:
+@click.command(cls=Command, renamed={"--out": "--output"})
+@output_option("Folder to write the *.schema.json files into.", required=True, dir_okay=True)
+@format_option()
+def schema(output: Path, output_format: str) -> int:
     """Write the JSON Schema of every file kind, for editors and other tools."""
+    written = []
     for name, document in all_schemas().items():
-        atomic_write(out_dir / name, (json.dumps(document, indent=2) + "\n").encode())
-        click.echo(str(out_dir / name))
+        atomic_write(output / name, (json.dumps(document, indent=2) + "\n").encode())
+        written.append(str(output / name))
+    emit(output_format, {"files": written}, "".join(f"{path}\n" for path in written))
     return 0

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import github_repo_option, push_option, repo_option
+from pipeline.cli.options import format_option, github_repo_option, push_option, repo_option
 from pipeline.cli.usage import release_ref, usage_errors
+from pipeline.cli.vocabulary import emit
 from pipeline.fsutil import atomic_write
 from pipeline.workflows.plan import PlanCommand, PlanWorkflow
 
@@ -44,6 +45,9 @@ from pipeline.workflows.plan import PlanCommand, PlanWorkflow
     help="Count the reviews of pull request N as approvals (GitHub, $GITHUB_TOKEN).",
 )
 @github_repo_option
+@format_option(
+    "text prints the Markdown plan and what was locked; json one object with the plan in it."
+)
 def plan(
     release: str,
     environment: str,
@@ -54,6 +58,7 @@ def plan(
     remote: str | None,
     pull_request: int | None,
     github_repo: str | None,
+    output_format: str,
 ) -> int:
     """The release plan of RELEASE (plugin@version) as Markdown; --lock tags it.
 
@@ -78,15 +83,33 @@ def plan(
     with usage_errors():
         workflow = PlanWorkflow(command)
     planned = workflow.plan()
+    text = output_format == "text"
     if output is not None:
         atomic_write(output, planned.markdown.encode())
-        click.echo(f"plan written to {output}")
-    else:
+        if text:
+            click.echo(f"plan written to {output}")
+    elif text:
         click.echo(planned.markdown, nl=False)
     tag = workflow.lock(planned)
+    pushed = None
     if tag is not None:
-        click.echo(f"locked {release}: tag {plugin}/v{version} ({tag[:12]})")
+        if text:
+            click.echo(f"locked {release}: tag {plugin}/v{version} ({tag[:12]})")
         pushed = workflow.push()
-        if pushed is not None:
+        if pushed is not None and text:
             click.echo(f"tag {'pushed to' if pushed else 'already on'} {remote}")
+    if not text:
+        data = {
+            "plugin": plugin,
+            "version": version,
+            "environment": environment,
+            "approved": planned.approved,
+            "releaseCommit": planned.release_commit,
+            "markdown": None if output is not None else planned.markdown,
+            "output": str(output) if output is not None else None,
+            "lock": None
+            if tag is None
+            else {"tag": f"{plugin}/v{version}", "id": tag, "remote": remote, "pushed": pushed},
+        }
+        emit(output_format, data, "")
     return 0

@@ -5,24 +5,27 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
 from pipeline.cli.options import (
     branch_option,
+    format_option,
     github_repo_option,
     operator_option,
     push_option,
     repo_option,
 )
 from pipeline.cli.usage import usage_errors
+from pipeline.cli.vocabulary import Command, emit
 from pipeline.workflows.promote import PromoteCommand, PromoteOutcome
 from pipeline.workflows.promote import promote as promote_releases
 
 
-@click.command()
+@click.command(cls=Command, renamed={"--to": "--env"})
 @click.argument("target", required=False)
-@click.option("--to", "to_env", help="Promote into this environment [default: the next one].")
+@click.option("--env", "to_env", help="Promote into this environment [default: the next one].")
 @repo_option()
 @branch_option()
 @push_option()
@@ -38,6 +41,7 @@ from pipeline.workflows.promote import promote as promote_releases
     help="For environments that land by pull request: push the branch, open no pull request.",
 )
 @github_repo_option
+@format_option()
 def promote(
     target: str | None,
     to_env: str | None,
@@ -48,6 +52,7 @@ def promote(
     emergency: str | None,
     no_pr: bool,
     github_repo: str | None,
+    output_format: str,
 ) -> int:
     """Move PLUGIN[@VERSION] (or every plugin) one environment further along the order.
 
@@ -74,7 +79,7 @@ def promote(
     )
     with usage_errors():
         outcome = promote_releases(command)
-    click.echo(render_text(outcome), nl=False)
+    emit(output_format, render_json(outcome), render_text(outcome))
     return outcome.exit_code
 
 
@@ -102,3 +107,46 @@ def render_text(outcome: PromoteOutcome) -> str:
     if outcome.nothing:
         lines.append("nothing to promote")
     return "".join(f"{line}\n" for line in lines)
+
+
+def render_json(outcome: PromoteOutcome) -> dict[str, Any]:
+    """The outcome as JSON data (schema: docs/formats.md, "Command results")."""
+    result = outcome.result
+    return {
+        "ok": outcome.exit_code == 0,
+        "landed": [
+            {
+                "plugin": p.plugin,
+                "version": p.version,
+                "from": p.source,
+                "to": p.target,
+                "commit": commit,
+            }
+            for p, commit in result.landed
+        ],
+        "proposed": [
+            {
+                "plugin": x.promotion.plugin,
+                "version": x.promotion.version,
+                "from": x.promotion.source,
+                "to": x.promotion.target,
+                "branch": x.branch,
+                "pullRequest": x.pull_request,
+                "commit": x.commit,
+                "note": x.note,
+            }
+            for x in result.proposed
+        ],
+        "canaries": [
+            {
+                "plugin": p.plugin,
+                "version": p.version,
+                "environment": p.target,
+                "weight": started.weight,
+                "stable": started.stable,
+                "commit": started.commit,
+            }
+            for p, started in outcome.started
+        ],
+        "held": [{"plugin": plugin, "reason": reason} for plugin, reason in outcome.held],
+    }

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import github_repo_option, repo_option
+from pipeline.cli.options import format_option, github_repo_option, repo_option
 from pipeline.cli.usage import pair, usage_errors
+from pipeline.cli.vocabulary import emit
 from pipeline.promotion.publish import PublishRequest
 from pipeline.workflows.publish import PublishCommand
 from pipeline.workflows.publish import publish as publish_release
@@ -73,6 +74,7 @@ def publish() -> None:
 @click.option("--no-pr", is_flag=True, help="Push the branch but open no pull request.")
 @github_repo_option
 @click.option("--operator", envvar="GITHUB_ACTOR", help="Who publishes [default: $GITHUB_ACTOR].")
+@format_option()
 def publish_create(
     artifact: Path,
     bundle: Path | None,
@@ -89,6 +91,7 @@ def publish_create(
     no_pr: bool,
     github_repo: str | None,
     operator: str | None,
+    output_format: str,
 ) -> int:
     """Verify a signed package, store it, and open its release request.
 
@@ -126,10 +129,20 @@ def publish_create(
     )
     with usage_errors():
         result = publish_release(command)
-    click.echo(f"published {result.ref}: branch {result.branch}, commit {result.commit[:12]}")
-    click.echo(f"artifact: {result.artifact_uri}")
+    lines = [
+        f"published {result.ref}: branch {result.branch}, commit {result.commit[:12]}",
+        f"artifact: {result.artifact_uri}",
+    ]
     if result.pull_request:
-        click.echo(f"pull request: {result.pull_request}")
-    for note in result.notes:
-        click.echo(f"  ({note})")
+        lines.append(f"pull request: {result.pull_request}")
+    lines += [f"  ({note})" for note in result.notes]
+    data = {
+        "release": result.ref,
+        "branch": result.branch,
+        "commit": result.commit,
+        "artifact": result.artifact_uri,
+        "pullRequest": result.pull_request,
+        "notes": list(result.notes),
+    }
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     return 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 
-from pipeline.cli.options import github_repo_option, repo_option
+from pipeline.cli.options import format_option, github_repo_option, repo_option
 from pipeline.cli.usage import usage_errors
-from pipeline.workflows.remind import RemindCommand
+from pipeline.cli.vocabulary import WEBHOOKS_ENV, emit, webhooks_from_env
+from pipeline.workflows.remind import RemindCommand, RemindOutcome
 from pipeline.workflows.remind import remind as remind_requests
 
 
@@ -22,7 +24,11 @@ from pipeline.workflows.remind import remind as remind_requests
     help="Read request branches (release/*, promote/*) of this remote [default: local ones].",
 )
 @click.option(
-    "--webhook", envvar="POWERX_WEBHOOK", help="POST overdue requests here [$POWERX_WEBHOOK]."
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help=f"POST overdue requests here (repeatable; also ${WEBHOOKS_ENV}).",
 )
 @click.option(
     "--comment",
@@ -31,13 +37,15 @@ from pipeline.workflows.remind import remind as remind_requests
     "at most once a day.",
 )
 @github_repo_option
+@format_option()
 def remind(
     repo_dir: Path,
     base: str,
     remote: str | None,
-    webhook: str | None,
+    webhooks: tuple[str, ...],
     comment: bool,
     github_repo: str | None,
+    output_format: str,
 ) -> int:
     """List requests waiting for approvals; exit 1 when any is past its SLA.
 
@@ -46,21 +54,47 @@ def remind(
 
     Meant for a scheduled workflow: a non-zero exit alerts.
     """
+    urls = [*webhooks, *webhooks_from_env(os.environ)]
     command = RemindCommand(
-        repo_dir, base, remote, webhook, comment, github_repo, datetime.now(UTC), os.environ
+        repo_dir, base, remote, urls, comment, github_repo, datetime.now(UTC), os.environ
     )
     with usage_errors():
         outcome = remind_requests(command)
+    for problem in outcome.webhook_problems:
+        click.echo(f"warning: {problem}", err=True)
+    emit(output_format, render_json(outcome), render_text(outcome))
+    return outcome.exit_code
+
+
+def render_text(outcome: RemindOutcome) -> str:
+    """One line per waiting request, then the comments posted."""
+    lines = []
     for reminder in outcome.reminders:
         mark = "OVERDUE" if reminder.overdue else "waiting"
-        click.echo(
+        lines.append(
             f"{mark:8} {reminder.release} ({reminder.branch}) {reminder.waiting_hours} h: "
             f"{reminder.status}"
         )
     if not outcome.reminders:
-        click.echo("no release request is waiting for approvals")
-    if outcome.webhook_problem is not None:
-        click.echo(f"warning: {outcome.webhook_problem}", err=True)
-    for url in outcome.comments:
-        click.echo(f"reminded: {url}")
-    return outcome.exit_code
+        lines.append("no release request is waiting for approvals")
+    lines += [f"reminded: {url}" for url in outcome.comments]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def render_json(outcome: RemindOutcome) -> dict[str, Any]:
+    """The waiting requests as JSON data."""
+    return {
+        "overdue": outcome.overdue,
+        "requests": [
+            {
+                "release": r.release,
+                "branch": r.branch,
+                "environment": r.environment,
+                "waitingHours": r.waiting_hours,
+                "status": r.status,
+                "overdue": r.overdue,
+            }
+            for r in outcome.reminders
+        ],
+        "comments": list(outcome.comments),
+    }

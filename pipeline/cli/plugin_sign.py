@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
+from pipeline.cli.options import format_option
+from pipeline.cli.vocabulary import Command, emit
 from pipeline.errors import GateError, InputError
 from pipeline.models.signing import ReleasePredicate
 from pipeline.packaging import inspect_package
@@ -39,26 +41,32 @@ def _passphrase(confirm: bool) -> bytes:
     return value.encode()
 
 
-@click.command()
+@click.command(cls=Command, renamed={"--out": "--output"})
 @click.option(
-    "--out",
+    "-o",
+    "--output",
     "prefix",
     type=FilePath,
     default=Path("powerx-signing"),
     show_default=True,
-    help="Writes PREFIX.key (encrypted) and PREFIX.pub.",
+    help="Writes OUTPUT.key (encrypted) and OUTPUT.pub.",
 )
 @click.option("--force", is_flag=True, help="Replace an existing key pair.")
-def keygen(prefix: Path, force: bool) -> int:
+@format_option()
+def keygen(prefix: Path, force: bool, output_format: str) -> int:
     """Make an ECDSA P-256 key pair; the private key is encrypted with a passphrase.
 
     The passphrase comes from $PX_PASSPHRASE, or is asked for twice.
     """
     files = write_keypair(prefix, _passphrase(confirm=True), force=force)
-    click.echo(f"private key: {files.private} (keep it secret)")
-    click.echo(f"public key:  {files.public}")
-    click.echo(f"key id:      {files.key_id}")
-    click.echo("trust it by adding the public key and id to policies/signing.yaml")
+    data = {"privateKey": str(files.private), "publicKey": str(files.public), "keyId": files.key_id}
+    text = (
+        f"private key: {files.private} (keep it secret)\n"
+        f"public key:  {files.public}\n"
+        f"key id:      {files.key_id}\n"
+        "trust it by adding the public key and id to policies/signing.yaml\n"
+    )
+    emit(output_format, data, text)
     return 0
 
 
@@ -88,6 +96,7 @@ def keygen(prefix: Path, force: bool) -> int:
 @click.option(
     "-o", "--output", type=FilePath, help="Bundle path [default: ARTIFACT.sigstore.json]."
 )
+@format_option()
 def sign(
     artifact: Path,
     key: Path | None,
@@ -100,6 +109,7 @@ def sign(
     not_before: datetime | None,
     not_after: datetime | None,
     output: Path | None,
+    output_format: str,
 ) -> int:
     """Sign ARTIFACT: a Sigstore bundle over an in-toto statement of the release."""
     if key is None and (not_before or not_after):
@@ -121,8 +131,18 @@ def sign(
             staging=staging,
         )
     )
-    click.echo(f"signed {artifact} (sha256:{result.digest}, {result.mode} mode)")
-    click.echo(f"bundle: {result.bundle}")
+    data = {
+        "artifact": str(artifact),
+        "digest": f"sha256:{result.digest}",
+        "mode": result.mode,
+        "bundle": str(result.bundle),
+        "plugin": plugin,
+        "version": plugin_version,
+    }
+    text = (
+        f"signed {artifact} (sha256:{result.digest}, {result.mode} mode)\nbundle: {result.bundle}\n"
+    )
+    emit(output_format, data, text)
     return 0
 
 
@@ -173,6 +193,7 @@ def _predicate(
     help="Signing policy [default: policies/signing.yaml when it exists].",
 )
 @click.option("--env", "environment", help="Apply this environment's stricter signing rules.")
+@format_option()
 def verify(
     artifact: Path,
     bundle: Path | None,
@@ -184,6 +205,7 @@ def verify(
     trusted_root: Path | None,
     policy: Path | None,
     environment: str | None,
+    output_format: str,
 ) -> int:
     """Verify ARTIFACT's signature, offline: digest, signature, signer, validity, revocation.
 
@@ -220,12 +242,25 @@ def verify(
     else:
         verification_note = ""
     who = verification.signer + (f" ({verification.issuer})" if verification.issuer else "")
-    click.echo(f"verified {artifact}: sha256:{verification.digest}")
-    click.echo(f"  signed by {who}, {verification.mode} mode")
-    if verification.release is not None:
-        click.echo(f"  release {verification.release.plugin}@{verification.release.version}")
-    for check in verification.checks:
-        click.echo(f"  ok: {check}")
-    if verification_note:
-        click.echo(f"  ok: {verification_note}")
+    release = verification.release
+    lines = [
+        f"verified {artifact}: sha256:{verification.digest}",
+        f"  signed by {who}, {verification.mode} mode",
+    ]
+    if release is not None:
+        lines.append(f"  release {release.plugin}@{release.version}")
+    checks = [*verification.checks, *([verification_note] if verification_note else [])]
+    lines += [f"  ok: {check}" for check in checks]
+    data = {
+        "artifact": str(artifact),
+        "digest": f"sha256:{verification.digest}",
+        "signer": verification.signer,
+        "issuer": verification.issuer,
+        "mode": verification.mode,
+        "release": None
+        if release is None
+        else {"plugin": release.plugin, "version": release.version},
+        "checks": checks,
+    }
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     return 0

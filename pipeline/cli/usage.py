@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import click
 
+from pipeline.refs import parse_release_ref
 from pipeline.workflows.common import FlagError
 
 
@@ -19,12 +20,13 @@ def usage_errors() -> Iterator[None]:
         raise click.UsageError(problem.message) from None
 
 
-def release_ref(release: str) -> tuple[str, str]:
-    """`plugin@version` split in two; a usage error otherwise."""
-    plugin, _, version = release.partition("@")
-    if not plugin or not version:
-        raise click.UsageError(f"RELEASE must be plugin@version, not {release!r}")
-    return plugin, version
+def release_ref(release: str, what: str = "RELEASE") -> tuple[str, str]:
+    """`plugin@version` split in two (`pipeline.refs.parse_release_ref`); a usage error
+    naming the argument (`what`) otherwise."""
+    try:
+        return parse_release_ref(release)
+    except ValueError:
+        raise click.UsageError(f"{what} must be plugin@version, not {release!r}") from None
 
 
 def pair(value: str, separator: str, what: str) -> tuple[str, str]:

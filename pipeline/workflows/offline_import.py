@@ -37,12 +37,12 @@ class ImportOutcome:
 def import_offline(
     request: ImportRequest,
     *,
-    alert_webhook: str | None,
+    webhooks: list[str],
     environ: Mapping[str, str],
     progress: Progress,
     pause: Pause,
 ) -> ImportOutcome:
-    """Import; a refusal or a rollback alerts `alert_webhook` and the shared webhooks.
+    """Import; a refusal or a rollback alerts `webhooks` and the shared ones ($POWERX_WEBHOOKS).
 
     A refusal comes back in `refused` (the caller raises it after showing the alert);
     an alert that cannot be delivered never hides what it reports.
@@ -50,19 +50,19 @@ def import_offline(
     try:
         result = import_bundle(request, progress=progress, pause=pause)
     except GateError as error:
-        alert = _alert(alert_webhook, environ, "refused", error.message, request.bundle)
+        alert = _alert(webhooks, environ, "refused", error.message, request.bundle)
         return ImportOutcome(None, error, alert)
     alert = None
     if not result.ok:
         message = "; ".join(result.rollbacks) or "deploy failed"
-        alert = _alert(alert_webhook, environ, "rolled-back", message, request.bundle)
+        alert = _alert(webhooks, environ, "rolled-back", message, request.bundle)
     return ImportOutcome(result, None, alert)
 
 
 def _alert(
-    url: str | None, environ: Mapping[str, str], event: str, message: str, bundle: Path
+    urls: list[str], environ: Mapping[str, str], event: str, message: str, bundle: Path
 ) -> Alert | None:
-    notifier = import_notifier([url] if url else [], environ)
+    notifier = import_notifier(urls, environ)
     if not notifier.configured:
         return None
     return Alert(event, post_alert(notifier, event, message, bundle=str(bundle)))

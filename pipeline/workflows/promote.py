@@ -14,7 +14,8 @@ from pipeline.gitrepo import GitRepo
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
 from pipeline.promotion.promote import PromoteRequest, PromoteResult, Promotion
 from pipeline.promotion.promote import promote as promote_releases
-from pipeline.workflows.common import forge_factory
+from pipeline.refs import parse_release_ref
+from pipeline.workflows.common import FlagError, forge_factory
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,14 @@ def promote(command: PromoteCommand) -> PromoteOutcome:
 
     One refused canary does not stop the others: it is reported as held.
     """
-    plugin, _, version = (command.target or "").partition("@")
+    plugin, version = ("", "")
+    if command.target is not None:
+        try:
+            plugin, version = parse_release_ref(command.target, version_optional=True)
+        except ValueError:
+            raise FlagError(
+                f"PLUGIN[@VERSION] must be plugin or plugin@version, not {command.target!r}"
+            ) from None
     request = PromoteRequest(
         now=command.now,
         plugin=plugin or None,

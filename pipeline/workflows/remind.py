@@ -26,7 +26,8 @@ class RemindCommand:
     repo: Path
     base: str
     remote: str | None
-    webhook: str | None
+    webhooks: list[str]
+    """Where overdue requests are POSTed."""
     comment: bool
     github_repo: str | None
     now: datetime
@@ -35,10 +36,10 @@ class RemindCommand:
 
 @dataclass
 class RemindOutcome:
-    """The waiting requests, the webhook's failure (if any) and the comments posted."""
+    """The waiting requests, the webhooks' failures and the comments posted."""
 
     reminders: list[Reminder]
-    webhook_problem: str | None = None
+    webhook_problems: list[str] = field(default_factory=list)
     comments: list[str] = field(default_factory=list)
 
     @property
@@ -78,11 +79,11 @@ def remind(command: RemindCommand) -> RemindOutcome:
             teams=partial(with_github_members, client=client) if client else None,
         )
     )
-    if outcome.overdue and command.webhook:
+    for url in command.webhooks if outcome.overdue else []:
         try:
-            notify_webhook(command.webhook, outcome.reminders)
+            notify_webhook(url, outcome.reminders)
         except InputError as error:
-            outcome.webhook_problem = error.message
+            outcome.webhook_problems.append(error.message)
     if outcome.overdue and command.comment and client is not None:
         outcome.comments = comment_on_requests(
             client, outcome.reminders, base=base, now=command.now
