@@ -217,7 +217,7 @@ def import_offline(
     bundle: Path,
     offline: bool,
     repo_dir: Path,
-    store: Path,
+    store_dir: Path,
     branch: str | None,
     host_version: str | None,
     operator: str | None,
@@ -234,7 +234,7 @@ def import_offline(
     request = ImportRequest(
         bundle=bundle,
         repo=repo_dir,
-        store=store,
+        store=store_dir,
         now=now,
         branch=branch,
         host_version=host_version,

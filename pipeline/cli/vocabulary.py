@@ -25,7 +25,7 @@ class Term:
 
     meaning: str
     kind: str
-    """flag, text, path, number, duration, choice or date."""
+    """flag, text, path, number, duration, choice, date or point (a date or a text)."""
 
 
 VOCABULARY: dict[str, Term] = {
@@ -81,7 +81,7 @@ VOCABULARY: dict[str, Term] = {
     "--repo": Term("the release repo's folder", "path"),
     "--retry-failed": Term("try again what failed its health check", "flag"),
     "--rev": Term("the revision to read", "text"),
-    "--since": Term("only what came after this point", "text"),
+    "--since": Term("only what came after this point: a date, revision or earlier bundle", "point"),
     "--slack-webhook": Term("a Slack-compatible webhook URL ($POWERX_SLACK_WEBHOOKS)", "text"),
     "--source-commit": Term("the git commit an artifact was built from", "text"),
     "--source-name": Term("how a bundle names its source repo", "text"),
