@@ -93,3 +93,12 @@ def test_workflows_sit_below_the_cli() -> None:
         imported = _imports(module)
         assert "click" not in imported, module
         assert not any(name.startswith(("pipeline.cli", "pipeline.web")) for name in imported)
+
+
+def test_promote_refuses_a_malformed_target_before_reading_the_repo(
+    run_cli: Any, tmp_path: Path
+) -> None:
+    result = run_cli(cli, "promote", "hello@1.0@2", "--repo", str(tmp_path))
+    assert result.code == 2
+    assert "PLUGIN[@VERSION] must be plugin or plugin@version, not 'hello@1.0@2'" in result.err
+    assert "Usage: " in result.err and result.out == ""

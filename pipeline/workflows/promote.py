@@ -6,16 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline import ci
-from pipeline.canary.controller import RolloutResult, StartRequest, Target, start_rollout
 from pipeline.errors import GateError
 from pipeline.gitrepo import GitRepo
-from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
 from pipeline.promotion.promote import PromoteRequest, PromoteResult, Promotion
 from pipeline.promotion.promote import promote as promote_releases
 from pipeline.refs import parse_release_ref
 from pipeline.workflows.common import FlagError, forge_factory
+
+if TYPE_CHECKING:
+    from pipeline.canary.controller import RolloutResult
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,10 @@ def promote(command: PromoteCommand) -> PromoteOutcome:
         git, request, branch=command.branch, remote=command.remote, forge=forge
     )
     outcome = PromoteOutcome(result, held=list(result.held), asked_for_one=bool(command.target))
-    if result.canaries:
+    if result.canaries:  # the canary stack and the webhooks load only when needed
+        from pipeline.canary.controller import StartRequest, Target, start_rollout
+        from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
+
         environ = command.environ
         notifier = Notifier(
             urls_from_env(environ, WEBHOOKS_ENV), urls_from_env(environ, SLACK_WEBHOOKS_ENV)
