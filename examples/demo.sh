@@ -80,7 +80,7 @@ export PX_PASSPHRASE="demo passphrase"
 show px-plugin build "$plugin"
 show px-plugin pack "$plugin" -o "$work/out"
 package=$(ls "$work"/out/hello-world-*.pxp)
-show px-plugin keygen --out "$work/out/team"
+show px-plugin keygen -o "$work/out/team"
 show px-plugin sign "$package" --key "$work/out/team.key" \
     --source-commit "$(git -C "$project" rev-parse HEAD 2>/dev/null || printf '0%.0s' {1..40})"
 expect 0 px-plugin verify "$package" --key "$work/out/team.pub"
@@ -106,7 +106,7 @@ remote="$work/remote.git"
 git init -q --bare -b main "$remote"
 git -C "$repo" remote add origin "$remote"
 for approver in quinn rita; do
-    PX_PASSPHRASE="$approver's passphrase" px-plugin keygen --out "$work/keys/$approver" >/dev/null
+    PX_PASSPHRASE="$approver's passphrase" px-plugin keygen -o "$work/keys/$approver" >/dev/null
 done
 # The approvers' public keys go into policies/teams.yaml: one validated commit per member.
 show powerx team add-member qa quinn --public-key "$work/keys/quinn.pub" --create \
@@ -149,7 +149,7 @@ step "9. Offline: export prod, import it into an isolated site, then refuse a ta
 for release in hello-world/1.0.0 ledger-sync/0.9.0; do
     "$project/examples/artifact.sh" "${release%/*}" "${release#*/}" "$work/offline" 2>/dev/null
 done >/dev/null
-PX_PASSPHRASE="exporter passphrase" px-plugin keygen --out "$work/keys/exporter" >/dev/null
+PX_PASSPHRASE="exporter passphrase" px-plugin keygen -o "$work/keys/exporter" >/dev/null
 PX_PASSPHRASE="exporter passphrase" show powerx export --env prod --repo "$repo" \
     --store "$work/store" --artifact "$work/offline/hello-world-1.0.0.pxp" \
     --artifact "$work/offline/ledger-sync-0.9.0.pxp" --key "$work/keys/exporter.key" \
@@ -167,15 +167,15 @@ show powerx trust list --repo "$site"
 offline=(); if unshare -rn true 2>/dev/null; then offline=(unshare -rn); fi
 # (the example plugins' health checks import their module: the host puts dist/ on PYTHONPATH)
 expect 0 "${offline[@]}" powerx plugin import --offline "$work/prod.bundle" --repo "$site" \
-    --store "$work/isolated-store" --host-version 2.6.0 --operator admin
-show powerx plugin status --store "$work/isolated-store"
+    --plugin-store "$work/isolated-store" --host-version 2.6.0 --operator admin
+show powerx plugin status --plugin-store "$work/isolated-store"
 # The admin's switch: ledger-sync out of service (the host keeps it installed), then back
 # in; enable is refused unless the store recorded a passing health check of that version.
 show powerx plugin disable ledger-sync --env prod --repo "$site" --operator admin
-show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+show powerx agent sync --env-dir "$site/environments/prod" --plugin-store "$work/isolated-store"
 expect 0 powerx plugin enable ledger-sync --env prod --repo "$site" \
-    --store "$work/isolated-store" --operator admin
-show powerx agent sync --env "$site/environments/prod" --store "$work/isolated-store"
+    --plugin-store "$work/isolated-store" --operator admin
+show powerx agent sync --env-dir "$site/environments/prod" --plugin-store "$work/isolated-store"
 show git -C "$site" --no-pager log --oneline -5
 python - "$work/prod.bundle" "$work/tampered.bundle" <<'PY'
 import sys, tarfile
@@ -186,7 +186,7 @@ data[member.offset_data + member.size // 2] ^= 0x01
 open(sys.argv[2], "wb").write(bytes(data))
 PY
 expect 1 powerx plugin import --offline "$work/tampered.bundle" --repo "$site" \
-    --store "$work/isolated-store" --operator admin
+    --plugin-store "$work/isolated-store" --operator admin
 
 step "10. Canary rollouts in prod, judged by a live Prometheus: one rolled back, one completed"
 # The controller works from its own clone, as a CI job or a service would, pushing each decision.
@@ -205,7 +205,7 @@ approve() {  # approve RELEASE ENV APPROVER...
 }
 approve hello-world@1.1.0 prod quinn rita
 approve ledger-sync@1.0.1 staging quinn
-powerx promote ledger-sync --to staging --repo "$canary" --push --operator robot
+powerx promote ledger-sync --env staging --repo "$canary" --push --operator robot
 approve ledger-sync@1.0.1 prod quinn rita
 # The metrics source: an exporter whose canary/stable series the demo sets, scraped every second
 # by a real Prometheus (Debian's, from make setup); without one, a file of samples instead.

@@ -18,3 +18,8 @@ def run_url(environ: Mapping[str, str]) -> str | None:
 def actor(environ: Mapping[str, str]) -> str | None:
     """Who started the current GitHub Actions run, or None outside one."""
     return environ.get("GITHUB_ACTOR") or None
+
+
+def base_ref(environ: Mapping[str, str]) -> str | None:
+    """The branch the pull request under check targets ($GITHUB_BASE_REF), or None."""
+    return environ.get("GITHUB_BASE_REF") or None

@@ -7,7 +7,6 @@ from a set of file changes and produce exactly one commit.
 
 from __future__ import annotations
 
-import os
 import posixpath
 import random
 import time
@@ -182,10 +181,9 @@ class GitRepo:
             )
         return self.repo[oid].peel(pygit2.Commit)
 
-    def default_branch(self) -> str | None:
-        """The branch pull requests target: $GITHUB_BASE_REF, origin/HEAD, main or master."""
+    def default_branch(self, base_ref: str | None = None) -> str | None:
+        """The branch pull requests target: `base_ref` (the CI's), origin/HEAD, main or master."""
         candidates = []
-        base_ref = os.environ.get("GITHUB_BASE_REF")
         if base_ref:
             candidates += [f"refs/remotes/origin/{base_ref}", f"refs/heads/{base_ref}"]
         try:

@@ -31,7 +31,15 @@ def start(site: Site, *, pause: str | None = None) -> subprocess.Popen[str]:
     if pause is not None:
         env |= {"POWERX_TEST_PAUSE_AT": pause, "POWERX_TEST_PAUSE_SECONDS": "3600"}
     return subprocess.Popen(
-        [POWERX, "agent", "sync", "--env", str(site.env_dir), "--store", str(site.store.root)],
+        [
+            POWERX,
+            "agent",
+            "sync",
+            "--env-dir",
+            str(site.env_dir),
+            "--plugin-store",
+            str(site.store.root),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -91,7 +91,7 @@ def test_changed_paths_between_revisions(repo: Repo) -> None:
     ]
 
 
-def test_merge_base_and_default_branch(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_merge_base_and_default_branch(repo: Repo) -> None:
     fork = repo.commit({"a": "1"})
     repo.git("checkout", "-q", "-b", "feature")
     feature = repo.commit({"b": "2"})
@@ -101,8 +101,7 @@ def test_merge_base_and_default_branch(repo: Repo, monkeypatch: pytest.MonkeyPat
     assert gitrepo.default_branch() == "refs/heads/main"
     base = gitrepo.merge_base(gitrepo.resolve("main"), gitrepo.resolve(feature))
     assert str(base.id) == fork
-    monkeypatch.setenv("GITHUB_BASE_REF", "feature")
-    assert gitrepo.default_branch() == "refs/heads/feature"
+    assert gitrepo.default_branch("feature") == "refs/heads/feature"
     repo.git("checkout", "-q", "--orphan", "lonely")
     lonely = repo.commit({"z": "z"})
     with pytest.raises(InputError, match="share no history"):

@@ -19,17 +19,21 @@ from pipeline.agent.status import StoreReport, store_report
 from pipeline.agent.switch import SwitchRequest, set_enabled
 from pipeline.agent.sync import PauseHook, no_pause
 from pipeline.cli.options import (
+    PLUGIN_STORE_ENV,
     branch_option,
     combine,
+    env_dir_option,
     format_option,
+    health_timeout_option,
     operator_option,
+    plugin_store_option,
     push_option,
     repo_option,
 )
-from pipeline.cli.plugin_group import plugin
+from pipeline.cli.vocabulary import Command, emit
 from pipeline.gitrepo import GitRepo
 
-__all__ = ["agent", "plugin"]
+__all__ = ["agent", "disable", "enable", "status"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: `POWERX_TEST_PAUSE_AT=<stage>` makes `agent sync` stop at that stage (it says
@@ -38,24 +42,11 @@ SIGUSR1) so a test can `kill -9` it there, or run a second sync meanwhile and th
 on. Stages: see PAUSE_STAGES."""
 PAUSE_SECONDS_ENV = "POWERX_TEST_PAUSE_SECONDS"
 
-STORE_ENV = "POWERX_PLUGIN_STORE"
+STORE_ENV = PLUGIN_STORE_ENV
 
-EnvDirOption = click.option(
-    "--env",
-    "environment_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="The environment folder (environment.yaml + plugins/*.yaml).",
-)
-StoreOption = click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=STORE_ENV,
-    required=True,
-    help=f"The host's plugin store [${STORE_ENV}].",
-)
-FormatOption = format_option("text", "json")
+RENAMED = {"--env": "--env-dir", "--store": "--plugin-store"}
+"""Spellings of earlier versions, still understood (with a warning)."""
+FormatOption = format_option()
 
 
 @click.group("agent")
@@ -83,17 +74,11 @@ def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
     return pause
 
 
-@agent.command("sync")
-@EnvDirOption
-@StoreOption
+@agent.command("sync", cls=Command, renamed=RENAMED)
+@env_dir_option()
+@plugin_store_option()
 @click.option("--tenant", help="Resolve canaries for this tenant [default: the stable version].")
-@click.option(
-    "--health-timeout",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    show_default=True,
-    help="Upper bound (seconds) on any plugin's own health-check timeout.",
-)
+@health_timeout_option()
 @click.option(
     "--retry-failed",
     is_flag=True,
@@ -134,8 +119,8 @@ def sync_command(
     return result.exit_code
 
 
-@agent.command("prune")
-@StoreOption
+@agent.command("prune", cls=Command, renamed=RENAMED)
+@plugin_store_option()
 @click.option(
     "--keep",
     type=click.IntRange(min=0),
@@ -143,12 +128,17 @@ def sync_command(
     show_default=True,
     help="Other versions to keep per plugin (newest first), besides active and desired.",
 )
-def prune_command(store_dir: Path, keep: int) -> int:
+@FormatOption
+def prune_command(store_dir: Path, keep: int, output_format: str) -> int:
     """Delete installed versions that are neither active nor desired (artifacts stay)."""
     result = prune(PluginStore(store_dir), keep=keep)
-    for folder in result.removed:
-        click.echo(f"removed {folder.parent.name} {folder.name}")
-    click.echo(f"{len(result.removed)} version(s) removed, {len(result.kept)} kept")
+    lines = [f"removed {folder.parent.name} {folder.name}" for folder in result.removed]
+    lines.append(f"{len(result.removed)} version(s) removed, {len(result.kept)} kept")
+    data = {
+        "removed": [{"plugin": f.parent.name, "version": f.name} for f in result.removed],
+        "kept": len(result.kept),
+    }
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     return 0
 
 
@@ -196,6 +186,7 @@ _switch_options = combine(
     push_option(),
     operator_option,
     click.option("--reason", help="Why: recorded in the commit."),
+    FormatOption,
 )
 
 
@@ -208,7 +199,8 @@ def _switch(
     remote: str | None,
     operator: str | None,
     reason: str | None,
-    store_dir: Path | None,
+    output_format: str,
+    store_dir: Path | None = None,
 ) -> int:
     request = SwitchRequest(
         plugin=name,
@@ -221,72 +213,62 @@ def _switch(
     store = PluginStore(store_dir) if store_dir is not None else None
     result = set_enabled(GitRepo(repo_dir), request, branch=branch, remote=remote, store=store)
     word = "enabled" if enabled else "disabled"
+    health = result.health
+    data = {
+        "plugin": name,
+        "version": result.version,
+        "environment": environment,
+        "enabled": enabled,
+        "commit": result.commit,
+        "health": None
+        if health is None
+        else {
+            "healthy": health.healthy,
+            "checkedAt": health.checked_at.isoformat(),
+            "detail": health.detail,
+        },
+    }
     if result.commit is None:
-        click.echo(f"{name} {result.version} is already {word} in {environment}: no change")
-        return 0
-    click.echo(f"{word} {name} {result.version} in {environment} (commit {result.commit[:12]})")
-    if result.health is not None and result.health.healthy is None:
-        click.echo("  health check: HTTP, run when hosts activate it (a failure rolls back)")
-    elif result.health is not None:
-        click.echo(
-            f"  health check passed at {result.health.checked_at.isoformat()}: "
-            f"{result.health.detail}"
-        )
-    click.echo("  hosts follow at their next 'powerx agent sync'")
+        lines = [f"{name} {result.version} is already {word} in {environment}: no change"]
+    else:
+        lines = [f"{word} {name} {result.version} in {environment} (commit {result.commit[:12]})"]
+        if health is not None and health.healthy is None:
+            lines.append("  health check: HTTP, run when hosts activate it (a failure rolls back)")
+        elif health is not None:
+            lines.append(
+                f"  health check passed at {health.checked_at.isoformat()}: {health.detail}"
+            )
+        lines.append("  hosts follow at their next 'powerx agent sync'")
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     return 0
 
 
-@plugin.command("enable")
+@click.command("enable", cls=Command, renamed={"--store": "--plugin-store"})
 @_switch_options
-@click.option(
-    "--store",
-    "store_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar=STORE_ENV,
-    required=True,
-    help=f"A plugin store synced from this environment, where the version passed its health "
-    f"check [${STORE_ENV}].",
+@plugin_store_option(
+    f"A plugin store synced from this environment, where the version passed its health "
+    f"check [${STORE_ENV}]."
 )
-def enable(
-    name: str,
-    environment: str,
-    repo_dir: Path,
-    branch: str,
-    remote: str | None,
-    operator: str | None,
-    reason: str | None,
-    store_dir: Path,
-) -> int:
+def enable(**options: Any) -> int:
     """Enable plugin NAME in an environment, once its health check passed: one commit.
 
     Refused (exit 1) unless STORE's status file records that the version and digest
     environments/ENV/plugins/NAME.yaml names passed its health check.
     """
-    return _switch(True, name, environment, repo_dir, branch, remote, operator, reason, store_dir)
+    return _switch(True, **options)
 
 
-@plugin.command("disable")
+@click.command("disable")
 @_switch_options
-def disable(
-    name: str,
-    environment: str,
-    repo_dir: Path,
-    branch: str,
-    remote: str | None,
-    operator: str | None,
-    reason: str | None,
-) -> int:
+def disable(**options: Any) -> int:
     """Disable plugin NAME in an environment: hosts keep it installed but inactive."""
-    return _switch(False, name, environment, repo_dir, branch, remote, operator, reason, None)
+    return _switch(False, **options)
 
 
-@plugin.command("status")
-@StoreOption
-@click.option(
-    "--env",
-    "environment_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Also compare with this environment folder (what the next sync would do).",
+@click.command("status", cls=Command, renamed=RENAMED)
+@plugin_store_option()
+@env_dir_option(
+    "Also compare with this environment folder (what the next sync would do).", required=False
 )
 @click.option("--tenant", help="The tenant for canaries [default: the last sync's].")
 @FormatOption

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,32 +14,26 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pipeline.bundle.alerts import import_notifier, post_alert
-from pipeline.bundle.export import DEFAULT_VALIDITY, ExportRequest, export_bundle
-from pipeline.bundle.importer import ImportRequest, ImportResult, import_bundle
-from pipeline.cli.options import repo_option
-from pipeline.cli.plugin_group import plugin
-from pipeline.errors import GateError, InputError
-from pipeline.signing.keys import passphrase_for
+from pipeline.bundle.export import ExportRequest, export_bundle
+from pipeline.bundle.importer import ImportRequest, ImportResult
+from pipeline.cli.options import (
+    format_option,
+    health_timeout_option,
+    plugin_store_option,
+    repo_option,
+)
+from pipeline.cli.vocabulary import WEBHOOKS_ENV, Command, Duration, emit, webhooks_from_env
+from pipeline.workflows.offline_import import Alert
+from pipeline.workflows.offline_import import import_offline as import_with_alerts
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-__all__ = ["export", "plugin"]
+__all__ = ["export", "import_offline"]
 
 PAUSE_ENV = "POWERX_TEST_PAUSE_AT"
 """Test seam: the import stage ("verified", "storing", "stored", "committed") at which the
 process prints `paused <stage>` on stdout and sleeps, so a test can kill -9 it there."""
-
-_DURATION = re.compile(r"^(\d+)([dhm])$")
-
-
-def _duration(text: str) -> timedelta:
-    match = _DURATION.match(text.strip())
-    if match is None:
-        raise InputError(f"not a duration: {text!r}", hint="e.g. 30d, 12h or 90m")
-    units = {"d": "days", "h": "hours", "m": "minutes"}
-    return timedelta(**{units[match.group(2)]: int(match.group(1))})
 
 
 class _Bar:
@@ -85,7 +78,6 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     "--store",
     "stores",
     multiple=True,
-    type=click.Path(file_okay=False, path_type=Path),
     help="An artifact store directory (content-addressed) holding the .pxp files; repeatable.",
 )
 @click.option(
@@ -104,21 +96,31 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     required=True,
     help="The private key that signs the bundle (passphrase from $PX_PASSPHRASE).",
 )
-@click.option("--valid-for", default="30d", show_default=True, help="Expiry: e.g. 30d, 12h.")
+@click.option(
+    "--valid-for",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    help="Expiry: a duration, e.g. 30d, 12h.",
+)
 @click.option("--source-name", help="How the bundle names the source repo [default: its folder].")
+@format_option()
 def export(
     environment: str,
     output: Path,
     repo_dir: Path,
     rev: str,
-    stores: tuple[Path, ...],
+    stores: tuple[str, ...],
     artifacts: tuple[Path, ...],
     since: str | None,
     key: Path,
-    valid_for: str,
+    valid_for: float,
     source_name: str | None,
+    output_format: str,
 ) -> int:
     """Export ENV as one signed offline bundle: desired state, releases, artifacts, licences."""
+    from pipeline.signing.keys import passphrase_for
+
     passphrase = passphrase_for(os.environ)
     request = ExportRequest(
         repo=repo_dir,
@@ -128,25 +130,45 @@ def export(
         passphrase=passphrase,
         now=datetime.now(UTC),
         rev=rev,
-        stores=stores,
+        stores=tuple(Path(store) for store in stores),
         artifacts=artifacts,
         since=since,
-        valid_for=_duration(valid_for) if valid_for else DEFAULT_VALIDITY,
+        valid_for=timedelta(seconds=valid_for),
         source_name=source_name,
     )
     with _progress_bar(f"export {environment}") as progress:
         result = export_bundle(request, progress=progress)
     manifest = result.manifest
     kind = "incremental" if manifest.since is not None else "full"
-    click.echo(
+    lines = [
         f"exported {environment} ({kind}) to {output}: {result.size:,} bytes, "
-        f"{len(result.included)} of {len(manifest.releases)} release(s) included"
-    )
-    click.echo(f"  sequence {manifest.sequence}, expires {manifest.expires.isoformat()}")
-    click.echo(f"  bundle digest sha256:{result.digest}")
+        f"{len(result.included)} of {len(manifest.releases)} release(s) included",
+        f"  sequence {manifest.sequence}, expires {manifest.expires.isoformat()}",
+        f"  bundle digest sha256:{result.digest}",
+    ]
     for release in manifest.releases:
         mark = "+" if release.included else "="
-        click.echo(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+        lines.append(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+    data = {
+        "environment": environment,
+        "kind": kind,
+        "output": str(output),
+        "size": result.size,
+        "sequence": manifest.sequence,
+        "expires": manifest.expires.isoformat(),
+        "digest": f"sha256:{result.digest}",
+        "releases": [
+            {
+                "plugin": release.plugin,
+                "version": release.version,
+                "role": release.role,
+                "included": release.included,
+            }
+            for release in manifest.releases
+        ],
+        "warnings": list(result.warnings),
+    }
+    emit(output_format, data, "".join(f"{line}\n" for line in lines))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     return 0
@@ -164,17 +186,15 @@ def _pause_from_env() -> Callable[[str], None]:
     return pause
 
 
-@plugin.command("import")
+@click.command(
+    "import",
+    cls=Command,
+    renamed={"--store": "--plugin-store", "--alert-webhook": "--webhook"},
+)
 @click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
 @repo_option("The site's own release repo.")
-@click.option(
-    "--store",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    envvar="POWERX_PLUGIN_STORE",
-    help="The host's plugin store [$POWERX_PLUGIN_STORE].",
-)
+@plugin_store_option()
 @click.option("--branch", help="The site repo's branch [default: the checked-out one].")
 @click.option("--host-version", help="The PowerX version of this host, checked against releases.")
 @click.option("--operator", help="Who imports [default: the login name].")
@@ -182,18 +202,21 @@ def _pause_from_env() -> Callable[[str], None]:
 @click.option("--allow-expired", is_flag=True, help="Accept an expired bundle (recorded).")
 @click.option("--no-deploy", is_flag=True, help="Commit and store only; deploy later.")
 @click.option("--tenant", help="Deploy as this tenant (canary resolution).")
-@click.option("--health-timeout", type=float, default=30.0, show_default=True)
+@health_timeout_option()
 @click.option(
-    "--alert-webhook",
-    envvar="POWERX_ALERT_WEBHOOK",
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
     help="POST an alert here when the import is refused or rolled back "
-    "[default: $POWERX_ALERT_WEBHOOK].",
+    f"(repeatable; also ${WEBHOOKS_ENV}).",
 )
+@format_option()
 def import_offline(
     bundle: Path,
     offline: bool,
     repo_dir: Path,
-    store: Path,
+    store_dir: Path,
     branch: str | None,
     host_version: str | None,
     operator: str | None,
@@ -202,14 +225,15 @@ def import_offline(
     no_deploy: bool,
     tenant: str | None,
     health_timeout: float,
-    alert_webhook: str | None,
+    webhooks: tuple[str, ...],
+    output_format: str,
 ) -> int:
     """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it."""
     now = datetime.now(UTC)
     request = ImportRequest(
         bundle=bundle,
         repo=repo_dir,
-        store=store,
+        store=store_dir,
         now=now,
         branch=branch,
         host_version=host_version,
@@ -220,22 +244,21 @@ def import_offline(
         tenant=tenant,
         health_timeout=health_timeout,
     )
-    try:
-        with _progress_bar("verify") as progress:
-            result = import_bundle(request, progress=progress, pause=_pause_from_env())
-    except GateError as error:
-        _alert(alert_webhook, "refused", error.message, bundle)
-        raise
-    _report(result)
-    if not result.ok:
-        _alert(
-            alert_webhook,
-            "rolled-back",
-            "; ".join(result.rollbacks) or "deploy failed",
-            bundle,
+    with _progress_bar("verify") as progress:
+        outcome = import_with_alerts(
+            request,
+            webhooks=[*webhooks, *webhooks_from_env(os.environ, shared=False)],
+            environ=os.environ,
+            progress=progress,
+            pause=_pause_from_env(),
         )
-        return 1
-    return 0
+    if outcome.refused is not None:
+        _show_alert(outcome.alert)
+        raise outcome.refused
+    assert outcome.result is not None
+    emit(output_format, import_json(outcome.result), import_text(outcome.result))
+    _show_alert(outcome.alert)
+    return outcome.exit_code
 
 
 def _login() -> str | None:
@@ -245,35 +268,62 @@ def _login() -> str | None:
         return None
 
 
-def _alert(url: str | None, event: str, message: str, bundle: Path) -> None:
-    notifier = import_notifier([url] if url else [], os.environ)
-    if not notifier.configured:
+def _show_alert(alert: Alert | None) -> None:
+    if alert is None:
         return
-    problems = post_alert(notifier, event, message, bundle=str(bundle))
-    for problem in problems:
+    for problem in alert.problems:
         click.echo(f"alert not delivered: {problem}", err=True)
-    if not problems:
-        click.echo(f"alert sent ({event})", err=True)
+    if not alert.problems:
+        click.echo(f"alert sent ({alert.event})", err=True)
 
 
-def _report(result: ImportResult) -> None:
+def import_text(result: ImportResult) -> str:
+    """The import for people: what was committed, stored and deployed."""
     manifest = result.manifest
+    lines = []
     if result.resumed:
-        click.echo(f"bundle {result.digest[:12]} was already committed; resuming")
-    click.echo(
+        lines.append(f"bundle {result.digest[:12]} was already committed; resuming")
+    lines.append(
         f"imported {manifest.environment} sequence {manifest.sequence} from "
         f"{manifest.source.repo}@{manifest.source.commit[:12]}: commit {(result.commit or '')[:12]}"
     )
-    for override in result.overrides:
-        click.echo(f"  override: {override}")
-    click.echo(f"  {len(result.stored)} artifact(s) in the store")
+    lines += [f"  override: {override}" for override in result.overrides]
+    lines.append(f"  {len(result.stored)} artifact(s) in the store")
     for deployed in result.deployed:
         health = {True: "healthy", False: "UNHEALTHY", None: "no check"}[deployed.healthy]
-        click.echo(
+        lines.append(
             f"  {deployed.plugin}: {deployed.action} {deployed.version or '-'} ({health})"
             + (f": {deployed.message}" if deployed.message and not deployed.healthy else "")
         )
     if result.deploy_note:
-        click.echo(f"  {result.deploy_note}")
-    for rollback in result.rollbacks:
-        click.echo(f"  ROLLED BACK {rollback}")
+        lines.append(f"  {result.deploy_note}")
+    lines += [f"  ROLLED BACK {rollback}" for rollback in result.rollbacks]
+    return "".join(f"{line}\n" for line in lines)
+
+
+def import_json(result: ImportResult) -> dict[str, object]:
+    """The import as JSON data."""
+    manifest = result.manifest
+    return {
+        "ok": result.ok,
+        "environment": manifest.environment,
+        "sequence": manifest.sequence,
+        "source": {"repo": manifest.source.repo, "commit": manifest.source.commit},
+        "digest": f"sha256:{result.digest}",
+        "commit": result.commit,
+        "resumed": result.resumed,
+        "overrides": list(result.overrides),
+        "stored": list(result.stored),
+        "deployed": [
+            {
+                "plugin": d.plugin,
+                "action": d.action,
+                "version": d.version,
+                "healthy": d.healthy,
+                "message": d.message,
+            }
+            for d in result.deployed
+        ],
+        "deployNote": result.deploy_note,
+        "rollbacks": list(result.rollbacks),
+    }

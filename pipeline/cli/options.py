@@ -36,15 +36,74 @@ def push_option(help: str = PUSH_HELP) -> Callable[[F], F]:
     )
 
 
-def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
-    """--format, defaulting to the first choice."""
+def format_option(
+    help: str = "Print the result as text (people) or JSON (tools).",
+) -> Callable[[F], F]:
+    """--format text|json, default text."""
     return click.option(
         "--format",
         "output_format",
-        type=click.Choice(list(choices)),
-        default=choices[0],
+        type=click.Choice(["text", "json"]),
+        default="text",
         show_default=True,
         help=help,
+    )
+
+
+def output_option(help: str, *, required: bool = False, dir_okay: bool = False) -> Callable[[F], F]:
+    """-o/--output: the file (or folder) a command writes."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        type=click.Path(dir_okay=dir_okay, file_okay=not dir_okay, path_type=Path),
+        required=required,
+        help=help,
+    )
+
+
+PLUGIN_STORE_ENV = "POWERX_PLUGIN_STORE"
+
+
+def plugin_store_option(
+    help: str = f"The host's plugin store [${PLUGIN_STORE_ENV}].", *, required: bool = True
+) -> Callable[[F], F]:
+    """--plugin-store DIR: the host's plugin store (never the artifact store, --store)."""
+    return click.option(
+        "--plugin-store",
+        "store_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=PLUGIN_STORE_ENV,
+        required=required,
+        help=help,
+    )
+
+
+def env_dir_option(
+    help: str = "The environment folder (environment.yaml + plugins/*.yaml).",
+    *,
+    required: bool = True,
+) -> Callable[[F], F]:
+    """--env-dir DIR: an environment's folder (--env is always an environment's name)."""
+    return click.option(
+        "--env-dir",
+        "environment_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        required=required,
+        help=help,
+    )
+
+
+def health_timeout_option() -> Callable[[F], F]:
+    """--health-timeout DURATION (default 30 s)."""
+    from pipeline.cli.vocabulary import Duration
+
+    return click.option(
+        "--health-timeout",
+        type=Duration(minimum=0.1),
+        default="30",
+        show_default=True,
+        help="Upper bound on any plugin's own health-check timeout: a duration, e.g. 30s, 2m.",
     )
 
 

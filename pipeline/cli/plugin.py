@@ -1,279 +1,49 @@
-"""`px-plugin`: the plugin developer's tools: build, pack, sign and verify plugin packages."""
+"""`px-plugin`: the plugin developer's tools: build, pack, sign and verify plugin packages.
+
+The group imports no command: each is imported when it runs (`COMMANDS`).
+"""
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime
-from pathlib import Path
-
 import click
-from pydantic import ValidationError
 
 from pipeline import __version__
 from pipeline.cli.errors import exit_with
-from pipeline.errors import InputError
-from pipeline.models.signing import ReleasePredicate
-from pipeline.packaging import build_plugin, inspect_package, pack_plugin
-from pipeline.packaging.archive import read_package_manifest
-from pipeline.signing.artifact import (
-    SignRequest,
-    VerifyRequest,
-    default_builder,
-    load_signing_policy,
-    sign_artifact,
-    verify_artifact,
-    write_keypair,
-)
-from pipeline.signing.keys import passphrase_for
-from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
+from pipeline.cli.lazy import Lazy, LazyGroup
 
-DEFAULT_POLICY = Path("policies/signing.yaml")
+COMMANDS = {
+    "build": Lazy(
+        "pipeline.cli.plugin_build:build",
+        "Run the plugin's declared build and collect its output in DIRECTORY/dist/.",
+    ),
+    "keygen": Lazy(
+        "pipeline.cli.plugin_sign:keygen",
+        "Make an ECDSA P-256 key pair; the private key is encrypted with a passphrase.",
+    ),
+    "pack": Lazy(
+        "pipeline.cli.plugin_build:pack",
+        "Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM.",
+    ),
+    "sign": Lazy(
+        "pipeline.cli.plugin_sign:sign",
+        "Sign ARTIFACT: a Sigstore bundle over an in-toto statement of the release.",
+    ),
+    "verify": Lazy(
+        "pipeline.cli.plugin_sign:verify",
+        "Verify ARTIFACT's signature, offline: digest, signature, signer, validity, revocation.",
+    ),
+}
+"""Every `px-plugin` command: where it lives and its short help (kept equal to the
+command's own by tests/test_cli_lazy.py)."""
 
-FilePath = click.Path(dir_okay=False, path_type=Path)
-ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="px-plugin")
 def cli() -> None:
     """PowerX plugin developer's tools: build, pack, sign and verify plugin packages.
 
     See docs/cli.md for every command.
     """
-
-
-PluginDir = click.Path(exists=True, file_okay=False, path_type=Path)
-
-
-@cli.command()
-@click.argument("directory", type=PluginDir, default=".")
-@click.option(
-    "--timeout", type=float, default=900, show_default=True, help="Seconds the build may take."
-)
-def build(directory: Path, timeout: float) -> int:
-    """Run the plugin's declared build and collect its output in DIRECTORY/dist/.
-
-    A failing build stops with its own output (exit 1) and leaves the previous dist/.
-    """
-    result = build_plugin(directory, timeout=timeout)
-    click.echo(
-        f"built {result.manifest.ref}: {result.files} file(s) in {result.dist} "
-        f"({result.seconds:.1f} s)"
-    )
-    return 0
-
-
-@cli.command()
-@click.argument("directory", type=PluginDir, default=".")
-@click.option(
-    "-o",
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder to write <name>-<version>.pxp into [default: DIRECTORY].",
-)
-def pack(directory: Path, out_dir: Path | None) -> int:
-    """Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM.
-
-    Every time stamp is $SOURCE_DATE_EPOCH (default 0).
-    """
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "0")
-    if not epoch.isdigit():
-        raise InputError(f"SOURCE_DATE_EPOCH must be a number of seconds, not {epoch!r}")
-    result = pack_plugin(directory, out_dir, source_date_epoch=int(epoch))
-    click.echo(f"packed {result.path} ({result.size:,} bytes, {len(result.files)} files)")
-    click.echo(f"sha256:{result.sha256}")
-    return 0
-
-
-def _passphrase(confirm: bool) -> bytes:
-    """The key passphrase: $PX_PASSPHRASE, else asked for on a terminal (never echoed)."""
-    return passphrase_for(os.environ, confirm=confirm)
-
-
-@cli.command()
-@click.option(
-    "--out",
-    "prefix",
-    type=FilePath,
-    default=Path("powerx-signing"),
-    show_default=True,
-    help="Writes PREFIX.key (encrypted) and PREFIX.pub.",
-)
-@click.option("--force", is_flag=True, help="Replace an existing key pair.")
-def keygen(prefix: Path, force: bool) -> int:
-    """Make an ECDSA P-256 key pair; the private key is encrypted with a passphrase.
-
-    The passphrase comes from $PX_PASSPHRASE, or is asked for twice.
-    """
-    files = write_keypair(prefix, _passphrase(confirm=True), force=force)
-    click.echo(f"private key: {files.private} (keep it secret)")
-    click.echo(f"public key:  {files.public}")
-    click.echo(f"key id:      {files.key_id}")
-    click.echo("trust it by adding the public key and id to policies/signing.yaml")
-    return 0
-
-
-@cli.command()
-@click.argument("artifact", type=ExistingFile)
-@click.option("--key", type=ExistingFile, help="Sign offline with this private key (else keyless).")
-@click.option(
-    "--identity-token",
-    envvar="PX_IDENTITY_TOKEN",
-    help="OIDC token for keyless signing [default: ambient credentials in CI].",
-)
-@click.option("--staging", is_flag=True, help="Keyless: use Sigstore's staging instance.")
-@click.option("--plugin", "plugin", help="The plugin's name [default: from a .pxp's plugin.yaml].")
-@click.option("--version", "plugin_version", help="The plugin's version [default: from a .pxp].")
-@click.option("--source-commit", required=True, help="The git commit the artifact was built from.")
-@click.option("--builder", default=None, help="Who built it [default: this CI run or host].")
-@click.option(
-    "--not-before",
-    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
-    help="Key mode: the signature is not valid before this time.",
-)
-@click.option(
-    "--not-after",
-    type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"]),
-    help="Key mode: the signature expires at this time.",
-)
-@click.option(
-    "-o", "--output", type=FilePath, help="Bundle path [default: ARTIFACT.sigstore.json]."
-)
-def sign(
-    artifact: Path,
-    key: Path | None,
-    identity_token: str | None,
-    staging: bool,
-    plugin: str | None,
-    plugin_version: str | None,
-    source_commit: str,
-    builder: str | None,
-    not_before: datetime | None,
-    not_after: datetime | None,
-    output: Path | None,
-) -> int:
-    """Sign ARTIFACT: a Sigstore bundle over an in-toto statement of the release."""
-    if key is None and (not_before or not_after):
-        raise InputError("--not-before/--not-after go with --key (keyless certificates expire)")
-    if plugin is None or plugin_version is None:
-        if artifact.suffix != ".pxp":
-            raise InputError("--plugin and --version are needed to sign anything but a .pxp")
-        manifest = read_package_manifest(artifact)
-        plugin, plugin_version = plugin or manifest.name, plugin_version or manifest.version
-    predicate = _predicate(plugin, plugin_version, source_commit, builder, not_before, not_after)
-    result = sign_artifact(
-        SignRequest(
-            artifact=artifact,
-            predicate=predicate,
-            output=output,
-            key=key,
-            passphrase=_passphrase(confirm=False) if key is not None else None,
-            identity_token=identity_token,
-            staging=staging,
-        )
-    )
-    click.echo(f"signed {artifact} (sha256:{result.digest}, {result.mode} mode)")
-    click.echo(f"bundle: {result.bundle}")
-    return 0
-
-
-def _predicate(
-    plugin: str,
-    version: str,
-    source_commit: str,
-    builder: str | None,
-    not_before: datetime | None,
-    not_after: datetime | None,
-) -> ReleasePredicate:
-    data: dict[str, object] = {
-        "plugin": plugin,
-        "version": version,
-        "sourceCommit": source_commit,
-        "builder": builder or default_builder(),
-    }
-    for name, value in (("notBefore", not_before), ("notAfter", not_after)):
-        if value is not None:
-            data[name] = value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        return ReleasePredicate.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"])
-        raise InputError(
-            f"cannot sign: {field}: {first['msg'].removeprefix('Value error, ')}",
-            hint="--version takes a semantic version, --source-commit a full git commit id",
-        ) from None
-
-
-@cli.command()
-@click.argument("artifact", type=ExistingFile)
-@click.option("--bundle", type=ExistingFile, help="The bundle [default: ARTIFACT.sigstore.json].")
-@click.option("--identity", help="Trust only this keyless identity (with --issuer).")
-@click.option(
-    "--identity-regexp", help="Trust keyless identities matching this regex (with --issuer)."
-)
-@click.option("--issuer", help="The OIDC issuer of --identity.")
-@click.option("--key", "keys", type=ExistingFile, multiple=True, help="Trust only this public key.")
-@click.option("--staging", is_flag=True, help="Verify against Sigstore's staging instance.")
-@click.option(
-    "--trusted-root", type=ExistingFile, help="A private Sigstore instance's trusted_root.json."
-)
-@click.option(
-    "--policy",
-    type=ExistingFile,
-    help="Signing policy [default: policies/signing.yaml when it exists].",
-)
-@click.option("--env", "environment", help="Apply this environment's stricter signing rules.")
-def verify(
-    artifact: Path,
-    bundle: Path | None,
-    identity: str | None,
-    identity_regexp: str | None,
-    issuer: str | None,
-    keys: tuple[Path, ...],
-    staging: bool,
-    trusted_root: Path | None,
-    policy: Path | None,
-    environment: str | None,
-) -> int:
-    """Verify ARTIFACT's signature, offline: digest, signature, signer, validity, revocation.
-
-    Explicit --identity/--issuer or --key override the policy's signers, as with
-    `cosign verify-blob`. Exit 0 verified, 1 refused, 2 bad input.
-    """
-    policy_path = policy or (DEFAULT_POLICY if DEFAULT_POLICY.is_file() else None)
-    trust = TrustInputs.from_options(
-        load_signing_policy(policy_path) if policy_path else None,
-        identity=identity,
-        identity_regexp=identity_regexp,
-        issuer=issuer,
-        public_keys=tuple(path.read_bytes() for path in keys),
-        staging=staging,
-        trusted_root=trusted_root,
-    )
-    verification = verify_artifact(
-        VerifyRequest(artifact, trust, datetime.now(UTC), bundle=bundle, environment=environment)
-    )
-    if artifact.suffix == ".pxp":  # a package must also be sound inside: paths, checksums
-        package = inspect_package(artifact)
-        check_release_names(verification.release, package.manifest.name, package.manifest.version)
-        verification_note = (
-            f"package {package.manifest.ref}: {len(package.files)} files, checksums ok"
-        )
-    else:
-        verification_note = ""
-    who = verification.signer + (f" ({verification.issuer})" if verification.issuer else "")
-    click.echo(f"verified {artifact}: sha256:{verification.digest}")
-    click.echo(f"  signed by {who}, {verification.mode} mode")
-    if verification.release is not None:
-        click.echo(f"  release {verification.release.plugin}@{verification.release.version}")
-    for check in verification.checks:
-        click.echo(f"  ok: {check}")
-    if verification_note:
-        click.echo(f"  ok: {verification_note}")
-    return 0
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ from pipeline.cli.options import (
     push_option,
     repo_option,
 )
+from pipeline.cli.usage import release_ref
+from pipeline.cli.vocabulary import Duration
 from pipeline.gitrepo import GitRepo
 from pipeline.models.rollout import ProviderConfig, RolloutSpec
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
@@ -168,6 +170,7 @@ def rollout() -> None:
 @click.argument("release", metavar="PLUGIN@VERSION")
 @click.option("--group", help="Run the canary in this tenant group of environment.yaml.")
 @_common
+@format_option()
 def start(
     release: str,
     group: str | None,
@@ -178,18 +181,20 @@ def start(
     operator: str | None,
     webhooks: tuple[str, ...],
     slack_webhooks: tuple[str, ...],
+    output_format: str,
 ) -> int:
     """Put PLUGIN@VERSION into an environment as a canary at the first step.
 
     The version must be allowed into the environment as `powerx promote` would allow it
     (gates, order, soak, approvals, windows). One commit, with the plan in its message.
     """
-    plugin, sep, version = release.partition("@")
-    if not sep or not plugin or not version:
-        raise click.UsageError(f"PLUGIN@VERSION must be plugin@version, not {release!r}")
+    plugin, version = release_ref(release, "PLUGIN@VERSION")
     target = _target(repo_dir, branch, remote, operator, webhooks, slack_webhooks)
     result = start_rollout(target, StartRequest(plugin, version, environment, _now(), group))
-    click.echo(f"{plugin} in {environment}: {result.message}" + _commit_text(result))
+    if output_format == "json":
+        click.echo(json.dumps(result.as_dict(), indent=2))
+    else:
+        click.echo(f"{plugin} in {environment}: {result.message}" + _commit_text(result))
     _report_deliveries(target)
     return 0
 
@@ -198,7 +203,7 @@ def start(
 @click.argument("plugin")
 @_metrics_options
 @_common
-@format_option("text", "json", help="Output format.")
+@format_option()
 def step(
     plugin: str,
     prometheus: str | None,
@@ -230,9 +235,9 @@ def step(
 @click.argument("plugin")
 @click.option(
     "--interval",
-    type=click.FloatRange(min=0, min_open=True),
-    metavar="SECONDS",
-    help="Time between analyses [default: the rollout policy's interval].",
+    type=Duration(),
+    help="Time between analyses, a duration (e.g. 30s, 5m) [default: the rollout policy's "
+    "interval].",
 )
 @_metrics_options
 @_common
@@ -271,7 +276,7 @@ def watch(
 @click.option("--env", "environment", required=True, help="The environment.")
 @repo_option()
 @branch_option("The branch.")
-@format_option("text", "json", help="Output format.")
+@format_option()
 def status(plugin: str, environment: str, repo_dir: Path, branch: str, output_format: str) -> int:
     """Where PLUGIN's rollout in an environment stands, and its latest decisions."""
     report = rollout_status(Target(GitRepo(repo_dir), branch=branch), plugin, environment)

@@ -34,12 +34,12 @@ _writing = combine(
     branch_option("The branch to commit on (its tip is edited)."),
     push_option(),
     operator_option,
-    format_option("text", "json"),
+    format_option(),
 )
 _reading = combine(
     repo_option(),
     branch_option("The branch whose tip is read."),
-    format_option("text", "json"),
+    format_option(),
 )
 
 

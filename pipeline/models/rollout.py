@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -16,32 +15,23 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline import duration
 from pipeline.models.base import Document, Name, Strict
 from pipeline.urls import credential_problem
 
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?$")
-_UNITS = (3600.0, 60.0, 1.0)
-
 
 def parse_duration(value: object) -> object:
-    """'90s', '5m', '1h30m', '1.5s' or a number of seconds -> seconds; anything else unchanged."""
+    """'90s', '5m', '1h30m', '1.5s' or a number of seconds -> seconds; anything else unchanged.
+
+    The format is `pipeline.duration`'s, the one every duration in PowerX uses.
+    """
     if isinstance(value, bool):
-        raise ValueError("not a duration: use seconds or e.g. '30s', '5m', '1h30m'")
+        raise ValueError(f"not a duration: {duration.HINT}")
     if isinstance(value, int | float):
         return float(value)
     if not isinstance(value, str):
         return value
-    text = value.strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    match = _DURATION.match(text)
-    if not text or match is None or not any(match.groups()):
-        raise ValueError("not a duration: use seconds or e.g. '30s', '5m', '1h30m'")
-    return sum(
-        float(part) * unit for part, unit in zip(match.groups(), _UNITS, strict=True) if part
-    )
+    return duration.parse_duration(value)
 
 
 def _finite(value: float) -> float:
@@ -59,7 +49,7 @@ Seconds = Annotated[
         {
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _DURATION.pattern},
+                {"type": "string", "pattern": duration.PATTERN},
             ],
             "description": "a duration: seconds, or e.g. '30s', '5m', '1h30m'",
         }

@@ -44,12 +44,15 @@ class CheckRequest:
     """The reviews of the pull request under check: approvals besides signed records."""
     resolve_teams: TeamResolver | None = None
     """Adds members of teams mirrored from a forge (GitHub teams) to the base's teams."""
+    base_ref: str | None = None
+    """The branch the pull request targets, as CI names it (`pipeline.ci.base_ref`): the
+    default base when `base` is None."""
 
 
 def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     """Evaluate every change between base and head; InputError for bad revisions or policies."""
     head_commit = git.resolve(request.head)
-    base_commit = head_commit if request.audit else _base_commit(git, request.base, head_commit)
+    base_commit = head_commit if request.audit else _base_commit(git, request, head_commit)
     cache: ParseCache = {}
     base, head = Snapshot(git, base_commit, cache), Snapshot(git, head_commit, cache)
     policies = base.policies()
@@ -99,15 +102,15 @@ def uncommitted_warning(git: GitRepo, request: CheckRequest) -> str | None:
     )
 
 
-def _base_commit(git: GitRepo, base: str | None, head: pygit2.Commit) -> pygit2.Commit:
+def _base_commit(git: GitRepo, request: CheckRequest, head: pygit2.Commit) -> pygit2.Commit:
     """Where the change starts: the merge base of head with `base` or the default branch.
 
     Like a pull request, a branch that is behind `base` is not charged with undoing
     what `base` gained since the branch forked.
     """
-    if base is not None:
-        return git.merge_base(git.resolve(base), head)
-    branch = git.default_branch()
+    if request.base is not None:
+        return git.merge_base(git.resolve(request.base), head)
+    branch = git.default_branch(request.base_ref)
     if branch is None:
         raise InputError(
             "cannot tell the default branch to compare against",

@@ -1,0 +1,91 @@
+"""`powerx remind`: requests waiting for approvals, a webhook alert and pull request comments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo
+from pipeline.promotion.remind import (
+    Reminder,
+    comment_on_requests,
+    notify_webhook,
+    pending_requests,
+)
+from pipeline.workflows.common import FlagError, branch_reviews, forge_factory
+
+
+@dataclass(frozen=True)
+class RemindCommand:
+    """Where the requests are, and how overdue ones are announced."""
+
+    repo: Path
+    base: str
+    remote: str | None
+    webhooks: list[str]
+    """Where overdue requests are POSTed."""
+    comment: bool
+    github_repo: str | None
+    now: datetime
+    environ: Mapping[str, str]
+
+
+@dataclass
+class RemindOutcome:
+    """The waiting requests, the webhooks' failures and the comments posted."""
+
+    reminders: list[Reminder]
+    webhook_problems: list[str] = field(default_factory=list)
+    comments: list[str] = field(default_factory=list)
+
+    @property
+    def overdue(self) -> bool:
+        """Some request is past its SLA."""
+        return any(r.overdue for r in self.reminders)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a request is overdue (a scheduled run alerts), else 0."""
+        return 1 if self.overdue else 0
+
+
+def remind(command: RemindCommand) -> RemindOutcome:
+    """List waiting requests; when some are overdue, POST the webhook and comment if asked.
+
+    A webhook that cannot be reached is reported, not raised: the exit code still alerts.
+    """
+    if command.comment and not command.github_repo:
+        raise FlagError("--comment needs --github-repo (or $GITHUB_REPOSITORY)")
+    from pipeline.policy.github_reviews import with_github_members
+
+    git = GitRepo(command.repo)
+    if command.remote:
+        git.fetch_all(command.remote)
+    client = None
+    if command.github_repo:
+        client = forge_factory(command.github_repo, "to read reviews", command.environ)()
+    base, remote = command.base, command.remote
+    outcome = RemindOutcome(
+        pending_requests(
+            git,
+            f"refs/remotes/{remote}/{base}" if remote else base,
+            remote=remote,
+            now=command.now,
+            reviews_of=partial(branch_reviews, client, base) if client else None,
+            teams=partial(with_github_members, client=client) if client else None,
+        )
+    )
+    for url in command.webhooks if outcome.overdue else []:
+        try:
+            notify_webhook(url, outcome.reminders)
+        except InputError as error:
+            outcome.webhook_problems.append(error.message)
+    if outcome.overdue and command.comment and client is not None:
+        outcome.comments = comment_on_requests(
+            client, outcome.reminders, base=base, now=command.now
+        )
+    return outcome
