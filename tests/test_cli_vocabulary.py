@@ -90,7 +90,8 @@ def test_env_is_always_an_environment_name() -> None:
         for option in options(command):
             if "--env" in option.opts:
                 assert isinstance(option.type, click.types.StringParamType), name
-                assert option.name == "environment" or option.name == "to_env", name
+                assert option.name in ("environment", "to_env", "environments"), name
+                assert option.multiple == (option.name == "environments"), name
 
 
 def test_the_two_stores_have_two_names() -> None:
