@@ -154,14 +154,14 @@ def test_init_with_a_name_too_long(sandbox: Path) -> None:
 
 def test_schema_into_a_folder_the_user_may_not_write(sandbox: Path) -> None:
     out = locked(sandbox / "schemas")
-    result = run("powerx", "schema", "--out", str(out))
+    result = run("powerx", "schema", "-o", str(out))
     assert_refused(result, "write", out / "release.schema.json", sandbox)
     assert not any(out.iterdir())
 
 
 def test_schema_below_a_file(sandbox: Path) -> None:
     (sandbox / "a-file").write_text("")
-    result = run("powerx", "schema", "--out", str(sandbox / "a-file" / "schemas"))
+    result = run("powerx", "schema", "-o", str(sandbox / "a-file" / "schemas"))
     assert_refused(result, "create directory", sandbox / "a-file" / "schemas", sandbox)
 
 
@@ -270,7 +270,7 @@ def test_pack_into_a_folder_the_user_may_not_write(sandbox: Path) -> None:
 
 def test_keygen_into_a_folder_the_user_may_not_write(sandbox: Path) -> None:
     out = locked(sandbox / "keys")
-    result = run("px-plugin", "keygen", "--out", str(out / "team"))
+    result = run("px-plugin", "keygen", "-o", str(out / "team"))
     assert_refused(result, "write", out / "team.key", sandbox)
     assert not any(out.iterdir())
 
@@ -278,7 +278,7 @@ def test_keygen_into_a_folder_the_user_may_not_write(sandbox: Path) -> None:
 def test_sign_beside_an_artifact_the_user_may_not_write(sandbox: Path) -> None:
     (sandbox / "keys").mkdir()
     give(sandbox / "keys")
-    made = run("px-plugin", "keygen", "--out", str(sandbox / "keys" / "team"))
+    made = run("px-plugin", "keygen", "-o", str(sandbox / "keys" / "team"))
     assert made.returncode == 0, made.stderr
     artifact = sandbox / "dist" / "hello-1.0.0.tgz"
     artifact.parent.mkdir()

@@ -68,7 +68,7 @@ def encrypted_key(tmp_path: Path) -> Path:
 
 
 def test_keygen(tmp_path: Path) -> None:
-    refused(run("px-plugin", "keygen", "--out", str(tmp_path / "new"), cwd=tmp_path))
+    refused(run("px-plugin", "keygen", "-o", str(tmp_path / "new"), cwd=tmp_path))
     assert list(tmp_path.iterdir()) == []
 
 
