@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,9 @@ def assignment_figures(runs: int, tenants: int) -> tuple[Rows, list[str]]:
     checks: list[str] = []
     on_canary: dict[int, set[str]] = {}
 
+    def assign(state: PluginState) -> list[tuple[str, str]]:
+        return [version_for_tenant(state, t) for t in ids]
+
     def check_share(weight: int, versions: list[tuple[str, str]]) -> None:
         on = {t for t, (version, _) in zip(ids, versions, strict=True) if version == "1.1.0"}
         share = len(on) / tenants
@@ -261,10 +265,7 @@ def assignment_figures(runs: int, tenants: int) -> tuple[Rows, list[str]]:
         "bucket": Step(lambda: [bucket(t, "bench") for t in ids], check=check_count),
     }
     for weight, state in states.items():
-        steps[f"vft{weight}"] = Step(
-            lambda state=state: [version_for_tenant(state, t) for t in ids],
-            check=lambda versions, weight=weight: check_share(weight, versions),
-        )
+        steps[f"vft{weight}"] = Step(partial(assign, state), check=partial(check_share, weight))
     times = rounds(steps, runs)
     rows = [
         ("baseline: sha256 of plugin + tenant id", pair_of(times["sha256"], times["sha256"])),

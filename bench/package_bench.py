@@ -340,7 +340,7 @@ def bench_pack(plugin: Path, work: Path, runs: int) -> PackFigures:
     named = [str(PX_PLUGIN), "sign", str(package), "--key", str(cli_space.key)]
     named += ["--source-commit", SOURCE_COMMIT, "--plugin", PLUGIN_NAME]
     named += ["--version", PLUGIN_VERSION]
-    pipelines = {
+    pipelines: dict[str, Steps] = {
         "baseline": baseline_steps(plugin, work),
         "cli": cli_steps(cli_space),
         "library": library_steps(library_space),

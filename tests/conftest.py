@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
 import pytest
 
 from pipeline.cli.errors import run_command
@@ -104,13 +105,17 @@ class CliResult:
     err: str
 
 
+RunCli = Callable[..., CliResult]
+"""The `run_cli` fixture: run(command, *argv) -> CliResult."""
+
+
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[object]:
+def run_cli(capsys: pytest.CaptureFixture[str]) -> Iterator[RunCli]:
     """Run a click command in-process through the real top-level error handler."""
 
-    def run(command: object, *argv: str) -> CliResult:
+    def run(command: click.Command, *argv: str) -> CliResult:
         capsys.readouterr()
-        code = run_command(command, list(argv))  # type: ignore[arg-type]
+        code = run_command(command, list(argv))
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Repo, git
+from conftest import Repo, RunCli, git
 from factories import yaml_text
 from test_agent_support import FAIL, Site, state
 
@@ -44,7 +44,7 @@ def store_args(site: Site) -> list[str]:
     return ["--store", str(site.store.root)]
 
 
-def test_import_disabled_sync_enable_sync(site_repo: tuple[Repo, Site], run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_import_disabled_sync_enable_sync(site_repo: tuple[Repo, Site], run_cli: RunCli) -> None:
     repo, site = site_repo
     digest = site.package("hello", "1.0.0")
     text = "# managed by the release team\n" + yaml_text(
@@ -102,8 +102,8 @@ def test_import_disabled_sync_enable_sync(site_repo: tuple[Repo, Site], run_cli)
 
 
 def test_enable_is_refused_until_the_health_check_passed(
-    site_repo: tuple[Repo, Site], run_cli
-) -> None:  # type: ignore[no-untyped-def]
+    site_repo: tuple[Repo, Site], run_cli: RunCli
+) -> None:
     repo, site = site_repo
     digest = site.package("hello", "1.0.0", command=FAIL)
     repo.commit(
@@ -166,15 +166,17 @@ def test_enable_refuses_a_version_the_store_never_checked(site_repo: tuple[Repo,
         set_enabled(GitRepo(repo.path), SwitchRequest("hello", "test", True), store=site.store)
 
 
-def test_switch_of_an_unknown_plugin_is_bad_input(site_repo: tuple[Repo, Site], run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_switch_of_an_unknown_plugin_is_bad_input(
+    site_repo: tuple[Repo, Site], run_cli: RunCli
+) -> None:
     repo, _ = site_repo
     result = run_cli(cli, "plugin", "disable", "ghost", "--env", "prod", "--repo", str(repo.path))
     assert result.code == 2 and "ghost is not deployed in prod" in result.err
 
 
 def test_disable_with_push_lands_on_the_remote(
-    site_repo: tuple[Repo, Site], tmp_path: Path, run_cli
-) -> None:  # type: ignore[no-untyped-def]
+    site_repo: tuple[Repo, Site], tmp_path: Path, run_cli: RunCli
+) -> None:
     repo, site = site_repo
     deploy(repo, site, "hello", "1.0.0")
     remote = tmp_path / "remote.git"
@@ -194,7 +196,9 @@ def test_disable_with_push_lands_on_the_remote(
     assert again.code == 0 and "already disabled" in again.out
 
 
-def test_status_shows_drift_against_the_environment(site_repo: tuple[Repo, Site], run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_status_shows_drift_against_the_environment(
+    site_repo: tuple[Repo, Site], run_cli: RunCli
+) -> None:
     repo, site = site_repo
     never = run_cli(cli, "plugin", "status", *store_args(site))
     assert never.code == 2 and "never synced" in never.err
@@ -214,7 +218,7 @@ def test_status_shows_drift_against_the_environment(site_repo: tuple[Repo, Site]
     assert json.loads(by_hand.out)["plugins"][0]["drift"].startswith("the active link differs")
 
 
-def test_sync_cli_bad_input_and_failures(site_repo: tuple[Repo, Site], run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_sync_cli_bad_input_and_failures(site_repo: tuple[Repo, Site], run_cli: RunCli) -> None:
     repo, site = site_repo
     missing = run_cli(cli, "agent", "sync", "--env", str(site.root / "nope"), *store_args(site))
     assert missing.code == 2 and "does not exist" in missing.err
@@ -228,8 +232,8 @@ def test_sync_cli_bad_input_and_failures(site_repo: tuple[Repo, Site], run_cli) 
 
 
 def test_pause_seam_rejects_unknown_stages(
-    site_repo: tuple[Repo, Site], run_cli, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    site_repo: tuple[Repo, Site], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _, site = site_repo
     monkeypatch.setenv("POWERX_TEST_PAUSE_AT", "nowhere")
     result = run_cli(cli, "agent", "sync", "--env", str(site.env_dir), *store_args(site))
@@ -237,8 +241,8 @@ def test_pause_seam_rejects_unknown_stages(
 
 
 def test_store_path_from_the_environment_variable(
-    site_repo: tuple[Repo, Site], run_cli, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    site_repo: tuple[Repo, Site], run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo, site = site_repo
     deploy(repo, site, "hello", "1.0.0")
     monkeypatch.setenv("POWERX_PLUGIN_STORE", str(site.store.root))

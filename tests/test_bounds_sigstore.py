@@ -102,7 +102,8 @@ def _decoded(value: Json) -> bytes | None:
 
 def _mutations(value: Json, rng: random.Random) -> Iterator[tuple[str, Json]]:
     """(what was done, the new value); '<delete>' deletes the field."""
-    for wrong in (None, 7, -1, True, "x", [], {}, [{}], {"a": []}):
+    wrongs: tuple[Json, ...] = (None, 7, -1, True, "x", [], {}, [{}], {"a": []})
+    for wrong in wrongs:
         if wrong != value or type(wrong) is not type(value):
             yield f"set to {wrong!r}", wrong
     yield "deleted", "<delete>"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from bundle_support import ENV, Site, Source, site_policy
+from conftest import RunCli
 
 from pipeline.bundle.manifest import verify_manifest
 from pipeline.cli.powerx import cli
@@ -95,7 +96,7 @@ def test_export_refuses_missing_artifacts_and_dependencies(source: Source, tmp_p
 
 
 def test_export_cli_with_loose_artifacts(
-    source: Source, tmp_path: Path, run_cli, monkeypatch: pytest.MonkeyPatch
+    source: Source, tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source.release("hello", "1.0.0")
     output = tmp_path / "prod.bundle"

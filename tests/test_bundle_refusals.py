@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from bundle_support import Site, Source, rewrite_bundle, site_policy
-from conftest import PROJECT
+from conftest import PROJECT, RunCli
 from factories import PASSPHRASE, yaml_text
 from test_bundle_import import Webhook
 
@@ -64,7 +64,7 @@ def _two_plugins(source: Source, tmp_path: Path) -> Path:
 
 
 def test_flipped_byte_in_an_artifact(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     good = _two_plugins(source, tmp_path)
     bad = tmp_path / "flipped.bundle"
@@ -81,7 +81,7 @@ def test_flipped_byte_in_an_artifact(
 
 
 def test_swapped_signature_bundle(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     source.release("hello", "1.0.0")
     source.release("world", "1.0.0")
@@ -95,7 +95,7 @@ def test_swapped_signature_bundle(
 
 
 def test_bundle_signed_by_an_untrusted_key(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     source.release("hello", "1.0.0")
     stranger = tmp_path / "stranger.key"
@@ -106,7 +106,7 @@ def test_bundle_signed_by_an_untrusted_key(
 
 
 def test_site_without_bundle_signers_trusts_no_bundle(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     source.release("hello", "1.0.0")
     bundle = tmp_path / "good.bundle"
@@ -118,7 +118,7 @@ def test_site_without_bundle_signers_trusts_no_bundle(
 
 
 def test_replayed_older_bundle(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     source.release("hello", "1.0.0")
     older = tmp_path / "older.bundle"
@@ -129,14 +129,18 @@ def test_replayed_older_bundle(
     assert_refused(site, run_cli, webhook, older, "anti-rollback: bundle sequence")
 
 
-def test_expired_bundle(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_expired_bundle(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     source.release("hello", "1.0.0")
     bundle = tmp_path / "expired.bundle"
     source.export(bundle, now=datetime.now(UTC) - timedelta(days=2), valid_for=timedelta(days=1))
     assert_refused(site, run_cli, webhook, bundle, "the bundle expired at")
 
 
-def test_missing_dependency(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_missing_dependency(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     source.release("base", "1.0.0", deploy=False)
     source.release("app", "1.0.0", dependencies={"base": ">=1.0"})
     source.release("app", "1.1.0", dependencies={"base": ">=1.0"})
@@ -148,7 +152,7 @@ def test_missing_dependency(source: Source, site: Site, tmp_path: Path, run_cli,
 
 
 def test_incompatible_host_version(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     good = _two_plugins(source, tmp_path)
     err = assert_refused(
@@ -158,7 +162,9 @@ def test_incompatible_host_version(
     assert "upgrade the host" in err
 
 
-def test_expired_licence(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_expired_licence(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     source.release("hello", "1.0.0", license="LicenseRef-Acme-Commercial")
     entitlement = {
         "apiVersion": "powerx.io/v1alpha1",
@@ -176,7 +182,9 @@ def test_expired_licence(source: Source, site: Site, tmp_path: Path, run_cli, we
     assert "entitlements/<plugin>.yaml" in err
 
 
-def test_missing_licence(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_missing_licence(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     source.release("hello", "1.0.0", license="LicenseRef-Acme-Commercial")
     bundle = tmp_path / "unlicensed.bundle"
     source.export(bundle)
@@ -210,8 +218,8 @@ def test_escaping_archive_entries(
     source: Source,
     site: Site,
     tmp_path: Path,
-    run_cli,
-    webhook,
+    run_cli: RunCli,
+    webhook: Webhook,
     entry: tarfile.TarInfo,
     message: str,
 ) -> None:
@@ -222,7 +230,9 @@ def test_escaping_archive_entries(
     assert not (tmp_path / "evil.sh").exists()
 
 
-def test_decompression_bomb(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_decompression_bomb(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     bomb = tmp_path / "bomb.bundle"
     size = 24 * 1024 * 1024
     with gzip.open(bomb, "wb", compresslevel=1) as out, tarfile.open(fileobj=out, mode="w|") as tar:
@@ -247,7 +257,9 @@ class _Zeros(io.RawIOBase):
         return True
 
 
-def test_truncated_bundle(source: Source, site: Site, tmp_path: Path, run_cli, webhook) -> None:
+def test_truncated_bundle(
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
+) -> None:
     good = _two_plugins(source, tmp_path)
     cut = tmp_path / "cut.bundle"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
@@ -256,7 +268,7 @@ def test_truncated_bundle(source: Source, site: Site, tmp_path: Path, run_cli, w
 
 
 def test_a_release_the_manifest_does_not_include(
-    source: Source, site: Site, tmp_path: Path, run_cli, webhook
+    source: Source, site: Site, tmp_path: Path, run_cli: RunCli, webhook: Webhook
 ) -> None:
     """Even a trusted exporter cannot slip in a release folder whose signature is unchecked."""
     import hashlib

@@ -380,7 +380,10 @@ def test_no_data_rule_fail_and_nan(release_repo: Repo, tmp_path: Path) -> None:
     made = make_rollout(release_repo, tmp_path, metrics=metrics)
     start = now() - timedelta(seconds=30)
     made.start(now=start)
-    nan = {"error-ratio": HEALTHY["error-ratio"], "latency": ["NaN", "NaN", "Inf", 0.1]}
+    nan: dict[str, list[Any]] = {
+        "error-ratio": HEALTHY["error-ratio"],
+        "latency": ["NaN", "NaN", "Inf", 0.1],
+    }
     provider = FileProvider(samples_file(tmp_path / "m.json", nan, HEALTHY))
     result = made.step(provider, start + timedelta(seconds=4))
     assert result.outcome == "rolled-back"

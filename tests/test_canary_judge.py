@@ -255,7 +255,11 @@ def test_a_hold_turns_into_a_fail_when_even_passing_metrics_would_not_save_the_s
     tmp_path: Path,
 ) -> None:
     metrics = [metric("a", weight=4), metric("b", noData="hold")]
-    samples = {"a{v=2.0.0}": HIGHER, "a{v=1.0.0}": STABLE, "b{v=1.0.0}": STABLE}
+    samples: dict[str, list[Any]] = {
+        "a{v=2.0.0}": HIGHER,
+        "a{v=1.0.0}": STABLE,
+        "b{v=1.0.0}": STABLE,
+    }
     verdict = file_judge(tmp_path, samples, spec(metrics=metrics))
     assert verdict.decision == "fail"
     assert "even if b no-data passed, the score stays below 75" in verdict.reason
@@ -264,7 +268,7 @@ def test_a_hold_turns_into_a_fail_when_even_passing_metrics_would_not_save_the_s
 
 
 def test_inf_samples_are_dropped_and_reported(tmp_path: Path) -> None:
-    samples = {"a{v=2.0.0}": [*STABLE, "+Inf", "NaN"], "a{v=1.0.0}": STABLE}
+    samples: dict[str, list[Any]] = {"a{v=2.0.0}": [*STABLE, "+Inf", "NaN"], "a{v=1.0.0}": STABLE}
     verdict = file_judge(tmp_path, samples, spec(metrics=[metric("a")]))
     result = verdict.metrics[0]
     assert (result.canary_n, result.canary_dropped, result.status) == (8, 2, "pass")

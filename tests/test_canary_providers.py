@@ -224,9 +224,13 @@ def test_timeouts_and_refused_connections_are_unavailable(fake: FakePrometheus) 
 
 def test_credentials_come_from_the_environment_and_never_show(fake: FakePrometheus) -> None:
     fake.script = [(200, matrix(["1"]))]
-    bearer = ProviderConfig(type="prometheus", url=fake.url, bearerTokenEnv="PROM_TOKEN")
+    bearer = ProviderConfig.model_validate(
+        {"type": "prometheus", "url": fake.url, "bearerTokenEnv": "PROM_TOKEN"}
+    )
     provider_from_config(bearer, {"PROM_TOKEN": "s3cret-token"}).samples("q", START, END, 1)
-    basic = ProviderConfig(type="prometheus", url=fake.url, usernameEnv="U", passwordEnv="P")
+    basic = ProviderConfig.model_validate(
+        {"type": "prometheus", "url": fake.url, "usernameEnv": "U", "passwordEnv": "P"}
+    )
     provider_from_config(basic, {"U": "reader", "P": "pw"}).samples("q", START, END, 1)
     assert fake.requests[0]["auth"] == "Bearer s3cret-token"
     assert fake.requests[1]["auth"] == "Basic " + base64.b64encode(b"reader:pw").decode()

@@ -46,7 +46,7 @@ def check(run_cli: Any, repo: Repo, *args: str, base: str = "main") -> Any:
 
 def json_check(run_cli: Any, repo: Repo, base: str = "main") -> dict[str, Any]:
     result = check(run_cli, repo, "--format", "json", base=base)
-    data = json.loads(result.out)
+    data: dict[str, Any] = json.loads(result.out)
     assert data["exit_code"] == result.code
     return data
 

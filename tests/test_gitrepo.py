@@ -213,7 +213,7 @@ def test_push_gives_up_after_the_last_attempt(repo: Repo, tmp_path: Path) -> Non
     other = Repo(tmp_path / "other")
     git(tmp_path, "clone", "-q", str(bare), str(other.path))
     gitrepo = GitRepo(repo.path)
-    attempts = []
+    attempts: list[pygit2.Commit | None] = []
 
     def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
         # Someone else lands a commit between our fetch and our push, every time.
@@ -238,7 +238,7 @@ def test_a_real_conflict_on_the_same_file_escalates_after_three_rounds(
     other = Repo(tmp_path / "other")
     git(tmp_path, "clone", "-q", str(bare), str(other.path))
     gitrepo = GitRepo(repo.path)
-    rounds = []
+    rounds: list[pygit2.Commit | None] = []
 
     def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
         # Another runner changes the very file we change, between our fetch and our push.

@@ -8,9 +8,12 @@ from pipeline.errors import InputError, Location
 from pipeline.yamlio import MAX_NODES, dump_yaml, parse_yaml
 
 
-def refuse(raw: bytes, **kwargs: int) -> InputError:
+def refuse(raw: bytes, max_bytes: int | None = None) -> InputError:
     with pytest.raises(InputError) as caught:
-        parse_yaml(raw, "f.yaml", **kwargs)
+        if max_bytes is None:
+            parse_yaml(raw, "f.yaml")
+        else:
+            parse_yaml(raw, "f.yaml", max_bytes=max_bytes)
     return caught.value
 
 
@@ -33,6 +36,7 @@ def test_malformed_yaml_names_line_and_column() -> None:
 def test_duplicate_keys_are_refused() -> None:
     error = refuse(b"name: a\nversion: 1\nname: b\n")
     assert "duplicate key" in error.message
+    assert error.location is not None
     assert error.location == Location("f.yaml", 1, 1) or error.location.line in (1, 3)
     assert error.hint and "once" in error.hint
 
