@@ -9,11 +9,14 @@ commit of the target's state file, whose message says what changes.
 
 from __future__ import annotations
 
+import posixpath
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pygit2
+from pygit2.enums import FileMode
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
@@ -160,6 +163,32 @@ def _version(snapshot: Snapshot, env: str, plugin: str) -> str | None:
     return loaded.model.version if loaded is not None else None
 
 
+def _state_blob(snapshot: Snapshot, env: str, plugin: str) -> pygit2.Oid | None:
+    """The blob id of a plugin's state file in `env` when it is a regular file, else None.
+
+    Read from the folder's (cached) tree: no file is opened or parsed.
+    """
+    folder, name = posixpath.split(layout.plugin_state_path(env, plugin))
+    tree = snapshot.git.tree(snapshot.commit, folder)
+    if tree is None or name not in tree:
+        return None
+    entry = tree[name]
+    if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+        return None  # a link or a folder: `_version` reads it the long way
+    return entry.id
+
+
+def _same_state(snapshot: Snapshot, source: str, target: str, plugin: str) -> bool:
+    """Both environments hold the very same state file: they run the same version."""
+    blob = _state_blob(snapshot, source, plugin)
+    return blob is not None and blob == _state_blob(snapshot, target, plugin)
+
+
+def _absent(snapshot: Snapshot, env: str, plugin: str) -> bool:
+    """No state file in `env` (a regular file is there without reading it)."""
+    return _state_blob(snapshot, env, plugin) is None and _version(snapshot, env, plugin) is None
+
+
 def _candidate(
     snapshot: Snapshot, policies: PolicySet, plugin: str, request: PromoteRequest
 ) -> Promotion:
@@ -167,10 +196,16 @@ def _candidate(
     targets = [request.to] if request.to else order
     for target in targets:
         source = policies.previous_environment(target)
+        if source is None and (request.to is None or request.version is None):
+            continue  # the first environment takes a named version only
+        if (
+            source is not None
+            and request.to is None
+            and _same_state(snapshot, source, target, plugin)
+        ):
+            continue  # the very same file, so the same version: nothing to read
         current = _version(snapshot, target, plugin)
         if source is None:
-            if request.to is None or request.version is None:
-                continue  # the first environment takes a named version only
             version: str | None = request.version
         else:
             version = _version(snapshot, source, plugin)
@@ -194,9 +229,7 @@ def _candidate(
         if loaded is None:
             raise _HeldError(f"{plugin}@{version} has no release manifest")
         return Promotion(plugin, version, source, target, current, loaded.model)
-    if all(_version(snapshot, env, plugin) is None for env in order) and not snapshot.versions(
-        plugin
-    ):
+    if all(_absent(snapshot, env, plugin) for env in order) and not snapshot.versions(plugin):
         raise _HeldError(f"{plugin} has no release and runs nowhere")
     raise _HeldError(f"every environment already runs what the one before it runs for {plugin}")
 
@@ -237,16 +270,53 @@ def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
     """A version rolled back from an environment does not go back there by itself."""
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
-    for change in git.path_history(snapshot.commit, path):
-        trailers = read_trailers(change.commit.message)
-        if (
-            trailers.get("Action") == "rollback"
-            and trailers.get(ROLLED_BACK_FROM) == promotion.version
-        ):
+    for commit, trailers in _rollbacks(git, snapshot.commit):
+        if trailers.get(ROLLED_BACK_FROM) == promotion.version and _changed(commit, path):
             raise _HeldError(
                 f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
-                f"(commit {change.commit.short_id}): release a fix instead"
+                f"(commit {commit.short_id}): release a fix instead"
             )
+
+
+_Rollbacks = list[tuple[pygit2.Commit, dict[str, str]]]
+_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[pygit2.Oid, _Rollbacks]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _rollbacks(git: GitRepo, tip: pygit2.Commit) -> _Rollbacks:
+    """The rollback commits of the mainline from `tip`, newest first, with their trailers.
+
+    One walk of the commit messages serves every plugin of a run; a walk from a later tip
+    stops where an earlier walk started and reuses what it found.
+    """
+    index = _rollback_index.setdefault(git, {})
+    if tip.id in index:
+        return index[tip.id]
+    found: _Rollbacks = []
+    for commit in git.first_parent_walk(tip):
+        if commit.id in index:
+            found += index[commit.id]
+            break
+        if b"rollback" in commit.raw_message:  # cheap filter before parsing the trailers
+            trailers = read_trailers(commit.message)
+            if trailers.get("Action") == "rollback":
+                found.append((commit, trailers))
+    index[tip.id] = found
+    return found
+
+
+def _changed(commit: pygit2.Commit, path: str) -> bool:
+    """`commit` changed `path` against its first parent (as `GitRepo.path_history` sees it)."""
+    parent = commit.parents[0] if commit.parents else None
+    return _entry_id(commit, path) != (_entry_id(parent, path) if parent is not None else None)
+
+
+def _entry_id(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
+    try:
+        return commit.tree[path].id
+    except KeyError:
+        return None
 
 
 def _check_gates(
@@ -374,6 +444,9 @@ def promote(
     landed: list[tuple[Promotion, str]] = []
     proposed: list[Proposal] = []
     canaries: list[Promotion] = []
+    # The branch tip as this run left it: a commit of ours changes no other plugin's
+    # decision, so only a tip someone else moved calls for deciding again.
+    ours = start.id
     for promotion in plan.ready:
         if policies.promotion.starts_canary(promotion.target) and promotion.previous:
             canaries.append(promotion)  # a first deployment has no stable to compare with
@@ -382,9 +455,11 @@ def promote(
             proposed.append(_propose(git, start, promotion, request, branch, remote, forge))
             continue
 
-        def change(tip: pygit2.Commit | None, p: Promotion = promotion) -> tuple[ChangeSet, str]:
+        def change(
+            tip: pygit2.Commit | None, p: Promotion = promotion, last: pygit2.Oid = ours
+        ) -> tuple[ChangeSet, str]:
             assert tip is not None
-            if tip.id != start.id:  # others pushed first: decide again on what they left
+            if tip.id != last:  # others pushed first: decide again on what they left
                 p = _replan(git, tip, p, request)
             path = layout.plugin_state_path(p.target, p.plugin)
             current = git.read(tip, path, max_bytes=1024 * 1024)
@@ -396,6 +471,7 @@ def promote(
             tip = git.resolve(f"refs/heads/{branch}")
             changes, message = change(tip)
             commit = git.commit(branch, changes, message, parent=tip, when=when)
+        ours = commit.id
         landed.append((promotion, str(commit.id)))
     return PromoteResult(landed, plan.held, proposed, canaries)
 
