@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pygit2
+import pytest
 from conftest import Repo, git
 from factories import plugin_state, yaml_text
-from test_approvals import NOW, key
-from test_promote import publish, repo, run  # noqa: F401 - `repo` is a fixture
+from test_approvals import NOW, key, teams_data
+from test_promote import publish, run
 
 from pipeline.gitrepo import GitRepo
 from pipeline.models.environment import PluginState
@@ -19,6 +20,15 @@ from pipeline.snapshot import shared_cache
 
 ORDER = ("test", "staging", "prod")
 PLUGINS = ("p1", "p2", "p3")
+
+
+@pytest.fixture
+def repo(release_repo: Repo) -> Repo:
+    """The promotion tests' repo: teams, and hello 1.0.0 released on main."""
+    release_repo.git("checkout", "-q", "main")
+    release_repo.commit({"policies/teams.yaml": yaml_text(teams_data())}, "teams")
+    publish(release_repo, "1.0.0")
+    return release_repo
 
 
 class RecordingRepo(GitRepo):
@@ -46,7 +56,7 @@ def parsed_states(git: GitRepo) -> list[str]:
     return sorted(path for _blob, path, model in shared_cache(git) if model is PluginState)
 
 
-def test_nothing_to_promote_parses_no_state_file(repo: Repo) -> None:  # noqa: F811
+def test_nothing_to_promote_parses_no_state_file(repo: Repo) -> None:
     deploy(repo, "hello", ORDER)
     git = GitRepo(repo.path)
     plan = plan_promotions(git, git.resolve("main"), PromoteRequest(now=NOW))
@@ -57,7 +67,7 @@ def test_nothing_to_promote_parses_no_state_file(repo: Repo) -> None:  # noqa: F
     assert parsed_states(git) == []
 
 
-def test_only_environments_that_differ_are_parsed(repo: Repo) -> None:  # noqa: F811
+def test_only_environments_that_differ_are_parsed(repo: Repo) -> None:
     deploy(repo, "hello", ("test", "staging"))
     git = GitRepo(repo.path)
     plan = plan_promotions(git, git.resolve("main"), PromoteRequest(now=NOW))
@@ -89,7 +99,7 @@ def ready_for_staging(repo: Repo) -> None:
         )
 
 
-def test_a_run_of_promotions_decides_once(repo: Repo) -> None:  # noqa: F811
+def test_a_run_of_promotions_decides_once(repo: Repo) -> None:
     ready_for_staging(repo)
     start = repo.git("rev-parse", "main").strip()
     git = RecordingRepo(repo.path)
@@ -100,7 +110,7 @@ def test_a_run_of_promotions_decides_once(repo: Repo) -> None:  # noqa: F811
     assert git.decided_at == [start]  # never again at one of our own commits
 
 
-def test_a_foreign_commit_is_decided_again(repo: Repo, tmp_path: Any) -> None:  # noqa: F811
+def test_a_foreign_commit_is_decided_again(repo: Repo, tmp_path: Any) -> None:
     ready_for_staging(repo)
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
@@ -138,7 +148,7 @@ def test_a_foreign_commit_is_decided_again(repo: Repo, tmp_path: Any) -> None:  
     assert runner.decided_at == [start, foreign[0]]
 
 
-def test_a_rollback_holds_only_its_own_file(repo: Repo) -> None:  # noqa: F811
+def test_a_rollback_holds_only_its_own_file(repo: Repo) -> None:
     from pipeline.promotion.rollback import RollbackRequest, rollback
 
     for plugin in ("hello", "other"):
