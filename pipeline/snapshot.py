@@ -43,6 +43,23 @@ def shared_cache(git: GitRepo) -> ParseCache:
     return cache
 
 
+_blob_results: weakref.WeakKeyDictionary[GitRepo, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def blob_results(git: GitRepo) -> dict[tuple[Any, ...], Any]:
+    """What was worked out from blobs of `git` (evidence summaries, signature checks).
+
+    Keys start with the blob id and name everything else the result depends on, so an
+    entry holds at any revision: deciding again after a commit redoes none of it.
+    """
+    cache = _blob_results.get(git)
+    if cache is None or len(cache) >= SHARED_CACHE_LIMIT:
+        cache = _blob_results[git] = {}
+    return cache
+
+
 @dataclass(frozen=True)
 class Loaded(Generic[D]):
     """A validated file together with its parsed YAML (for line numbers)."""
