@@ -53,7 +53,7 @@ def deploy(repo: Repo, plugin: str, envs: tuple[str, ...], version: str = "1.0.0
 
 
 def parsed_states(git: GitRepo) -> list[str]:
-    return sorted(path for _blob, path, model in shared_cache(git) if model is PluginState)
+    return sorted(path for _blob, path, model in shared_cache(git) if model is PluginState and path)
 
 
 def test_nothing_to_promote_parses_no_state_file(repo: Repo) -> None:
