@@ -165,3 +165,50 @@ def test_a_rollback_holds_only_its_own_file(repo: Repo) -> None:
     held = run(repo, plugin="other", version="1.1.0", to="test")
     assert held.landed == []
     assert held.held[0][1].startswith("other@1.1.0 was rolled back from test (commit ")
+
+
+def _as_written() -> str:
+    from factories import digest_of
+
+    return yaml_text(plugin_state()).replace(digest_of("hello", "1.0.0"), "{digest}")
+
+
+STATE_FILES = {
+    "as written": _as_written(),
+    "quoted": _as_written().replace("version: 1.0.0", "version: '1.0.0'"),
+    "double quoted digest": _as_written().replace("digest: {digest}", 'digest: "{digest}"'),
+    "comment on the line": _as_written().replace("1.0.0", "1.0.0  # pinned"),
+    "comment line": "# hello in this environment\n" + _as_written(),
+    "own order": "digest: {digest}\nversion: 1.0.0\nplugin: hello\nkind: PluginState\n"
+    "apiVersion: powerx.io/v1alpha1\n",
+    "windows line ends": _as_written().replace("\n", "\r\n"),
+    "flow style": "{apiVersion: powerx.io/v1alpha1, kind: PluginState, plugin: hello, "
+    "version: 1.0.0, digest: {digest}}\n",
+    "indented more": _as_written().replace("version: 1.0.0", "version:   1.0.0"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STATE_FILES))
+def test_a_state_file_is_edited_as_a_round_trip_would(name: str) -> None:
+    from factories import digest_of, release
+
+    from pipeline.models.release import Release
+    from pipeline.promotion.promote import Promotion, _edit_as_written
+    from pipeline.yamlio import dump_yaml, parse_yaml
+
+    text = STATE_FILES[name].replace("{digest}", digest_of("hello", "1.0.0"))
+    path = "environments/prod/plugins/hello.yaml"
+    promotion = Promotion(
+        "hello",
+        "1.1.0",
+        "staging",
+        "prod",
+        "1.0.0",
+        Release.model_validate(release("hello", "1.1.0")),
+    )
+    tree = parse_yaml(text.encode(), path).tree
+    tree["version"], tree["digest"] = "1.1.0", digest_of("hello", "1.1.0")
+    assert promotion.changes(text.encode()) == {path: dump_yaml(tree).encode()}
+    fast = _edit_as_written(parse_yaml(text.encode(), path), "1.1.0", digest_of("hello", "1.1.0"))
+    taken = name in ("as written", "own order")
+    assert (fast is not None) == taken

@@ -32,7 +32,7 @@ from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.rollback import ROLLED_BACK_FROM
 from pipeline.snapshot import Loaded, Snapshot
-from pipeline.yamlio import dump_yaml, parse_yaml
+from pipeline.yamlio import YamlDocument, dump_yaml, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,11 @@ class Promotion:
                 "digest": digest,
             }
             return {path: dump_yaml(data).encode()}
-        tree = parse_yaml(current, path).tree
+        doc = parse_yaml(current, path)
+        edited = _edit_as_written(doc, self.version, digest)
+        if edited is not None:
+            return {path: edited.encode()}
+        tree = doc.tree
         tree["version"], tree["digest"] = self.version, digest
         return {path: dump_yaml(tree).encode()}
 
@@ -102,6 +106,31 @@ class Promotion:
         return compose_message(
             f"Promote {self.plugin} {self.version} to {self.target}", body, trailers
         )
+
+
+_EDITED = ("version", "digest")
+
+
+def _edit_as_written(doc: YamlDocument, version: str, digest: str) -> str | None:
+    """The state file with a new version and digest, without a round-trip parse.
+
+    Only for a file exactly as `dump_yaml` writes it (no comment, no quotes, no layout of
+    its own) but for the values of those two lines, each a bare `key: value`: then editing
+    its round-trip tree gives the very same text. None for any other file (the caller
+    edits the round-trip tree).
+    """
+    data = doc.data
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in _EDITED):
+        return None
+    edited = dump_yaml({**data, "version": version, "digest": digest})
+    new_lines, old_lines = edited.splitlines(True), doc.text.splitlines(True)
+    if len(new_lines) != len(old_lines):
+        return None
+    bare = {f"{k}: {data[k]}\n" for k in _EDITED}  # a quoted value keeps its quotes
+    for new, old in zip(new_lines, old_lines, strict=True):
+        if new != old and not (old in bare and new.split(":")[0] == old.split(":")[0]):
+            return None
+    return edited
 
 
 @dataclass
@@ -462,7 +491,8 @@ def promote(
             if tip.id != last:  # others pushed first: decide again on what they left
                 p = _replan(git, tip, p, request)
             path = layout.plugin_state_path(p.target, p.plugin)
-            current = git.read(tip, path, max_bytes=1024 * 1024)
+            # On our own tip the file is as it was at the start: our commits changed others.
+            current = git.read(tip if tip.id != last else start, path, max_bytes=1024 * 1024)
             return p.changes(current), p.message(request)
 
         if remote is not None:
