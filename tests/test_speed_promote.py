@@ -193,7 +193,8 @@ def test_a_state_file_is_edited_as_a_round_trip_would(name: str) -> None:
     from factories import digest_of, release
 
     from pipeline.models.release import Release
-    from pipeline.promotion.promote import Promotion, _edit_as_written
+    from pipeline.promotion.promote import Promotion
+    from pipeline.promotion.shortcuts import edit_as_written
     from pipeline.yamlio import dump_yaml, parse_yaml
 
     text = STATE_FILES[name].replace("{digest}", digest_of("hello", "1.0.0"))
@@ -209,6 +210,6 @@ def test_a_state_file_is_edited_as_a_round_trip_would(name: str) -> None:
     tree = parse_yaml(text.encode(), path).tree
     tree["version"], tree["digest"] = "1.1.0", digest_of("hello", "1.1.0")
     assert promotion.changes(text.encode()) == {path: dump_yaml(tree).encode()}
-    fast = _edit_as_written(parse_yaml(text.encode(), path), "1.1.0", digest_of("hello", "1.1.0"))
+    fast = edit_as_written(parse_yaml(text.encode(), path), "1.1.0", digest_of("hello", "1.1.0"))
     taken = name in ("as written", "own order")
     assert (fast is not None) == taken

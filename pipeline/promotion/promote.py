@@ -9,19 +9,16 @@ commit of the target's state file, whose message says what changes.
 
 from __future__ import annotations
 
-import posixpath
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pygit2
-from pygit2.enums import FileMode
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
@@ -31,8 +28,9 @@ from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.rollback import ROLLED_BACK_FROM
+from pipeline.promotion.shortcuts import changed, edit_as_written, rollbacks, same_state, state_blob
 from pipeline.snapshot import Loaded, Snapshot
-from pipeline.yamlio import YamlDocument, dump_yaml, parse_yaml
+from pipeline.yamlio import dump_yaml, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class Promotion:
             }
             return {path: dump_yaml(data).encode()}
         doc = parse_yaml(current, path)
-        edited = _edit_as_written(doc, self.version, digest)
+        edited = edit_as_written(doc, self.version, digest)
         if edited is not None:
             return {path: edited.encode()}
         tree = doc.tree
@@ -106,31 +104,6 @@ class Promotion:
         return compose_message(
             f"Promote {self.plugin} {self.version} to {self.target}", body, trailers
         )
-
-
-_EDITED = ("version", "digest")
-
-
-def _edit_as_written(doc: YamlDocument, version: str, digest: str) -> str | None:
-    """The state file with a new version and digest, without a round-trip parse.
-
-    Only for a file exactly as `dump_yaml` writes it (no comment, no quotes, no layout of
-    its own) but for the values of those two lines, each a bare `key: value`: then editing
-    its round-trip tree gives the very same text. None for any other file (the caller
-    edits the round-trip tree).
-    """
-    data = doc.data
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in _EDITED):
-        return None
-    edited = dump_yaml({**data, "version": version, "digest": digest})
-    new_lines, old_lines = edited.splitlines(True), doc.text.splitlines(True)
-    if len(new_lines) != len(old_lines):
-        return None
-    bare = {f"{k}: {data[k]}\n" for k in _EDITED}  # a quoted value keeps its quotes
-    for new, old in zip(new_lines, old_lines, strict=True):
-        if new != old and not (old in bare and new.split(":")[0] == old.split(":")[0]):
-            return None
-    return edited
 
 
 @dataclass
@@ -192,30 +165,9 @@ def _version(snapshot: Snapshot, env: str, plugin: str) -> str | None:
     return loaded.model.version if loaded is not None else None
 
 
-def _state_blob(snapshot: Snapshot, env: str, plugin: str) -> pygit2.Oid | None:
-    """The blob id of a plugin's state file in `env` when it is a regular file, else None.
-
-    Read from the folder's (cached) tree: no file is opened or parsed.
-    """
-    folder, name = posixpath.split(layout.plugin_state_path(env, plugin))
-    tree = snapshot.git.tree(snapshot.commit, folder)
-    if tree is None or name not in tree:
-        return None
-    entry = tree[name]
-    if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-        return None  # a link or a folder: `_version` reads it the long way
-    return entry.id
-
-
-def _same_state(snapshot: Snapshot, source: str, target: str, plugin: str) -> bool:
-    """Both environments hold the very same state file: they run the same version."""
-    blob = _state_blob(snapshot, source, plugin)
-    return blob is not None and blob == _state_blob(snapshot, target, plugin)
-
-
 def _absent(snapshot: Snapshot, env: str, plugin: str) -> bool:
     """No state file in `env` (a regular file is there without reading it)."""
-    return _state_blob(snapshot, env, plugin) is None and _version(snapshot, env, plugin) is None
+    return state_blob(snapshot, env, plugin) is None and _version(snapshot, env, plugin) is None
 
 
 def _candidate(
@@ -230,7 +182,7 @@ def _candidate(
         if (
             source is not None
             and request.to is None
-            and _same_state(snapshot, source, target, plugin)
+            and same_state(snapshot, source, target, plugin)
         ):
             continue  # the very same file, so the same version: nothing to read
         current = _version(snapshot, target, plugin)
@@ -299,53 +251,12 @@ def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
     """A version rolled back from an environment does not go back there by itself."""
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
-    for commit, trailers in _rollbacks(git, snapshot.commit):
-        if trailers.get(ROLLED_BACK_FROM) == promotion.version and _changed(commit, path):
+    for commit, trailers in rollbacks(git, snapshot.commit):
+        if trailers.get(ROLLED_BACK_FROM) == promotion.version and changed(commit, path):
             raise _HeldError(
                 f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
                 f"(commit {commit.short_id}): release a fix instead"
             )
-
-
-_Rollbacks = list[tuple[pygit2.Commit, dict[str, str]]]
-_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[pygit2.Oid, _Rollbacks]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _rollbacks(git: GitRepo, tip: pygit2.Commit) -> _Rollbacks:
-    """The rollback commits of the mainline from `tip`, newest first, with their trailers.
-
-    One walk of the commit messages serves every plugin of a run; a walk from a later tip
-    stops where an earlier walk started and reuses what it found.
-    """
-    index = _rollback_index.setdefault(git, {})
-    if tip.id in index:
-        return index[tip.id]
-    found: _Rollbacks = []
-    for commit in git.first_parent_walk(tip):
-        if commit.id in index:
-            found += index[commit.id]
-            break
-        if b"rollback" in commit.raw_message:  # cheap filter before parsing the trailers
-            trailers = read_trailers(commit.message)
-            if trailers.get("Action") == "rollback":
-                found.append((commit, trailers))
-    index[tip.id] = found
-    return found
-
-
-def _changed(commit: pygit2.Commit, path: str) -> bool:
-    """`commit` changed `path` against its first parent (as `GitRepo.path_history` sees it)."""
-    parent = commit.parents[0] if commit.parents else None
-    return _entry_id(commit, path) != (_entry_id(parent, path) if parent is not None else None)
-
-
-def _entry_id(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
-    try:
-        return commit.tree[path].id
-    except KeyError:
-        return None
 
 
 def _check_gates(
