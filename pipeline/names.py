@@ -124,7 +124,24 @@ def plugin_names(snapshot: Snapshot) -> set[str]:
 
 def require_plugin(snapshot: Snapshot, plugin: str) -> str:
     """`plugin` when the repo releases or deploys it."""
+    if _known_plugin(snapshot, plugin):
+        return plugin  # found by name: no need to list every plugin of the repo
     return require_name("plugin", plugin, plugin_names(snapshot))
+
+
+def _known_plugin(snapshot: Snapshot, plugin: str) -> bool:
+    """`plugin in plugin_names(snapshot)`, looked up by name rather than by listing."""
+    if not plugin or "/" in plugin or "\0" in plugin or plugin in (".", ".."):
+        return False  # not a plain name: `plugin_names` decides
+    git, commit = snapshot.git, snapshot.commit
+    if git.tree(commit, f"{layout.RELEASES}/{plugin}") is not None:
+        return True
+    for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS):
+        state = git.tree(commit, f"{layout.ENVIRONMENTS}/{env}/plugins") if is_dir else None
+        name = f"{plugin}.yaml"
+        if state is not None and name in state and state[name].type_str != "tree":
+            return True
+    return False
 
 
 def require_release(snapshot: Snapshot, plugin: str, version: str) -> Loaded[Release]:

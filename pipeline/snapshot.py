@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,10 @@ ParseCache = dict[tuple[str, str, type], "Loaded[Any]"]
 """Validated files by (blob id, path, model): shared by the snapshots of one check, so a
 file that is the same at base and head is parsed once."""
 
+_ANY_PATH = ""
+"""The path of a cache entry that stands for a blob at any path: a file that validated at
+one path validates at every other (only the path in its messages differs)."""
+
 SHARED_CACHE_LIMIT = 65_536
 """Files a repo's shared parse cache holds before it starts afresh."""
 
@@ -40,6 +45,23 @@ def shared_cache(git: GitRepo) -> ParseCache:
     cache = _shared_caches.get(git)
     if cache is None or len(cache) >= SHARED_CACHE_LIMIT:
         cache = _shared_caches[git] = {}
+    return cache
+
+
+_blob_results: weakref.WeakKeyDictionary[GitRepo, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def blob_results(git: GitRepo) -> dict[tuple[Any, ...], Any]:
+    """What was worked out from blobs of `git` (evidence summaries, signature checks).
+
+    Keys start with the blob id and name everything else the result depends on, so an
+    entry holds at any revision: deciding again after a commit redoes none of it.
+    """
+    cache = _blob_results.get(git)
+    if cache is None or len(cache) >= SHARED_CACHE_LIMIT:
+        cache = _blob_results[git] = {}
     return cache
 
 
@@ -88,8 +110,14 @@ class Snapshot:
             return None
         key = (found[0], path, model)
         if key not in self._cache:
-            doc = parse_yaml(found[1], path)
-            self._cache[key] = Loaded(validate_document(doc, model), doc)
+            same = self._cache.get((found[0], _ANY_PATH, model))
+            if same is not None:  # the same bytes, valid elsewhere: valid here, unparsed
+                loaded: Loaded[D] = Loaded(same.model, dataclasses.replace(same.doc, path=path))
+            else:
+                doc = parse_yaml(found[1], path)
+                loaded = Loaded(validate_document(doc, model), doc)
+                self._cache[(found[0], _ANY_PATH, model)] = loaded
+            self._cache[key] = loaded
         return self._cache[key]
 
     def release(self, plugin: str, version: str) -> Loaded[Release] | None:

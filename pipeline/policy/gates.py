@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from pipeline import evidence, layout
 from pipeline.errors import GateError, InputError
@@ -15,8 +15,8 @@ from pipeline.policy.results import GateResult, located
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
-from pipeline.snapshot import Loaded, Snapshot
+from pipeline.signing.verify import Verification, verify_bundle
+from pipeline.snapshot import Loaded, Snapshot, blob_results
 
 R = TypeVar("R")
 
@@ -139,8 +139,8 @@ class ReleaseGates:
             )
         where = self.loaded.locate("artifact", "signature")
         path = layout.evidence_path(self.folder, reference, manifest=where)
-        raw = self.head.read(path, max_bytes=MAX_BUNDLE_BYTES)
-        if raw is None:
+        found = self.head.git.read_blob(self.head.commit, path, max_bytes=MAX_BUNDLE_BYTES)
+        if found is None:
             raise InputError(
                 f"signature bundle {path} does not exist at {self.head.short_id}",
                 location=where,
@@ -148,13 +148,7 @@ class ReleaseGates:
             )
         expected = "a trusted signature" + (f" for {environment}" if environment else "")
         try:
-            verification = verify_bundle(
-                raw,
-                digest=self.release.artifact.sha256,
-                trust=TrustInputs(policy=self.policies.signing),
-                environment=environment,
-                now=self.now,
-            )
+            verification = self._verify(found, environment)
             check_release_names(verification.release, self.release.plugin, self.release.version)
         except GateError as refusal:
             return self._result(
@@ -178,6 +172,24 @@ class ReleaseGates:
             evidence=path,
         )
 
+    def _verify(self, found: tuple[str, bytes], environment: str | None) -> Verification:
+        """`verify_bundle`, once per bundle blob, digest, environment, clock and policy."""
+        digest, policy = self.release.artifact.sha256, self.policies.signing
+        key = ("signature", found[0], digest, environment, self.now)
+        cache = blob_results(self.head.git)
+        hit = cache.get(key)
+        if hit is not None and hit[0] == policy:
+            return cast(Verification, hit[1])
+        verification = verify_bundle(
+            found[1],
+            digest=digest,
+            trust=TrustInputs(policy=policy),
+            environment=environment,
+            now=self.now,
+        )
+        cache[key] = (policy, verification)  # refusals are not kept: they raise again
+        return verification
+
     # -- evidence ------------------------------------------------------------------
 
     def _reports(
@@ -187,14 +199,20 @@ class ReleaseGates:
         for index, reference in enumerate(references):
             manifest = self.loaded.locate("evidence", field, index)
             path = layout.evidence_path(self.folder, reference, manifest=manifest)
-            raw = self.head.read(path, max_bytes=evidence.MAX_REPORT_BYTES)
-            if raw is None:
+            found = self.head.git.read_blob(
+                self.head.commit, path, max_bytes=evidence.MAX_REPORT_BYTES
+            )
+            if found is None:
                 raise InputError(
                     f"evidence file {path} does not exist at {self.head.short_id}",
                     location=manifest,
                     hint="commit the report next to release.yaml, or fix the path",
                 )
-            reports.append((path, index, parse(raw, path)))
+            key = ("evidence", found[0], path, parse)
+            cache = blob_results(self.head.git)
+            if key not in cache:
+                cache[key] = parse(found[1], path)  # a report that cannot be read raises
+            reports.append((path, index, cast(R, cache[key])))
         return reports
 
     def _missing(self, gate: str, field: str, kind: str) -> list[GateResult]:

@@ -18,7 +18,7 @@ import pygit2
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
@@ -28,6 +28,7 @@ from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.rollback import ROLLED_BACK_FROM
+from pipeline.promotion.shortcuts import changed, edit_as_written, rollbacks, same_state, state_blob
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
 
@@ -70,7 +71,11 @@ class Promotion:
                 "digest": digest,
             }
             return {path: dump_yaml(data).encode()}
-        tree = parse_yaml(current, path).tree
+        doc = parse_yaml(current, path)
+        edited = edit_as_written(doc, self.version, digest)
+        if edited is not None:
+            return {path: edited.encode()}
+        tree = doc.tree
         tree["version"], tree["digest"] = self.version, digest
         return {path: dump_yaml(tree).encode()}
 
@@ -160,6 +165,11 @@ def _version(snapshot: Snapshot, env: str, plugin: str) -> str | None:
     return loaded.model.version if loaded is not None else None
 
 
+def _absent(snapshot: Snapshot, env: str, plugin: str) -> bool:
+    """No state file in `env` (a regular file is there without reading it)."""
+    return state_blob(snapshot, env, plugin) is None and _version(snapshot, env, plugin) is None
+
+
 def _candidate(
     snapshot: Snapshot, policies: PolicySet, plugin: str, request: PromoteRequest
 ) -> Promotion:
@@ -167,10 +177,16 @@ def _candidate(
     targets = [request.to] if request.to else order
     for target in targets:
         source = policies.previous_environment(target)
+        if source is None and (request.to is None or request.version is None):
+            continue  # the first environment takes a named version only
+        if (
+            source is not None
+            and request.to is None
+            and same_state(snapshot, source, target, plugin)
+        ):
+            continue  # the very same file, so the same version: nothing to read
         current = _version(snapshot, target, plugin)
         if source is None:
-            if request.to is None or request.version is None:
-                continue  # the first environment takes a named version only
             version: str | None = request.version
         else:
             version = _version(snapshot, source, plugin)
@@ -194,9 +210,7 @@ def _candidate(
         if loaded is None:
             raise _HeldError(f"{plugin}@{version} has no release manifest")
         return Promotion(plugin, version, source, target, current, loaded.model)
-    if all(_version(snapshot, env, plugin) is None for env in order) and not snapshot.versions(
-        plugin
-    ):
+    if all(_absent(snapshot, env, plugin) for env in order) and not snapshot.versions(plugin):
         raise _HeldError(f"{plugin} has no release and runs nowhere")
     raise _HeldError(f"every environment already runs what the one before it runs for {plugin}")
 
@@ -237,15 +251,11 @@ def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
     """A version rolled back from an environment does not go back there by itself."""
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
-    for change in git.path_history(snapshot.commit, path):
-        trailers = read_trailers(change.commit.message)
-        if (
-            trailers.get("Action") == "rollback"
-            and trailers.get(ROLLED_BACK_FROM) == promotion.version
-        ):
+    for commit, trailers in rollbacks(git, snapshot.commit):
+        if trailers.get(ROLLED_BACK_FROM) == promotion.version and changed(commit, path):
             raise _HeldError(
                 f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
-                f"(commit {change.commit.short_id}): release a fix instead"
+                f"(commit {commit.short_id}): release a fix instead"
             )
 
 
@@ -374,6 +384,9 @@ def promote(
     landed: list[tuple[Promotion, str]] = []
     proposed: list[Proposal] = []
     canaries: list[Promotion] = []
+    # The branch tip as this run left it: a commit of ours changes no other plugin's
+    # decision, so only a tip someone else moved calls for deciding again.
+    ours = start.id
     for promotion in plan.ready:
         if policies.promotion.starts_canary(promotion.target) and promotion.previous:
             canaries.append(promotion)  # a first deployment has no stable to compare with
@@ -382,12 +395,15 @@ def promote(
             proposed.append(_propose(git, start, promotion, request, branch, remote, forge))
             continue
 
-        def change(tip: pygit2.Commit | None, p: Promotion = promotion) -> tuple[ChangeSet, str]:
+        def change(
+            tip: pygit2.Commit | None, p: Promotion = promotion, last: pygit2.Oid = ours
+        ) -> tuple[ChangeSet, str]:
             assert tip is not None
-            if tip.id != start.id:  # others pushed first: decide again on what they left
+            if tip.id != last:  # others pushed first: decide again on what they left
                 p = _replan(git, tip, p, request)
             path = layout.plugin_state_path(p.target, p.plugin)
-            current = git.read(tip, path, max_bytes=1024 * 1024)
+            # On our own tip the file is as it was at the start: our commits changed others.
+            current = git.read(tip if tip.id != last else start, path, max_bytes=1024 * 1024)
             return p.changes(current), p.message(request)
 
         if remote is not None:
@@ -396,6 +412,7 @@ def promote(
             tip = git.resolve(f"refs/heads/{branch}")
             changes, message = change(tip)
             commit = git.commit(branch, changes, message, parent=tip, when=when)
+        ours = commit.id
         landed.append((promotion, str(commit.id)))
     return PromoteResult(landed, plan.held, proposed, canaries)
 
