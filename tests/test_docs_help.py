@@ -58,3 +58,27 @@ def test_every_help_block_is_the_real_help(run_cli: Any, monkeypatch: pytest.Mon
         if result.out.rstrip("\n").split("\n") != shown:
             stale.append(" ".join(words))
     assert stale == [], f"regenerate these --help blocks in docs/cli.md: {stale}"
+
+
+def leaf_commands(group: click.Command, ctx: click.Context) -> list[str]:
+    """Every runnable command under `group`, as 'sub' or 'group sub'."""
+    if not isinstance(group, click.Group):
+        return []
+    found = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
+        subs = leaf_commands(command, ctx)
+        found += [f"{name} {sub}" for sub in subs] if subs else [name]
+    return found
+
+
+def test_the_command_table_lists_every_command() -> None:
+    text = CLI_MD.read_text(encoding="utf-8")
+    table = text[: text.index("## Vocabulary")]
+    for program, group in PROGRAMS.items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{program}` |"))
+        listed = set(re.findall(r"`([a-z][a-z -]*)`", row.split("|")[3]))
+        with click.Context(group) as ctx:
+            commands = set(leaf_commands(group, ctx))
+        assert commands == listed, program
