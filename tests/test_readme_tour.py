@@ -150,5 +150,8 @@ def test_every_tour_command_runs_as_the_readme_says(tmp_path: Path) -> None:
     assert after == head  # the tour commits nothing to the clone
     assert "held hello-world: 0/2 approval(s) for prod (nobody)" in result.stdout
     assert "error: digest mismatch" in result.stderr
+    assert "the site's signing policy trusts no bundle signer" in result.stderr
+    assert re.search(r"^imported prod sequence \d+ from ", result.stdout, re.M)
+    assert re.search(r"^  hello-world +1\.0\.0 +yes +1\.0\.0 +healthy", result.stdout, re.M)
     assert (clone / "out" / "plan.md").read_text().startswith("# Release plan: hello-world 1.1.0")
     assert list(temp.glob("*/release-repo/.github/workflows/powerx-check.yml"))
