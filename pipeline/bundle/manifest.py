@@ -127,8 +127,8 @@ def bundle_trust(policy: SigningPolicy) -> TrustInputs:
     if rules is None:
         raise GateError(
             "the site's signing policy trusts no bundle signer",
-            hint="list the exporter's key id under 'bundles: {keys: [...]}' in "
-            "policies/signing.yaml (the key itself under 'keys:')",
+            hint="trust the exporter's key for bundles: "
+            "`powerx trust add-key NAME --public-key FILE --bundles`",
         )
     keys = tuple(
         key

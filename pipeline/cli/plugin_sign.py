@@ -62,7 +62,7 @@ def keygen(prefix: Path, force: bool, output_format: str) -> int:
         f"private key: {files.private} (keep it secret)\n"
         f"public key:  {files.public}\n"
         f"key id:      {files.key_id}\n"
-        "trust it by adding the public key and id to policies/signing.yaml\n"
+        f"trust it: powerx trust add-key NAME --public-key {files.public}\n"
     )
     emit(output_format, data, text)
     return 0

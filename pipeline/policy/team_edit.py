@@ -129,7 +129,7 @@ def remove_member(
         found = next((m for m in members if m.get("login") == login), None)
         if found is None:
             logins = [str(m.get("login")) for m in members]
-            raise unknown_name(f"member of {team} named", login, logins)
+            raise unknown_name("member", login, logins, where=f"in team {team}")
         members.remove(found)
         notes = _approvals_left_without(view.policies, team) if not members else ()
         change = MemberChange("team-remove-member", team, login, notes=notes)

@@ -135,7 +135,7 @@ def write_keypair(prefix: Path, passphrase: bytes, *, force: bool = False) -> Ke
     if existing and not force:
         raise InputError(
             f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}",
-            hint="choose another --out prefix, or pass --force to replace the key pair",
+            hint="choose another -o/--output prefix, or pass --force to replace the key pair",
         )
     private_pem, public_pem = generate_keypair(passphrase)
     atomic_write(private, private_pem, mode=0o600)

@@ -159,7 +159,7 @@ def _check_key_trusted(
         raise GateError(
             f"key {keyid} is not trusted: the signing policy lists "
             + (", ".join(sorted(keys)) if keys else "no keys"),
-            hint="add the public key to policies/signing.yaml, or pass it with --key",
+            hint="trust it (`powerx trust add-key NAME --public-key FILE`) or pass it with --key",
         )
     if rules.keys is not None and keyid not in rules.keys:
         raise GateError(f"key {keyid} is not allowed to sign for environment {environment!r}")
@@ -311,7 +311,7 @@ def match_identity(
     if not rules:
         raise GateError(
             f"no keyless signer is trusted{scope}: the signing policy lists no identities",
-            hint="declare identities in policies/signing.yaml, or pass --identity and --issuer",
+            hint="trust one with `powerx trust add-identity`, or pass --identity and --issuer",
         )
     for identity in identities:
         for rule in rules:
