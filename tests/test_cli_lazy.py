@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 import pytest
+from conftest import PROJECT
 
 from pipeline.cli import plugin, plugin_group, powerx
 from pipeline.cli.lazy import LazyGroup
@@ -111,3 +112,15 @@ def test_every_command_loads_and_explains_itself(run_cli: Any) -> None:
             result = run_cli(group, *path, "--help")
             assert result.code == 0, (path, result.err)
             assert result.out.startswith("Usage: ")
+
+
+def test_checking_key_signed_releases_loads_no_sigstore() -> None:
+    """This repo's releases are key-signed: the audit verifies them all without sigstore."""
+    seen = _modules_after(
+        "run_command(__import__('pipeline.cli.powerx').cli.powerx.cli, "
+        f"['check', '--repo', {str(PROJECT)!r}, '--all', '--format', 'json'])"
+    )
+    assert seen["code"] == 0
+    heavy = ("sigstore", "requests", "httpx", "pipeline.canary", "pipeline.bundle")
+    assert [m for m in seen["modules"] if m.startswith(heavy)] == []
+    assert "pipeline.signing.verify" in seen["modules"]

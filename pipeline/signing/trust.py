@@ -7,16 +7,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from sigstore.errors import Error as SigstoreError
-from sigstore.models import TrustedRoot
-from sigstore.verify import Verifier
 
 from pipeline.errors import InputError, PowerXError
 from pipeline.models.base import API_VERSION
 from pipeline.models.signing import EnvironmentSigning, IdentityRule, SigningKey, SigningPolicy
 from pipeline.signing.keys import key_id, load_public_key, public_pem
+
+if TYPE_CHECKING:  # sigstore is imported where a keyless bundle is verified, not before
+    from sigstore.verify import Verifier
 
 PRODUCTION_TUF = "https%3A%2F%2Ftuf-repo-cdn.sigstore.dev"
 STAGING_TUF = "https%3A%2F%2Ftuf-repo-cdn.sigstage.dev"
@@ -41,6 +42,10 @@ def shipped_trusted_root(*, staging: bool) -> Path:
 @lru_cache(maxsize=8)
 def verifier_for(root: Path) -> Verifier:
     """A Sigstore verifier pinned to the trust root in `root` (loaded once per path)."""
+    from sigstore.errors import Error as SigstoreError
+    from sigstore.models import TrustedRoot
+    from sigstore.verify import Verifier
+
     try:
         trusted_root = TrustedRoot.from_file(str(root))
     except OSError as error:

@@ -8,10 +8,6 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat import asn1
-from sigstore.errors import Error as SigstoreError
-from sigstore.hashes import Hashed
-from sigstore.models import Bundle
-from sigstore_models.common.v1 import HashAlgorithm
 
 from pipeline.errors import GateError
 from pipeline.models.signing import EnvironmentSigning, IdentityRule, ReleasePredicate
@@ -26,14 +22,11 @@ from pipeline.signing.statement import (
     check_window,
     parse_statement,
 )
-from pipeline.signing.trust import TrustInputs, verifier_for
+from pipeline.signing.trust import TrustInputs
 
 _ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 _ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")
 _OTHERNAME = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.7")
-_CORRUPT = (SigstoreError, ValueError, x509.ExtensionNotFound)
-"""What sigstore and cryptography raise on a bundle that is damaged inside (bad DER,
-a certificate without a required extension, values of the wrong type)."""
 
 
 def _reason(error: Exception) -> str:
@@ -92,8 +85,10 @@ def verify_bundle(
     checks.append(f"signature mode {parsed.mode} allowed")
     if parsed.mode == "key":
         result = _verify_key(parsed, digest, trust, rules, environment, now, checks)
-    else:
-        result = _verify_keyless(bundle_json, parsed, digest, trust, rules, environment, checks)
+    else:  # sigstore is imported only here: key-signed repos never pay for it
+        from pipeline.signing.verify_keyless import verify_keyless
+
+        result = verify_keyless(bundle_json, parsed, digest, trust, rules, environment, checks)
     if result.release is not None:
         check_window(result.release, now)
         checks.append("release predicate validity window")
@@ -177,100 +172,6 @@ def _statement(payload_type: str, payload: bytes, digest: str, checks: list[str]
     subject = check_subject(statement, digest)
     checks.append(f"in-toto subject {subject.name or '(unnamed)'} sha256 equals the artifact's")
     return statement
-
-
-def _verify_keyless(
-    raw: bytes,
-    parsed: ParsedBundle,
-    digest: str,
-    trust: TrustInputs,
-    rules: EnvironmentSigning,
-    environment: str | None,
-    checks: list[str],
-) -> Verification:
-    """Keyless: the bundle chains to the pinned Sigstore root and names a trusted identity."""
-    verifier = verifier_for(trust.root_path())
-    try:
-        bundle = Bundle.from_json(raw)
-    except _CORRUPT as error:
-        raise GateError(
-            f"bundle: not a valid Sigstore bundle: {_reason(error)}",
-            hint="the bundle is damaged or altered inside (certificate, log entry, structure)",
-        ) from None
-    policy = _SignerPolicy(trust.identity_rules(), rules.identities, environment)
-    statement = None
-    try:
-        if parsed.envelope is not None:
-            statement = _statement(
-                parsed.envelope.payload_type, parsed.envelope.payload, digest, checks
-            )
-            verifier.verify_dsse(bundle, policy)
-        else:
-            if parsed.message_digest is not None and parsed.message_digest != digest:
-                raise GateError(
-                    f"digest mismatch: the signature covers sha256:{parsed.message_digest},"
-                    f" but the artifact is sha256:{digest}",
-                    hint="the artifact changed after signing, or this bundle belongs to another",
-                )
-            checks.append("signed message digest equals the artifact's")
-            hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(digest))
-            verifier.verify_artifact(hashed, bundle, policy)
-    except _CORRUPT as error:
-        if policy.failure is not None:
-            raise GateError(policy.failure, hint=policy.hint) from None
-        if not isinstance(error, SigstoreError):
-            raise GateError(
-                f"bundle: the signature cannot be verified: {_reason(error)}",
-                hint="the bundle is damaged or altered inside (certificate, log entry)",
-            ) from None
-        raise GateError(
-            f"the bundle does not verify against the {trust.instance()} trust root: {error}",
-            hint="a bundle from another Sigstore instance (staging/production), or altered",
-        ) from None
-    checks.append(
-        f"certificate chain, SCT, transparency log and signature ({trust.instance()}, offline)"
-    )
-    checks.append(f"signer {policy.identity} from issuer {policy.issuer} trusted")
-    release = statement.release() if statement is not None else None
-    return Verification("keyless", str(policy.identity), policy.issuer, digest, statement, release)
-
-
-class _SignerPolicy:
-    """A sigstore verification policy: the certificate must name a trusted issuer + identity.
-
-    Sigstore calls `verify` after the certificate chain checks out; a mismatch is kept in
-    `failure` so that the GateError can say exactly what did not match.
-    """
-
-    def __init__(
-        self,
-        rules: tuple[IdentityRule, ...],
-        environment_rules: list[IdentityRule] | None,
-        environment: str | None,
-    ) -> None:
-        self.rules = rules
-        self.environment_rules = environment_rules
-        self.environment = environment
-        self.failure: str | None = None
-        self.hint: str | None = None
-        self.identity: str | None = None
-        self.issuer: str | None = None
-
-    def verify(self, cert: x509.Certificate) -> None:
-        """Record the matched identity, or record the mismatch and raise."""
-        issuer, identities = certificate_issuer(cert), certificate_identities(cert)
-        try:
-            identity = match_identity(self.rules, issuer, identities)
-            if self.environment_rules is not None:
-                match_identity(self.environment_rules, issuer, identities, self.environment)
-        except GateError as error:
-            self.failure, self.hint = error.message, error.hint
-            raise _PolicyMismatchError(error.message) from None
-        self.identity, self.issuer = identity, issuer
-
-
-class _PolicyMismatchError(SigstoreError):
-    """Raised inside sigstore's verifier when the signer is not trusted."""
 
 
 def certificate_issuer(cert: x509.Certificate) -> str | None:
