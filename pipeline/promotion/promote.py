@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pygit2
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.forge import GitHubClient
 from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
@@ -31,6 +31,9 @@ from pipeline.promotion.rollback import ROLLED_BACK_FROM
 from pipeline.promotion.shortcuts import changed, edit_as_written, rollbacks, same_state, state_blob
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
+
+if TYPE_CHECKING:  # the forge (and httpx) load only when a pull request is opened
+    from pipeline.forge import GitHubClient
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pygit2
 
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
@@ -32,6 +32,9 @@ from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
 from pipeline.store import ArtifactStore
 from pipeline.yamlio import dump_yaml
+
+if TYPE_CHECKING:  # the forge (and httpx) load only when a pull request is opened
+    from pipeline.forge import GitHubClient
 
 EVIDENCE_KINDS = ("coverage", "tests", "scans")
 

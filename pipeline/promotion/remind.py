@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import httpx
 import pygit2
 
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.forge import GitHubClient
 from pipeline.gitrepo import GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.policy.release_approvals import (
@@ -28,6 +28,9 @@ from pipeline.policy.release_approvals import (
     resolve_teams,
 )
 from pipeline.snapshot import Snapshot
+
+if TYPE_CHECKING:  # the forge (and httpx) load only when a pull request is opened
+    from pipeline.forge import GitHubClient
 
 REQUEST_BRANCHES = ("release/", "promote/")
 """Branches that are requests: publish opens release/*, promote opens promote/<env>/*."""
