@@ -18,7 +18,7 @@ or the same error message as before.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -87,18 +87,6 @@ def _construct(tag: str, value: str) -> Any:
     if isinstance(built, float):
         return float(built)
     return built
-
-
-def _events(text: str) -> Iterator[Any]:
-    loader = _loader()
-    if loader is None:
-        raise RoundTripNeededError
-    import yaml
-
-    try:
-        yield from yaml.parse(text, Loader=loader)
-    except yaml.YAMLError:
-        raise RoundTripNeededError from None
 
 
 @dataclass
@@ -234,24 +222,36 @@ class _Builder:
 
 def read_fast(text: str, *, max_nodes: int, max_depth: int) -> tuple[Any, Positions]:
     """Plain data and positions of a one-document YAML text, or `RoundTripNeededError`."""
+    make = _loader()
+    if make is None:  # pragma: no cover - PyYAML's wheels bundle libyaml
+        raise RoundTripNeededError
     import yaml
 
     builder = _Builder(max_nodes, max_depth)
-    for event in _events(text):
-        if isinstance(event, yaml.ScalarEvent):
-            builder.scalar(event)
-        elif isinstance(event, yaml.MappingStartEvent):
-            builder.start(event, {})
-        elif isinstance(event, yaml.SequenceStartEvent):
-            builder.start(event, [])
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            builder.end()
-        elif isinstance(event, yaml.AliasEvent):
-            builder.alias(event)
-        elif isinstance(event, yaml.DocumentStartEvent) and (
-            builder.done or event.version or event.tags
-        ):
+
+    def document(event: Any) -> None:
+        if builder.done or event.version or event.tags:
             raise RoundTripNeededError  # several documents, or a directive
+
+    handlers: dict[type, Callable[[Any], None]] = {
+        yaml.ScalarEvent: builder.scalar,
+        yaml.MappingStartEvent: lambda event: builder.start(event, {}),
+        yaml.SequenceStartEvent: lambda event: builder.start(event, []),
+        yaml.MappingEndEvent: lambda _event: builder.end(),
+        yaml.SequenceEndEvent: lambda _event: builder.end(),
+        yaml.AliasEvent: builder.alias,
+        yaml.DocumentStartEvent: document,
+    }
+    loader = make(text)
+    try:
+        while (event := loader.get_event()) is not None:
+            handle = handlers.get(type(event))
+            if handle is not None:
+                handle(event)
+    except yaml.YAMLError:
+        raise RoundTripNeededError from None
+    finally:
+        loader.dispose()
     if not builder.done:
         raise RoundTripNeededError  # an empty stream: ruamel says so in its words
     return builder.root, builder.positions
