@@ -445,6 +445,26 @@ def main(argv: list[str] | None = None) -> int:
         args.batch_runs,
     )
 
+    print("4. deciding with nothing to promote ...", flush=True)
+    copy.reset()
+    check_landed(promote_in_process(copy.path, None), len(ready))  # now every plugin is current
+    settled = git(copy.path, "rev-parse", "refs/heads/main").strip()
+
+    def nothing_moved(result: Any) -> None:
+        assert result.landed == [] and result.proposed == [], result.landed[:3]
+        assert git(copy.path, "rev-parse", "refs/heads/main").strip() == settled
+
+    def listed_states(result: subprocess.CompletedProcess[str]) -> None:
+        assert result.stdout.count("\n") >= 3 * spec.plugins, "not every state file listed"
+
+    ls_states = ["git", "-C", str(copy.path), "ls-tree", "-r", "main", "environments/"]
+    nothing = interleaved(
+        Step(lambda: promote_in_process(copy.path, None), check=nothing_moved),
+        Step(lambda: run_cli(ls_states), check=listed_states),
+        args.batch_runs,
+    )
+    copy.reset()
+
     print(f"3. {args.runners} concurrent runners ...", flush=True)
     runners = ready[: args.runners]
     races = [
@@ -483,6 +503,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"after | {result.last_lands:.2f} | median runner {result.median_lands:.2f} s"
                 f"{retries} | |"
             )
+    rows.append(
+        "| 4 | deciding with nothing to promote, {:,} plugins: `promote()` (baseline: `git "
+        "ls-tree -r main environments/`) | {} | {} | {} |".format(spec.plugins, *seconds(nothing))
+    )
     commits = int(git(cached, "rev-list", "--count", "main"))
     files = len(git(cached, "ls-tree", "-r", "--name-only", "main").splitlines())
     report = (
