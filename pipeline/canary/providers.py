@@ -59,11 +59,6 @@ class MetricsProvider(Protocol):
         ...
 
 
-def redact(url: str) -> str:
-    """A URL without user:password@ and without a query string: safe to print."""
-    return redact_url(url)
-
-
 class PrometheusProvider:
     """Samples from Prometheus's `/api/v1/query_range`."""
 
@@ -123,7 +118,7 @@ class PrometheusProvider:
         return _matrix_values(payload, self._where())
 
     def _where(self) -> str:
-        return f"Prometheus at {redact(self.base_url)}"
+        return f"Prometheus at {redact_url(self.base_url)}"
 
     def _get(self, path: str, params: Mapping[str, str]) -> Any:
         problem = ""

@@ -31,7 +31,7 @@ from pipeline.canary.controller import (
     watch_rollout,
 )
 from pipeline.canary.judge import MetricResult
-from pipeline.canary.providers import MetricsProvider, provider_from_config, redact
+from pipeline.canary.providers import MetricsProvider, provider_from_config
 from pipeline.cli.options import (
     branch_option,
     combine,
@@ -45,6 +45,7 @@ from pipeline.cli.vocabulary import Duration
 from pipeline.gitrepo import GitRepo
 from pipeline.models.rollout import ProviderConfig, RolloutSpec
 from pipeline.notify import SLACK_WEBHOOKS_ENV, WEBHOOKS_ENV, Notifier, urls_from_env
+from pipeline.urls import credential_problem, redact_url
 
 
 def _now() -> datetime:
@@ -119,10 +120,12 @@ def _providers(root: Path, prometheus: str | None, metrics_file: Path | None) ->
         raise click.UsageError("pass --prometheus or --metrics-file, not both")
     if prometheus is not None:
         parts = urlsplit(prometheus)
-        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+        credentials = credential_problem(prometheus)
+        if parts.scheme not in ("http", "https") or not parts.hostname or credentials:
             raise click.UsageError(
                 f"--prometheus must be http(s)://host[:port][/path] without credentials, "
-                f"not {redact(prometheus)!r}: name the token's env var in policies/rollout.yaml"
+                f"not {redact_url(prometheus)!r}: name the token's env var in "
+                "policies/rollout.yaml"
             )
     made: dict[str, MetricsProvider] = {}
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from pipeline.errors import InputError
 from pipeline.models.signing import IdentityRule
 from pipeline.signing.keys import key_id, load_public_key, public_pem
+from pipeline.urls import credential_problem, redact_url
 
 MAX_KEY_FILE_BYTES = 64 * 1024
 """A PEM public key is a few hundred bytes."""
@@ -58,9 +59,9 @@ def read_public_key(path: Path) -> PublicKeyFile:
 def check_identity(identity: str | None, pattern: str | None, issuer: str) -> IdentityRule:
     """A keyless signer from command-line values: https issuer, e-mail or URI identity."""
     parts = urlsplit(issuer)
-    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+    if parts.scheme != "https" or not parts.hostname or credential_problem(issuer):
         raise InputError(
-            f"issuer {issuer!r} is not an https URL",
+            f"issuer {redact_url(issuer)!r} is not an https URL without credentials",
             hint="give the OIDC issuer URL, e.g. https://token.actions.githubusercontent.com",
         )
     if (identity is None) == (pattern is None):
