@@ -24,10 +24,10 @@ from pipeline.canary.providers import (
     ProviderUnavailable,
     QueryRejected,
     provider_from_config,
-    redact,
 )
 from pipeline.errors import EXIT_GATE, InputError
 from pipeline.models.rollout import ProviderConfig
+from pipeline.urls import redact_url
 
 END = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 START = END - timedelta(minutes=5)
@@ -249,7 +249,8 @@ def test_a_missing_provider_is_bad_input() -> None:
 
 def test_redact_drops_credentials_and_query() -> None:
     assert (
-        redact("https://user:pw@prom.example:9090/base?token=x") == "https://prom.example:9090/base"
+        redact_url("https://user:pw@prom.example:9090/base?token=x")
+        == "https://prom.example:9090/base"
     )
 
 
