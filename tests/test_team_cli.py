@@ -148,5 +148,5 @@ def test_remove_member_and_list(run_cli: Run, site: Repo, keys: Path) -> None:
     listing = run_cli(team, "list", "--repo", repo)
     assert re.split(r"  +", listing.out.splitlines()[1]) == ["qa", "(no members)", "-"]
     assert json.loads(run_cli(team, "list", "--repo", repo, "--format", "json").out) == {
-        "members": [{"team": "qa", "login": "", "key_id": None, "github": None}]
+        "members": [{"team": "qa", "login": "", "keyId": None, "github": None}]
     }

@@ -119,7 +119,7 @@ def sync_command(
     return result.exit_code
 
 
-@agent.command("prune", cls=Command, renamed=RENAMED)
+@agent.command("prune", cls=Command, renamed={"--store": "--plugin-store"})
 @plugin_store_option()
 @click.option(
     "--keep",

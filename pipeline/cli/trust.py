@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -175,7 +176,7 @@ def list_command(repo_dir: Path, branch: str, output_format: str) -> int:
     policies = snapshot.policies()
     rows = signer_rows(policies.signing, known_environments(snapshot, policies))
     if output_format == "json":
-        data = [asdict(row) for row in rows]
+        data = [_camel_keys(asdict(row)) for row in rows]
         click.echo(json.dumps({"signers": data}, indent=2, default=str))
         return 0
     if not rows:
@@ -268,7 +269,8 @@ def team_list_command(repo_dir: Path, branch: str, output_format: str) -> int:
     """Every team and its members, with the key id that signs each one's approvals."""
     rows = team_rows(read_policies(GitRepo(repo_dir), branch).policies().teams)
     if output_format == "json":
-        click.echo(json.dumps({"members": [asdict(row) for row in rows]}, indent=2))
+        members = [_camel_keys(asdict(row)) for row in rows]
+        click.echo(json.dumps({"members": members}, indent=2))
         return 0
     if not rows:
         click.echo("no teams: nobody can approve (powerx team add-member TEAM LOGIN --create)")
@@ -280,6 +282,16 @@ def team_list_command(repo_dir: Path, branch: str, output_format: str) -> int:
 
 
 # -- rendering -------------------------------------------------------------------------
+
+
+_SNAKE = re.compile(r"_([a-z])")
+
+
+def _camel_keys(row: dict[str, object]) -> dict[str, object]:
+    """JSON keys as every other output spells them (keyId, notBefore)."""
+    return {
+        re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): value for key, value in row.items()
+    }
 
 
 def _render_trust(done: Committed[TrustChange], summary: str, output_format: str) -> None:
