@@ -13,12 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, ObjectId, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
@@ -115,7 +113,7 @@ class PromotionPlan:
     """(plugin, reason) for every plugin that was asked for but cannot move."""
 
 
-def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -> PromotionPlan:
+def plan_promotions(git: GitRepo, tip: Commit, request: PromoteRequest) -> PromotionPlan:
     """Decide every promotion at `tip`, under `tip`'s policies."""
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
@@ -150,7 +148,7 @@ class _HeldError(Exception):
     """A plugin that cannot move now; the message says why."""
 
 
-def _deployed_plugins(git: GitRepo, tip: pygit2.Commit, order: list[str]) -> list[str]:
+def _deployed_plugins(git: GitRepo, tip: Commit, order: list[str]) -> list[str]:
     names = {
         name.removesuffix(".yaml")
         for env in order
@@ -284,7 +282,7 @@ def _check_soak(
         )
 
 
-def _arrived(git: GitRepo, tip: pygit2.Commit, env: str, plugin: str, version: str) -> datetime:
+def _arrived(git: GitRepo, tip: Commit, env: str, plugin: str, version: str) -> datetime:
     """When `version` became what `env` runs: the commit that last changed it to that."""
     path = layout.plugin_state_path(env, plugin)
     arrived = tip
@@ -308,9 +306,7 @@ def _check_approvals(
         raise _HeldError(judged.describe())
 
 
-def _replan(
-    git: GitRepo, tip: pygit2.Commit, planned: Promotion, request: PromoteRequest
-) -> Promotion:
+def _replan(git: GitRepo, tip: Commit, planned: Promotion, request: PromoteRequest) -> Promotion:
     """The same promotion, decided again at `tip`; GateError when it no longer holds."""
     again = plan_promotions(
         git,
@@ -396,7 +392,7 @@ def promote(
             continue
 
         def change(
-            tip: pygit2.Commit | None, p: Promotion = promotion, last: pygit2.Oid = ours
+            tip: Commit | None, p: Promotion = promotion, last: ObjectId = ours
         ) -> tuple[ChangeSet, str]:
             assert tip is not None
             if tip.id != last:  # others pushed first: decide again on what they left
@@ -419,7 +415,7 @@ def promote(
 
 def _propose(
     git: GitRepo,
-    start: pygit2.Commit,
+    start: Commit,
     promotion: Promotion,
     request: PromoteRequest,
     base: str,

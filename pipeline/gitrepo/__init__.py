@@ -18,6 +18,26 @@ import pygit2
 from pygit2.enums import FileMode, FileStatus, ObjectType
 
 from pipeline.errors import GateError, InputError, Location, PowerXError
+from pipeline.gitrepo.commit import Commit, ObjectId, Person, entry_id
+from pipeline.gitrepo.commit import tree_of as _tree
+
+__all__ = [
+    "ChangeSet",
+    "ChangedPath",
+    "Commit",
+    "GitRepo",
+    "ObjectId",
+    "PathChange",
+    "Person",
+    "PushConflictError",
+    "PushRejectedError",
+    "Trailers",
+    "compose_message",
+    "entry_id",
+    "in_repository",
+    "init_repository",
+    "read_trailers",
+]
 
 TRAILER_PREFIX = "PowerX-"
 MAX_SYMLINK_HOPS = 8
@@ -52,7 +72,7 @@ class ChangedPath:
 class PathChange:
     """A commit that changed one path: the blob before and after (None: absent)."""
 
-    commit: pygit2.Commit
+    commit: Commit
     before: str | None
     after: str | None
 
@@ -108,11 +128,11 @@ class _FolderWalk:
     """A first-parent walk from one commit, recording the commits that changed `folder`."""
 
     folder: str
-    next: pygit2.Commit | None
+    next: Commit | None
     """The next commit to look at (None: the walk reached the root, or handed over)."""
-    tree: pygit2.Oid | None
+    tree: ObjectId | None
     """The folder's tree id at `next`."""
-    changes: list[tuple[pygit2.Commit, pygit2.Commit | None]] = field(default_factory=list)
+    changes: list[tuple[Commit, Commit | None]] = field(default_factory=list)
     """(commit, first parent) of every change found so far, newest first."""
     tail: _FolderWalk | None = None
     """The walk that started where this one stopped, and goes on from there."""
@@ -128,6 +148,16 @@ class PushConflictError(PushRejectedError):
 
 CONFLICT_ATTEMPTS = 3
 """Rejections by commits that touch our own files, before a push escalates."""
+
+
+def in_repository(path: Path) -> bool:
+    """Whether `path` (an existing folder) lies inside a git repository."""
+    return pygit2.discover_repository(str(path)) is not None
+
+
+def init_repository(path: Path) -> None:
+    """Create an empty git repository at `path` whose first branch is main."""
+    pygit2.init_repository(str(path), initial_head="main")
 
 
 class GitRepo:
@@ -149,8 +179,8 @@ class GitRepo:
                 hint="check that you may read it; git refuses a repository another user owns "
                 "unless git's safe.directory lists it",
             ) from None
-        self._trees: dict[tuple[pygit2.Oid, str], pygit2.Tree | None] = {}
-        self._walks: dict[tuple[pygit2.Oid, str], _FolderWalk] = {}
+        self._trees: dict[tuple[ObjectId, str], pygit2.Tree | None] = {}
+        self._walks: dict[tuple[ObjectId, str], _FolderWalk] = {}
 
     @property
     def root(self) -> Path:
@@ -159,7 +189,7 @@ class GitRepo:
 
     # -- revisions -------------------------------------------------------------------
 
-    def resolve(self, rev: str) -> pygit2.Commit:
+    def resolve(self, rev: str) -> Commit:
         """The commit `rev` names (a branch, tag, sha or expression such as HEAD~2)."""
         try:
             obj = self.repo.revparse_single(rev)
@@ -171,7 +201,7 @@ class GitRepo:
             ) from None
         return commit
 
-    def merge_base(self, a: pygit2.Commit, b: pygit2.Commit) -> pygit2.Commit:
+    def merge_base(self, a: Commit, b: Commit) -> Commit:
         """The best common ancestor of two commits."""
         oid = self.repo.merge_base(a.id, b.id)
         if oid is None:
@@ -197,39 +227,67 @@ class GitRepo:
                 return name
         return None
 
+    def ref_commit(self, name: str) -> Commit:
+        """The commit reference `name` (a full ref name that exists) points to."""
+        return self.repo.references[name].peel(pygit2.Commit)
+
+    def create_tag(self, name: str, commit_id: str, tagger: Person, message: str) -> str:
+        """Create the annotated tag refs/tags/`name` on commit `commit_id`; the tag's id."""
+        signature = (
+            tagger
+            if isinstance(tagger, pygit2.Signature)
+            else pygit2.Signature(tagger.name, tagger.email)
+        )
+        oid = self.repo.create_tag(
+            name, pygit2.Oid(hex=commit_id), ObjectType.COMMIT, signature, message
+        )
+        return str(oid)
+
     # -- reading ---------------------------------------------------------------------
 
-    def tree(self, commit: pygit2.Commit, path: str = "") -> pygit2.Tree | None:
+    def tree(self, commit: Commit, path: str = "") -> pygit2.Tree | None:
         """The tree at `path` in `commit`, or None when there is no folder there."""
         key = (commit.id, path)
         if key not in self._trees:
             self._trees[key] = self._lookup_tree(commit, path)
         return self._trees[key]
 
-    def _lookup_tree(self, commit: pygit2.Commit, path: str) -> pygit2.Tree | None:
+    def _lookup_tree(self, commit: Commit, path: str) -> pygit2.Tree | None:
         if not path:
-            return commit.tree
+            return _tree(commit)
         try:
-            entry = commit.tree[path]
+            entry = _tree(commit)[path]
         except KeyError:
             return None
         return entry if isinstance(entry, pygit2.Tree) else None
 
-    def list_dir(self, commit: pygit2.Commit, path: str) -> list[tuple[str, bool]]:
+    def file_id(self, commit: Commit, path: str) -> ObjectId | None:
+        """The blob id of a regular file at `path` (not a link or folder), else None.
+
+        Read from the folder's (cached) tree: no file is opened.
+        """
+        folder, name = posixpath.split(path)
+        tree = self.tree(commit, folder)
+        if tree is None or name not in tree:
+            return None
+        entry = tree[name]
+        if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
+            return None
+        return entry.id
+
+    def list_dir(self, commit: Commit, path: str) -> list[tuple[str, bool]]:
         """(name, is_folder) of the entries of a folder, or [] when it does not exist."""
         tree = self.tree(commit, path)
         if tree is None:
             return []
         return [(entry.name or "", entry.type == ObjectType.TREE) for entry in tree]
 
-    def read(self, commit: pygit2.Commit, path: str, *, max_bytes: int) -> bytes | None:
+    def read(self, commit: Commit, path: str, *, max_bytes: int) -> bytes | None:
         """A regular file's bytes at `commit`, or None when absent (see `read_blob`)."""
         found = self.read_blob(commit, path, max_bytes=max_bytes)
         return found[1] if found is not None else None
 
-    def read_blob(
-        self, commit: pygit2.Commit, path: str, *, max_bytes: int
-    ) -> tuple[str, bytes] | None:
+    def read_blob(self, commit: Commit, path: str, *, max_bytes: int) -> tuple[str, bytes] | None:
         """(object id, bytes) of a regular file at `commit`, or None when absent.
 
         Symbolic links are followed inside the tree; one that points outside the
@@ -258,23 +316,23 @@ class GitRepo:
             f"too many symbolic links (more than {MAX_SYMLINK_HOPS})", location=Location(path)
         )
 
-    def _entry(self, commit: pygit2.Commit, path: str) -> pygit2.Object | None:
+    def _entry(self, commit: Commit, path: str) -> pygit2.Object | None:
         try:
-            return commit.tree[path]
+            return _tree(commit)[path]
         except KeyError:
             return None
 
-    def changed_paths(self, base: pygit2.Commit, head: pygit2.Commit) -> list[ChangedPath]:
+    def changed_paths(self, base: Commit, head: Commit) -> list[ChangedPath]:
         """Files that differ between two revisions, sorted by path.
 
         Entries with the same object id are skipped without being opened, so the cost
         follows the folders the change touches, not the size of the repository.
         """
         result: list[ChangedPath] = []
-        _diff_trees(base.tree, head.tree, "", result)
+        _diff_trees(_tree(base), _tree(head), "", result)
         return sorted(result, key=lambda change: change.path)
 
-    def path_history(self, start: pygit2.Commit, path: str) -> Iterator[PathChange]:
+    def path_history(self, start: Commit, path: str) -> Iterator[PathChange]:
         """The commits that changed `path`, newest first, following first parents.
 
         First parents are the mainline: a merged pull request shows as its merge commit.
@@ -288,9 +346,7 @@ class GitRepo:
                 yield PathChange(commit, before, after)
             after = before  # the folder, so the file, is the same down to the next change
 
-    def _folder_changes(
-        self, start: pygit2.Commit, folder: str
-    ) -> Iterator[tuple[pygit2.Commit, pygit2.Commit | None]]:
+    def _folder_changes(self, start: Commit, folder: str) -> Iterator[tuple[Commit, Commit | None]]:
         """(commit, first parent) for each commit that changed `folder`, newest first.
 
         The walk is lazy and shared: it is remembered by (start, folder) and goes only as
@@ -311,7 +367,7 @@ class GitRepo:
             else:
                 self._advance(walk)
 
-    def _folder_walk(self, start: pygit2.Commit, folder: str) -> _FolderWalk:
+    def _folder_walk(self, start: Commit, folder: str) -> _FolderWalk:
         key = (start.id, folder)
         walk = self._walks.get(key)
         if walk is None:
@@ -335,13 +391,13 @@ class GitRepo:
             walk.changes.append((commit, parent))
         walk.next, walk.tree = parent, before
 
-    def _tree_id(self, commit: pygit2.Commit, folder: str) -> pygit2.Oid | None:
+    def _tree_id(self, commit: Commit, folder: str) -> ObjectId | None:
         if not folder:
             return commit.tree_id
         entry = self._entry(commit, folder)
         return entry.id if entry is not None else None
 
-    def _blob_id(self, commit: pygit2.Commit, path: str) -> str | None:
+    def _blob_id(self, commit: Commit, path: str) -> str | None:
         entry = self._entry(commit, path)
         return str(entry.id) if entry is not None else None
 
@@ -351,14 +407,14 @@ class GitRepo:
         assert isinstance(obj, pygit2.Blob)
         return bytes(obj.read_raw())
 
-    def first_parent_walk(self, start: pygit2.Commit) -> Iterator[pygit2.Commit]:
+    def first_parent_walk(self, start: Commit) -> Iterator[Commit]:
         """The mainline from `start` back to the root, newest first."""
-        commit: pygit2.Commit | None = start
+        commit: Commit | None = start
         while commit is not None:
             yield commit
             commit = commit.parents[0] if commit.parents else None
 
-    def files(self, commit: pygit2.Commit, folder: str) -> Iterator[str]:
+    def files(self, commit: Commit, folder: str) -> Iterator[str]:
         """Every file path below `folder` at `commit` (nothing if the folder is absent)."""
         tree = self.tree(commit, folder)
         if tree is None:
@@ -401,12 +457,12 @@ class GitRepo:
             return pygit2.Signature(name, email)
         return pygit2.Signature(name, email, int(when), 0)
 
-    def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid:
+    def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> ObjectId:
         """A new tree: `base` with `changes` applied; folders left empty disappear."""
         oid = self._build_tree(base, changes)
         return oid if oid is not None else self.repo.TreeBuilder().write()
 
-    def _build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid | None:
+    def _build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> ObjectId | None:
         """`build_tree`, but None (and nothing written) when the tree would be empty."""
         nested: dict[str, dict[str, bytes | None]] = {}
         files: dict[str, bytes | None] = {}
@@ -442,9 +498,9 @@ class GitRepo:
         changes: ChangeSet,
         message: str,
         *,
-        parent: pygit2.Commit | None = None,
+        parent: Commit | None = None,
         when: float | None = None,
-    ) -> pygit2.Commit:
+    ) -> Commit:
         """Write one commit of `changes` on `branch` (on top of `parent`, default its tip).
 
         When `branch` is checked out in a work tree, the changed files are updated there
@@ -456,7 +512,7 @@ class GitRepo:
         signature = self.signature(when)
         parents = [parent.id] if parent else []
         try:
-            tree_id = self.build_tree(parent.tree if parent else None, changes)
+            tree_id = self.build_tree(_tree(parent) if parent else None, changes)
             oid = self.repo.create_commit(None, signature, signature, message, tree_id, parents)
         except OSError as error:  # libgit2 could not write an object: names the file, no errno
             raise InputError(
@@ -477,10 +533,10 @@ class GitRepo:
         except (KeyError, pygit2.GitError):
             return self.repo.references["HEAD"].target == ref_name
 
-    def _update_work_tree(self, commit: pygit2.Commit, paths: list[str]) -> None:
+    def _update_work_tree(self, commit: Commit, paths: list[str]) -> None:
         try:
             self.repo.checkout_tree(  # type: ignore[no-untyped-call]
-                commit.tree, paths=paths, strategy=pygit2.enums.CheckoutStrategy.SAFE
+                _tree(commit), paths=paths, strategy=pygit2.enums.CheckoutStrategy.SAFE
             )
         except pygit2.GitError as error:
             raise InputError(
@@ -497,7 +553,7 @@ class GitRepo:
 
     # -- remotes ---------------------------------------------------------------------
 
-    def fetch(self, remote: str, branch: str) -> pygit2.Commit | None:
+    def fetch(self, remote: str, branch: str) -> Commit | None:
         """Fetch `branch` from `remote`; the remote tip, or None if it has no such branch."""
         try:
             self.repo.remotes[remote].fetch(
@@ -517,9 +573,7 @@ class GitRepo:
         except (KeyError, pygit2.GitError) as error:
             raise InputError(f"cannot fetch from remote {remote!r}: {error}") from None
 
-    def push(
-        self, remote: str, commit: pygit2.Commit, branch: str, *, expected: pygit2.Oid | None
-    ) -> bool:
+    def push(self, remote: str, commit: Commit, branch: str, *, expected: ObjectId | None) -> bool:
         """Move `branch` on `remote` from `expected` (None: absent) to `commit`.
 
         False when the remote branch is no longer at `expected`: someone pushed first.
@@ -576,9 +630,9 @@ class GitRepo:
     def _push_local(
         self,
         path: Path,
-        commit: pygit2.Commit,
+        commit: Commit,
         branch: str,
-        expected: pygit2.Oid | None,
+        expected: ObjectId | None,
     ) -> bool:
         target = pygit2.Repository(str(path))
         self._copy_missing_objects(target, commit.id)
@@ -597,7 +651,7 @@ class GitRepo:
             return False  # moved on, or another pusher holds the ref's lock: retry
         return True
 
-    def _copy_missing_objects(self, target: pygit2.Repository, start: pygit2.Oid) -> None:
+    def _copy_missing_objects(self, target: pygit2.Repository, start: ObjectId) -> None:
         """Write into `target` every object reachable from `start` that it lacks.
 
         Subtrees and parents the target already has are not descended into, so the
@@ -605,8 +659,8 @@ class GitRepo:
         Objects are written children first: an interrupted copy never leaves an
         object whose children are missing (which a later copy would then skip).
         """
-        seen: set[pygit2.Oid] = set()
-        stack: list[tuple[pygit2.Oid, bool]] = [(start, False)]
+        seen: set[ObjectId] = set()
+        stack: list[tuple[ObjectId, bool]] = [(start, False)]
         while stack:
             oid, children_done = stack.pop()
             if children_done:  # post-order: every child is already written
@@ -627,12 +681,12 @@ class GitRepo:
         self,
         remote: str,
         branch: str,
-        make_change: Callable[[pygit2.Commit | None], tuple[ChangeSet, str]],
+        make_change: Callable[[Commit | None], tuple[ChangeSet, str]],
         *,
         attempts: int = 12,
         when: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> pygit2.Commit:
+    ) -> Commit:
         """Land one commit on `remote`'s `branch`, rebasing and retrying when others push first.
 
         `make_change` gets the remote tip and returns (changes, message): it is called
@@ -669,7 +723,7 @@ class GitRepo:
         )
 
     def _conflicts(
-        self, remote: str, branch: str, tip: pygit2.Commit | None, paths: set[str]
+        self, remote: str, branch: str, tip: Commit | None, paths: set[str]
     ) -> list[str]:
         """The commits that landed since `tip` and touch `paths`, as 'short-id: paths'.
 
@@ -687,7 +741,7 @@ class GitRepo:
                 found.append(f"{str(commit.id)[:12]}: {', '.join(sorted(touched))}")
         return found[:1]  # one round, one conflict: the newest commit that beat us
 
-    def _fast_forward_local(self, branch: str, commit: pygit2.Commit) -> None:
+    def _fast_forward_local(self, branch: str, commit: Commit) -> None:
         ref_name = f"refs/heads/{branch}"
         if ref_name not in self.repo.references:
             self.repo.references.create(ref_name, commit.id)
