@@ -94,8 +94,7 @@ class Snapshot:
 
     def blob_id(self, path: str) -> str | None:
         """The object id of a file (equal ids mean equal contents), None if absent."""
-        found = entry_id(self.commit, path)
-        return str(found) if found is not None else None
+        return entry_id(self.commit, path)
 
     def load(self, path: str, model: type[D]) -> Loaded[D] | None:
         """A file validated as `model`, None if absent; InputError if it is not valid."""

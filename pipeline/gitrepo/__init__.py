@@ -10,7 +10,7 @@ pygit2 stays inside this package: other modules name `Commit`, our own commit ty
 from __future__ import annotations
 
 from pipeline.gitrepo.base import in_repository, init_repository
-from pipeline.gitrepo.commit import Commit, ObjectId, Person, entry_id
+from pipeline.gitrepo.commit import Commit, Person, entry_id
 from pipeline.gitrepo.history import PathChange
 from pipeline.gitrepo.push import PushConflictError, PushRejectedError
 from pipeline.gitrepo.read import ChangedPath
@@ -23,7 +23,6 @@ __all__ = [
     "ChangedPath",
     "Commit",
     "GitRepo",
-    "ObjectId",
     "PathChange",
     "Person",
     "PushConflictError",

@@ -8,7 +8,7 @@ import pygit2
 from pygit2.enums import ObjectType
 
 from pipeline.errors import InputError
-from pipeline.gitrepo.commit import Commit, Person
+from pipeline.gitrepo.commit import Commit, Person, raw
 
 DEFAULT_AUTHOR = ("PowerX Release", "powerx-release@localhost")
 
@@ -59,7 +59,7 @@ class RepoBase:
         """The commit `rev` names (a branch, tag, sha or expression such as HEAD~2)."""
         try:
             obj = self.repo.revparse_single(rev)
-            commit = obj.peel(pygit2.Commit)
+            commit = Commit(obj.peel(pygit2.Commit))
         except (KeyError, ValueError, pygit2.GitError, pygit2.InvalidSpecError):
             raise InputError(
                 f"revision {rev!r} does not exist in {self.root}",
@@ -69,13 +69,13 @@ class RepoBase:
 
     def merge_base(self, a: Commit, b: Commit) -> Commit:
         """The best common ancestor of two commits."""
-        oid = self.repo.merge_base(a.id, b.id)
+        oid = self.repo.merge_base(raw(a).id, raw(b).id)
         if oid is None:
             raise InputError(
                 f"{a.short_id} and {b.short_id} share no history",
                 hint="fetch more history (git fetch --deepen=N or --unshallow)",
             )
-        return self.repo[oid].peel(pygit2.Commit)
+        return Commit(self.repo[oid].peel(pygit2.Commit))
 
     def default_branch(self, base_ref: str | None = None) -> str | None:
         """The branch pull requests target: `base_ref` (the CI's), origin/HEAD, main or master."""
@@ -95,7 +95,7 @@ class RepoBase:
 
     def ref_commit(self, name: str) -> Commit:
         """The commit reference `name` (a full ref name that exists) points to."""
-        return self.repo.references[name].peel(pygit2.Commit)
+        return Commit(self.repo.references[name].peel(pygit2.Commit))
 
     def create_tag(self, name: str, commit_id: str, tagger: Person, message: str) -> str:
         """Create the annotated tag refs/tags/`name` on commit `commit_id`; the tag's id."""

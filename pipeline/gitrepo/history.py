@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.gitrepo.commit import Commit, ObjectId
+from pipeline.gitrepo.commit import Commit
 from pipeline.gitrepo.read import Reader
 
 FOLDER_WALK_LIMIT = 4096
@@ -30,7 +30,7 @@ class _FolderWalk:
     folder: str
     next: Commit | None
     """The next commit to look at (None: the walk reached the root, or handed over)."""
-    tree: ObjectId | None
+    tree: str | None
     """The folder's tree id at `next`."""
     changes: list[tuple[Commit, Commit | None]] = field(default_factory=list)
     """(commit, first parent) of every change found so far, newest first."""
@@ -43,7 +43,7 @@ class History(Reader):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        self._walks: dict[tuple[ObjectId, str], _FolderWalk] = {}
+        self._walks: dict[tuple[str, str], _FolderWalk] = {}
 
     def path_history(self, start: Commit, path: str) -> Iterator[PathChange]:
         """The commits that changed `path`, newest first, following first parents.
@@ -104,11 +104,11 @@ class History(Reader):
             walk.changes.append((commit, parent))
         walk.next, walk.tree = parent, before
 
-    def _tree_id(self, commit: Commit, folder: str) -> ObjectId | None:
+    def _tree_id(self, commit: Commit, folder: str) -> str | None:
         if not folder:
             return commit.tree_id
         entry = self._entry(commit, folder)
-        return entry.id if entry is not None else None
+        return str(entry.id) if entry is not None else None
 
     def _blob_id(self, commit: Commit, path: str) -> str | None:
         entry = self._entry(commit, path)

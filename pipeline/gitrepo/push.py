@@ -11,7 +11,7 @@ import pygit2
 from pygit2.enums import FileMode
 
 from pipeline.errors import GateError, InputError, PowerXError
-from pipeline.gitrepo.commit import Commit, ObjectId
+from pipeline.gitrepo.commit import Commit, raw
 from pipeline.gitrepo.write import ChangeSet, Writer
 
 _MOVED_ON = ("fast-forward", "fastforward", "fetch first", "not present locally", "rejected")
@@ -44,7 +44,7 @@ class Remotes(Writer):
         ref = f"refs/remotes/{remote}/{branch}"
         if ref not in self.repo.references:
             return None
-        return self.repo.references[ref].peel(pygit2.Commit)
+        return Commit(self.repo.references[ref].peel(pygit2.Commit))
 
     def fetch_all(self, remote: str) -> None:
         """Fetch every branch of `remote` into refs/remotes/<remote>/."""
@@ -53,7 +53,7 @@ class Remotes(Writer):
         except (KeyError, pygit2.GitError) as error:
             raise InputError(f"cannot fetch from remote {remote!r}: {error}") from None
 
-    def push(self, remote: str, commit: Commit, branch: str, *, expected: ObjectId | None) -> bool:
+    def push(self, remote: str, commit: Commit, branch: str, *, expected: str | None) -> bool:
         """Move `branch` on `remote` from `expected` (None: absent) to `commit`.
 
         False when the remote branch is no longer at `expected`: someone pushed first.
@@ -112,26 +112,26 @@ class Remotes(Writer):
         path: Path,
         commit: Commit,
         branch: str,
-        expected: ObjectId | None,
+        expected: str | None,
     ) -> bool:
         target = pygit2.Repository(str(path))
-        self._copy_missing_objects(target, commit.id)
+        self._copy_missing_objects(target, raw(commit).id)
         name = f"refs/heads/{branch}"
         try:
             current = target.references.get(name)
             if expected is None:
                 if current is not None:
                     return False
-                target.references.create(name, commit.id)
-            elif current is None or current.target != expected:
+                target.references.create(name, raw(commit).id)
+            elif current is None or str(current.target) != expected:
                 return False
             else:
-                current.set_target(commit.id, "powerx: push")  # fails if it moved meanwhile
+                current.set_target(raw(commit).id, "powerx: push")  # fails if it moved meanwhile
         except (pygit2.GitError, ValueError, OSError):
             return False  # moved on, or another pusher holds the ref's lock: retry
         return True
 
-    def _copy_missing_objects(self, target: pygit2.Repository, start: ObjectId) -> None:
+    def _copy_missing_objects(self, target: pygit2.Repository, start: pygit2.Oid) -> None:
         """Write into `target` every object reachable from `start` that it lacks.
 
         Subtrees and parents the target already has are not descended into, so the
@@ -139,8 +139,8 @@ class Remotes(Writer):
         Objects are written children first: an interrupted copy never leaves an
         object whose children are missing (which a later copy would then skip).
         """
-        seen: set[ObjectId] = set()
-        stack: list[tuple[ObjectId, bool]] = [(start, False)]
+        seen: set[pygit2.Oid] = set()
+        stack: list[tuple[pygit2.Oid, bool]] = [(start, False)]
         while stack:
             oid, children_done = stack.pop()
             if children_done:  # post-order: every child is already written
@@ -183,7 +183,7 @@ class Remotes(Writer):
             if self.push(remote, commit, branch, expected=tip.id if tip else None):
                 self.repo.references.delete(f"refs/powerx/pending/{branch}")
                 self.repo.references.create(
-                    f"refs/remotes/{remote}/{branch}", commit.id, force=True
+                    f"refs/remotes/{remote}/{branch}", raw(commit).id, force=True
                 )
                 self._fast_forward_local(branch, commit)
                 return commit
@@ -224,14 +224,14 @@ class Remotes(Writer):
     def _fast_forward_local(self, branch: str, commit: Commit) -> None:
         ref_name = f"refs/heads/{branch}"
         if ref_name not in self.repo.references:
-            self.repo.references.create(ref_name, commit.id)
+            self.repo.references.create(ref_name, raw(commit).id)
             return
-        local = self.repo.references[ref_name].peel(pygit2.Commit)
-        if self.repo.descendant_of(commit.id, local.id):
+        local = Commit(self.repo.references[ref_name].peel(pygit2.Commit))
+        if self.repo.descendant_of(raw(commit).id, raw(local).id):
             if self._is_checked_out(ref_name):
                 changed = [c.path for c in self.changed_paths(local, commit)]
                 self._update_work_tree(commit, changed)
-            self.repo.references.create(ref_name, commit.id, force=True)
+            self.repo.references.create(ref_name, raw(commit).id, force=True)
 
 
 def _local_remote_path(url: str) -> str | None:

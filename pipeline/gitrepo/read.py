@@ -12,7 +12,7 @@ from pygit2.enums import FileMode, FileStatus, ObjectType
 
 from pipeline.errors import InputError, Location
 from pipeline.gitrepo.base import RepoBase
-from pipeline.gitrepo.commit import Commit, ObjectId
+from pipeline.gitrepo.commit import Commit
 from pipeline.gitrepo.commit import tree_of as _tree
 
 MAX_SYMLINK_HOPS = 8
@@ -32,7 +32,7 @@ class Reader(RepoBase):
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
-        self._trees: dict[tuple[ObjectId, str], pygit2.Tree | None] = {}
+        self._trees: dict[tuple[str, str], pygit2.Tree | None] = {}
 
     def tree(self, commit: Commit, path: str = "") -> pygit2.Tree | None:
         """The tree at `path` in `commit`, or None when there is no folder there."""
@@ -50,7 +50,7 @@ class Reader(RepoBase):
             return None
         return entry if isinstance(entry, pygit2.Tree) else None
 
-    def file_id(self, commit: Commit, path: str) -> ObjectId | None:
+    def file_id(self, commit: Commit, path: str) -> str | None:
         """The blob id of a regular file at `path` (not a link or folder), else None.
 
         Read from the folder's (cached) tree: no file is opened.
@@ -62,7 +62,7 @@ class Reader(RepoBase):
         entry = tree[name]
         if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
             return None
-        return entry.id
+        return str(entry.id)
 
     def list_dir(self, commit: Commit, path: str) -> list[tuple[str, bool]]:
         """(name, is_folder) of the entries of a folder, or [] when it does not exist."""

@@ -9,7 +9,7 @@ import pygit2
 from pygit2.enums import FileMode
 
 from pipeline.errors import InputError
-from pipeline.gitrepo.commit import Commit, ObjectId
+from pipeline.gitrepo.commit import Commit, raw
 from pipeline.gitrepo.commit import tree_of as _tree
 from pipeline.gitrepo.history import History
 from pipeline.gitrepo.read import normalise
@@ -21,12 +21,12 @@ ChangeSet = Mapping[str, bytes | None]
 class Writer(History):
     """Commits of change sets; a checked-out branch's work tree follows."""
 
-    def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> ObjectId:
+    def build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid:
         """A new tree: `base` with `changes` applied; folders left empty disappear."""
         oid = self._build_tree(base, changes)
         return oid if oid is not None else self.repo.TreeBuilder().write()
 
-    def _build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> ObjectId | None:
+    def _build_tree(self, base: pygit2.Tree | None, changes: ChangeSet) -> pygit2.Oid | None:
         """`build_tree`, but None (and nothing written) when the tree would be empty."""
         nested: dict[str, dict[str, bytes | None]] = {}
         files: dict[str, bytes | None] = {}
@@ -72,9 +72,9 @@ class Writer(History):
         """
         ref_name = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
         if parent is None and ref_name in self.repo.references:
-            parent = self.repo.references[ref_name].peel(pygit2.Commit)
+            parent = Commit(self.repo.references[ref_name].peel(pygit2.Commit))
         signature = self.signature(when)
-        parents = [parent.id] if parent else []
+        parents = [raw(parent).id] if parent else []
         try:
             tree_id = self.build_tree(_tree(parent) if parent else None, changes)
             oid = self.repo.create_commit(None, signature, signature, message, tree_id, parents)
@@ -83,7 +83,7 @@ class Writer(History):
                 f"cannot write to the git repository {self.root}: {error}",
                 hint="check that you may write its .git folder (permissions, free space)",
             ) from None
-        commit = self.repo[oid].peel(pygit2.Commit)
+        commit = Commit(self.repo[oid].peel(pygit2.Commit))
         if self._is_checked_out(ref_name):
             self._update_work_tree(commit, list(changes))
         self.repo.references.create(ref_name, oid, force=True)

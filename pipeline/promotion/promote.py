@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.forge import GitHubClient
-from pipeline.gitrepo import ChangeSet, Commit, GitRepo, ObjectId, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
@@ -392,7 +392,7 @@ def promote(
             continue
 
         def change(
-            tip: Commit | None, p: Promotion = promotion, last: ObjectId = ours
+            tip: Commit | None, p: Promotion = promotion, last: str = ours
         ) -> tuple[ChangeSet, str]:
             assert tip is not None
             if tip.id != last:  # others pushed first: decide again on what they left

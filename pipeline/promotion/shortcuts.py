@@ -9,7 +9,7 @@ from __future__ import annotations
 import weakref
 
 from pipeline import layout
-from pipeline.gitrepo import Commit, GitRepo, ObjectId, entry_id, read_trailers
+from pipeline.gitrepo import Commit, GitRepo, entry_id, read_trailers
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import YamlDocument, dump_yaml
 
@@ -38,7 +38,7 @@ def edit_as_written(doc: YamlDocument, version: str, digest: str) -> str | None:
     return edited
 
 
-def state_blob(snapshot: Snapshot, env: str, plugin: str) -> ObjectId | None:
+def state_blob(snapshot: Snapshot, env: str, plugin: str) -> str | None:
     """The blob id of a plugin's state file in `env` when it is a regular file, else None.
 
     Read from the folder's (cached) tree: no file is opened or parsed.
@@ -53,7 +53,7 @@ def same_state(snapshot: Snapshot, source: str, target: str, plugin: str) -> boo
 
 
 Rollbacks = list[tuple[Commit, dict[str, str]]]
-_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[ObjectId, Rollbacks]] = (
+_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[str, Rollbacks]] = (
     weakref.WeakKeyDictionary()
 )
 
