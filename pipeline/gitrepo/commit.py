@@ -81,14 +81,23 @@ class Commit:
     @property
     def parents(self) -> list[Commit]:
         """Its parents, first parent first (a new list each time; the commits are kept)."""
+        return list(self._parent_commits())
+
+    def _parent_commits(self) -> tuple[Commit, ...]:
         if self._parents is None:
-            self._parents = tuple(Commit(parent) for parent in self._raw.parents)
-        return list(self._parents)
+            self._parents = tuple(map(Commit, self._raw.parents))
+        return self._parents
 
 
 def raw(commit: Commit) -> pygit2.Commit:
     """The pygit2 commit behind `commit` (inside the git layer only)."""
     return commit._raw
+
+
+def first_parent(commit: Commit) -> Commit | None:
+    """The first parent of `commit`, None for a root commit (no list is built)."""
+    parents = commit._parent_commits()
+    return parents[0] if parents else None
 
 
 def tree_of(commit: Commit) -> pygit2.Tree:

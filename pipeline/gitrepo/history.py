@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.gitrepo.commit import Commit
+from pipeline.gitrepo.commit import Commit, first_parent
 from pipeline.gitrepo.read import Reader
 
 FOLDER_WALK_LIMIT = 4096
@@ -98,7 +98,7 @@ class History(Reader):
         if other is not None and other is not walk:
             walk.tail, walk.next = other, None
             return
-        parent = commit.parents[0] if commit.parents else None
+        parent = first_parent(commit)
         before = self._tree_id(parent, walk.folder) if parent is not None else None
         if before != walk.tree:
             walk.changes.append((commit, parent))
@@ -119,4 +119,4 @@ class History(Reader):
         commit: Commit | None = start
         while commit is not None:
             yield commit
-            commit = commit.parents[0] if commit.parents else None
+            commit = first_parent(commit)
