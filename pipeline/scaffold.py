@@ -8,11 +8,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-import pygit2
-
 from pipeline.errors import BUG_REPORT_URL, InputError
 from pipeline.fsutil import fs_errors, make_dirs
-from pipeline.gitrepo import GitRepo, Trailers, compose_message
+from pipeline.gitrepo import GitRepo, Trailers, compose_message, in_repository, init_repository
 
 SCAFFOLD = "templates/repo"
 _RENAMES = {"workflows/": ".github/workflows/"}
@@ -122,10 +120,10 @@ def init_repo(
             hint="run 'powerx init' in an empty folder, or move those files away",
         )
     existing_parent = next(p for p in (target.absolute(), *target.absolute().parents) if p.exists())
-    created = pygit2.discover_repository(str(existing_parent)) is None
+    created = not in_repository(existing_parent)
     make_dirs(target)
     if created:
-        pygit2.init_repository(str(target), initial_head="main")
+        init_repository(target)
     git = GitRepo(target)
     prefix = _prefix_in_repo(git, target)
     changes: dict[str, bytes | None] = {prefix + path: data for path, data in content.items()}

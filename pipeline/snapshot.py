@@ -7,11 +7,9 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError, Location
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo, entry_id
 from pipeline.models import POLICY_KINDS, Document, PolicySet, validate_document
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.policy import POLICY_FIELDS
@@ -80,9 +78,7 @@ class Loaded(Generic[D]):
 class Snapshot:
     """The release repo as it is at one commit; reads go straight to git objects."""
 
-    def __init__(
-        self, git: GitRepo, commit: pygit2.Commit, cache: ParseCache | None = None
-    ) -> None:
+    def __init__(self, git: GitRepo, commit: Commit, cache: ParseCache | None = None) -> None:
         self.git = git
         self.commit = commit
         self._cache: ParseCache = cache if cache is not None else shared_cache(git)
@@ -98,10 +94,7 @@ class Snapshot:
 
     def blob_id(self, path: str) -> str | None:
         """The object id of a file (equal ids mean equal contents), None if absent."""
-        try:
-            return str(self.commit.tree[path].id)
-        except KeyError:
-            return None
+        return entry_id(self.commit, path)
 
     def load(self, path: str, model: type[D]) -> Loaded[D] | None:
         """A file validated as `model`, None if absent; InputError if it is not valid."""

@@ -81,9 +81,12 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_the_git_layer_reads_no_environment() -> None:
-    source = (PROJECT / "pipeline" / "gitrepo.py").read_text(encoding="utf-8")
-    assert "os.environ" not in source and "getenv" not in source
-    assert "os" not in _imports(PROJECT / "pipeline" / "gitrepo.py")
+    modules = sorted((PROJECT / "pipeline" / "gitrepo").glob("*.py"))
+    assert modules
+    for module in modules:
+        source = module.read_text(encoding="utf-8")
+        assert "os.environ" not in source and "getenv" not in source, module
+        assert "os" not in _imports(module), module
 
 
 def test_workflows_sit_below_the_cli() -> None:

@@ -8,12 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pygit2
 import pytest
 from conftest import Repo, git
 
 from pipeline.errors import InputError
 from pipeline.gitrepo import (
+    Commit,
     GitRepo,
     PushConflictError,
     PushRejectedError,
@@ -193,7 +193,7 @@ def test_push_and_rebase_on_a_moved_remote(repo: Repo, tmp_path: Path) -> None:
     gitrepo = GitRepo(repo.path)
     tips: list[str | None] = []
 
-    def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
+    def change(tip: Commit | None) -> tuple[dict[str, bytes | None], str]:
         tips.append(str(tip.id) if tip else None)
         return {"ours.txt": b"o"}, "add ours\n"
 
@@ -213,9 +213,9 @@ def test_push_gives_up_after_the_last_attempt(repo: Repo, tmp_path: Path) -> Non
     other = Repo(tmp_path / "other")
     git(tmp_path, "clone", "-q", str(bare), str(other.path))
     gitrepo = GitRepo(repo.path)
-    attempts: list[pygit2.Commit | None] = []
+    attempts: list[Commit | None] = []
 
-    def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
+    def change(tip: Commit | None) -> tuple[dict[str, bytes | None], str]:
         # Someone else lands a commit between our fetch and our push, every time.
         other.git("pull", "-q", "--rebase")
         other.commit({f"theirs{len(attempts)}.txt": "t"})
@@ -238,9 +238,9 @@ def test_a_real_conflict_on_the_same_file_escalates_after_three_rounds(
     other = Repo(tmp_path / "other")
     git(tmp_path, "clone", "-q", str(bare), str(other.path))
     gitrepo = GitRepo(repo.path)
-    rounds: list[pygit2.Commit | None] = []
+    rounds: list[Commit | None] = []
 
-    def change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
+    def change(tip: Commit | None) -> tuple[dict[str, bytes | None], str]:
         # Another runner changes the very file we change, between our fetch and our push.
         other.git("pull", "-q", "--rebase")
         other.commit({"env/hello.yaml": f"version: {len(rounds) + 2}"})

@@ -9,8 +9,7 @@ from __future__ import annotations
 import pytest
 from conftest import Repo, git
 
-from pipeline import gitrepo
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import GitRepo, history
 
 
 def git_history(repo: Repo, start: str, path: str) -> list[str]:
@@ -94,7 +93,7 @@ def test_walks_are_shared_between_files_and_continue_from_new_tips(history_repo:
 def test_a_full_cache_is_forgotten_and_rebuilt(
     history_repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gitrepo, "FOLDER_WALK_LIMIT", 2)
+    monkeypatch.setattr(history, "FOLDER_WALK_LIMIT", 2)
     opened = GitRepo(history_repo.path)
     for start in ("HEAD", "HEAD~1", "HEAD~2", "HEAD"):
         for path in PATHS:

@@ -12,7 +12,7 @@ from factories import plugin_state, yaml_text
 from test_approvals import NOW, key, teams_data
 from test_promote import publish, run
 
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.environment import PluginState
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
 from pipeline.promotion.promote import PromoteRequest, plan_promotions, promote
@@ -38,7 +38,7 @@ class RecordingRepo(GitRepo):
         super().__init__(path)
         self.decided_at: list[str] = []
 
-    def tree(self, commit: pygit2.Commit, path: str = "") -> pygit2.Tree | None:
+    def tree(self, commit: Commit, path: str = "") -> pygit2.Tree | None:
         if str(commit.id) not in self.decided_at:
             self.decided_at.append(str(commit.id))
         return super().tree(commit, path)

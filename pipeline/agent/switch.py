@@ -14,12 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pygit2
-
 from pipeline import layout
 from pipeline.agent.store import PluginStore
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.models.agent import HealthRecord
 from pipeline.models.digest import digest_text
 from pipeline.models.environment import PluginState
@@ -146,7 +144,7 @@ def set_enabled(
         return plan.result(None)
     latest = [plan]
 
-    def change(tip: pygit2.Commit | None) -> tuple[ChangeSet, str]:
+    def change(tip: Commit | None) -> tuple[ChangeSet, str]:
         latest[0] = _plan(git, tip, request, store)  # others pushed first: decide again
         if not latest[0].changes:
             raise _AlreadyDoneError
@@ -161,7 +159,7 @@ def set_enabled(
 
 def _plan(
     git: GitRepo,
-    tip: pygit2.Commit | None,
+    tip: Commit | None,
     request: SwitchRequest,
     store: PluginStore | None,
 ) -> _Plan:

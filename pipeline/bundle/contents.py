@@ -9,11 +9,9 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.environment import PluginState
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
@@ -77,7 +75,7 @@ class Plan:
         return found
 
 
-def plan_environment(git: GitRepo, commit: pygit2.Commit, environment: str) -> Plan:
+def plan_environment(git: GitRepo, commit: Commit, environment: str) -> Plan:
     """The full contents of a bundle of `environment` at `commit`; GateError if incomplete."""
     snapshot = Snapshot(git, commit)
     folder = f"{layout.ENVIRONMENTS}/{environment}"
@@ -165,7 +163,7 @@ def _closure(
     return list(chosen.values())
 
 
-def _release_files(git: GitRepo, commit: pygit2.Commit, release: Release) -> tuple[RepoFile, ...]:
+def _release_files(git: GitRepo, commit: Commit, release: Release) -> tuple[RepoFile, ...]:
     folder = layout.release_dir(release.plugin, release.version)
     files = tuple(
         RepoFile(path, _read(git, commit, path)) for path in sorted(git.files(commit, folder))
@@ -180,7 +178,7 @@ def _release_files(git: GitRepo, commit: pygit2.Commit, release: Release) -> tup
     return files
 
 
-def _read(git: GitRepo, commit: pygit2.Commit, path: str) -> bytes:
+def _read(git: GitRepo, commit: Commit, path: str) -> bytes:
     data = git.read(commit, path, max_bytes=MAX_FILE_BYTES)
     if data is None:  # pragma: no cover - listed a moment ago
         raise InputError(f"{path} vanished at {commit.short_id}")

@@ -12,10 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-import pygit2
-
 from pipeline.errors import GateError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.bundle import BundleManifest, ImportRecord, ImportState
 from pipeline.snapshot import Snapshot
@@ -29,7 +27,7 @@ def import_state_path(environment: str) -> str:
     return f"{IMPORTS}/{environment}.yaml"
 
 
-def load_import_state(git: GitRepo, commit: pygit2.Commit, environment: str) -> ImportState | None:
+def load_import_state(git: GitRepo, commit: Commit, environment: str) -> ImportState | None:
     """The site's import record for `environment` at `commit`, or None before the first import."""
     loaded = Snapshot(git, commit).load(import_state_path(environment), ImportState)
     return loaded.model if loaded is not None else None

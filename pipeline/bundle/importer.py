@@ -33,8 +33,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import pygit2
-
 from pipeline import layout
 from pipeline.bundle.contents import (
     ENTITLEMENTS,
@@ -61,7 +59,7 @@ from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleReader, ScanResult
 from pipeline.errors import GateError, InputError
 from pipeline.fsutil import fsync_directory, make_dirs
-from pipeline.gitrepo import GitRepo, Trailers, compose_message
+from pipeline.gitrepo import Commit, GitRepo, Trailers, compose_message
 from pipeline.models.bundle import BundleManifest, BundleRelease, ImportState
 from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment, PluginState
@@ -259,7 +257,7 @@ def _current_branch(git: GitRepo) -> str:
     return git.repo.head.shorthand
 
 
-def _site_policy(git: GitRepo, tip: pygit2.Commit) -> SigningPolicy:
+def _site_policy(git: GitRepo, tip: Commit) -> SigningPolicy:
     loaded = Snapshot(git, tip).load(SIGNING_POLICY, SigningPolicy)
     return loaded.model if loaded is not None else seed_signing_policy()
 
@@ -286,7 +284,7 @@ def _scratch(store: Path) -> Iterator[Path]:
 def _verify(
     request: ImportRequest,
     git: GitRepo,
-    tip: pygit2.Commit,
+    tip: Commit,
     policy: SigningPolicy,
     objects: ContentAddressedDirectory,
     scratch: Path,
@@ -515,7 +513,7 @@ def _commit(
     request: ImportRequest,
     git: GitRepo,
     branch: str,
-    tip: pygit2.Commit,
+    tip: Commit,
     checked: _Checked,
     state: ImportState | None,
     freshness: Freshness,
@@ -571,9 +569,7 @@ def _commit(
     return str(git.commit(branch, changes, message, parent=tip, when=request.now.timestamp()).id)
 
 
-def _materialise(
-    git: GitRepo, commit: pygit2.Commit, manifest: BundleManifest, scratch: Path
-) -> Path:
+def _materialise(git: GitRepo, commit: Commit, manifest: BundleManifest, scratch: Path) -> Path:
     """The committed environment folder, written out for the agent."""
     folder = f"{layout.ENVIRONMENTS}/{manifest.environment}"
     target = scratch / "deploy" / manifest.environment

@@ -22,8 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import pygit2
-
 from pipeline import layout
 from pipeline.canary.decide import apply_verdict
 from pipeline.canary.judge import judge
@@ -33,7 +31,7 @@ from pipeline.canary.result import FINAL, Outcome, RolloutResult, notify, result
 from pipeline.canary.state import Current, branch_tip, read_state, weight_text, with_canary
 from pipeline.canary.status import Decision, RolloutStatus, rollout_status
 from pipeline.errors import GateError, InputError, Location
-from pipeline.gitrepo import ChangeSet, GitRepo, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, compose_message
 from pipeline.models.environment import Canary
 from pipeline.models.rollout import RolloutSpec
 from pipeline.names import require_name, require_release
@@ -88,7 +86,7 @@ def start_rollout(target: Target, request: StartRequest) -> RolloutResult:
     spec = current.spec
     plan_text = _plan_text(spec, current.state.version, request.version)
 
-    def make_change(tip: pygit2.Commit) -> tuple[ChangeSet, str]:
+    def make_change(tip: Commit) -> tuple[ChangeSet, str]:
         now_current = read_state(git, tip, request.plugin, request.environment)
         if now_current.state.canary is not None:
             raise GateError(
@@ -144,9 +142,7 @@ def start_rollout(target: Target, request: StartRequest) -> RolloutResult:
     return result
 
 
-def _check_startable(
-    git: GitRepo, tip: pygit2.Commit, current: Current, request: StartRequest
-) -> None:
+def _check_startable(git: GitRepo, tip: Commit, current: Current, request: StartRequest) -> None:
     """The version must be allowed into the environment exactly as `powerx promote` would."""
     state = current.state
     if state.canary is not None:

@@ -20,14 +20,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pygit2
-
 from pipeline import layout
 from pipeline.canary.judge import Verdict
 from pipeline.canary.record import Target, land, trailers
 from pipeline.canary.result import RolloutResult, notify, result_of
 from pipeline.canary.state import Current, read_state, same_rollout, weight_text, with_canary
-from pipeline.gitrepo import ChangeSet, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, compose_message
 from pipeline.models.digest import digest_text
 from pipeline.models.environment import Canary
 from pipeline.policy.gates import ReleaseGates
@@ -140,7 +138,7 @@ def _decide(
     plugin, env = current.state.plugin, current.environment
     expected = current.state.canary
 
-    def make_change(tip: pygit2.Commit) -> tuple[ChangeSet, str]:
+    def make_change(tip: Commit) -> tuple[ChangeSet, str]:
         again = read_state(target.git, tip, plugin, env)
         same_rollout(again, expected)
         message = compose_message(
@@ -182,7 +180,7 @@ def _complete(target: Target, current: Current, verdict: Verdict, now: datetime)
         )
     stable = current.state.version
 
-    def make_change(tip: pygit2.Commit) -> tuple[ChangeSet, str]:
+    def make_change(tip: Commit) -> tuple[ChangeSet, str]:
         again = read_state(target.git, tip, plugin, env)
         same_rollout(again, canary)
         log_path = f"{layout.ENVIRONMENTS}/{env}/{CHANGELOG}"
@@ -276,7 +274,7 @@ def roll_back(
         f"runs {current.state.version}.\n\n{verdict.explain()}",
     )
 
-    def make_change(tip: pygit2.Commit) -> tuple[ChangeSet, str]:
+    def make_change(tip: Commit) -> tuple[ChangeSet, str]:
         again = read_state(target.git, tip, plugin, env)
         same_rollout(again, canary)
         plan = plan_canary_rollback(target.git, tip, again.path, again.state)

@@ -11,16 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import pygit2
-
 from pipeline.errors import GateError, InputError, PowerXError
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers
 from pipeline.notify import Event, Notifier
 
 PUSH_RETRIES = 3
 """A decision whose push fails is retried this many times, then escalated."""
 
-MakeChange = Callable[[pygit2.Commit], tuple[ChangeSet, str]]
+MakeChange = Callable[[Commit], tuple[ChangeSet, str]]
 """A decision's files and message, worked out afresh at a tip (raises if it no longer applies)."""
 
 
@@ -53,7 +51,7 @@ class _DecisionChangedError(Exception):
 def land(target: Target, make_change: MakeChange, *, when: datetime, subject: str) -> str:
     """Commit one decision (and push it, retrying); escalate when the push keeps failing."""
 
-    def change(tip: pygit2.Commit | None) -> tuple[ChangeSet, str]:
+    def change(tip: Commit | None) -> tuple[ChangeSet, str]:
         if tip is None:
             raise _DecisionChangedError(
                 InputError(f"branch {target.branch!r} does not exist on {target.remote!r}")

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pygit2
-
 from pipeline import layout
 from pipeline.canary.record import Target
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.environment import Canary, PluginState
 from pipeline.models.policy import PolicySet
 from pipeline.models.rollout import RolloutSpec
@@ -42,7 +40,7 @@ class Current:
         return self.path.split("/")[1]
 
 
-def branch_tip(target: Target) -> pygit2.Commit:
+def branch_tip(target: Target) -> Commit:
     """The target branch's tip: fetched from the remote, or the local branch."""
     if target.remote is not None:
         fetched = target.git.fetch(target.remote, target.branch)
@@ -52,7 +50,7 @@ def branch_tip(target: Target) -> pygit2.Commit:
     return target.git.resolve(f"refs/heads/{target.branch}")
 
 
-def read_state(git: GitRepo, tip: pygit2.Commit, plugin: str, environment: str) -> Current:
+def read_state(git: GitRepo, tip: Commit, plugin: str, environment: str) -> Current:
     """`plugin`'s state in `environment` at `tip`; the plugin must be deployed there."""
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()

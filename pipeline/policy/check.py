@@ -13,11 +13,9 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import (
@@ -102,7 +100,7 @@ def uncommitted_warning(git: GitRepo, request: CheckRequest) -> str | None:
     )
 
 
-def _base_commit(git: GitRepo, request: CheckRequest, head: pygit2.Commit) -> pygit2.Commit:
+def _base_commit(git: GitRepo, request: CheckRequest, head: Commit) -> Commit:
     """Where the change starts: the merge base of head with `base` or the default branch.
 
     Like a pull request, a branch that is behind `base` is not charged with undoing

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-import pygit2
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.policy import PolicySet
 from pipeline.snapshot import Snapshot
@@ -107,7 +106,7 @@ def edit_policy(
         return planned.committed(str(commit.id))
     latest: list[_Planned[T]] = []
 
-    def make_change(tip: pygit2.Commit | None) -> tuple[dict[str, bytes | None], str]:
+    def make_change(tip: Commit | None) -> tuple[dict[str, bytes | None], str]:
         latest[:] = [_plan(git, _require_tip(tip, f"{remote}/{branch}"), kind, edit, when)]
         return latest[0].changes, latest[0].change.message
 
@@ -161,7 +160,7 @@ class _Planned(Generic[T]):
         return Committed(commit, self.path, self.change.outcome, self.created)
 
 
-def _local_tip(git: GitRepo, branch: str) -> pygit2.Commit:
+def _local_tip(git: GitRepo, branch: str) -> Commit:
     ref = branch if branch.startswith("refs/") else f"refs/heads/{branch}"
     if ref not in git.repo.references:
         raise InputError(
@@ -171,15 +170,13 @@ def _local_tip(git: GitRepo, branch: str) -> pygit2.Commit:
     return git.resolve(ref)
 
 
-def _require_tip(tip: pygit2.Commit | None, where: str) -> pygit2.Commit:
+def _require_tip(tip: Commit | None, where: str) -> Commit:
     if tip is None:
         raise InputError(f"{where} does not exist", hint="push the release repo there first")
     return tip
 
 
-def _plan(
-    git: GitRepo, tip: pygit2.Commit, kind: str, edit: Edit[T], when: float | None
-) -> _Planned[T]:
+def _plan(git: GitRepo, tip: Commit, kind: str, edit: Edit[T], when: float | None) -> _Planned[T]:
     """The edit on top of `tip`, validated on a candidate commit; InputError if refused."""
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
@@ -195,9 +192,7 @@ def _plan(
     return _Planned(path, content, change, created=raw is None)
 
 
-def _validate(
-    git: GitRepo, tip: pygit2.Commit, path: str, content: bytes, when: float | None
-) -> None:
+def _validate(git: GitRepo, tip: Commit, path: str, content: bytes, when: float | None) -> None:
     """Validate the edited file and the policy set as `powerx check` does, before any commit."""
     scratch = f"{_SCRATCH_REF}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     candidate = git.commit(scratch, {path: content}, "candidate policy edit", parent=tip, when=when)

@@ -11,11 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.gitrepo import Commit, GitRepo, read_trailers
 from pipeline.models.approvals import Teams
 from pipeline.models.policy import PolicySet
 from pipeline.policy.approvals import (
@@ -56,7 +54,7 @@ class ReleaseApprovals:
     problems: tuple[str, ...]
     author: str
     requested_at: datetime
-    origin: pygit2.Commit
+    origin: Commit
     """The commit that added the release manifest."""
 
     def describe(self) -> str:
@@ -94,9 +92,7 @@ def release_approvals(
     return ReleaseApprovals(verdict, tuple(problems), author, requested_at, origin)
 
 
-def request_origin(
-    git: GitRepo, tip: pygit2.Commit, path: str
-) -> tuple[str, datetime, pygit2.Commit]:
+def request_origin(git: GitRepo, tip: Commit, path: str) -> tuple[str, datetime, Commit]:
     """Who published a release (the operator, else the commit author), when, and the commit."""
     origin = tip
     for change in git.path_history(tip, path):

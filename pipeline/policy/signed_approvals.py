@@ -16,13 +16,12 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import pygit2
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import Field, ValidationError
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.jsonio import load_json
 from pipeline.models.approvals import Teams
 from pipeline.models.base import Name, SemVer, Strict
@@ -151,7 +150,7 @@ def record_approval(
     and retrying when others push first).
     """
 
-    def change(tip: pygit2.Commit | None) -> tuple[ChangeSet, str]:
+    def change(tip: Commit | None) -> tuple[ChangeSet, str]:
         if tip is None:
             raise InputError(f"branch {branch!r} does not exist on {remote!r}")
         return _approval_change(git, tip, request, branch)
@@ -164,7 +163,7 @@ def record_approval(
 
 
 def _approval_change(
-    git: GitRepo, tip: pygit2.Commit, request: ApproveRequest, branch: str
+    git: GitRepo, tip: Commit, request: ApproveRequest, branch: str
 ) -> tuple[ChangeSet, str]:
     snapshot = Snapshot(git, tip)
     require_environment(snapshot, request.environment)

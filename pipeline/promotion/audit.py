@@ -11,11 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.gitrepo import Commit, GitRepo, read_trailers
 from pipeline.models.environment import PluginState
 from pipeline.names import require_environment, require_plugin
 from pipeline.snapshot import Snapshot
@@ -50,7 +48,7 @@ class AuditQuery:
     since: datetime | None = None
 
 
-def audit_trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[AuditEntry]:
+def audit_trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntry]:
     """Entries newest first, along the mainline from `start`.
 
     A plugin or environment filter must name one that `start` defines (InputError now,
@@ -64,7 +62,7 @@ def audit_trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterat
     return _trail(git, start, query)
 
 
-def _trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[AuditEntry]:
+def _trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntry]:
     for commit in git.first_parent_walk(start):
         when = datetime.fromtimestamp(commit.commit_time, UTC)
         if query.since is not None and when < query.since:
@@ -76,7 +74,7 @@ def _trail(git: GitRepo, start: pygit2.Commit, query: AuditQuery) -> Iterator[Au
                 yield entry
 
 
-def _merged_entries(git: GitRepo, merge: pygit2.Commit, when: datetime) -> list[AuditEntry]:
+def _merged_entries(git: GitRepo, merge: Commit, when: datetime) -> list[AuditEntry]:
     """A merged pull request's own PowerX commits, dated when the merge made them take effect.
 
     A merge commit carries no trailers; the promotion or release commits it brings in do.
@@ -114,7 +112,7 @@ def _lists_plugin(entry: AuditEntry, plugin: str) -> bool:
     return any(part.strip().startswith(f"{plugin}@") for part in entry.version.split(","))
 
 
-def _entry(git: GitRepo, commit: pygit2.Commit, when: datetime) -> AuditEntry | None:
+def _entry(git: GitRepo, commit: Commit, when: datetime) -> AuditEntry | None:
     trailers = read_trailers(commit.message)
     summary = commit.message.strip().splitlines()[0] if commit.message.strip() else ""
     author = f"{commit.author.name} <{commit.author.email}>"
@@ -159,7 +157,7 @@ def _entry(git: GitRepo, commit: pygit2.Commit, when: datetime) -> AuditEntry | 
     )
 
 
-def _state_versions(git: GitRepo, commit: pygit2.Commit, roles: list[layout.RepoPath]) -> set[str]:
+def _state_versions(git: GitRepo, commit: Commit, roles: list[layout.RepoPath]) -> set[str]:
     """Versions that the plugin-state files changed by `commit` now name."""
     snapshot = Snapshot(git, commit)
     versions = set()
@@ -178,7 +176,7 @@ def _single(values: set[str]) -> str | None:
     return next(iter(values)) if len(values) == 1 else None
 
 
-def _changed(git: GitRepo, commit: pygit2.Commit) -> list[str]:
+def _changed(git: GitRepo, commit: Commit) -> list[str]:
     """Paths under releases/, environments/ or policies/ that `commit` changed."""
     if commit.parents:
         changes = git.changed_paths(commit.parents[0], commit)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import pygit2
-
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 
 
 def push_request_branch(
-    git: GitRepo, remote: str, commit: pygit2.Commit, branch: str
-) -> tuple[pygit2.Commit, str]:
+    git: GitRepo, remote: str, commit: Commit, branch: str
+) -> tuple[Commit, str]:
     """Push `commit` as `branch`; returns the commit that is there now, and a note.
 
     The same content pushed again changes nothing (the remote commit is kept); other

@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from importlib.resources import files
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo, Person
 from pipeline.models.release import Release
 from pipeline.names import require_environment, require_release
 from pipeline.policy.gates import ReleaseGates
@@ -36,7 +34,7 @@ class ReleasePlan:
 
 def release_plan(
     git: GitRepo,
-    tip: pygit2.Commit,
+    tip: Commit,
     plugin: str,
     version: str,
     *,
@@ -94,9 +92,7 @@ def _render(
     )
 
 
-def lock_version(
-    git: GitRepo, plan: ReleasePlan, plugin: str, version: str, tagger: pygit2.Signature
-) -> str:
+def lock_version(git: GitRepo, plan: ReleasePlan, plugin: str, version: str, tagger: Person) -> str:
     """Create the annotated lock tag on the release commit, with the plan as its message."""
     if not plan.approved:
         raise InputError(
@@ -106,11 +102,6 @@ def lock_version(
     name = layout.lock_tag(plugin, version)
     if name in git.repo.references:
         raise InputError(f"{plugin}@{version} is already locked ({name})")
-    oid = git.repo.create_tag(
-        name.removeprefix("refs/tags/"),
-        pygit2.Oid(hex=plan.release_commit),
-        pygit2.enums.ObjectType.COMMIT,
-        tagger,
-        plan.markdown,
+    return git.create_tag(
+        name.removeprefix("refs/tags/"), plan.release_commit, tagger, plan.markdown
     )
-    return str(oid)

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.models.policy import PolicySet
@@ -118,7 +116,7 @@ class PromotionPlan:
     """(plugin, reason) for every plugin that was asked for but cannot move."""
 
 
-def plan_promotions(git: GitRepo, tip: pygit2.Commit, request: PromoteRequest) -> PromotionPlan:
+def plan_promotions(git: GitRepo, tip: Commit, request: PromoteRequest) -> PromotionPlan:
     """Decide every promotion at `tip`, under `tip`'s policies."""
     snapshot = Snapshot(git, tip)
     policies = snapshot.policies()
@@ -153,7 +151,7 @@ class _HeldError(Exception):
     """A plugin that cannot move now; the message says why."""
 
 
-def _deployed_plugins(git: GitRepo, tip: pygit2.Commit, order: list[str]) -> list[str]:
+def _deployed_plugins(git: GitRepo, tip: Commit, order: list[str]) -> list[str]:
     names = {
         name.removesuffix(".yaml")
         for env in order
@@ -287,7 +285,7 @@ def _check_soak(
         )
 
 
-def _arrived(git: GitRepo, tip: pygit2.Commit, env: str, plugin: str, version: str) -> datetime:
+def _arrived(git: GitRepo, tip: Commit, env: str, plugin: str, version: str) -> datetime:
     """When `version` became what `env` runs: the commit that last changed it to that."""
     path = layout.plugin_state_path(env, plugin)
     arrived = tip
@@ -311,9 +309,7 @@ def _check_approvals(
         raise _HeldError(judged.describe())
 
 
-def _replan(
-    git: GitRepo, tip: pygit2.Commit, planned: Promotion, request: PromoteRequest
-) -> Promotion:
+def _replan(git: GitRepo, tip: Commit, planned: Promotion, request: PromoteRequest) -> Promotion:
     """The same promotion, decided again at `tip`; GateError when it no longer holds."""
     again = plan_promotions(
         git,
@@ -399,7 +395,7 @@ def promote(
             continue
 
         def change(
-            tip: pygit2.Commit | None, p: Promotion = promotion, last: pygit2.Oid = ours
+            tip: Commit | None, p: Promotion = promotion, last: str = ours
         ) -> tuple[ChangeSet, str]:
             assert tip is not None
             if tip.id != last:  # others pushed first: decide again on what they left
@@ -422,7 +418,7 @@ def promote(
 
 def _propose(
     git: GitRepo,
-    start: pygit2.Commit,
+    start: Commit,
     promotion: Promotion,
     request: PromoteRequest,
     base: str,

@@ -15,11 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo, Trailers, compose_message
+from pipeline.gitrepo import Commit, GitRepo, Trailers, compose_message
 from pipeline.models.base import API_VERSION
 from pipeline.models.digest import digest_text
 from pipeline.names import require_environment
@@ -174,7 +172,7 @@ def publish(
 
 
 def _push_release_branch(
-    git: GitRepo, remote: str, commit: pygit2.Commit, branch: str, result: PublishResult
+    git: GitRepo, remote: str, commit: Commit, branch: str, result: PublishResult
 ) -> None:
     """Push the release branch; publishing the same content again changes nothing."""
     landed, note = push_request_branch(git, remote, commit, branch)

@@ -15,11 +15,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
-import pygit2
 
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.policy.release_approvals import (
     PullRequestReviews,
@@ -71,7 +70,7 @@ def pending_requests(
     for name in sorted(git.repo.references):
         if not name.startswith(tuple(prefix + p for p in REQUEST_BRANCHES)):
             continue
-        tip = git.repo.references[name].peel(pygit2.Commit)
+        tip = git.ref_commit(name)
         if git.repo.descendant_of(base_commit.id, tip.id) or base_commit.id == tip.id:
             continue  # merged
         branch = name.removeprefix(prefix)
@@ -102,8 +101,8 @@ def _asked(
 
 def _requests_on(
     git: GitRepo,
-    base: pygit2.Commit,
-    tip: pygit2.Commit,
+    base: Commit,
+    tip: Commit,
     branch: str,
     policies: PolicySet,
     now: datetime,

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pygit2
-
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.gitrepo import ChangeSet, GitRepo, Trailers, compose_message, read_trailers
+from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message, read_trailers
 from pipeline.models.environment import PluginState
 from pipeline.models.load import parse_document
 from pipeline.names import require_environment, require_plugin
@@ -53,7 +51,7 @@ class RollbackPlan:
         return {self.path: self.content}
 
 
-def plan_rollback(git: GitRepo, tip: pygit2.Commit, request: RollbackRequest) -> RollbackPlan:
+def plan_rollback(git: GitRepo, tip: Commit, request: RollbackRequest) -> RollbackPlan:
     """Work out the revert on top of `tip`; InputError when there is nothing to go back to."""
     snapshot = Snapshot(git, tip)
     require_environment(snapshot, request.environment)
@@ -94,7 +92,7 @@ def plan_rollback(git: GitRepo, tip: pygit2.Commit, request: RollbackRequest) ->
 
 
 def plan_canary_rollback(
-    git: GitRepo, tip: pygit2.Commit, path: str, current: PluginState
+    git: GitRepo, tip: Commit, path: str, current: PluginState
 ) -> RollbackPlan:
     """Withdraw a canary: the state file without its `canary` block, stable kept as it is.
 
@@ -130,7 +128,7 @@ def _is_target(
     return wanted is None or candidate.version == wanted
 
 
-def _state(git: GitRepo, commit: pygit2.Commit, path: str) -> PluginState | None:
+def _state(git: GitRepo, commit: Commit, path: str) -> PluginState | None:
     loaded = Snapshot(git, commit).load(path, PluginState)
     return loaded.model if loaded is not None else None
 
@@ -188,7 +186,7 @@ def rollback(
         raise InputError("a rollback needs a reason", hint="pass --reason TEXT")
     plans: list[RollbackPlan] = []
 
-    def change(tip: pygit2.Commit | None) -> tuple[ChangeSet, str]:
+    def change(tip: Commit | None) -> tuple[ChangeSet, str]:
         if tip is None:
             raise GateError(f"branch {branch!r} does not exist on {remote!r}")
         plan = plan_rollback(git, tip, request)

@@ -6,14 +6,10 @@ walking each file's history, editing a round-trip tree), for the cases it accept
 
 from __future__ import annotations
 
-import posixpath
 import weakref
 
-import pygit2
-from pygit2.enums import FileMode
-
 from pipeline import layout
-from pipeline.gitrepo import GitRepo, read_trailers
+from pipeline.gitrepo import Commit, GitRepo, entry_id, read_trailers
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import YamlDocument, dump_yaml
 
@@ -42,19 +38,12 @@ def edit_as_written(doc: YamlDocument, version: str, digest: str) -> str | None:
     return edited
 
 
-def state_blob(snapshot: Snapshot, env: str, plugin: str) -> pygit2.Oid | None:
+def state_blob(snapshot: Snapshot, env: str, plugin: str) -> str | None:
     """The blob id of a plugin's state file in `env` when it is a regular file, else None.
 
     Read from the folder's (cached) tree: no file is opened or parsed.
     """
-    folder, name = posixpath.split(layout.plugin_state_path(env, plugin))
-    tree = snapshot.git.tree(snapshot.commit, folder)
-    if tree is None or name not in tree:
-        return None
-    entry = tree[name]
-    if entry.filemode not in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
-        return None  # a link or a folder: the caller reads it the long way
-    return entry.id
+    return snapshot.git.file_id(snapshot.commit, layout.plugin_state_path(env, plugin))
 
 
 def same_state(snapshot: Snapshot, source: str, target: str, plugin: str) -> bool:
@@ -63,13 +52,13 @@ def same_state(snapshot: Snapshot, source: str, target: str, plugin: str) -> boo
     return blob is not None and blob == state_blob(snapshot, target, plugin)
 
 
-Rollbacks = list[tuple[pygit2.Commit, dict[str, str]]]
-_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[pygit2.Oid, Rollbacks]] = (
+Rollbacks = list[tuple[Commit, dict[str, str]]]
+_rollback_index: weakref.WeakKeyDictionary[GitRepo, dict[str, Rollbacks]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def rollbacks(git: GitRepo, tip: pygit2.Commit) -> Rollbacks:
+def rollbacks(git: GitRepo, tip: Commit) -> Rollbacks:
     """The rollback commits of the mainline from `tip`, newest first, with their trailers.
 
     One walk of the commit messages serves every plugin of a run; a walk from a later tip
@@ -91,14 +80,7 @@ def rollbacks(git: GitRepo, tip: pygit2.Commit) -> Rollbacks:
     return found
 
 
-def changed(commit: pygit2.Commit, path: str) -> bool:
+def changed(commit: Commit, path: str) -> bool:
     """`commit` changed `path` against its first parent (as `GitRepo.path_history` sees it)."""
     parent = commit.parents[0] if commit.parents else None
-    return _entry_id(commit, path) != (_entry_id(parent, path) if parent is not None else None)
-
-
-def _entry_id(commit: pygit2.Commit, path: str) -> pygit2.Oid | None:
-    try:
-        return commit.tree[path].id
-    except KeyError:
-        return None
+    return entry_id(commit, path) != (entry_id(parent, path) if parent is not None else None)
