@@ -42,6 +42,24 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _unprivileged_user_can_run_the_tools() -> None:
+    """The checkout must be one the unprivileged user may enter (not under a 0700 home)."""
+    if not AS_ROOT:
+        return
+    drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+    probe = subprocess.run(
+        [*drop, str(BIN / "python"), "-c", "import pipeline"],
+        capture_output=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent"},
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            f"user {NOBODY} cannot run {BIN / 'python'} with this checkout "
+            "(a parent folder only root may enter): put the checkout where others may read"
+        )
+
+
 @pytest.fixture
 def sandbox() -> Iterator[Path]:
     """A folder under /tmp the unprivileged user may traverse (pytest's tmp_path is 0700)."""
