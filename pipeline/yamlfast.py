@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from pipeline.errors import InputError, Location
+
 KeyPath = tuple[str | int, ...]
 Positions = dict[KeyPath, tuple[int, int]]
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -30,6 +32,15 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 class RoundTripNeededError(Exception):
     """This document needs the round-trip parser."""
+
+
+def too_deep(path: str, line: int | None, column: int | None, max_depth: int) -> InputError:
+    """The refusal of a document nested deeper than `max_depth` (both read paths give it)."""
+    return InputError(
+        f"invalid YAML: nested deeper than {max_depth} levels",
+        location=Location(path, line, column),
+        hint="no file we read nests this deeply: this one is damaged or hostile",
+    )
 
 
 @cache
@@ -116,6 +127,7 @@ class _Anchor:
 
 @dataclass
 class _Builder:
+    path: str
     max_nodes: int
     max_depth: int
     positions: Positions = field(default_factory=lambda: {(): (1, 1)})
@@ -187,8 +199,9 @@ class _Builder:
             value, key_path, event.anchor, len(self.added), self.nodes - 1, event.start_mark
         )
         self.stack.append(frame)
-        if len(self.stack) > self.max_depth:
-            raise RoundTripNeededError
+        if len(self.stack) > self.max_depth:  # refused here: ruamel would scan it all first
+            mark = event.start_mark
+            raise too_deep(self.path, mark.line + 1, mark.column + 1, self.max_depth)
 
     def end(self) -> None:
         frame = self.stack.pop()
@@ -220,14 +233,19 @@ class _Builder:
             raise RoundTripNeededError
 
 
-def read_fast(text: str, *, max_nodes: int, max_depth: int) -> tuple[Any, Positions]:
-    """Plain data and positions of a one-document YAML text, or `RoundTripNeededError`."""
+def read_fast(
+    text: str, path: str = "<yaml>", *, max_nodes: int, max_depth: int
+) -> tuple[Any, Positions]:
+    """Plain data and positions of a one-document YAML text, or `RoundTripNeededError`.
+
+    A document nested deeper than `max_depth` is refused here (InputError), where it starts.
+    """
     make = _loader()
     if make is None:  # pragma: no cover - PyYAML's wheels bundle libyaml
         raise RoundTripNeededError
     import yaml
 
-    builder = _Builder(max_nodes, max_depth)
+    builder = _Builder(path, max_nodes, max_depth)
 
     def document(event: Any) -> None:
         if builder.done or event.version or event.tags:

@@ -25,7 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from pipeline.errors import InputError, Location
 from pipeline.textio import decode_utf8
-from pipeline.yamlfast import RoundTripNeededError, read_fast
+from pipeline.yamlfast import RoundTripNeededError, read_fast, too_deep
 
 MAX_YAML_BYTES = 1024 * 1024
 """Largest YAML file we read: manifests and policies are a few kilobytes."""
@@ -89,7 +89,7 @@ def parse_yaml(
     text = decode_utf8(raw, path, max_bytes=max_bytes)
     if fast:
         try:
-            data, positions = read_fast(text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
+            data, positions = read_fast(text, path, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
             return YamlDocument(path=path, data=data, positions=positions, text=text)
         except RoundTripNeededError:
             pass
@@ -121,9 +121,8 @@ def _marked_error(error: MarkedYAMLError, path: str) -> InputError:
     problem = " ".join(part for part in (error.context, error.problem) if part)
     problem = problem.replace("\n", " ").strip() or "invalid YAML"
     if isinstance(error, MaxDepthExceededError):
-        problem = f"nested deeper than {MAX_DEPTH} levels"
-        hint = "no file we read nests this deeply: this one is damaged or hostile"
-    elif "duplicate key" in problem:
+        return too_deep(path, line, column, MAX_DEPTH)
+    if "duplicate key" in problem:
         hint = "each key may appear once in a mapping: remove or rename one of them"
     elif "expected a single document" in problem:
         hint = "a file holds exactly one document: remove the extra '---' separators"

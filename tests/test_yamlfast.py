@@ -51,8 +51,6 @@ TRICKY = [
     "a: !!str 5\nb: ! x\n",
     "just a scalar\n",
     "a: 1\n...\n",
-    "[" * 100 + "]" * 100 + "\n",
-    "- " * 80 + "x\n",
     'unicode: "\\u00e9\\U0001F600"\nplain: é\n',
 ]
 
@@ -90,10 +88,34 @@ def test_plain_files_take_the_fast_path_and_unusual_ones_hand_over() -> None:
 
 @pytest.mark.parametrize("text", ["[" * 500_000, "- " * 300_000 + "x", "{a: " * 200_000 + "1"])
 def test_a_document_too_deep_for_any_stack_is_refused_not_crashed(text: str) -> None:
-    with pytest.raises(yamlfast.RoundTripNeededError):
-        yamlfast.read_fast(text, max_nodes=100_000, max_depth=64)
-    with pytest.raises(InputError, match=r"nested deeper|expands beyond|invalid YAML"):
+    with pytest.raises(InputError, match="nested deeper than 64 levels") as fast:
+        yamlfast.read_fast(text, "deep.yaml", max_nodes=100_000, max_depth=64)
+    assert fast.value.location is not None and fast.value.location.line == 1
+    with pytest.raises(InputError, match="nested deeper than 64 levels"):
         parse_yaml(text.encode(), "deep.yaml")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100 + "]" * 100 + "\n",
+        "- " * 80 + "x\n",
+        "{a: " * 70 + "1" + "}" * 70 + "\n",
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 80)) + "  " * 80 + "v\n",
+    ],
+)
+def test_too_deep_is_one_message_on_both_paths(text: str) -> None:
+    refusals = []
+    for fast in (True, False):
+        with pytest.raises(InputError) as caught:
+            parse_yaml(text.encode(), "deep.yaml", fast=fast)
+        refusals.append(caught.value)
+    assert (
+        refusals[0].message == refusals[1].message == "invalid YAML: nested deeper than 64 levels"
+    )
+    assert refusals[0].hint == refusals[1].hint
+    first, second = (refusal.location for refusal in refusals)
+    assert first is not None and second is not None and first.line == second.line
 
 
 def test_the_round_trip_tree_is_parsed_on_first_use_and_keeps_comments() -> None:
