@@ -28,7 +28,6 @@ measured at two sizes, to show it stays flat as the bundle grows.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -44,8 +43,10 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
 from pipeline.agent import PluginStore  # noqa: E402
+from pipeline.fsutil import file_sha256  # noqa: E402
 from pipeline.gitrepo import GitRepo  # noqa: E402
 from pipeline.models.signing import ReleasePredicate  # noqa: E402
+from pipeline.packaging import pack_plugin  # noqa: E402
 from pipeline.scaffold import init_repo  # noqa: E402
 from pipeline.signing.keys import generate_keypair, load_private_key, public_key_id  # noqa: E402
 from pipeline.signing.sign import sign_with_key  # noqa: E402
@@ -83,15 +84,31 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
 
 
 def write_artifact(path: Path, size: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
+    """A real package (`px-plugin pack`) of about `size` bytes at `path`; its sha256.
+
+    The import inspects every package it carries (archive safety, checksums, the plugin it
+    names), so the artifacts are packed plugins, with one random file as their bulk.
+    """
+    name, version = path.name.removesuffix(".pxp").rsplit("-", 1)
+    plugin = path.parent / f".src-{name}"
+    dist = plugin / "dist"
+    dist.mkdir(parents=True)
+    (plugin / "plugin.yaml").write_text(
+        f"apiVersion: {API}\nkind: Plugin\nname: {name}\nversion: {version}\n"
+        "description: A generated plugin for bench/bundle_bench.py.\nlicense: Apache-2.0\n"
+        'compatibility:\n  powerx: ">=2.4,<3"\nentrypoint: payload.bin\n'
+        "healthCheck:\n  command: [\"true\"]\nbuild:\n  command: [\"true\"]\n"
+    )
+    with (dist / "payload.bin").open("wb") as out:
         left = size
         while left:
-            chunk = os.urandom(min(CHUNK, left))
-            digest.update(chunk)
+            chunk = os.urandom(min(CHUNK, left))  # random: gzip keeps the size
             out.write(chunk)
             left -= len(chunk)
-    return digest.hexdigest()
+    packed = pack_plugin(plugin, path.parent)
+    shutil.rmtree(plugin)
+    assert packed.path == path, (packed.path, path)
+    return file_sha256(path)
 
 
 def build_source(work: Path, plugins: int, size: int) -> tuple[Path, Path, Path, bytes, bytes]:
@@ -109,6 +126,7 @@ def build_source(work: Path, plugins: int, size: int) -> tuple[Path, Path, Path,
         name, version = f"plugin-{index:03d}", "1.0.0"
         artifact = loose / f"{name}-{version}.pxp"
         sha = write_artifact(artifact, size)
+        packed_size = artifact.stat().st_size
         cas.put(artifact)
         predicate = ReleasePredicate.model_validate(
             {"plugin": name, "version": version, "sourceCommit": "0" * 40, "builder": "bench"}
@@ -120,7 +138,7 @@ def build_source(work: Path, plugins: int, size: int) -> tuple[Path, Path, Path,
         files[f"{folder}/release.yaml"] = dump_yaml(
             {
                 "apiVersion": API, "kind": "Release", "plugin": name, "version": version,
-                "artifact": {"uri": f"cas:sha256:{sha}", "sha256": sha, "size": size,
+                "artifact": {"uri": f"cas:sha256:{sha}", "sha256": sha, "size": packed_size,
                              "signature": f"{artifact.name}.sigstore.json"},
                 "compatibility": {"powerx": ">=2.4,<3"}, "license": "Apache-2.0",
                 "rollback": {"playbook": "Point prod back."},
@@ -221,7 +239,7 @@ def bench_size(plugins: int, size_mb: float, runs: int) -> Figures:
         def import_bundle() -> Run:
             return run(
                 [str(POWERX), "plugin", "import", "--offline", str(bundle), "--repo", str(site),
-                 "--store", str(store_b), "--no-deploy", "--operator", "bench"], env,
+                 "--plugin-store", str(store_b), "--no-deploy", "--operator", "bench"], env,
             )  # fmt: skip
 
         def reset_import() -> None:
