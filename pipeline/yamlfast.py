@@ -266,6 +266,11 @@ def read_fast(
             handle = handlers.get(type(event))
             if handle is not None:
                 handle(event)
+    except yaml.MarkedYAMLError as error:
+        if "maximum nesting depth" in str(error.problem) and error.problem_mark is not None:
+            mark = error.problem_mark  # libyaml >= 0.2.5 stops at its own limit (1,000 levels)
+            raise too_deep(path, mark.line + 1, mark.column + 1, max_depth) from None
+        raise RoundTripNeededError from None
     except yaml.YAMLError:
         raise RoundTripNeededError from None
     finally:
