@@ -141,12 +141,12 @@ def test_symlink_evidence_leaving_the_repo_is_refused(run_cli: Any, release_repo
 
 
 def test_symlink_evidence_inside_the_repo_is_followed(run_cli: Any, release_repo: Repo) -> None:
-    release_repo.commit({"shared-evidence/junit.xml": (PASSING / "junit.xml").read_bytes()})
+    release_repo.commit({"common-evidence/junit.xml": (PASSING / "junit.xml").read_bytes()})
     files = manifest_with(valid_text())
     del files[f"{RELEASE}/evidence/junit.xml"]
     release_repo.write(files)
     (release_repo.path / RELEASE / "evidence" / "junit.xml").symlink_to(
-        "../../../../shared-evidence/junit.xml"
+        "../../../../common-evidence/junit.xml"
     )
     release_repo.commit({})
     assert check(run_cli, release_repo).code == 0
