@@ -100,10 +100,15 @@ Argv = Annotated[
 
 
 class HttpCheck(Strict):
-    """An HTTP GET that must answer 2xx."""
+    """An HTTP GET on the local host that must answer 2xx.
+
+    With a `serve` block the port is left out: the host probes the `PORT` it gave the plugin.
+    """
 
     path: str = Field(pattern=r"^/\S*$", description="the URL path, e.g. /healthz")
-    port: int = Field(ge=1, le=65535)
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="a fixed port; leave out with 'serve'"
+    )
 
 
 class HealthCheck(Strict):
@@ -118,6 +123,39 @@ class HealthCheck(Strict):
         if (self.command is None) == (self.http is None):
             raise ValueError("give exactly one of 'command' and 'http'")
         return self
+
+
+def _check_program(argv: list[str]) -> list[str]:
+    """A program named by a path must stay inside the plugin's dist/ folder."""
+    program = argv[0]
+    if "/" in program or "\\" in program:
+        try:
+            _check_relative(program)
+        except ValueError as error:
+            raise ValueError(f"the program {program!r} {error}") from None
+    return argv
+
+
+class ServeSpec(Strict):
+    """How the host starts the plugin as a long-running process (the runtime contract).
+
+    The command runs without a shell in the version's `dist/` folder (on `PYTHONPATH` too),
+    with `PORT` (a free loopback port to listen on), `POWERX_TENANT`, `POWERX_API` (the host
+    API's base URL) and `POWERX_TOKEN` (this instance's token for the host API). The plugin
+    serves its UI at `/` and its API under `/api/`.
+    """
+
+    command: Annotated[Argv, AfterValidator(_check_program)] = Field(
+        description="a program and its arguments, run without a shell in dist/; "
+        "a program given as a path is relative to dist/"
+    )
+    ready_seconds: int = Field(
+        default=10,
+        ge=1,
+        le=300,
+        alias="readySeconds",
+        description="how long the plugin may take to start answering before it counts as failed",
+    )
 
 
 class BuildSpec(Strict):
@@ -156,6 +194,9 @@ class PluginManifest(Document):
     entrypoint: RelativePath = Field(description="the file the host starts, relative to dist/")
     health_check: HealthCheck = Field(alias="healthCheck")
     build: BuildSpec
+    serve: ServeSpec | None = Field(
+        default=None, description="how the host runs the plugin; absent: nothing to run"
+    )
     notes: RelativePath | None = Field(default=None, description="release notes, e.g. NOTES.md")
     changelog: RelativePath | None = Field(default=None, description="e.g. CHANGELOG.md")
 
@@ -185,6 +226,13 @@ class PluginManifest(Document):
             raise ValueError(f"plugin {self.name!r} cannot depend on itself")
         if self.notes is not None and self.notes == self.changelog:
             raise ValueError("notes and changelog must be different files")
+        http = self.health_check.http
+        if http is not None and self.serve is None and http.port is None:
+            raise ValueError("healthCheck.http needs a port unless the plugin has a 'serve' block")
+        if http is not None and self.serve is not None and http.port is not None:
+            raise ValueError(
+                "leave out healthCheck.http.port: the host probes the PORT it gives 'serve'"
+            )
         return self
 
     @property
