@@ -22,6 +22,8 @@ CLIS = {
 }
 NOT_REPORTING = {
     "powerx rollout watch": "a live view, one round after another",
+    "powerx host": "a server: it runs until stopped and logs as it goes",
+    "px-plugin dev": "a server and watcher: one report line per round",
 }
 """Commands that print no single result, and why."""
 KINDS: dict[str, tuple[type[click.ParamType[Any, Any]], ...]] = {

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pipeline.agent.desired import DesiredPlugin, load_desired
 from pipeline.agent.health import HealthResult, effective_timeout, run_health_check
+from pipeline.agent.install import install_version
 from pipeline.agent.store import PluginStore
-from pipeline.errors import EXIT_GATE, EXIT_OK, FileSystemError, GateError, InputError, PowerXError
-from pipeline.fsutil import file_sha256
+from pipeline.errors import EXIT_GATE, EXIT_OK, FileSystemError, InputError, PowerXError
 from pipeline.models.agent import (
     MAX_HEALTH_RECORDS,
     AgentStatus,
@@ -37,9 +37,8 @@ from pipeline.models.agent import (
     SyncAction,
 )
 from pipeline.models.base import API_VERSION
-from pipeline.models.digest import digest_text
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
-from pipeline.packaging.archive import MAX_BYTES, extract_package
+from pipeline.packaging.archive import MAX_BYTES
 from pipeline.packaging.manifest import parse_manifest
 from pipeline.yamlio import MAX_YAML_BYTES
 
@@ -228,43 +227,17 @@ class _Run:
         return self._roll_back(plugin, before, checks, record, active, folder)
 
     def _install(self, plugin: DesiredPlugin, target: Path) -> Path:
-        if target.is_dir():
-            return target
-        digest = plugin.digest
-        if not self.store.artifacts.exists(digest):
-            raise GateError(
-                f"{plugin.name} {plugin.version}: artifact {digest_text(digest)} is not in the "
-                f"plugin store {self.store.artifacts.root}",
-                hint="import a bundle that carries it (powerx plugin import --offline BUNDLE "
-                "--store DIR), or store the .pxp in the plugin store first",
-            )
-        source = self.store.artifacts.object_path(digest)
-        found = file_sha256(source)
-        if found != digest:
-            raise GateError(
-                f"{plugin.name} {plugin.version}: the stored artifact {source} has sha256 "
-                f"{found}, not {digest}: refused",
-                hint="the store's copy is damaged or was tampered with; import the bundle "
-                "again to repair it",
-            )
-        with self.store.staging() as work:
-            info = extract_package(source, work / "package", max_bytes=self.max_package_bytes)
-            self.pause("extracted")
-            if info.sha256 != digest:
-                raise GateError(
-                    f"{plugin.name} {plugin.version}: {source} changed while it was extracted",
-                    hint="run the sync again",
-                )
-            manifest = info.manifest
-            if (manifest.name, manifest.version) != (plugin.name, plugin.version):
-                raise GateError(
-                    f"{plugin.name} {plugin.version}: the package {digest_text(digest)} holds "
-                    f"{manifest.name} {manifest.version}",
-                    hint=f"the environment's {plugin.source} names the wrong digest",
-                )
-            folder = self.store.install(work / "package", plugin.name, plugin.version, digest)
+        folder, manifest = install_version(
+            self.store,
+            plugin.name,
+            plugin.version,
+            plugin.digest,
+            max_bytes=self.max_package_bytes,
+            pause=self.pause,
+            source_hint=f"the environment's {plugin.source}",
+        )
+        if manifest is not None:
             self.manifests[folder] = manifest
-        self.pause("installed")
         return folder
 
     def _check(self, plugin: DesiredPlugin, folder: Path, *, defer_http: bool) -> HealthRecord:

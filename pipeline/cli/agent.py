@@ -54,13 +54,13 @@ def agent() -> None:
     """The host side: make a local plugin store match an environment folder."""
 
 
-def pause_from_env(environ: Mapping[str, str]) -> PauseHook:
+def pause_from_env(environ: Mapping[str, str], stages: tuple[str, ...] = PAUSE_STAGES) -> PauseHook:
     """The pause hook `POWERX_TEST_PAUSE_AT` asks for (test seam), or none."""
     wanted = environ.get(PAUSE_ENV)
     if not wanted:
         return no_pause
-    if wanted not in PAUSE_STAGES:
-        raise click.UsageError(f"{PAUSE_ENV} must be one of {', '.join(PAUSE_STAGES)}")
+    if wanted not in stages:
+        raise click.UsageError(f"{PAUSE_ENV} must be one of {', '.join(stages)}")
     seconds = float(environ.get(PAUSE_SECONDS_ENV, "3600"))
 
     def pause(stage: str) -> None:

@@ -79,6 +79,27 @@ def plugin_store_option(
     )
 
 
+def local_store_default() -> Path:
+    """A developer's own plugin store: $XDG_STATE_HOME/powerx/store (~/.local/state/...)."""
+    import os
+
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "powerx" / "store"
+
+
+def local_store_option() -> Callable[[F], F]:
+    """--plugin-store DIR for the local host's commands, with a per-user default."""
+    return click.option(
+        "--plugin-store",
+        "store_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar=PLUGIN_STORE_ENV,
+        default=local_store_default,
+        show_default="$XDG_STATE_HOME/powerx/store",
+        help=f"The local host's plugin store [${PLUGIN_STORE_ENV}].",
+    )
+
+
 def env_dir_option(
     help: str = "The environment folder (environment.yaml + plugins/*.yaml).",
     *,

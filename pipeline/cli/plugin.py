@@ -16,6 +16,10 @@ COMMANDS = {
         "pipeline.cli.plugin_build:build",
         "Run the plugin's declared build and collect its output in DIRECTORY/dist/.",
     ),
+    "dev": Lazy(
+        "pipeline.cli.plugin_dev:dev",
+        "Serve the plugin in DIRECTORY on a local host; rebuild and swap it on every change.",
+    ),
     "keygen": Lazy(
         "pipeline.cli.plugin_sign:keygen",
         "Make an ECDSA P-256 key pair; the private key is encrypted with a passphrase.",
@@ -23,6 +27,10 @@ COMMANDS = {
     "pack": Lazy(
         "pipeline.cli.plugin_build:pack",
         "Write a reproducible <name>-<version>.pxp of plugin.yaml, dist/, notes, checksums, SBOM.",
+    ),
+    "permissions": Lazy(
+        "pipeline.cli.plugin_dev:permissions",
+        "What a plugin's permissions should be, from what its calls used.",
     ),
     "sign": Lazy(
         "pipeline.cli.plugin_sign:sign",

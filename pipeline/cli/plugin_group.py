@@ -15,9 +15,25 @@ COMMANDS = {
         "pipeline.cli.agent:enable",
         "Enable plugin NAME in an environment, once its health check passed: one commit.",
     ),
+    "grant": Lazy(
+        "pipeline.cli.host:grant",
+        "Grant PERMISSIONS to PLUGIN for a tenant of the local host.",
+    ),
     "import": Lazy(
         "pipeline.cli.offline:import_offline",
         "Verify an offline BUNDLE against this site's trust, then commit, store and deploy it.",
+    ),
+    "install": Lazy(
+        "pipeline.cli.host:install",
+        "Build (if needed), pack, install, check and activate a plugin from a local folder.",
+    ),
+    "revoke": Lazy(
+        "pipeline.cli.host:revoke",
+        "Revoke PERMISSIONS from PLUGIN for a tenant of the local host.",
+    ),
+    "secret": Lazy(
+        "pipeline.cli.host:secret",
+        "Set secret NAME of PLUGIN for a tenant; the value is read from standard input.",
     ),
     "status": Lazy(
         "pipeline.cli.agent:status",
@@ -28,4 +44,4 @@ COMMANDS = {
 
 @click.group("plugin", cls=LazyGroup, lazy=COMMANDS)
 def plugin() -> None:
-    """A site's plugins: import offline bundles, enable, disable, status."""
+    """A site's and a local host's plugins: install, import, enable, grant, status."""

@@ -32,6 +32,10 @@ COMMANDS = {
         "pipeline.cli.offline:export",
         "Export ENV as one signed offline bundle: desired state, releases, artifacts, licences.",
     ),
+    "host": Lazy(
+        "pipeline.cli.host:host",
+        "Run the plugins active in a plugin store for its tenants, behind one local address.",
+    ),
     "init": Lazy(
         "pipeline.cli.cmd_init:init",
         "Scaffold a release repo in DIRECTORY: policies, environments and CI, as one commit.",
@@ -42,7 +46,7 @@ COMMANDS = {
     ),
     "plugin": Lazy(
         "pipeline.cli.plugin_group:plugin",
-        "A site's plugins: import offline bundles, enable, disable, status.",
+        "A site's and a local host's plugins: install, import, enable, grant, status.",
     ),
     "promote": Lazy(
         "pipeline.cli.cmd_promote:promote",

@@ -9,7 +9,7 @@ pygit2 stays inside this package: other modules name `Commit`, our own commit ty
 
 from __future__ import annotations
 
-from pipeline.gitrepo.base import in_repository, init_repository
+from pipeline.gitrepo.base import in_repository, init_repository, worktree_state
 from pipeline.gitrepo.commit import Commit, Person, entry_id
 from pipeline.gitrepo.history import PathChange
 from pipeline.gitrepo.push import PushConflictError, PushRejectedError
@@ -33,4 +33,5 @@ __all__ = [
     "in_repository",
     "init_repository",
     "read_trailers",
+    "worktree_state",
 ]

@@ -23,6 +23,28 @@ def in_repository(path: Path) -> bool:
     return pygit2.discover_repository(str(path)) is not None
 
 
+def worktree_state(path: Path) -> tuple[str, bool] | None:
+    """(HEAD commit, whether files below `path` differ from it) of the repo holding `path`.
+
+    None when `path` is in no repository or the repository has no commit yet. Ignored files
+    do not count as changes.
+    """
+    discovered = pygit2.discover_repository(str(path))
+    if discovered is None:
+        return None
+    repo = pygit2.Repository(discovered)
+    if repo.head_is_unborn or repo.workdir is None:
+        return None
+    head = str(repo.head.target)
+    below = Path(path).resolve().relative_to(Path(repo.workdir).resolve()).as_posix()
+    prefix = "" if below == "." else below + "/"
+    changed = any(
+        name.startswith(prefix) and flags != pygit2.enums.FileStatus.IGNORED
+        for name, flags in repo.status(untracked_files="all").items()
+    )
+    return head, changed
+
+
 def init_repository(path: Path) -> None:
     """Create an empty git repository at `path` whose first branch is main."""
     pygit2.init_repository(str(path), initial_head="main")

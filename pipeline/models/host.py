@@ -8,7 +8,7 @@
 <store>/host/sources/<plugin>.json             SourceRecord per installed digest: what was built
 <store>/host/dev/<plugin>.jsonl                one DevIteration per line
 <store>/host/logs/<tenant>/<plugin>/<run>.log  a running instance's stdout and stderr
-<store>/host/host.json                         HostInfo: the running host's address (0600)
+<store>/host/host.json                         HostInfo: the running host's address
 ```
 """
 
@@ -128,5 +128,4 @@ class HostInfo(Strict):
 
     pid: int
     url: str
-    token: str = Field(description="the control token (the file is readable by its owner only)")
     tenants: list[Name]

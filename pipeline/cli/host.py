@@ -1,0 +1,197 @@
+"""`powerx host` and `powerx plugin install|grant|revoke|secret`: the local PowerX host."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pipeline.cli.options import format_option, local_store_option
+from pipeline.cli.vocabulary import Command, emit
+from pipeline.models.plugin import PERMISSIONS
+
+__all__ = ["grant", "host", "install", "revoke", "secret"]
+
+RENAMED = {"--store": "--plugin-store"}
+"""The issue's spelling `--store` is understood (the vocabulary's is --plugin-store)."""
+
+tenant_option = click.option(
+    "--tenant", default="dev", show_default=True, help="The tenant of the local host."
+)
+
+
+@click.command("host", cls=Command, renamed=RENAMED)
+@local_store_option()
+@click.option(
+    "--tenant",
+    "tenants",
+    multiple=True,
+    help="Serve this tenant (repeatable) [default: every tenant of the store].",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=7300,
+    show_default=True,
+    help="The port to listen on (0: any free port).",
+)
+@click.option(
+    "--listen",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on (loopback unless told otherwise).",
+)
+@click.option(
+    "--max-restarts",
+    type=click.IntRange(0, 100),
+    default=5,
+    show_default=True,
+    help="Restarts of a crashing plugin before it is marked failed.",
+)
+def host(
+    store_dir: Path, tenants: tuple[str, ...], port: int, listen: str, max_restarts: int
+) -> int:
+    """Run the plugins active in a plugin store for its tenants, behind one local address."""
+    from pipeline.agent.store import PluginStore
+    from pipeline.host.host import Host, require_tenants
+    from pipeline.host.server import bind, serving, stop_event
+    from pipeline.host.tenants import TenantStore
+
+    store = PluginStore(store_dir)
+    served = require_tenants(TenantStore(store.root), list(tenants))
+    sock = bind(listen, port)
+
+    def say(line: str) -> None:
+        click.echo(line, err=line.startswith("!"))
+
+    async def run() -> None:
+        stop = stop_event()
+        runner = Host(store, served, max_restarts=max_restarts, say=say)
+        async with serving(runner, sock) as live:
+            click.echo(f"PowerX local host at {live.url}/ (store {store.root})")
+            await runner.start()
+            for tenant in served:
+                for name in sorted(runner.versions):
+                    click.echo(f"  {live.url}/t/{tenant}/p/{name}/")
+            click.echo("following the store; Ctrl-C stops", err=False)
+            await runner.follow(stop)
+        click.echo("stopped")
+
+    asyncio.run(run())
+    return 0
+
+
+@click.command("install", cls=Command, renamed=RENAMED)
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A plugin folder (with plugin.yaml) or its built dist/.",
+)
+@local_store_option()
+@tenant_option
+@click.option(
+    "--grant-declared",
+    is_flag=True,
+    help="Grant the tenant what plugin.yaml declares (a local tenant).",
+)
+@format_option()
+def install(
+    source: Path, store_dir: Path, tenant: str, grant_declared: bool, output_format: str
+) -> int:
+    """Build (if needed), pack, install, check and activate a plugin from a local folder."""
+    from pipeline.agent.store import PluginStore
+    from pipeline.cli.agent import pause_from_env
+    from pipeline.host.install import PAUSE_STAGES, InstallRequest
+    from pipeline.host.install import install as run_install
+
+    request = InstallRequest(source, PluginStore(store_dir), tenant, grant_declared=grant_declared)
+    result = run_install(request, pause=pause_from_env(os.environ, PAUSE_STAGES))
+    version = result.version
+    steps = " ".join(f"{k} {v:.2f}s" for k, v in result.prepared.durations.items())
+    data: dict[str, Any] = {
+        "plugin": version.plugin,
+        "version": version.version,
+        "digest": f"sha256:{version.digest}",
+        "revision": version.revision,
+        "previous": result.previous,
+        "built": result.prepared.built,
+        "health": result.health,
+        "tenant": tenant,
+        "store": str(request.store.root),
+        "seconds": round(result.seconds, 3),
+        "durations": {k: round(v, 4) for k, v in result.prepared.durations.items()},
+    }
+    text = (
+        f"installed {version.plugin} {version.revision} for tenant {tenant}"
+        f" (was: {result.previous or 'nothing'})\n"
+        f"  health: {result.health}\n  steps: {steps}\n"
+        f"  serve it: powerx host --plugin-store {request.store.root}"
+        " (a running host switches by itself)\n"
+    )
+    emit(output_format, data, text)
+    return 0
+
+
+def _grant_command(grant_it: bool) -> Any:
+    verb = "grant" if grant_it else "revoke"
+
+    @click.command(verb, cls=Command, renamed=RENAMED)
+    @click.argument("plugin")
+    @click.argument("permissions", nargs=-1, required=True, type=click.Choice(list(PERMISSIONS)))
+    @local_store_option()
+    @tenant_option
+    @format_option()
+    def command(
+        plugin: str, permissions: tuple[str, ...], store_dir: Path, tenant: str, output_format: str
+    ) -> int:
+        from pipeline.host.tenants import TenantStore
+
+        change = TenantStore(store_dir).set_grant(tenant, plugin, list(permissions), grant=grant_it)
+        state = "now" if change.changed else "already"
+        shown = ", ".join(change.granted) or "nothing"
+        text = f"created tenant {tenant} in {change.path}\n" if change.created else ""
+        text += f"{state}: tenant {tenant} grants {plugin}: {shown}\n"
+        data = {
+            "tenant": tenant,
+            "plugin": plugin,
+            "granted": list(change.granted),
+            "changed": change.changed,
+            "created": change.created,
+        }
+        emit(output_format, data, text)
+        return 0
+
+    command.help = (
+        "Grant PERMISSIONS to PLUGIN for a tenant of the local host."
+        if grant_it
+        else "Revoke PERMISSIONS from PLUGIN for a tenant of the local host."
+    )
+    return command
+
+
+grant = _grant_command(True)
+revoke = _grant_command(False)
+
+
+@click.command("secret", cls=Command, renamed=RENAMED)
+@click.argument("plugin")
+@click.argument("name")
+@local_store_option()
+@tenant_option
+@format_option()
+def secret(plugin: str, name: str, store_dir: Path, tenant: str, output_format: str) -> int:
+    """Set secret NAME of PLUGIN for a tenant; the value is read from standard input."""
+    from pipeline.host.tenants import TenantStore
+
+    value = sys.stdin.read(64 * 1024).rstrip("\n")
+    TenantStore(store_dir).set_secret(tenant, plugin, name, value)
+    data = {"tenant": tenant, "plugin": plugin, "secret": name, "characters": len(value)}
+    text = f"set secret {name} of {plugin} for tenant {tenant} ({len(value)} characters)\n"
+    emit(output_format, data, text)
+    return 0

@@ -1,0 +1,236 @@
+"""The local PowerX host: runs the active plugins of a store for its tenants.
+
+For every tenant it serves and every plugin active in the store with a `serve` block, the
+host starts an instance (see `instance`), supervises it (`supervisor.Slot`), and answers
+HTTP (`app`): the reverse proxy `/t/<tenant>/p/<plugin>/...`, the host API `/v1/...` and its
+own status. Plugins whose declared permissions the tenant has not granted are not started.
+A running host follows its store: when an active link changes (an install or a sync from
+another process), it swaps the new version in (`follow`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.agent.store import PluginStore
+from pipeline.errors import InputError, PowerXError
+from pipeline.host.instance import Instance, StartError, Version
+from pipeline.host.permissions import UsageRecorder, grant_command
+from pipeline.host.sources import read_version, revision_of
+from pipeline.host.supervisor import DEFAULT_MAX_RESTARTS, Slot
+from pipeline.host.tenants import TenantStore
+
+LOGS_DIR = Path("host") / "logs"
+DEFAULT_TENANT = "dev"
+
+Say = Callable[[str], None]
+
+
+def missing_grants(version: Version, tenants: TenantStore, tenant: str, store: Path) -> str | None:
+    """Why `version` may not run for `tenant` (a permission it declares is not granted)."""
+    granted = tenants.load(tenant).granted(version.plugin)
+    missing = [p for p in version.manifest.permissions if p not in granted]
+    if not missing:
+        return None
+    commands = "; ".join(grant_command(version.plugin, p, tenant, store) for p in missing)
+    names = ", ".join(repr(p) for p in missing)
+    return (
+        f"{version.plugin} declares {names}, which tenant {tenant!r} has not granted; "
+        f"grant it with: {commands}"
+    )
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who calls the host API: the instance a token was given to."""
+
+    tenant: str
+    plugin: str
+    instance: Instance
+
+
+class Host:
+    """The plugins of `store` running for `tenants`; call `start`, then `close`."""
+
+    def __init__(
+        self,
+        store: PluginStore,
+        tenants: list[str],
+        *,
+        api_url: str = "",
+        max_restarts: int = DEFAULT_MAX_RESTARTS,
+        environ: Mapping[str, str] | None = None,
+        say: Say = lambda line: None,
+    ) -> None:
+        self.store = store
+        self.tenant_store = TenantStore(store.root)
+        self.tenants = tenants
+        self.api_url = api_url
+        self.max_restarts = max_restarts
+        self.environ = environ
+        self.say = say
+        self.recorder = UsageRecorder(store.root)
+        self.slots: dict[tuple[str, str], Slot] = {}
+        self.tokens: dict[str, Identity] = {}
+        self.versions: dict[str, Version] = {}
+        self.run_id = time.strftime("%Y%m%dT%H%M%S")
+
+    # -- instances ---------------------------------------------------------------------
+
+    def log_path(self, tenant: str, plugin: str, run: str | None = None) -> Path:
+        return self.store.root / LOGS_DIR / tenant / plugin / f"{run or self.run_id}.log"
+
+    async def launch(
+        self, version: Version, tenant: str, *, run: str | None = None, log: Path | None = None
+    ) -> Instance:
+        """Start `version` for `tenant`, ready and healthy (StartError otherwise).
+
+        Its output goes to `log`, else to the log of run `run` (default: this host's run).
+        """
+        instance = Instance(
+            version,
+            tenant,
+            api_url=self.api_url,
+            log_path=log or self.log_path(tenant, version.plugin, run),
+            environ=self.environ,
+        )
+        self.tokens[instance.token] = Identity(tenant, version.plugin, instance)
+        try:
+            await instance.start()
+        except BaseException:
+            self.tokens.pop(instance.token, None)
+            raise
+        return instance
+
+    def forget(self, instance: Instance) -> None:
+        """A stopped instance's token opens nothing any more."""
+        self.tokens.pop(instance.token, None)
+
+    def slot(self, tenant: str, plugin: str) -> Slot:
+        key = (tenant, plugin)
+        if key not in self.slots:
+            self.slots[key] = Slot(
+                tenant,
+                plugin,
+                lambda version, tenant, log: self.launch(version, tenant, log=log),
+                max_restarts=self.max_restarts,
+                on_stopped=self.forget,
+            )
+        return self.slots[key]
+
+    async def deploy(self, tenant: str, version: Version, *, run: str | None = None) -> Instance:
+        """Start `version` beside the live one and swap it in once healthy.
+
+        Raises StartError when the tenant did not grant what it declares, or when it does
+        not come up; the live instance (if any) then keeps serving.
+        """
+        slot = self.slot(tenant, version.plugin)
+        refusal = missing_grants(version, self.tenant_store, tenant, self.store.root)
+        if refusal is not None:
+            if slot.serving is None:
+                slot.refuse(refusal)
+            raise StartError("permissions", refusal)
+        candidate = await self.launch(version, tenant, run=run)
+        await slot.swap(candidate)
+        return candidate
+
+    # -- the store ---------------------------------------------------------------------
+
+    def active_versions(self) -> dict[str, Version]:
+        """Every active plugin of the store that can run (has a serve block)."""
+        found: dict[str, Version] = {}
+        for name in self.store.active_names():
+            folder = self.store.active_target(name)
+            if folder is None:
+                continue
+            try:
+                version = read_version(self.store, name, folder)
+            except PowerXError as error:
+                self.say(f"! {name}: cannot read the active version: {error.message}")
+                continue
+            if version is not None and version.manifest.serve is not None:
+                found[name] = version
+        return found
+
+    async def start(self) -> None:
+        """Start every runnable active plugin for every tenant (failures are reported)."""
+        for tenant in self.tenants:
+            self.tenant_store.load(tenant)  # an unknown tenant is an input error
+        self.versions = self.active_versions()
+        await self._start_all(self.versions)
+
+    async def _start_all(self, versions: dict[str, Version]) -> None:
+        jobs = [
+            self._start_one(tenant, version)
+            for tenant in self.tenants
+            for version in versions.values()
+        ]
+        await asyncio.gather(*jobs)
+
+    async def _start_one(self, tenant: str, version: Version) -> None:
+        try:
+            await self.deploy(tenant, version)
+        except StartError as error:
+            slot = self.slot(tenant, version.plugin)
+            if slot.state != "refused":
+                slot.state, slot.detail = "failed", str(error)
+            self.say(f"! {tenant}/{version.plugin} {version.revision}: {error}")
+        else:
+            self.say(f"  {tenant}/{version.plugin} {version.revision}: running")
+
+    async def refresh(self) -> None:
+        """Follow the store: start what became active, swap what changed, stop what left."""
+        now = self.active_versions()
+        changed = {
+            name: version
+            for name, version in now.items()
+            if name not in self.versions or self.versions[name].folder != version.folder
+        }
+        gone = [name for name in self.versions if name not in now]
+        self.versions = now
+        await self._start_all(changed)
+        for name in gone:
+            for tenant in self.tenants:
+                slot = self.slots.pop((tenant, name), None)
+                if slot is not None:
+                    await slot.close()
+                    self.say(f"  {tenant}/{name}: no longer active, stopped")
+
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Refresh whenever the store's active links change, until `stop` is set."""
+        from watchfiles import awatch
+
+        self.store.active_dir.mkdir(parents=True, exist_ok=True)
+        async for _changes in awatch(self.store.active_dir, stop_event=stop, debounce=200):
+            await self.refresh()
+
+    async def close(self) -> None:
+        """Stop every instance (the store stays as it is)."""
+        await asyncio.gather(*(slot.close() for slot in self.slots.values()))
+
+    def identify(self, token: str) -> Identity | None:
+        """The instance a host-API token belongs to (None: unknown or stopped)."""
+        return self.tokens.get(token)
+
+    def revision(self, plugin: str, digest: str, version: str) -> str:
+        return revision_of(self.store, plugin, version, digest)
+
+
+def require_tenants(tenants: TenantStore, wanted: list[str]) -> list[str]:
+    """The tenants to serve: those asked for (each must exist), else all, else none."""
+    if wanted:
+        for tenant in wanted:
+            tenants.load(tenant)
+        return wanted
+    names = tenants.names()
+    if not names:
+        raise InputError(
+            f"the plugin store {tenants.root} has no tenant yet",
+            hint="install a plugin for one (powerx plugin install --from DIR --tenant T), "
+            "or create one with powerx plugin grant",
+        )
+    return names
