@@ -1,0 +1,255 @@
+"""Real plugins and real host processes for the local-host tests.
+
+`write_plugin` writes a small serving plugin folder (standard library only) whose behaviour
+is chosen by arguments: its greeting, its permissions, a health check that fails, a server
+that exits at once or after a request. `HostProcess` and `DevProcess` run `powerx host` and
+`px-plugin dev` as real processes on a free loopback port and read what they print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from waiting import wait_until
+
+BIN = Path(sys.executable).parent
+
+SERVER = '''\
+"""A test plugin's server (written by tests/hostplugins.py)."""
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from {module} import GREETING, HEALTHY
+
+if os.path.exists({crash_file!r}):
+    print("crash file present: exiting at once", flush=True)
+    sys.exit(3)
+
+
+def host_api(method, path, body=None):
+    request = urllib.request.Request(
+        os.environ["POWERX_API"] + path,
+        data=body,
+        method=method,
+        headers={{"Authorization": "Bearer " + os.environ["POWERX_TOKEN"]}},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+class Handler(BaseHTTPRequestHandler):
+    def answer(self, status, body, kind="text/plain"):
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/healthz":
+            self.answer(200 if HEALTHY else 500, b"ok" if HEALTHY else b"unhealthy")
+        elif self.path == "/api/crash":
+            open({crash_file!r}, "w").close()
+            print("crashing on request", flush=True)
+            os._exit(4)
+        elif self.path.startswith("/api/host/"):
+            status, body = host_api("GET", self.path[len("/api/host"):])
+            self.answer(status, body, "application/json")
+        elif self.path == "/api/headers":
+            self.answer(200, json.dumps(dict(self.headers)).encode(), "application/json")
+        else:
+            print("page for", os.environ["POWERX_TENANT"], flush=True)
+            text = GREETING + ", " + os.environ["POWERX_TENANT"] + "! " + self.path
+            self.answer(200, text.encode())
+
+    def do_PUT(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        status, body = host_api("PUT", self.path[len("/api/host"):], self.rfile.read(length))
+        self.answer(status, body, "application/json")
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+
+def write_plugin(
+    root: Path,
+    name: str = "tiny",
+    *,
+    version: str = "0.1.0",
+    permissions: tuple[str, ...] = ("tenant-data:read",),
+    greeting: str = "Hello",
+    healthy: bool = True,
+    command_health: bool = False,
+    crash_file: Path | None = None,
+) -> Path:
+    """A plugin folder `root/name` that serves a greeting (see SERVER); its path."""
+    folder = root / name
+    module = name.replace("-", "_")
+    package = folder / "src" / module
+    package.mkdir(parents=True, exist_ok=True)
+    crash = str(crash_file or (root / f"{name}.crash"))
+    (package / "__init__.py").write_text(f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n")
+    (package / "server.py").write_text(SERVER.format(module=module, crash_file=crash))
+    health = (
+        f"  command: [python3, -c, 'import {module}; assert {module}.HEALTHY']\n"
+        if command_health
+        else "  http: {path: /healthz}\n"
+    )
+    listed = ", ".join(permissions)
+    build = (
+        "import shutil; shutil.rmtree('build', True); "
+        "shutil.copytree('src', 'build', ignore=shutil.ignore_patterns('__pycache__'))"
+    )
+    (folder / "plugin.yaml").write_text(
+        textwrap.dedent(
+            f"""\
+            apiVersion: powerx.io/v1alpha1
+            kind: Plugin
+            name: {name}
+            version: {version}
+            description: A test plugin that greets its tenant.
+            license: MIT
+            compatibility:
+              powerx: ">=2.4,<3"
+            permissions: [{listed}]
+            entrypoint: {module}/server.py
+            healthCheck:
+            """
+        )
+        + health
+        + "  timeoutSeconds: 10\n"
+        + f'build:\n  command: [python3, -c, "{build}"]\n  output: build\n'
+        + f"serve:\n  command: [python3, -m, {module}.server]\n  readySeconds: 30\n"
+    )
+    return folder
+
+
+def set_greeting(folder: Path, greeting: str, *, healthy: bool = True) -> None:
+    """Change the plugin's greeting (a source change the dev loop picks up)."""
+    module = folder.name.replace("-", "_")
+    path = folder / "src" / module / "__init__.py"
+    path.write_text(f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n")
+
+
+def fetch(url: str, *, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+    """(status, body) of one HTTP request; errors are answers too."""
+    request = urllib.request.Request(url, data=body, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def fetch_json(url: str) -> tuple[int, Any]:
+    status, body = fetch(url)
+    return status, json.loads(body)
+
+
+def run(argv: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run a console script of this venv (powerx, px-plugin) to completion."""
+    command = [str(BIN / argv[0]), *argv[1:]]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=300, check=False, **kwargs
+    )
+
+
+@dataclass
+class ServerProcess:
+    """A long-running command (powerx host, px-plugin dev) and the lines it printed."""
+
+    argv: list[str]
+    env: dict[str, str] | None = None
+    lines: list[str] = field(default_factory=list)
+    process: subprocess.Popen[str] | None = None
+
+    def start(self) -> ServerProcess:
+        command = [str(BIN / self.argv[0]), *self.argv[1:]]
+        self.process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, text: str) -> str:
+        """The first printed line containing `text` (fails if the process ends first)."""
+
+        def seen() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None and not any(text in ln for ln in self.lines):
+                raise AssertionError(f"{self.argv[0]} exited:\n{self.output}")
+            return any(text in line for line in self.lines)
+
+        wait_until(seen, f"{text!r} in the output of {self.argv[0]}")
+        return next(line for line in self.lines if text in line)
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT of the host, as printed."""
+        line = self.wait_for("http://127.0.0.1:")
+        start = line.index("http://127.0.0.1:")
+        rest = line[start:].split("/")
+        return "/".join(rest[:3])
+
+    def status(self) -> dict[str, Any]:
+        return fetch_json(f"{self.url}/_powerx/status")[1]  # type: ignore[no-any-return]
+
+    def state(self, tenant: str, plugin: str) -> str | None:
+        for item in self.status()["plugins"]:
+            if (item["tenant"], item["plugin"]) == (tenant, plugin):
+                return str(item["state"])
+        return None
+
+    def interrupt(self) -> int:
+        """Ctrl-C (SIGINT) and wait for the exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=120)
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group (the command and its plugins)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=60)
+
+    def __enter__(self) -> ServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
