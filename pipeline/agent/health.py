@@ -7,6 +7,9 @@ lives) first on `PYTHONPATH`, so a check such as `python3 -c "import my_plugin"`
 plugin's own modules as the host will load them; exit 0 is healthy. An HTTP check is polled until
 it answers 2xx or the timeout passes (the plugin may still be starting). Proxies from the
 environment are ignored: the check talks to this host.
+
+A plugin with a `serve` block (the runtime contract) names no port: its HTTP check starts
+`serve.command` on a free loopback port (`serve_environ`), polls it, and stops it again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.models.plugin import DIST_DIR, HealthCheck
+from pipeline.models.plugin import DIST_DIR, HealthCheck, ServeSpec
 
 OUTPUT_TAIL = 300
 """Characters of a failing command's output kept in the report."""
@@ -56,16 +60,91 @@ def run_health_check(
     env: Mapping[str, str] | None = None,
     host: str = "127.0.0.1",
     clock: Callable[[], float] = time.monotonic,
+    serve: ServeSpec | None = None,
 ) -> HealthResult:
-    """Run `check` for the version extracted in `folder`; never raises for an unhealthy plugin."""
+    """Run `check` for the version extracted in `folder`; never raises for an unhealthy plugin.
+
+    An HTTP check without a port starts `serve` for the check (see the module docstring).
+    """
     started = clock()
     if check.command is not None:
         healthy, detail = _run_command(check.command, folder, timeout, plugin_environ(folder, env))
+    elif check.http is not None and check.http.port is None:
+        if serve is None:
+            healthy, detail = False, "an HTTP check without a port needs a serve block"
+        else:
+            healthy, detail = _probe_serving(serve, check.http.path, folder, timeout, env, clock)
     else:
         assert check.http is not None  # the model guarantees exactly one of the two
         url = f"http://{host}:{check.http.port}{check.http.path}"
         healthy, detail = _poll_http(url, timeout, clock)
     return HealthResult(healthy, detail, round(clock() - started, 3))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def serve_environ(
+    folder: Path,
+    base: Mapping[str, str] | None,
+    *,
+    port: int,
+    tenant: str,
+    api_url: str,
+    token: str,
+) -> dict[str, str]:
+    """The environment of a plugin's `serve` process: the runtime contract's variables.
+
+    `base` (e.g. a few harmless variables of the host's) plus PORT, POWERX_TENANT,
+    POWERX_API, POWERX_TOKEN, the plugin's name, version and folder (when `base` names them),
+    and the version's `dist/` first on PYTHONPATH.
+    """
+    env = plugin_environ(folder, base)
+    env.update(
+        PORT=str(port),
+        POWERX_TENANT=tenant,
+        POWERX_API=api_url,
+        POWERX_TOKEN=token,
+        POWERX_PLUGIN_DIR=str(folder),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _probe_serving(
+    serve: ServeSpec,
+    path: str,
+    folder: Path,
+    timeout: float,
+    env: Mapping[str, str] | None,
+    clock: Callable[[], float],
+) -> tuple[bool, str]:
+    """Start the plugin on a free port, poll `path`, stop it: (healthy, detail)."""
+    port = free_port()
+    environ = serve_environ(folder, env, port=port, tenant="", api_url="", token="")
+    try:
+        process = subprocess.Popen(
+            serve.command,
+            cwd=folder / DIST_DIR,
+            env=environ,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except OSError as error:
+        return False, f"cannot run {' '.join(serve.command)!r}: {error.strerror}"
+    try:
+        healthy, detail = _poll_http(f"http://127.0.0.1:{port}{path}", timeout, clock)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return healthy, f"{detail} (serve started for the check)"
 
 
 def plugin_environ(folder: Path, env: Mapping[str, str] | None) -> dict[str, str]:

@@ -247,7 +247,7 @@ class _Run:
         except InputError as error:
             result = HealthResult(False, f"cannot read {MANIFEST_FILE}: {error.message}", 0.0)
         else:
-            if defer_http and manifest.health_check.http is not None:
+            if defer_http and _needs_active(manifest):
                 return HealthRecord(
                     version=plugin.version,
                     digest=plugin.digest,
@@ -263,7 +263,7 @@ class _Run:
             }
             check = manifest.health_check
             timeout = effective_timeout(check, self.health_timeout)
-            result = run_health_check(check, folder, timeout=timeout, env=env)
+            result = run_health_check(check, folder, timeout=timeout, env=env, serve=manifest.serve)
         self.pause("checked")
         return HealthRecord(
             version=plugin.version,
@@ -282,7 +282,7 @@ class _Run:
     def _checks_after_activation(self, folder: Path) -> bool:
         """True for an HTTP check: only the activated (running) version can answer it."""
         try:
-            return self._manifest(folder).health_check.http is not None
+            return _needs_active(self._manifest(folder))
         except InputError:
             return False
 
@@ -524,6 +524,15 @@ class _Run:
                 plugins=dict(sorted(self.statuses.items())),
             )
         )
+
+
+def _needs_active(manifest: PluginManifest) -> bool:
+    """An HTTP check on a fixed port: only the activated (host-run) version can answer it.
+
+    A plugin with a `serve` block is started for its check on a port of its own instead.
+    """
+    http = manifest.health_check.http
+    return http is not None and manifest.serve is None
 
 
 def _with(checks: list[HealthRecord], record: HealthRecord) -> list[HealthRecord]:

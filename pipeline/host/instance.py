@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.agent.health import HealthResult, plugin_environ, run_health_check
+from pipeline.agent.health import HealthResult, free_port, run_health_check, serve_environ
 from pipeline.agent.sync import HEALTH_ENV_KEPT
 from pipeline.models.plugin import DIST_DIR, PluginManifest
 
@@ -65,13 +64,6 @@ class StartError(Exception):
         if self.log_tail:
             text += f"\n--- last lines of the plugin's output ---\n{self.log_tail}\n---"
         return text
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the kernel's choice)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -118,18 +110,18 @@ class Instance:
     def environment(self) -> dict[str, str]:
         """What the plugin process sees: the contract's variables and a few harmless ones."""
         base = {k: self._environ[k] for k in HEALTH_ENV_KEPT if k in self._environ}
-        env = plugin_environ(self.version.folder, base)
-        env.update(
-            PORT=str(self.port),
-            POWERX_TENANT=self.tenant,
-            POWERX_API=self.api_url,
-            POWERX_TOKEN=self.token,
+        base.update(
             POWERX_PLUGIN_NAME=self.version.plugin,
             POWERX_PLUGIN_VERSION=self.version.version,
-            POWERX_PLUGIN_DIR=str(self.version.folder),
-            PYTHONUNBUFFERED="1",
         )
-        return env
+        return serve_environ(
+            self.version.folder,
+            base,
+            port=self.port,
+            tenant=self.tenant,
+            api_url=self.api_url,
+            token=self.token,
+        )
 
     async def start(self) -> HealthResult:
         """Start the process, wait until it listens, then run its health check.
