@@ -119,6 +119,7 @@ class Host:
                 lambda version, tenant, log: self.launch(version, tenant, log=log),
                 max_restarts=self.max_restarts,
                 on_stopped=self.forget,
+                say=self.say,
             )
         return self.slots[key]
 

@@ -53,12 +53,14 @@ class Slot:
         *,
         max_restarts: int = DEFAULT_MAX_RESTARTS,
         on_stopped: Callable[[Instance], None] = lambda instance: None,
+        say: Callable[[str], None] = lambda line: None,
     ) -> None:
         self.tenant = tenant
         self.plugin = plugin
         self.launch = launch
         self.max_restarts = max_restarts
         self.on_stopped = on_stopped
+        self.say = say
         self.current: Instance | None = None
         self.state: SlotState = "starting"
         self.detail = ""
@@ -132,11 +134,13 @@ class Slot:
                         f"exited with code {code}; gave up after {self.restarts} restart(s)"
                         + (f"\n--- last lines of its output ---\n{tail}" if tail else "")
                     )
+                    self.say(f"! {self.tenant}/{self.plugin} failed: {self.detail}")
                     return
                 delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2**self.restarts)
                 self.restarts += 1
                 self.state = "restarting"
                 self.detail = f"exited with code {code}; restart {self.restarts} in {delay:g} s"
+                self.say(f"! {self.tenant}/{self.plugin} {self.detail}")
                 await asyncio.sleep(delay)
                 try:
                     instance = await self.launch(version, self.tenant, instance.log_path)
