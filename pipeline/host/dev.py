@@ -76,7 +76,18 @@ class DevLoop:
 
         request = self.request
         sock = bind(request.listen, request.port)  # a taken port fails before any write
-        TenantStore(request.store.root).ensure(request.tenant)
+        tenants = TenantStore(request.store.root)
+        tenants.ensure(request.tenant)
+        if request.grant_declared and self.manifest.permissions:
+            change = tenants.set_grant(
+                request.tenant, self.manifest.name, list(self.manifest.permissions), grant=True
+            )
+            if change.changed:
+                self.say(
+                    f"granted {self.manifest.name} {', '.join(change.granted)} for tenant "
+                    f"{request.tenant} (declared in plugin.yaml; --no-grant-declared to test "
+                    "without)"
+                )
         host = Host(
             request.store,
             [request.tenant],
@@ -87,6 +98,7 @@ class DevLoop:
         self.host = host
         async with serving(host, sock) as live:
             await host.start()
+            self.serving = host.versions.get(self.manifest.name)
             self.url = f"{live.url}/t/{request.tenant}/p/{self.manifest.name}/"
             self.say(f"serving {self.manifest.name} for tenant {request.tenant} at {self.url}")
             self.say(f"host status: {live.url}/   (Ctrl-C stops)")
