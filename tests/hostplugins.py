@@ -8,6 +8,7 @@ that exits at once or after a request. `HostProcess` and `DevProcess` run `power
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -252,4 +253,12 @@ class ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
+        """Stop it gracefully (Ctrl-C: its coverage data is written), then kill what is left."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=60)
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # plugins it may have left
         self.kill()
