@@ -95,7 +95,10 @@ def run(
     """Run a console script as the unprivileged user."""
     drop = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
     command = [*(drop if AS_ROOT else []), str(BIN / tool), *argv]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("POWERX_", "PX_"))}
+    # no COVERAGE_*: the unprivileged user cannot write the coverage data of our subprocesses
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith(("POWERX_", "PX_", "COVERAGE_"))
+    }
     environment |= {"HOME": "/nonexistent", "PX_PASSPHRASE": PASSPHRASE.decode()}
     environment |= env or {}
     return subprocess.run(
