@@ -33,7 +33,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
     assert "publish   hello-world  1.2.0    test     ada" in out
     assert "packing again gives the same bytes" in out
-    assert "ok: package hello-world@1.1.0: 4 files, checksums ok" in out
+    # plugin.yaml, checksums, SBOM, and dist/hello_world/{__init__,server}.py
+    assert "ok: package hello-world@1.1.0: 5 files, checksums ok" in out
     assert (
         "error: digest mismatch: the signature covers hello-world-1.1.0.pxp" in out + result.stderr
     )
