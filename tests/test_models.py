@@ -177,6 +177,11 @@ def test_schemas_describe_every_kind() -> None:
         "offline-bundle.schema.json",
         "import-state.schema.json",
         "entitlement.schema.json",
+        "tenant.schema.json",
+        "permission-usage.schema.json",
+        "source-records.schema.json",
+        "dev-iteration.schema.json",
+        "host-info.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

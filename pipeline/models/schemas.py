@@ -11,6 +11,13 @@ from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.bundle import BundleManifest, ImportState
 from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment, PluginState
+from pipeline.models.host import (
+    DevIteration,
+    HostInfo,
+    PermissionUsage,
+    SourceRecords,
+    TenantSettings,
+)
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
@@ -35,6 +42,11 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "offline-bundle.schema.json": (BundleManifest, "bundle.json inside an offline bundle"),
     "import-state.schema.json": (ImportState, "imports/<env>.yaml"),
     "entitlement.schema.json": (Entitlement, "entitlements/<plugin>.yaml"),
+    "tenant.schema.json": (TenantSettings, "<plugin store>/tenants/<tenant>/tenant.yaml"),
+    "permission-usage.schema.json": (PermissionUsage, "<plugin store>/host/usage/<plugin>.json"),
+    "source-records.schema.json": (SourceRecords, "<plugin store>/host/sources/<plugin>.json"),
+    "dev-iteration.schema.json": (DevIteration, "<plugin store>/host/dev/<plugin>.jsonl (a line)"),
+    "host-info.schema.json": (HostInfo, "<plugin store>/host/host.json"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"
