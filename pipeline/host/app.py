@@ -55,6 +55,10 @@ HOP_BY_HOP = frozenset(
 )
 
 
+OWN_HEADERS = frozenset({"date", "server"})
+"""Headers the host's own server sets on every answer (not copied from the plugin's)."""
+
+
 def _error(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": error, "message": message, **extra}, status_code=status)
 
@@ -111,14 +115,16 @@ def create_app(host: Host) -> Starlette:
             host="127.0.0.1",
             port=live.port,
             path="/" + request.path_params["path"],
-            query=request.url.query.encode(),
+            query=request.url.query.encode() or None,
         )
         upstream = client.build_request(request.method, url, headers=headers, content=body)
         try:
             answer = await client.send(upstream, stream=True)
         except httpx.HTTPError as error:
             return _error(502, "bad gateway", f"{plugin} did not answer: {type(error).__name__}")
-        out_headers = {k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP}
+        out_headers = {
+            k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | OWN_HEADERS
+        }
         out_headers["x-powerx-revision"] = live.version.revision
         return StreamingResponse(
             _relay(answer),
@@ -161,13 +167,14 @@ def create_app(host: Host) -> Starlette:
         return JSONResponse({"name": settings.name, "displayName": settings.title})
 
     async def tenant_data(request: Request) -> Response:
-        route = ("GET" if request.method == "GET" else "PUT", "/v1/tenant/data/{key}")
+        reading = request.method in ("GET", "HEAD")
+        route = ("GET" if reading else "PUT", "/v1/tenant/data/{key}")
         identity, refused = await host_api(request, route)
         if refused is not None:
             return refused
         key = request.path_params["key"]
         try:
-            if request.method == "GET":
+            if reading:
                 value = host.tenant_store.read_data(identity.tenant, identity.plugin, key)
                 if value is None:
                     return _error(404, "not found", f"no data under {key!r}")

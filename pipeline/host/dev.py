@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.agent.store import PluginStore
-from pipeline.errors import PowerXError
+from pipeline.errors import InputError, PowerXError
 from pipeline.fsutil import make_dirs
 from pipeline.host.host import DEFAULT_TENANT, Host
 from pipeline.host.install import InstallRequest, locate, prepare
@@ -64,6 +64,13 @@ class DevLoop:
         self.say = say
         self.plugin_dir, _ = locate(request.source)
         self.manifest = read_manifest(self.plugin_dir).manifest
+        if self.manifest.serve is None:
+            raise InputError(
+                f"{self.manifest.name} has no serve block in {self.plugin_dir / 'plugin.yaml'}: "
+                "there is nothing for the local host to run",
+                hint="add serve: {command: [...]} (see docs/formats.md, the runtime contract), "
+                "or use px-plugin build / pack for a plugin that does not serve",
+            )
         self.iteration = 0
         self.serving: Version | None = None
         self.url = ""

@@ -22,7 +22,7 @@ from pipeline.host.instance import Instance, StartError, Version
 from pipeline.host.permissions import UsageRecorder, grant_command
 from pipeline.host.sources import read_version, revision_of
 from pipeline.host.supervisor import DEFAULT_MAX_RESTARTS, Slot
-from pipeline.host.tenants import TenantStore
+from pipeline.host.tenants import SETTINGS_FILE, TenantStore
 
 LOGS_DIR = Path("host") / "logs"
 DEFAULT_TENANT = "dev"
@@ -194,6 +194,12 @@ class Host:
         gone = [name for name in self.versions if name not in now]
         self.versions = now
         await self._start_all(changed)
+        refused = [
+            (slot.tenant, now[slot.plugin])
+            for slot in self.slots.values()
+            if slot.state == "refused" and slot.plugin in now and slot.plugin not in changed
+        ]
+        await asyncio.gather(*(self._start_one(tenant, version) for tenant, version in refused))
         for name in gone:
             for tenant in self.tenants:
                 slot = self.slots.pop((tenant, name), None)
@@ -202,11 +208,20 @@ class Host:
                     self.say(f"  {tenant}/{name}: no longer active, stopped")
 
     async def follow(self, stop: asyncio.Event) -> None:
-        """Refresh whenever the store's active links change, until `stop` is set."""
+        """Refresh when the store's active links or tenants change, until `stop` is set."""
         from watchfiles import awatch
 
-        self.store.active_dir.mkdir(parents=True, exist_ok=True)
-        async for _changes in awatch(self.store.active_dir, stop_event=stop, debounce=200):
+        watched = (self.store.active_dir, self.tenant_store.tenants_dir)
+        for folder in watched:
+            folder.mkdir(parents=True, exist_ok=True)
+        active = str(self.store.active_dir)
+
+        def relevant(_change: object, path: str) -> bool:  # not the plugins' data writes
+            return path.startswith(active) or path.endswith(SETTINGS_FILE)
+
+        async for _changes in awatch(
+            *watched, stop_event=stop, debounce=200, watch_filter=relevant
+        ):
             await self.refresh()
 
     async def close(self) -> None:

@@ -22,8 +22,8 @@ from pipeline.agent.health import run_health_check
 from pipeline.agent.install import install_version
 from pipeline.agent.store import PluginStore
 from pipeline.errors import GateError, InputError, PowerXError
-from pipeline.host.host import DEFAULT_TENANT, LOGS_DIR, missing_grants
-from pipeline.host.instance import Instance, StartError, Version
+from pipeline.host.host import DEFAULT_TENANT, LOGS_DIR, Host, missing_grants
+from pipeline.host.instance import StartError, Version
 from pipeline.host.sources import newest_mtime, record_source, source_digest
 from pipeline.host.tenants import TenantStore, check_tenant_name
 from pipeline.models.plugin import DIST_DIR, MANIFEST_FILE, PluginManifest
@@ -115,7 +115,9 @@ def needs_build(plugin_dir: Path, manifest: PluginManifest) -> bool:
     if not dist.is_dir() or newest_mtime(dist) is None:
         return True
     _digest, newest = source_digest(plugin_dir, manifest.build.output)
-    return newest > dist.stat().st_mtime
+    built = dist.stat()
+    # a build renames a fresh dist/ into place: its ctime is when (a copy keeps old mtimes)
+    return newest > max(built.st_mtime, built.st_ctime)
 
 
 def check_permissions(request: InstallRequest, manifest: PluginManifest) -> None:
@@ -255,10 +257,12 @@ async def check_version(version: Version, request: InstallRequest) -> str:
         if not result.healthy:
             raise StartError("health check", result.detail)
         return result.detail
+    from pipeline.host.server import LOOPBACK, bind, serving
+
+    # the plugin starts as a host would run it: with a host API of its own (a temporary one)
     log = request.store.root / LOGS_DIR / request.tenant / version.plugin / "install.log"
-    instance = Instance(version, request.tenant, api_url="", log_path=log, environ=request.environ)
-    try:
-        result = await instance.start()
-    finally:
+    checker = Host(request.store, [request.tenant], environ=request.environ)
+    async with serving(checker, bind(LOOPBACK, 0), announce=False):
+        instance = await checker.launch(version, request.tenant, log=log)
         await instance.stop()
-    return result.detail
+    return instance.health

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import secrets
 import signal
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,8 +68,12 @@ class StartError(Exception):
         return text
 
 
+START_MARK = "--- "
+"""The host writes a line starting with this before each start of a plugin in its log."""
+
+
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
-    """The last `lines` lines of a log file ('' when there is none)."""
+    """The last `lines` lines of the latest start's output in a log file ('' when none)."""
     try:
         with path.open("rb") as handle:
             size = handle.seek(0, os.SEEK_END)
@@ -75,7 +81,21 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
             text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return ""
-    return "\n".join(text.splitlines()[-lines:])
+    found = text.splitlines()
+    starts = [i for i, line in enumerate(found) if line.startswith(START_MARK)]
+    if starts:
+        found = found[starts[-1] :]
+    return "\n".join(found[-lines:])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the plugin gets SIGKILL if the host dies (even by kill -9)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+PR_SET_PDEATHSIG = 1
 
 
 class Instance:
@@ -98,6 +118,8 @@ class Instance:
         self.port = 0
         self.process: asyncio.subprocess.Process | None = None
         self.started_at = 0.0
+        self.health = ""
+        """What the health check at start saw."""
         self._environ = dict(os.environ if environ is None else environ)
 
     def __repr__(self) -> str:
@@ -135,7 +157,9 @@ class Instance:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            log.write(f"--- {stamp} start {self.version.revision} port {self.port}\n".encode())
+            log.write(
+                f"{START_MARK}{stamp} start {self.version.revision} port {self.port}\n".encode()
+            )
             log.flush()
             try:
                 self.process = await asyncio.create_subprocess_exec(
@@ -146,6 +170,7 @@ class Instance:
                     stdout=log,
                     stderr=asyncio.subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 )
             except OSError as error:
                 raise StartError(
@@ -160,6 +185,7 @@ class Instance:
         except BaseException:
             await self.stop()
             raise
+        self.health = result.detail
         return result
 
     async def _wait_listening(self, seconds: float) -> None:

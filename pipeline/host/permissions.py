@@ -1,8 +1,9 @@
 """Least privilege on the local host: what each host-API call needs, the check, the record.
 
 `ROUTES` is the one table of which permission each host-API route needs. `authorize`
-compares it with what the tenant granted the calling plugin; a refusal carries the JSON body
-the host answers (403) and the command that would grant the permission. `UsageRecorder`
+allows a call when the plugin declares that permission in its plugin.yaml AND the tenant
+granted it; a refusal carries the JSON body the host answers (403) and what to do (the grant
+command, and the declaration when it is missing). `UsageRecorder`
 remembers, per plugin, which permissions its calls needed (allowed or not), and
 `permission_template` turns that into the minimum-privilege template.
 """
@@ -32,6 +33,10 @@ ROUTES: dict[tuple[str, str], str] = {
 }
 """(method, route) -> the permission the call needs."""
 
+OBSERVABLE = frozenset(ROUTES.values())
+"""Permissions the host sees being used (its API); the others (network, file system) it
+cannot observe, so the template keeps them as declared instead of calling them unused."""
+
 USAGE_DIR = Path("host") / "usage"
 MAX_USAGE_BYTES = 1024 * 1024
 
@@ -52,12 +57,14 @@ class Refusal:
     declared: bool
     grant: str
 
+    granted: bool = False
+
     @property
     def message(self) -> str:
-        text = (
-            f"{self.plugin} may not call {self.call} for tenant {self.tenant}: "
-            f"it needs {self.permission!r}, which the tenant has not granted"
-        )
+        text = f"{self.plugin} may not call {self.call} for tenant {self.tenant}: it needs "
+        if self.granted:
+            return text + f"{self.permission!r}, which its plugin.yaml does not declare"
+        text += f"{self.permission!r}, which the tenant has not granted"
         if not self.declared:
             text += f" (and {self.plugin}'s plugin.yaml does not declare it)"
         return text
@@ -71,8 +78,9 @@ class Refusal:
             "call": self.call,
             "plugin": self.plugin,
             "tenant": self.tenant,
-            "grant": self.grant,
         }
+        if not self.granted:
+            body["grant"] = self.grant
         if not self.declared:
             body["declare"] = f"add '{self.permission}' to permissions in plugin.yaml"
         return body
@@ -89,7 +97,7 @@ def authorize(
 ) -> Refusal | None:
     """None when the grant allows `call` (method, route); else the refusal."""
     permission = ROUTES[call]
-    if permission in granted:
+    if permission in granted and permission in declared:
         return None
     return Refusal(
         permission=permission,
@@ -98,6 +106,7 @@ def authorize(
         tenant=tenant,
         declared=permission in declared,
         grant=grant_command(plugin, permission, tenant, store),
+        granted=permission in granted,
     )
 
 
@@ -165,13 +174,18 @@ class PermissionTemplate:
 
     @property
     def minimum(self) -> tuple[str, ...]:
-        """What the plugin should declare: exactly the permissions used."""
-        return tuple(sorted(self.used))
+        """What the plugin should declare: the permissions used, and the unobservable ones."""
+        return tuple(sorted({*self.used, *self.unobserved}))
 
     @property
     def unused(self) -> tuple[str, ...]:
-        """Declared but never used: over-privileged."""
-        return tuple(p for p in self.declared if p not in self.used)
+        """Declared, observable, and never used: over-privileged."""
+        return tuple(p for p in self.declared if p in OBSERVABLE and p not in self.used)
+
+    @property
+    def unobserved(self) -> tuple[str, ...]:
+        """Declared permissions the host cannot see used (kept as declared)."""
+        return tuple(p for p in self.declared if p not in OBSERVABLE)
 
     @property
     def undeclared(self) -> tuple[str, ...]:
@@ -190,6 +204,7 @@ class PermissionTemplate:
             "used": {p: list(calls) for p, calls in sorted(self.used.items())},
             "declared": list(self.declared),
             "unused": list(self.unused),
+            "unobserved": list(self.unobserved),
             "undeclared": list(self.undeclared),
         }
 
@@ -200,11 +215,13 @@ class PermissionTemplate:
         ]
         if not self.used:
             lines.append("# No host-API call was observed: run the plugin and use it first.")
-        lines.append("permissions:" if self.used else "permissions: []")
+        lines.append("permissions:" if self.minimum else "permissions: []")
         for permission in self.minimum:
             flag = "  # UNDECLARED: the host refuses it" if permission in self.undeclared else ""
+            if permission in self.unobserved:
+                flag = "  # not observable by the host: kept as declared, check it by hand"
             lines.append(f"  - {permission}{flag}")
-            lines.extend(f"    #   needed by {call}" for call in self.used[permission])
+            lines.extend(f"    #   needed by {call}" for call in self.used.get(permission, ()))
         for permission in self.unused:
             lines.append(f"# - {permission}  # OVER-PRIVILEGED: declared but never used")
         return "\n".join(lines) + "\n"

@@ -81,8 +81,13 @@ class Serving:
 
 
 @contextlib.asynccontextmanager
-async def serving(host: Host, sock: socket.socket) -> AsyncIterator[Serving]:
-    """Answer HTTP for `host` on `sock` and start its plugins; stop both on exit."""
+async def serving(
+    host: Host, sock: socket.socket, *, announce: bool = True
+) -> AsyncIterator[Serving]:
+    """Answer HTTP for `host` on `sock`; on exit stop its plugins, then the server.
+
+    `announce` writes `host/host.json` (where the host of this store listens) while it runs.
+    """
     url = base_url(sock)
     host.api_url = f"{url}/v1"
     app = create_app(host)
@@ -96,14 +101,16 @@ async def serving(host: Host, sock: socket.socket) -> AsyncIterator[Serving]:
             if task.done():
                 task.result()  # raises what stopped it
             await asyncio.sleep(0.005)
-        _write_info(host, url)
+        if announce:
+            _write_info(host, url)
         yield Serving(url, host)
     finally:
         await host.close()
         server.should_exit = True
         await task
         await app.state.client.aclose()
-        _remove_info(host)
+        if announce:
+            _remove_info(host)
 
 
 def _write_info(host: Host, url: str) -> None:

@@ -2,15 +2,17 @@
 
 A `Slot` holds the instance that serves `(tenant, plugin)`. When it exits on its own, the
 slot starts the same version again after a backoff (0.1 s, doubling, at most 5 s); after
-`max_restarts` restarts in a row it gives up and is `failed`, with the plugin's last log
-lines. A new version is started beside the live one and swapped in only once it listens and
-passed its health check (`swap`); until then, and whenever it fails, the old one serves.
+`max_restarts` restarts in a row (an instance that ran `STABLE_SECONDS` starts a new row) it
+gives up and is `failed`, with the plugin's last log lines. A new version is started beside
+the live one and swapped in only once it listens and passed its health check (`swap`);
+until then, and whenever it fails, the old one serves.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ SlotState = Literal["starting", "running", "restarting", "failed", "refused", "s
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
 DEFAULT_MAX_RESTARTS = 5
+STABLE_SECONDS = 60.0
+"""An instance that ran this long before it exited starts a new series of restarts."""
 
 Launcher = Callable[[Version, str, Path], Awaitable[Instance]]
 """Starts a version for a tenant, logging to a file, ready and healthy (or StartError)."""
@@ -126,6 +130,8 @@ class Slot:
             if self._closing or self.current is not instance:
                 return
             self.on_stopped(instance)
+            if time.monotonic() - instance.started_at >= STABLE_SECONDS:
+                self.restarts = 0  # it ran well for a while: this crash starts a new series
             tail = log_tail(instance.log_path)
             while True:
                 if self.restarts >= self.max_restarts:
