@@ -268,4 +268,47 @@ show git -C "$canary" --no-pager log --format='%h %s' -5
 show cat "$canary/environments/prod/CHANGELOG.md"
 kill "$exporter_pid" 2>/dev/null || true
 
+step "11. A plugin developer's local loop: hello-world on a local host, changed live"
+dev_plugin="$work/hello-dev"
+local_store="$work/local-store"
+cp -R "$project/examples/hello-world" "$dev_plugin"
+rm -rf "$dev_plugin/history" "$dev_plugin/dist" "$dev_plugin/build"
+# wait_for FILE TEXT: until the dev loop has printed TEXT (a minute at most)
+wait_for() {
+  for _ in $(seq 600); do grep -q -- "$2" "$1" && return 0; sleep 0.1; done
+  echo "demo: '$2' did not appear in $1" >&2; cat "$1" >&2; exit 1
+}
+# get URL: print what the local host answers
+get() {
+  python - "$1" <<'PY'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=30) as answer:
+    print(answer.read().decode().strip().splitlines()[-1][:200])
+PY
+}
+expect 1 powerx plugin install --from "$dev_plugin" --plugin-store "$local_store" --tenant acme
+show powerx plugin grant hello-world tenant-data:read --tenant acme --plugin-store "$local_store"
+expect 0 powerx plugin install --from "$dev_plugin" --plugin-store "$local_store" --tenant acme
+dev_log="$work/dev.log"
+printf '\033[2m$ px-plugin dev %s --tenant acme --port 0 &\033[0m\n' "$dev_plugin"
+px-plugin dev "$dev_plugin" --plugin-store "$local_store" --tenant acme --port 0 \
+  >"$dev_log" 2>&1 &
+dev_pid=$!
+wait_for "$dev_log" "^#1 "
+page=$(grep -o 'http://127.0.0.1:[0-9]*/t/acme/p/hello-world/' "$dev_log" | head -1)
+cat "$dev_log"
+show get "${page}api/greeting"
+sed -i 's/"en": "Hello"/"en": "Howdy"/' "$dev_plugin/src/hello_world/__init__.py"
+wait_for "$dev_log" "^#2 "
+grep "^#2 " "$dev_log"
+show get "${page}api/greeting"
+printf 'def broken(:\n' >>"$dev_plugin/src/hello_world/__init__.py"
+wait_for "$dev_log" "serving last good"
+sed -n '/^#3 /,$p' "$dev_log"
+show get "${page}api/greeting"
+kill -INT "$dev_pid"
+wait "$dev_pid"
+tail -n 1 "$dev_log"
+expect 0 px-plugin permissions template "$dev_plugin" --plugin-store "$local_store"
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

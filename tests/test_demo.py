@@ -26,8 +26,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 5
-    assert out.count("(exit code 0, as expected)") == 10
+    assert out.count("(exit code 1, as expected)") == 6
+    assert out.count("(exit code 0, as expected)") == 12
     assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
     assert "promoted hello-world@1.2.0: staging -> prod" in out
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
@@ -44,6 +44,15 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         in out
     )
     assert "Demo finished" in out
+    # step 11: the local loop, live through the local host
+    assert "tenant 'acme' does not exist" in out + result.stderr
+    assert '{"greeting": "Hello, acme!", "tenant": "acme"' in out
+    assert '{"greeting": "Howdy, acme!", "tenant": "acme"' in out
+    assert (
+        "BUILD FAILED" in out and "src/hello_world/__init__.py:" in out and "invalid syntax" in out
+    )
+    assert out.split("serving last good:")[1].count("Howdy, acme!") == 1
+    assert "  - tenant-data:read\n    #   needed by GET /v1/tenant" in out
     # step 10: canary rollouts against the demo's own metrics source
     assert "rolled back: canary 1.0.1 removed, every tenant runs 0.9.0" in out
     assert "verdict: fail" in out and "error-ratio  high (critical)" in out
