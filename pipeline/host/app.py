@@ -115,7 +115,7 @@ def create_app(host: Host) -> Starlette:
             host="127.0.0.1",
             port=live.port,
             path="/" + request.path_params["path"],
-            query=request.url.query.encode() or None,
+            query=request.url.query.encode() or None,  # b"" would send "/path?"
         )
         upstream = client.build_request(request.method, url, headers=headers, content=body)
         try:
@@ -255,6 +255,7 @@ def status_data(host: Host) -> dict[str, Any]:
                 "restarts": v.restarts,
                 "detail": v.detail,
                 "url": f"/t/{v.tenant}/p/{v.plugin}/",
+                "port": v.port,
             }
             for v in (slot.view() for slot in slots)
         ],

@@ -34,7 +34,9 @@ LOOPBACK = "127.0.0.1"
 def bind(listen: str, port: int) -> socket.socket:
     """A listening TCP socket on `listen:port`; InputError when the port is taken."""
     family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
+    # without it Nagle holds a response's last write for the client's delayed ACK (40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((listen, port))
