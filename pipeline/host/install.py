@@ -159,6 +159,8 @@ def prepare(
         check_permissions(request, manifest)
         step = "build"
         started = time.monotonic()
+        # the sources the build starts from (a save during the build belongs to the next one)
+        sources, _newest = source_digest(plugin_dir, manifest.build.output)
         if build is None:
             build = request.force_build or needs_build(plugin_dir, manifest)
         wanted = build and may_build
@@ -171,7 +173,6 @@ def prepare(
                 request.tenant, manifest.name, list(manifest.permissions), grant=True
             )
         step, started = "pack", time.monotonic()
-        sources, _newest = source_digest(plugin_dir, manifest.build.output)
         with request.store.staging() as work:
             packed = pack_plugin(plugin_dir, work)
             pause("packed")
