@@ -115,7 +115,10 @@ def needs_build(plugin_dir: Path, manifest: PluginManifest) -> bool:
     if not dist.is_dir() or newest_mtime(dist) is None:
         return True
     _digest, newest = source_digest(plugin_dir, manifest.build.output)
-    return newest > dist.stat().st_mtime
+    # A build publishes dist/ by a rename, which sets its ctime; its mtime is copied from the
+    # build's output (copystat), which a build that copies its sources dates before them.
+    published = dist.stat()
+    return newest > max(published.st_mtime, published.st_ctime)
 
 
 def check_permissions(request: InstallRequest, manifest: PluginManifest) -> None:
