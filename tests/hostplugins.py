@@ -223,6 +223,8 @@ class ServerProcess:
     process: subprocess.Popen[str] | None = None
 
     def start(self) -> ServerProcess:
+        # a second start would orphan the first process (`with X.start()` starts twice)
+        assert self.process is None, f"{self.argv[0]} was started already"
         command = [str(BIN / self.argv[0]), *self.argv[1:]]
         self.process = subprocess.Popen(
             command,
