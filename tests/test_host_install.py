@@ -170,7 +170,7 @@ def test_a_failed_check_keeps_the_previous_version_active_and_served(
 
     crash_file.unlink(missing_ok=True)  # the old version must not crash either
     argv = ["powerx", "host", "--plugin-store", str(store), "--port", "0"]
-    with ServerProcess(argv).start() as host:
+    with ServerProcess(argv) as host:
         host.wait_for("following the store")
         status, body = fetch(f"{host.url}/t/dev/p/{PLUGIN}/")
         assert status == 200, body
