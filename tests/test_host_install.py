@@ -103,7 +103,8 @@ def test_install_builds_only_when_dist_is_missing_or_older_than_the_sources(
     assert again["digest"] == first["digest"]
 
     set_greeting(folder, "Two")
-    newer = (folder / "dist").stat().st_mtime + 5  # surely newer, whatever the clock's grain
+    # surely newer than dist/ was published (its ctime), whatever the clock's grain
+    newer = (folder / "dist").stat().st_ctime + 5
     os.utime(folder / "src" / PLUGIN / "__init__.py", (newer, newer))
     third = install_json(folder, store, "--grant-declared")
     assert third["built"] is True
