@@ -104,8 +104,13 @@ def write_plugin(
     healthy: bool = True,
     command_health: bool = False,
     crash_file: Path | None = None,
+    health_timeout: int = 10,
 ) -> Path:
-    """A plugin folder `root/name` that serves a greeting (see SERVER); its path."""
+    """A plugin folder `root/name` that serves a greeting (see SERVER); its path.
+
+    `health_timeout` is the health check's timeoutSeconds: how long an unhealthy answer is
+    retried before the check fails (a test of a failing check wants it short).
+    """
     folder = root / name
     module = name.replace("-", "_")
     package = folder / "src" / module
@@ -140,7 +145,7 @@ def write_plugin(
             """
         )
         + health
-        + "  timeoutSeconds: 10\n"
+        + f"  timeoutSeconds: {health_timeout}\n"
         + f'build:\n  command: [python3, -c, "{build}"]\n  output: build\n'
         + f"serve:\n  command: [python3, -m, {module}.server]\n  readySeconds: 30\n"
     )
@@ -151,7 +156,38 @@ def set_greeting(folder: Path, greeting: str, *, healthy: bool = True) -> None:
     """Change the plugin's greeting (a source change the dev loop picks up)."""
     module = folder.name.replace("-", "_")
     path = folder / "src" / module / "__init__.py"
-    path.write_text(f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n")
+    replace_file(path, f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n")
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Save `path` as an editor does: a hidden temporary file renamed over it.
+
+    A watcher sees one change of a whole file, never the truncated file between two writes.
+    """
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(text)
+    os.replace(temp, path)
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes below `pid` (children, their children, ...), from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # gone meanwhile
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found.extend(below)
+        todo.extend(below)
+    return found
 
 
 def fetch(url: str, *, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
@@ -187,6 +223,8 @@ class ServerProcess:
     process: subprocess.Popen[str] | None = None
 
     def start(self) -> ServerProcess:
+        # a second start would orphan the first process (`with X.start()` starts twice)
+        assert self.process is None, f"{self.argv[0]} was started already"
         command = [str(BIN / self.argv[0]), *self.argv[1:]]
         self.process = subprocess.Popen(
             command,
@@ -244,9 +282,13 @@ class ServerProcess:
         return self.process.wait(timeout=120)
 
     def kill(self) -> None:
-        """SIGKILL the whole process group (the command and its plugins)."""
+        """SIGKILL the command's process group and its plugins (each in a session of its own)."""
         if self.process is not None and self.process.poll() is None:
+            plugins = descendants(self.process.pid)
             os.killpg(self.process.pid, signal.SIGKILL)
+            for pid in plugins:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
             self.process.wait(timeout=60)
 
     def __enter__(self) -> ServerProcess:

@@ -12,6 +12,7 @@ is kept in `<store>/host/logs/<tenant>/<plugin>/<round>.log`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -109,20 +110,36 @@ class DevLoop:
             self.url = f"{live.url}/t/{request.tenant}/p/{self.manifest.name}/"
             self.say(f"serving {self.manifest.name} for tenant {request.tenant} at {self.url}")
             self.say(f"host status: {live.url}/   (Ctrl-C stops)")
-            await self.iterate(["(start)"], time.time(), build=None)
-            if on_ready is not None:
-                on_ready(self.url)
             output = self.manifest.build.output
-            async for changes in awatch(
+            watcher = awatch(
                 self.plugin_dir,
                 watch_filter=lambda _change, path: self._watched(path, output),
                 stop_event=stop,
                 debounce=request.debounce_ms,
                 step=request.step_ms,
                 rust_timeout=200,
-            ):
-                paths = _changed_paths(changes)
-                await self.iterate(self._relative(paths), _saved_at(paths), build=True)
+            )
+            # Watch before the first round, so a change saved while it builds is not lost:
+            # the task's first step creates the watches and buffers changes until awaited.
+            pending = asyncio.ensure_future(anext(watcher))
+            await asyncio.sleep(0)
+            try:
+                await self.iterate(["(start)"], time.time(), build=None)
+                if on_ready is not None:
+                    on_ready(self.url)
+                while True:
+                    try:
+                        changes = await pending
+                    except StopAsyncIteration:
+                        break
+                    paths = _changed_paths(changes)
+                    await self.iterate(self._relative(paths), _saved_at(paths), build=True)
+                    pending = asyncio.ensure_future(anext(watcher))
+            finally:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await pending
+                await watcher.aclose()
         self.say(f"stopped; the store keeps {self._serving_text()} active")
 
     def _watched(self, path: str, output: str) -> bool:

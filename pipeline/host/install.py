@@ -115,9 +115,10 @@ def needs_build(plugin_dir: Path, manifest: PluginManifest) -> bool:
     if not dist.is_dir() or newest_mtime(dist) is None:
         return True
     _digest, newest = source_digest(plugin_dir, manifest.build.output)
-    built = dist.stat()
-    # a build renames a fresh dist/ into place: its ctime is when (a copy keeps old mtimes)
-    return newest > max(built.st_mtime, built.st_ctime)
+    # A build publishes dist/ by a rename, which sets its ctime; its mtime is copied from the
+    # build's output (copystat), which a build that copies its sources dates before them.
+    published = dist.stat()
+    return newest > max(published.st_mtime, published.st_ctime)
 
 
 def check_permissions(request: InstallRequest, manifest: PluginManifest) -> None:
@@ -161,6 +162,8 @@ def prepare(
         check_permissions(request, manifest)
         step = "build"
         started = time.monotonic()
+        # the sources the build starts from (a save during the build belongs to the next one)
+        sources, _newest = source_digest(plugin_dir, manifest.build.output)
         if build is None:
             build = request.force_build or needs_build(plugin_dir, manifest)
         wanted = build and may_build
@@ -173,7 +176,6 @@ def prepare(
                 request.tenant, manifest.name, list(manifest.permissions), grant=True
             )
         step, started = "pack", time.monotonic()
-        sources, _newest = source_digest(plugin_dir, manifest.build.output)
         with request.store.staging() as work:
             packed = pack_plugin(plugin_dir, work)
             pause("packed")
