@@ -111,6 +111,7 @@ def serve_environ(
         POWERX_TOKEN=token,
         POWERX_PLUGIN_DIR=str(folder),
         PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",  # an installed version stays as it was verified
     )
     return env
 

@@ -170,6 +170,8 @@ class Handler(BaseHTTPRequestHandler):
 
     server: PluginServer
     server_version = f"hello-world/{__version__}"
+    protocol_version = "HTTP/1.1"  # keep-alive: the host's proxy reuses its connection
+    disable_nagle_algorithm = True  # headers and body are two writes: send each at once
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
