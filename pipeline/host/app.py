@@ -111,8 +111,9 @@ def create_app(host: Host) -> Starlette:
             host="127.0.0.1",
             port=live.port,
             path="/" + request.path_params["path"],
-            query=request.url.query.encode(),
         )
+        if request.url.query:  # httpx.URL(query=b"") would send 'path?' to the plugin
+            url = url.copy_with(query=request.url.query.encode())
         upstream = client.build_request(request.method, url, headers=headers, content=body)
         try:
             answer = await client.send(upstream, stream=True)
