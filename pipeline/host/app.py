@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
@@ -106,14 +107,21 @@ def create_app(host: Host) -> Starlette:
             ("x-forwarded-host", request.headers.get("host", "")),
             ("x-forwarded-proto", request.url.scheme),
         ]
+        # The path goes on as the client sent it, still percent-encoded ('%2F' stays one
+        # segment; Starlette's {path} would also drop a trailing '%0A'), and '?' only with
+        # a query (httpx.URL(query=b"") would send 'path?').
+        raw: bytes = request.scope.get("raw_path") or b""
+        if raw.startswith(prefix.encode() + b"/"):
+            rest = raw[len(prefix) :]
+        else:  # the prefix itself was percent-encoded: encode the decoded rest again
+            rest = quote(request.scope["path"][len(prefix) :]).encode()
+        query = request.url.query.encode()
         url = httpx.URL(
             scheme="http",
             host="127.0.0.1",
             port=live.port,
-            path="/" + request.path_params["path"],
+            raw_path=rest + (b"?" + query if query else b""),
         )
-        if request.url.query:  # httpx.URL(query=b"") would send 'path?' to the plugin
-            url = url.copy_with(query=request.url.query.encode())
         upstream = client.build_request(request.method, url, headers=headers, content=body)
         try:
             answer = await client.send(upstream, stream=True)
