@@ -167,6 +167,11 @@ def test_data_put_then_get_round_trips(api: Api) -> None:
 
     bad_key = api.call("alpha", "tenant/data/.hidden", method="PUT", body=b"x")
     assert bad_key.status == 400 and "not a valid data key" in bad_key.json()["message"]
+    newline = api.call("alpha", "tenant/data/note%0A", method="PUT", body=b"x")
+    assert newline.status == 400 and "not a valid data key" in newline.json()["message"]
+    slash = api.call("alpha", "tenant/data/a%2F..%2Fescape", method="PUT", body=b"x")
+    assert slash.status == 404  # no such route: the host decodes before it routes
+    assert not list(api.store.rglob("*escape*"))
     too_large = api.call("alpha", "tenant/data/note", method="PUT", body=b"x" * (1024 * 1024 + 1))
     assert too_large.status == 413
     assert api.call("alpha", "tenant/data/note").body == binary
@@ -277,6 +282,10 @@ def test_the_proxy_forwards_the_prefix_and_names_the_revision(api: Api) -> None:
     page = api.via("alpha", "some/page?x=1&y=%20")
     assert page.body == b"Hello, acme! /some/page?x=1&y=%20"
     assert api.via("alpha", "").body == b"Hello, acme! /"
+    # still percent-encoded: an encoded '/' stays inside its segment, nothing is dropped
+    assert api.via("alpha", "a%2Fb/c%20d%0A").body == b"Hello, acme! /a%2Fb/c%20d%0A"
+    encoded_prefix = request(f"{api.url}/t/ac%6De/p/alpha/page%20one")
+    assert encoded_prefix.body == b"Hello, acme! /page%20one"
 
 
 def test_the_plugin_address_without_a_slash_redirects(api: Api) -> None:
