@@ -31,7 +31,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, PowerXError
 from pipeline.host.host import Host
 from pipeline.host.permissions import authorize
 from pipeline.host.tenants import MAX_DATA_BYTES
@@ -217,7 +217,14 @@ def create_app(host: Host) -> Starlette:
         Route("/t/{tenant}/p/{plugin}", to_slash, methods=_METHODS),
         Route("/t/{tenant}/p/{plugin}/{path:path}", proxy, methods=_METHODS),
     ]
-    app = Starlette(routes=routes)
+
+    async def own_error(request: Request, error: Exception) -> Response:
+        """A file of the store the host reads per request (tenant.yaml) is broken."""
+        assert isinstance(error, PowerXError)
+        host.say(f"! {request.method} {request.url.path}: {error.diagnostics()}")
+        return _error(500, "host files", error.diagnostics())
+
+    app = Starlette(routes=routes, exception_handlers={PowerXError: own_error})
     app.state.client = client  # closed by whoever serves the app (server.serving)
     return app
 

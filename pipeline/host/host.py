@@ -179,6 +179,11 @@ class Host:
             if slot.state != "refused":
                 slot.state, slot.detail = "failed", str(error)
             self.say(f"! {tenant}/{version.plugin} {version.revision}: {error}")
+        except PowerXError as error:  # e.g. a tenant.yaml broken by a hand edit: not fatal
+            slot = self.slot(tenant, version.plugin)
+            if slot.serving is None:
+                slot.state, slot.detail = "failed", error.diagnostics()
+            self.say(f"! {tenant}/{version.plugin} {version.revision}: {error.diagnostics()}")
         else:
             self.say(f"  {tenant}/{version.plugin} {version.revision}: running")
 
