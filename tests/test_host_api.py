@@ -305,6 +305,23 @@ def test_the_host_listens_on_loopback_by_default(api: Api) -> None:
         assert listening_addresses(plugin.port) == {"127.0.0.1"}
 
 
+def test_a_broken_tenant_yaml_answers_500_naming_the_file_without_a_traceback(api: Api) -> None:
+    settings = api.store / "tenants" / "globex" / "tenant.yaml"
+    text = settings.read_text()
+    settings.write_text(text + "grants: [oops\n")  # a hand edit half done
+    try:
+        broken = api.call("alpha", "tenant", tenant="globex")
+        assert broken.status == 500
+        assert broken.json()["message"].startswith(f"{settings}:")
+        assert "invalid YAML" in broken.json()["message"]
+        api.server.wait_for(f"! GET /v1/tenant: {settings}:")
+        assert api.call("alpha", "tenant").status == 200  # acme's file is fine
+    finally:
+        settings.write_text(text)
+    assert api.call("alpha", "tenant", tenant="globex").status == 200
+    assert "Traceback" not in api.server.output
+
+
 # -- px-plugin permissions template ----------------------------------------------------------
 
 

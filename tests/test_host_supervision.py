@@ -44,9 +44,14 @@ class Supervised:
     def via(self, plugin: str, path: str = "") -> Answer:
         return request(f"{self.url}/t/acme/p/{plugin}/{path}")
 
-    def item(self, plugin: str) -> dict[str, Any]:
-        (found,) = [p for p in self.server.status()["plugins"] if p["plugin"] == plugin]
-        return found
+    def item(self, plugin: str, tenant: str = "acme") -> dict[str, Any]:
+        found: list[dict[str, Any]] = [
+            p
+            for p in self.server.status()["plugins"]
+            if (p["tenant"], p["plugin"]) == (tenant, plugin)
+        ]
+        (item,) = found
+        return item
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +65,10 @@ def sup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
     revoke = ["powerx", "plugin", "revoke", "locked", SECRETS, "--tenant", "acme"]
     revoked = run([*revoke, "--plugin-store", str(store)])
     assert revoked.returncode == 0, revoked.stderr
+    # a second tenant, which grants (and so runs) steady only
+    grant = ["powerx", "plugin", "grant", "steady", READ, "--tenant", "globex"]
+    granted = run([*grant, "--plugin-store", str(store)])
+    assert granted.returncode == 0, granted.stderr
     argv = ["powerx", "host", "--plugin-store", str(store), "--port", "0", "--max-restarts", "2"]
     server = ServerProcess(argv)
     server.start()
@@ -89,7 +98,7 @@ def test_a_crash_loop_is_marked_failed_after_its_budget_and_the_others_keep_serv
     for plugin in ("steady", "killme", "follow"):
         assert sup.item(plugin)["state"] == "running"
         answer = sup.via(plugin, "still")
-        assert (answer.status, answer.body) == (200, b"Hello, acme! /still")
+        assert answer.status == 200 and answer.body.endswith(b", acme! /still")
 
 
 def test_a_killed_plugin_is_restarted_and_serves_again(sup: Supervised) -> None:
@@ -99,7 +108,7 @@ def test_a_killed_plugin_is_restarted_and_serves_again(sup: Supervised) -> None:
 
     def restarted() -> bool:
         item = sup.item("killme")
-        return item["state"] == "running" and item["restarts"] == 1
+        return bool(item["state"] == "running" and item["restarts"] == 1)
 
     wait_until(restarted, "killme restarted")
     assert sup.item("killme")["detail"] == "restarted 1 time(s)"
@@ -163,3 +172,27 @@ def test_ctrl_c_stops_the_host_with_exit_0_and_no_plugin_process_left(tmp_path: 
         assert "Traceback" not in server.output
     finally:
         stop_host(server, store)
+
+
+def test_a_broken_tenant_yaml_does_not_stop_the_host_from_following_the_store(
+    sup: Supervised,
+) -> None:
+    assert sup.item("steady", "globex")["state"] == "running"
+    old_revision = sup.item("steady")["revision"]
+    settings = sup.store / "tenants" / "globex" / "tenant.yaml"
+    text = settings.read_text()
+    settings.write_text(text + "grants: [oops\n")  # a hand edit half done
+    try:
+        set_greeting(sup.sources / "steady", "Salut")
+        install(sup.sources / "steady", sup.store, "acme")
+        wait_until(lambda: sup.via("steady").body == b"Salut, acme! /", "acme's new steady")
+        line = sup.server.wait_for("! globex/steady")
+        assert f"{settings}:" in line and "invalid YAML" in line
+        # globex keeps its running version; the host is alive and serves both
+        assert sup.server.process is not None and sup.server.process.poll() is None
+        globex = request(f"{sup.url}/t/globex/p/steady/")
+        assert (globex.status, globex.body) == (200, b"Hello, globex! /")
+        assert globex.headers["x-powerx-revision"] == old_revision
+        assert "Traceback" not in sup.server.output
+    finally:
+        settings.write_text(text)
