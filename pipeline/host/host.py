@@ -5,7 +5,8 @@ host starts an instance (see `instance`), supervises it (`supervisor.Slot`), and
 HTTP (`app`): the reverse proxy `/t/<tenant>/p/<plugin>/...`, the host API `/v1/...` and its
 own status. Plugins whose declared permissions the tenant has not granted are not started.
 A running host follows its store: when an active link changes (an install or a sync from
-another process), it swaps the new version in (`follow`).
+another process), it swaps the new version in; when a tenant.yaml changes, it tries the
+plugins it refused for want of a grant again (`follow`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pipeline.host.instance import Instance, StartError, Version
 from pipeline.host.permissions import UsageRecorder, grant_command
 from pipeline.host.sources import read_version, revision_of
 from pipeline.host.supervisor import DEFAULT_MAX_RESTARTS, Slot
-from pipeline.host.tenants import TenantStore
+from pipeline.host.tenants import SETTINGS_FILE, TenantStore
 
 LOGS_DIR = Path("host") / "logs"
 DEFAULT_TENANT = "dev"
@@ -181,7 +182,7 @@ class Host:
             self.say(f"! {tenant}/{version.plugin} {version.revision}: {error}")
         except PowerXError as error:  # e.g. a tenant.yaml broken by a hand edit: not fatal
             slot = self.slot(tenant, version.plugin)
-            if slot.serving is None:
+            if slot.serving is None and slot.state != "refused":  # refused: retried on a fix
                 slot.state, slot.detail = "failed", error.diagnostics()
             self.say(f"! {tenant}/{version.plugin} {version.revision}: {error.diagnostics()}")
         else:
@@ -197,7 +198,13 @@ class Host:
         }
         gone = [name for name in self.versions if name not in now]
         self.versions = now
-        await self._start_all(changed)
+        # a plugin refused for want of a grant is tried again (tenant.yaml may grant it now)
+        retry = [
+            self._start_one(tenant, now[plugin])
+            for (tenant, plugin), slot in list(self.slots.items())
+            if slot.state == "refused" and plugin in now and plugin not in changed
+        ]
+        await asyncio.gather(self._start_all(changed), *retry)
         for name in gone:
             for tenant in self.tenants:
                 slot = self.slots.pop((tenant, name), None)
@@ -206,11 +213,24 @@ class Host:
                     self.say(f"  {tenant}/{name}: no longer active, stopped")
 
     async def follow(self, stop: asyncio.Event) -> None:
-        """Refresh whenever the store's active links change, until `stop` is set."""
-        from watchfiles import awatch
+        """Refresh whenever the store's active links or a tenant.yaml change, until `stop`."""
+        from watchfiles import Change, awatch
 
-        self.store.active_dir.mkdir(parents=True, exist_ok=True)
-        async for _changes in awatch(self.store.active_dir, stop_event=stop, debounce=200):
+        active = self.store.active_dir
+        active.mkdir(parents=True, exist_ok=True)
+        self.tenant_store.tenants_dir.mkdir(parents=True, exist_ok=True)
+
+        def followed(change: Change, path: str) -> bool:
+            changed = Path(path)
+            return changed.parent == active or changed.name == SETTINGS_FILE
+
+        async for _changes in awatch(
+            active,
+            self.tenant_store.tenants_dir,
+            stop_event=stop,
+            debounce=200,
+            watch_filter=followed,
+        ):
             await self.refresh()
 
     async def close(self) -> None:
