@@ -122,7 +122,9 @@ def test_a_killed_plugin_is_restarted_and_serves_again(sup: Supervised) -> None:
     assert (old.status, new.status) == (401, 200)
 
 
-def test_a_plugin_whose_permission_is_not_granted_is_not_started(sup: Supervised) -> None:
+def test_a_plugin_whose_permission_is_not_granted_is_not_started_until_granted(
+    sup: Supervised,
+) -> None:
     item = sup.item("locked")
     assert item["state"] == "refused"
     grant = f"powerx plugin grant locked {SECRETS} --tenant acme --plugin-store {sup.store}"
@@ -134,6 +136,15 @@ def test_a_plugin_whose_permission_is_not_granted_is_not_started(sup: Supervised
     assert grant in answer.json()["message"]
     assert any(line.startswith("! acme/locked") for line in sup.server.lines)
     assert sup.via("steady").status == 200
+
+    # the grant the detail names starts it, without restarting the host
+    granted = run(grant.split())  # the very command the detail names
+    assert granted.returncode == 0, granted.stderr
+    wait_until(lambda: sup.item("locked")["state"] == "running", "locked started once granted")
+    answer = sup.via("locked")
+    assert (answer.status, answer.body) == (200, b"Hello, acme! /")
+    assert len(plugin_processes(sup.store, "locked")) == 1
+    assert sup.server.output.count("PowerX local host at") == 1
 
 
 def test_the_host_follows_an_install_from_another_process(sup: Supervised) -> None:
