@@ -304,3 +304,142 @@ class ServerProcess:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)  # plugins it may have left
         self.kill()
+
+
+# -- added for the host API and supervision tests -----------------------------------------
+
+
+@dataclass(frozen=True)
+class PluginProcess:
+    """A live plugin process of a store, as /proc shows it."""
+
+    pid: int
+    plugin: str
+    tenant: str
+    token: str
+    port: int
+
+
+def plugin_processes(store: Path, plugin: str | None = None) -> list[PluginProcess]:
+    """The live processes started from a version in `store` (optionally of one plugin).
+
+    Read from /proc: a process counts when its POWERX_PLUGIN_DIR lies inside the store (a
+    zombie has no environment and does not count).
+    """
+    root = store.resolve()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        env = dict(item.partition("=")[::2] for item in raw.decode(errors="replace").split("\0"))
+        folder = env.get("POWERX_PLUGIN_DIR")
+        if not folder or not Path(folder).resolve().is_relative_to(root):
+            continue
+        if plugin is not None and env.get("POWERX_PLUGIN_NAME") != plugin:
+            continue
+        found.append(
+            PluginProcess(
+                pid=int(entry.name),
+                plugin=env.get("POWERX_PLUGIN_NAME", ""),
+                tenant=env.get("POWERX_TENANT", ""),
+                token=env.get("POWERX_TOKEN", ""),
+                port=int(env.get("PORT") or 0),
+            )
+        )
+    return sorted(found, key=lambda p: p.pid)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One HTTP answer, redirects not followed; header names in lower case."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> Answer:
+    """One HTTP request with http.client (no redirect followed, no proxy from the env)."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+    try:
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, target or "/", body=body, headers=headers or {})
+        response = connection.getresponse()
+        data = response.read()
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        connection.close()
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on `port` (from /proc/net/tcp*)."""
+    import socket
+
+    found = set()
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, _, port_hex = fields[1].partition(":")
+            if fields[3] != "0A" or int(port_hex, 16) != port:  # 0A: LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            # the kernel prints each 32-bit word in host (little-endian) order
+            words = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(socket.inet_ntop(family, words))
+    return found
+
+
+def stop_host(server: ServerProcess, store: Path) -> int | None:
+    """Stop a host with Ctrl-C (its exit code), then kill any plugin process it left."""
+    import contextlib
+
+    code = None
+    if server.process is not None and server.process.poll() is None:
+        code = server.interrupt()
+    for leftover in plugin_processes(store):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(leftover.pid, signal.SIGKILL)
+    return code
+
+
+def install(
+    folder: Path, store: Path, tenant: str, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`powerx plugin install --from folder` into `store` for `tenant`; fails the test if refused."""
+    result = run(
+        [
+            "powerx",
+            "plugin",
+            "install",
+            "--from",
+            str(folder),
+            "--plugin-store",
+            str(store),
+            "--tenant",
+            tenant,
+            *extra,
+        ]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
@@ -30,7 +31,7 @@ from starlette.responses import (
 )
 from starlette.routing import Route
 
-from pipeline.errors import InputError
+from pipeline.errors import InputError, PowerXError
 from pipeline.host.host import Host
 from pipeline.host.permissions import authorize
 from pipeline.host.tenants import MAX_DATA_BYTES
@@ -110,12 +111,20 @@ def create_app(host: Host) -> Starlette:
             ("x-forwarded-host", request.headers.get("host", "")),
             ("x-forwarded-proto", request.url.scheme),
         ]
+        # The path goes on as the client sent it, still percent-encoded ('%2F' stays one
+        # segment; Starlette's {path} would also drop a trailing '%0A'), and '?' only with
+        # a query (httpx.URL(query=b"") would send 'path?').
+        raw: bytes = request.scope.get("raw_path") or b""
+        if raw.startswith(prefix.encode() + b"/"):
+            rest = raw[len(prefix) :]
+        else:  # the prefix itself was percent-encoded: encode the decoded rest again
+            rest = quote(request.scope["path"][len(prefix) :]).encode()
+        query = request.url.query.encode()
         url = httpx.URL(
             scheme="http",
             host="127.0.0.1",
             port=live.port,
-            path="/" + request.path_params["path"],
-            query=request.url.query.encode() or None,  # b"" would send "/path?"
+            raw_path=rest + (b"?" + query if query else b""),
         )
         upstream = client.build_request(request.method, url, headers=headers, content=body)
         try:
@@ -215,7 +224,14 @@ def create_app(host: Host) -> Starlette:
         Route("/t/{tenant}/p/{plugin}", to_slash, methods=_METHODS),
         Route("/t/{tenant}/p/{plugin}/{path:path}", proxy, methods=_METHODS),
     ]
-    app = Starlette(routes=routes)
+
+    async def own_error(request: Request, error: Exception) -> Response:
+        """A file of the store the host reads per request (tenant.yaml) is broken."""
+        assert isinstance(error, PowerXError)
+        host.say(f"! {request.method} {request.url.path}: {error.diagnostics()}")
+        return _error(500, "host files", error.diagnostics())
+
+    app = Starlette(routes=routes, exception_handlers={PowerXError: own_error})
     app.state.client = client  # closed by whoever serves the app (server.serving)
     return app
 

@@ -5,7 +5,8 @@ host starts an instance (see `instance`), supervises it (`supervisor.Slot`), and
 HTTP (`app`): the reverse proxy `/t/<tenant>/p/<plugin>/...`, the host API `/v1/...` and its
 own status. Plugins whose declared permissions the tenant has not granted are not started.
 A running host follows its store: when an active link changes (an install or a sync from
-another process), it swaps the new version in (`follow`).
+another process), it swaps the new version in; when a tenant.yaml changes, it tries the
+plugins it refused for want of a grant again (`follow`).
 """
 
 from __future__ import annotations
@@ -177,9 +178,20 @@ class Host:
             await self.deploy(tenant, version)
         except StartError as error:
             slot = self.slot(tenant, version.plugin)
-            if slot.state != "refused":
+            live = slot.serving
+            if live is not None:  # the old version goes on serving: say so, not "failed"
+                slot.detail = (
+                    f"{version.revision} did not start ({error}); still serving "
+                    f"{live.version.revision}"
+                )
+            elif slot.state != "refused":
                 slot.state, slot.detail = "failed", str(error)
             self.say(f"! {tenant}/{version.plugin} {version.revision}: {error}")
+        except PowerXError as error:  # e.g. a tenant.yaml broken by a hand edit: not fatal
+            slot = self.slot(tenant, version.plugin)
+            if slot.serving is None and slot.state != "refused":  # refused: retried on a fix
+                slot.state, slot.detail = "failed", error.diagnostics()
+            self.say(f"! {tenant}/{version.plugin} {version.revision}: {error.diagnostics()}")
         else:
             self.say(f"  {tenant}/{version.plugin} {version.revision}: running")
 
@@ -193,13 +205,13 @@ class Host:
         }
         gone = [name for name in self.versions if name not in now]
         self.versions = now
-        await self._start_all(changed)
-        refused = [
-            (slot.tenant, now[slot.plugin])
-            for slot in self.slots.values()
-            if slot.state == "refused" and slot.plugin in now and slot.plugin not in changed
+        # a plugin refused for want of a grant is tried again (tenant.yaml may grant it now)
+        retry = [
+            self._start_one(tenant, now[plugin])
+            for (tenant, plugin), slot in list(self.slots.items())
+            if slot.state == "refused" and plugin in now and plugin not in changed
         ]
-        await asyncio.gather(*(self._start_one(tenant, version) for tenant, version in refused))
+        await asyncio.gather(self._start_all(changed), *retry)
         for name in gone:
             for tenant in self.tenants:
                 slot = self.slots.pop((tenant, name), None)
@@ -208,19 +220,23 @@ class Host:
                     self.say(f"  {tenant}/{name}: no longer active, stopped")
 
     async def follow(self, stop: asyncio.Event) -> None:
-        """Refresh when the store's active links or tenants change, until `stop` is set."""
-        from watchfiles import awatch
+        """Refresh whenever the store's active links or a tenant.yaml change, until `stop`."""
+        from watchfiles import Change, awatch
 
-        watched = (self.store.active_dir, self.tenant_store.tenants_dir)
-        for folder in watched:
-            folder.mkdir(parents=True, exist_ok=True)
-        active = str(self.store.active_dir)
+        active = self.store.active_dir
+        active.mkdir(parents=True, exist_ok=True)
+        self.tenant_store.tenants_dir.mkdir(parents=True, exist_ok=True)
 
-        def relevant(_change: object, path: str) -> bool:  # not the plugins' data writes
-            return path.startswith(active) or path.endswith(SETTINGS_FILE)
+        def followed(change: Change, path: str) -> bool:
+            changed = Path(path)
+            return changed.parent == active or changed.name == SETTINGS_FILE
 
         async for _changes in awatch(
-            *watched, stop_event=stop, debounce=200, watch_filter=relevant
+            active,
+            self.tenant_store.tenants_dir,
+            stop_event=stop,
+            debounce=200,
+            watch_filter=followed,
         ):
             await self.refresh()
 

@@ -37,7 +37,7 @@ _SECRET = re.compile(SECRET_NAME_PATTERN)
 
 def check_tenant_name(name: str) -> str:
     """`name` when it is a valid tenant name; InputError otherwise."""
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise InputError(
             f"{name!r} is not a valid tenant name",
             hint="use lower-case letters, digits and '-' (at most 63, no leading '-')",
@@ -47,7 +47,7 @@ def check_tenant_name(name: str) -> str:
 
 def check_data_key(key: str) -> str:
     """`key` when it is a valid tenant-data key; InputError otherwise."""
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise InputError(
             f"{key!r} is not a valid data key",
             hint="use letters, digits, '.', '_' and '-' (at most 128, not starting with '.')",
@@ -87,7 +87,7 @@ class TenantStore:
         return sorted(
             p.name
             for p in self.tenants_dir.iterdir()
-            if _NAME.match(p.name) and (p / SETTINGS_FILE).is_file()
+            if _NAME.fullmatch(p.name) and (p / SETTINGS_FILE).is_file()
         )
 
     def exists(self, tenant: str) -> bool:
@@ -136,7 +136,7 @@ class TenantStore:
 
         The tenant is created when granting to one that does not exist yet.
         """
-        if not _NAME.match(plugin):
+        if not _NAME.fullmatch(plugin):
             raise InputError(f"{plugin!r} is not a valid plugin name")
         for permission in permissions:
             require_name("permission", permission, PERMISSIONS)
@@ -195,7 +195,7 @@ class TenantStore:
 
     def set_secret(self, tenant: str, plugin: str, name: str, value: str) -> None:
         """Set one secret (the file is readable by its owner only)."""
-        if not _SECRET.match(name):
+        if not _SECRET.fullmatch(name):
             raise InputError(
                 f"{name!r} is not a valid secret name",
                 hint="use letters, digits, '.', '_' and '-' (at most 128)",
