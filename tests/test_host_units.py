@@ -222,10 +222,22 @@ def test_every_route_needs_its_permission_and_a_refusal_says_how_to_grant_it(
             plugin="p",
             tenant="t",
             granted=frozenset({needed}),
-            declared=others,
+            declared=frozenset({needed}),
             store=tmp_path,
         )
         assert ok is None
+        # granted by the tenant, but not declared by the plugin: refused, nothing to grant
+        undeclared = authorize(
+            call,
+            plugin="p",
+            tenant="t",
+            granted=frozenset({needed}),
+            declared=others,
+            store=tmp_path,
+        )
+        assert undeclared is not None and undeclared.permission == needed
+        assert "does not declare" in undeclared.message
+        assert "grant" not in undeclared.body() and "declare" in undeclared.body()
         refusal = authorize(
             call,
             plugin="p",
