@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, NoReturn
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
-from pipeline.errors import InputError, Location
+from pydantic import BaseModel, ValidationError
+
+from pipeline.errors import FileSystemError, InputError, Location
 from pipeline.textio import check_size, decode_utf8
 
 MAX_JSON_BYTES = 64 * 1024 * 1024
@@ -121,3 +124,30 @@ def _first_too_deep(text: str, max_depth: int) -> int | None:
         elif char in "]}":
             depth -= 1
     return None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_json_model(
+    path: Path, model: type[M], *, max_bytes: int, what: str, hint: str
+) -> M | None:
+    """The JSON file at `path` validated as `model`; None when there is no such file.
+
+    A file that is not valid JSON or not a valid `model` is an InputError naming the file,
+    `what` it is, and `hint` (what to do, e.g. delete it to have it written again).
+    """
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        raise FileSystemError("read", path, error) from None
+    try:
+        return model.model_validate(load_json(raw, str(path), max_bytes=max_bytes))
+    except ValidationError as error:
+        message = str(error).splitlines()[0]
+    except InputError as error:
+        message = error.message
+    raise InputError(f"{what} is not valid: {message}", location=Location(str(path)), hint=hint)

@@ -10,11 +10,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.agent.store import PluginStore
-from pipeline.errors import GateError
+from pipeline.errors import FileSystemError, GateError
 from pipeline.fsutil import file_sha256
 from pipeline.models.digest import digest_text
-from pipeline.models.plugin import PluginManifest
+from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
 from pipeline.packaging.archive import MAX_BYTES, extract_package
+from pipeline.packaging.manifest import parse_manifest
+from pipeline.yamlio import MAX_YAML_BYTES
+
+
+def read_installed_manifest(folder: Path) -> PluginManifest:
+    """The plugin.yaml of an installed version folder (InputError when it is not valid)."""
+    path = folder / MANIFEST_FILE
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as error:
+        raise FileSystemError("read", path, error) from None
+    return parse_manifest(raw, str(path))[1]
 
 
 def install_version(

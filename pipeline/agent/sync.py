@@ -26,9 +26,9 @@ from pathlib import Path
 
 from pipeline.agent.desired import DesiredPlugin, load_desired
 from pipeline.agent.health import HealthResult, effective_timeout, run_health_check
-from pipeline.agent.install import install_version
+from pipeline.agent.install import install_version, read_installed_manifest
 from pipeline.agent.store import PluginStore
-from pipeline.errors import EXIT_GATE, EXIT_OK, FileSystemError, InputError, PowerXError
+from pipeline.errors import EXIT_GATE, EXIT_OK, InputError, PowerXError
 from pipeline.models.agent import (
     MAX_HEALTH_RECORDS,
     AgentStatus,
@@ -39,8 +39,6 @@ from pipeline.models.agent import (
 from pipeline.models.base import API_VERSION
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
 from pipeline.packaging.archive import MAX_BYTES
-from pipeline.packaging.manifest import parse_manifest
-from pipeline.yamlio import MAX_YAML_BYTES
 
 Clock = Callable[[], datetime]
 PauseHook = Callable[[str], None]
@@ -276,7 +274,7 @@ class _Run:
     def _manifest(self, folder: Path) -> PluginManifest:
         """The installed version's plugin.yaml (read once per sync)."""
         if folder not in self.manifests:
-            self.manifests[folder] = _manifest(folder)
+            self.manifests[folder] = read_installed_manifest(folder)
         return self.manifests[folder]
 
     def _checks_after_activation(self, folder: Path) -> bool:
@@ -548,13 +546,3 @@ def _observed_text(status: PluginStatus | None) -> str:
     if status is None or status.observed_version is None:
         return "(inactive)"
     return status.observed_version
-
-
-def _manifest(folder: Path) -> PluginManifest:
-    path = folder / MANIFEST_FILE
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_YAML_BYTES + 1)
-    except OSError as error:
-        raise FileSystemError("read", path, error) from None
-    return parse_manifest(raw, str(path))[1]

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli.options import format_option, local_store_option
+from pipeline.cli.options import format_option, listen_options, local_store_option
 from pipeline.cli.vocabulary import Command, emit
 from pipeline.models.plugin import PERMISSIONS
 
@@ -32,19 +32,7 @@ tenant_option = click.option(
     multiple=True,
     help="Serve this tenant (repeatable) [default: every tenant of the store].",
 )
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=7300,
-    show_default=True,
-    help="The port to listen on (0: any free port).",
-)
-@click.option(
-    "--listen",
-    default="127.0.0.1",
-    show_default=True,
-    help="The address to listen on (loopback unless told otherwise).",
-)
+@listen_options()
 @click.option(
     "--max-restarts",
     type=click.IntRange(0, 100),

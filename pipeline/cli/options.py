@@ -100,6 +100,27 @@ def local_store_option() -> Callable[[F], F]:
     )
 
 
+def listen_options(
+    port_help: str = "The port to listen on (0: any free port).",
+) -> Callable[[F], F]:
+    """--port N (default 7300) and --listen ADDRESS (default loopback) of the local host."""
+    return combine(
+        click.option(
+            "--port",
+            type=click.IntRange(0, 65535),
+            default=7300,
+            show_default=True,
+            help=port_help,
+        ),
+        click.option(
+            "--listen",
+            default="127.0.0.1",
+            show_default=True,
+            help="The address to listen on (loopback unless told otherwise).",
+        ),
+    )
+
+
 def env_dir_option(
     help: str = "The environment folder (environment.yaml + plugins/*.yaml).",
     *,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import format_option, local_store_option, output_option
+from pipeline.cli.options import format_option, listen_options, local_store_option, output_option
 from pipeline.cli.vocabulary import Command, emit
 
 __all__ = ["dev", "permissions"]
@@ -19,19 +19,7 @@ RENAMED = {"--store": "--plugin-store"}
 @click.argument("directory", default=".", type=click.Path(path_type=Path))
 @local_store_option()
 @click.option("--tenant", default="dev", show_default=True, help="The local tenant to serve.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=7300,
-    show_default=True,
-    help="The port of the local host (0: any free port).",
-)
-@click.option(
-    "--listen",
-    default="127.0.0.1",
-    show_default=True,
-    help="The address to listen on (loopback unless told otherwise).",
-)
+@listen_options("The port of the local host (0: any free port).")
 @click.option(
     "--grant-declared/--no-grant-declared",
     default=True,

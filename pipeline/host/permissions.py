@@ -17,11 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from pipeline.errors import FileSystemError, InputError, Location
 from pipeline.fsutil import atomic_write
-from pipeline.jsonio import load_json
+from pipeline.jsonio import read_json_model
 from pipeline.models.base import API_VERSION
 from pipeline.models.host import ObservedCall, PermissionUsage
 
@@ -145,22 +142,16 @@ class UsageRecorder:
 
     def load(self, plugin: str) -> PermissionUsage:
         """What was recorded for `plugin` so far (empty when nothing was)."""
-        path = self.path(plugin)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return PermissionUsage(api_version=API_VERSION, kind="PermissionUsage", plugin=plugin)
-        except OSError as error:
-            raise FileSystemError("read", path, error) from None
-        data = load_json(raw, str(path), max_bytes=MAX_USAGE_BYTES)
-        try:
-            return PermissionUsage.model_validate(data)
-        except ValidationError as error:
-            raise InputError(
-                f"the usage record is not valid: {str(error).splitlines()[0]}",
-                location=Location(str(path)),
-                hint="delete it; the host records the calls again",
-            ) from None
+        found = read_json_model(
+            self.path(plugin),
+            PermissionUsage,
+            max_bytes=MAX_USAGE_BYTES,
+            what="the usage record",
+            hint="delete it; the host records the calls again",
+        )
+        return found or PermissionUsage(
+            api_version=API_VERSION, kind="PermissionUsage", plugin=plugin
+        )
 
 
 @dataclass(frozen=True)

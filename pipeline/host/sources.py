@@ -15,19 +15,16 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
+from pipeline.agent.install import read_installed_manifest
 from pipeline.agent.store import PluginStore
-from pipeline.errors import FileSystemError, InputError, Location
+from pipeline.errors import FileSystemError, InputError
 from pipeline.fsutil import atomic_write
 from pipeline.gitrepo import worktree_state
 from pipeline.host.instance import Version
-from pipeline.jsonio import load_json
+from pipeline.jsonio import read_json_model
 from pipeline.models.base import API_VERSION
 from pipeline.models.host import SourceRecord, SourceRecords
-from pipeline.models.plugin import DIST_DIR, MANIFEST_FILE, PluginManifest
-from pipeline.packaging.manifest import parse_manifest
-from pipeline.yamlio import MAX_YAML_BYTES
+from pipeline.models.plugin import DIST_DIR, PluginManifest
 
 SOURCES_DIR = Path("host") / "sources"
 SKIPPED_DIRS = frozenset({DIST_DIR, "__pycache__", "node_modules", ".git", ".powerx"})
@@ -125,21 +122,14 @@ def record_source(
 
 def read_records(store: PluginStore, plugin: str) -> SourceRecords:
     """The source records of `plugin` (empty when none)."""
-    path = store.root / SOURCES_DIR / f"{plugin}.json"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return SourceRecords(api_version=API_VERSION, kind="SourceRecords", plugin=plugin)
-    except OSError as error:
-        raise FileSystemError("read", path, error) from None
-    try:
-        return SourceRecords.model_validate(load_json(raw, str(path), max_bytes=MAX_RECORDS_BYTES))
-    except ValidationError as error:
-        raise InputError(
-            f"the source records are not valid: {str(error).splitlines()[0]}",
-            location=Location(str(path)),
-            hint="delete the file: the next install writes it again",
-        ) from None
+    found = read_json_model(
+        store.root / SOURCES_DIR / f"{plugin}.json",
+        SourceRecords,
+        max_bytes=MAX_RECORDS_BYTES,
+        what="the source records",
+        hint="delete the file: the next install writes it again",
+    )
+    return found or SourceRecords(api_version=API_VERSION, kind="SourceRecords", plugin=plugin)
 
 
 def revision_of(store: PluginStore, plugin: str, version: str, digest: str) -> str:
@@ -157,13 +147,7 @@ def read_version(store: PluginStore, name: str, folder: Path) -> Version | None:
     if found is None:
         return None
     version, digest = found
-    path = folder / MANIFEST_FILE
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_YAML_BYTES + 1)
-    except OSError as error:
-        raise FileSystemError("read", path, error) from None
-    manifest = parse_manifest(raw, str(path))[1]
+    manifest = read_installed_manifest(folder)
     return Version(
         plugin=name,
         version=version,
