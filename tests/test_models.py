@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import PROJECT
 from factories import load_yaml, plugin_state, release, yaml_text
 
 from pipeline.errors import CombinedInputError, InputError
@@ -192,3 +193,13 @@ def test_schemas_describe_every_kind() -> None:
 
 def test_factories_round_trip() -> None:
     assert load_yaml(yaml_text(release()))["plugin"] == "hello"
+
+
+def test_the_published_schemas_are_the_models_schemas() -> None:
+    """docs/schemas/ is what `powerx schema -o docs/schemas` writes today (no stale copy)."""
+    folder = PROJECT / "docs" / "schemas"
+    expected = {name: json.dumps(doc, indent=2) + "\n" for name, doc in all_schemas().items()}
+    published = {path.name: path.read_text() for path in folder.glob("*.json")}
+    assert published.keys() == expected.keys()
+    stale = sorted(name for name in expected if published[name] != expected[name])
+    assert not stale, f"regenerate with: powerx schema -o docs/schemas ({stale})"
