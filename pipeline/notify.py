@@ -31,6 +31,7 @@ from pipeline.errors import InputError
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
 EVENT_SOURCE = "urn:powerx:release:rollout"
 TYPE_PREFIX = "io.powerx.rollout."
+"""Source and type prefix of rollout events; other families (e.g. `approvals`) say theirs."""
 WEBHOOKS_ENV = "POWERX_WEBHOOKS"
 SLACK_WEBHOOKS_ENV = "POWERX_SLACK_WEBHOOKS"
 DEFAULT_TIMEOUT = 5.0
@@ -47,11 +48,18 @@ class Event:
     text: str
     data: Mapping[str, Any] = field(default_factory=dict)
     severity: Literal["info", "warning", "alert"] = "info"
+    family: str = "rollout"
+    """What sends it: `rollout` (canary decisions), `approvals` (powerx remind)."""
 
     @property
     def type(self) -> str:
         """The CloudEvents type, e.g. io.powerx.rollout.started."""
-        return TYPE_PREFIX + self.kind
+        return f"io.powerx.{self.family}.{self.kind}"
+
+    @property
+    def source(self) -> str:
+        """The CloudEvents source, e.g. urn:powerx:release:rollout."""
+        return f"urn:powerx:release:{self.family}"
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def cloudevent(event: Event, *, event_id: str, time: datetime) -> dict[str, Any]
     return {
         "specversion": "1.0",
         "id": event_id,
-        "source": EVENT_SOURCE,
+        "source": event.source,
         "type": event.type,
         "subject": event.subject,
         "time": time.astimezone(UTC).isoformat().replace("+00:00", "Z"),

@@ -31,7 +31,10 @@ USAGE = re.compile(r"^Usage: (\S+)((?: [a-z][a-z-]*)*) \[OPTIONS\]")
 def help_blocks(text: str) -> list[tuple[list[str], list[str]]]:
     """(command words, shown help lines) of every whole help text in a fenced block."""
     found = []
-    for body in re.findall(r"^```\n(.*?)^```$", text, re.M | re.S):
+    # every fenced block in order (a tagged one, e.g. ```json, too, so fences pair right)
+    for tag, body in re.findall(r"^```([a-z]*)\n(.*?)^```$", text, re.M | re.S):
+        if tag:
+            continue
         lines = body.rstrip("\n").split("\n")
         if lines[0].startswith("$ ") and lines[0].endswith("--help"):
             lines = lines[1:]

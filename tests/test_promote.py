@@ -308,9 +308,12 @@ def test_remind_lists_overdue_requests_and_notifies(
         server.shutdown()
         server.server_close()
     assert overdue.code == 1 and overdue.out.startswith("OVERDUE  hello@2.0.0")
-    assert received[0]["type"] == "powerx.approvals.overdue"
-    assert received[0]["overdue"][0]["release"] == "hello@2.0.0"
-    assert "past their approval SLA" in received[0]["text"]
+    event = received[0]
+    assert (event["specversion"], event["type"]) == ("1.0", "io.powerx.approvals.overdue")
+    assert event["source"] == "urn:powerx:release:approvals"
+    assert event["subject"] == "hello@2.0.0"
+    assert event["data"]["overdue"][0]["release"] == "hello@2.0.0"
+    assert "past their approval SLA" in event["data"]["text"]
     with serve_github() as github:
         github.open_pull("release/hello-2.0.0")
         github.open_pull("release/other-1.0.0")

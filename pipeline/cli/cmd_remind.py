@@ -12,6 +12,7 @@ import click
 from pipeline.cli.options import format_option, github_repo_option, repo_option
 from pipeline.cli.usage import usage_errors
 from pipeline.cli.vocabulary import WEBHOOKS_ENV, emit, webhooks_from_env
+from pipeline.notify import SLACK_WEBHOOKS_ENV
 from pipeline.workflows.remind import RemindCommand, RemindOutcome
 from pipeline.workflows.remind import remind as remind_requests
 
@@ -28,7 +29,14 @@ from pipeline.workflows.remind import remind as remind_requests
     "webhooks",
     multiple=True,
     metavar="URL",
-    help=f"POST overdue requests here (repeatable; also ${WEBHOOKS_ENV}).",
+    help=f"POST overdue requests as a CloudEvents event (repeatable; also ${WEBHOOKS_ENV}).",
+)
+@click.option(
+    "--slack-webhook",
+    "slack_webhooks",
+    multiple=True,
+    metavar="URL",
+    help=f"POST them as a Slack-compatible text message (repeatable; also ${SLACK_WEBHOOKS_ENV}).",
 )
 @click.option(
     "--comment",
@@ -43,6 +51,7 @@ def remind(
     base: str,
     remote: str | None,
     webhooks: tuple[str, ...],
+    slack_webhooks: tuple[str, ...],
     comment: bool,
     github_repo: str | None,
     output_format: str,
@@ -54,9 +63,20 @@ def remind(
 
     Meant for a scheduled workflow: a non-zero exit alerts.
     """
+    from pipeline.notify import urls_from_env
+
     urls = [*webhooks, *webhooks_from_env(os.environ)]
+    slack = [*slack_webhooks, *urls_from_env(os.environ, SLACK_WEBHOOKS_ENV)]
     command = RemindCommand(
-        repo_dir, base, remote, urls, comment, github_repo, datetime.now(UTC), os.environ
+        repo_dir,
+        base,
+        remote,
+        urls,
+        comment,
+        github_repo,
+        datetime.now(UTC),
+        os.environ,
+        slack_webhooks=slack,
     )
     with usage_errors():
         outcome = remind_requests(command)

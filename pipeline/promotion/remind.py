@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-import httpx
-
 from pipeline import layout
-from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.policy import PolicySet
+from pipeline.notify import Event
 from pipeline.policy.release_approvals import (
     PullRequestReviews,
     TeamResolver,
@@ -137,27 +135,20 @@ def _requests_on(
     return reminders
 
 
-def notify_webhook(
-    url: str, reminders: list[Reminder], *, transport: httpx.BaseTransport | None = None
-) -> None:
-    """POST the overdue requests as JSON to a webhook (Slack-compatible `text` included)."""
+def overdue_event(reminders: list[Reminder]) -> Event:
+    """The `io.powerx.approvals.overdue` event of the requests past their SLA."""
     overdue = [r for r in reminders if r.overdue]
-    text = "\n".join(
+    lines = "\n".join(
         f"{r.release} ({r.branch}) waits {r.waiting_hours} h: {r.status}" for r in overdue
     )
-    payload = {
-        "type": "powerx.approvals.overdue",
-        "time": datetime.now(UTC).isoformat(),
-        "overdue": [asdict(r) for r in overdue],
-        "text": f"{len(overdue)} release request(s) past their approval SLA\n{text}",
-    }
-    try:
-        with httpx.Client(transport=transport, timeout=10) as client:
-            response = client.post(url, json=payload)
-    except httpx.HTTPError as error:
-        raise InputError(f"webhook unreachable: {type(error).__name__}") from None
-    if response.status_code >= 300:
-        raise InputError(f"webhook answered {response.status_code}")
+    return Event(
+        kind="overdue",
+        family="approvals",
+        subject=", ".join(r.release for r in overdue),
+        text=f"{len(overdue)} release request(s) past their approval SLA\n{lines}",
+        data={"overdue": [asdict(r) for r in overdue]},
+        severity="warning",
+    )
 
 
 def comment_on_requests(

@@ -8,12 +8,12 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 
-from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
+from pipeline.notify import Notifier
 from pipeline.promotion.remind import (
     Reminder,
     comment_on_requests,
-    notify_webhook,
+    overdue_event,
     pending_requests,
 )
 from pipeline.workflows.common import FlagError, branch_reviews, forge_factory
@@ -27,11 +27,13 @@ class RemindCommand:
     base: str
     remote: str | None
     webhooks: list[str]
-    """Where overdue requests are POSTed."""
+    """Where overdue requests are POSTed as a CloudEvents event."""
     comment: bool
     github_repo: str | None
     now: datetime
     environ: Mapping[str, str]
+    slack_webhooks: list[str] = field(default_factory=list)
+    """Where they are POSTed as a Slack-compatible text message."""
 
 
 @dataclass
@@ -79,11 +81,11 @@ def remind(command: RemindCommand) -> RemindOutcome:
             teams=partial(with_github_members, client=client) if client else None,
         )
     )
-    for url in command.webhooks if outcome.overdue else []:
-        try:
-            notify_webhook(url, outcome.reminders)
-        except InputError as error:
-            outcome.webhook_problems.append(error.message)
+    if outcome.overdue:
+        notifier = Notifier(command.webhooks, command.slack_webhooks)
+        for delivery in notifier.send(overdue_event(outcome.reminders)):
+            if not delivery.ok:
+                outcome.webhook_problems.append(f"webhook {delivery.target}: {delivery.detail}")
     if outcome.overdue and command.comment and client is not None:
         outcome.comments = comment_on_requests(
             client, outcome.reminders, base=base, now=command.now
