@@ -134,14 +134,12 @@ def _known_plugin(snapshot: Snapshot, plugin: str) -> bool:
     if not plugin or "/" in plugin or "\0" in plugin or plugin in (".", ".."):
         return False  # not a plain name: `plugin_names` decides
     git, commit = snapshot.git, snapshot.commit
-    if git.tree(commit, f"{layout.RELEASES}/{plugin}") is not None:
+    if git.folder_id(commit, f"{layout.RELEASES}/{plugin}") is not None:
         return True
-    for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS):
-        state = git.tree(commit, f"{layout.ENVIRONMENTS}/{env}/plugins") if is_dir else None
-        name = f"{plugin}.yaml"
-        if state is not None and name in state and state[name].type_str != "tree":
-            return True
-    return False
+    return any(
+        is_dir and git.file_id(commit, f"{layout.ENVIRONMENTS}/{env}/plugins/{plugin}.yaml")
+        for env, is_dir in git.list_dir(commit, layout.ENVIRONMENTS)
+    )
 
 
 def require_release(snapshot: Snapshot, plugin: str, version: str) -> Loaded[Release]:

@@ -35,7 +35,10 @@ class Reader(RepoBase):
         self._trees: dict[tuple[str, str], pygit2.Tree | None] = {}
 
     def tree(self, commit: Commit, path: str = "") -> pygit2.Tree | None:
-        """The tree at `path` in `commit`, or None when there is no folder there."""
+        """The tree at `path` in `commit`, or None when there is no folder there.
+
+        Inside the git layer only: other layers ask `folder_id`, `file_id` or `list_dir`.
+        """
         key = (commit.id, path)
         if key not in self._trees:
             self._trees[key] = self._lookup_tree(commit, path)
@@ -49,6 +52,11 @@ class Reader(RepoBase):
         except KeyError:
             return None
         return entry if isinstance(entry, pygit2.Tree) else None
+
+    def folder_id(self, commit: Commit, path: str) -> str | None:
+        """The tree id of the folder at `path` (equal ids: equal contents), else None."""
+        tree = self.tree(commit, path)
+        return None if tree is None else str(tree.id)
 
     def file_id(self, commit: Commit, path: str) -> str | None:
         """The blob id of a regular file at `path` (not a link or folder), else None.

@@ -75,11 +75,9 @@ class ReleaseGates:
             return []
         tag = layout.lock_tag(self.release.plugin, self.release.version)
         if tag in self.head.git.repo.references:
-            base_tree = self.base.git.tree(self.base.commit, self.folder)
-            head_tree = self.head.git.tree(self.head.commit, self.folder)
-            unchanged = (
-                base_tree is not None and head_tree is not None and base_tree.id == head_tree.id
-            )
+            base_id = self.base.git.folder_id(self.base.commit, self.folder)
+            head_id = self.head.git.folder_id(self.head.commit, self.folder)
+            unchanged = base_id is not None and base_id == head_id
             return [
                 self._result(
                     "locked",
