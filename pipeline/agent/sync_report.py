@@ -121,10 +121,12 @@ class SyncReport:
 
 
 def find_check(checks: list[HealthRecord], digest: str) -> HealthRecord | None:
+    """The health record of the version with `digest`, or None."""
     return next((record for record in checks if record.digest == digest), None)
 
 
 def observed_text(status: PluginStatus | None) -> str:
+    """The version a status saw active, for messages."""
     if status is None or status.observed_version is None:
         return "(inactive)"
     return status.observed_version

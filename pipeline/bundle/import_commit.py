@@ -27,6 +27,7 @@ def commit_import(
     state: ImportState | None,
     freshness: Freshness,
 ) -> str:
+    """Step 7: ONE commit of the environment, releases, entitlements and import record."""
     manifest = checked.scan.manifest
     env = manifest.environment
     changes: dict[str, bytes | None] = {}

@@ -16,6 +16,7 @@ Pause = Callable[[str], None]
 
 
 def no_pause(_stage: str) -> None:
+    """The default pause: carry on."""
     return None
 
 

@@ -51,6 +51,8 @@ def verify_contents(
     scratch: Path,
     progress: Progress,
 ) -> CheckedBundle:
+    """Checks 1-3: the bundle streamed into `scratch` under its signed manifest, each
+    included release verified, each other one taken from the site if it matches."""
     digests: list[str] = []
 
     def head_check(raw: bytes, signature: bytes) -> BundleManifest:

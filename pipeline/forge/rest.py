@@ -376,6 +376,7 @@ def _short(error: Exception) -> str:
 
 
 def as_list(data: Any) -> list[Any]:
+    """A JSON array answer (TypeError for anything else)."""
     if not isinstance(data, list):
         raise TypeError(f"expected a JSON array, got {type(data).__name__}")
     return data
