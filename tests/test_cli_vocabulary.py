@@ -23,6 +23,7 @@ CLIS = {
 NOT_REPORTING = {
     "powerx rollout watch": "a live view, one round after another",
     "powerx host": "a server: it runs until stopped and logs as it goes",
+    "powerx serve": "a server: it runs until stopped",
     "px-plugin dev": "a server and watcher: one report line per round",
 }
 """Commands that print no single result, and why."""

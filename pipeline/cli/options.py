@@ -102,13 +102,16 @@ def local_store_option() -> Callable[[F], F]:
 
 def listen_options(
     port_help: str = "The port to listen on (0: any free port).",
+    *,
+    default_port: int = 7300,
+    listen_help: str = "The address to listen on (loopback unless told otherwise).",
 ) -> Callable[[F], F]:
-    """--port N (default 7300) and --listen ADDRESS (default loopback) of the local host."""
+    """--port N (default 7300: the local host's) and --listen ADDRESS (default loopback)."""
     return combine(
         click.option(
             "--port",
             type=click.IntRange(0, 65535),
-            default=7300,
+            default=default_port,
             show_default=True,
             help=port_help,
         ),
@@ -116,7 +119,7 @@ def listen_options(
             "--listen",
             default="127.0.0.1",
             show_default=True,
-            help="The address to listen on (loopback unless told otherwise).",
+            help=listen_help,
         ),
     )
 

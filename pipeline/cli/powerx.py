@@ -69,6 +69,10 @@ COMMANDS = {
         "pipeline.cli.cmd_init:schema",
         "Write the JSON Schema of every file kind, for editors and other tools.",
     ),
+    "serve": Lazy(
+        "pipeline.cli.cmd_serve:serve",
+        "Serve the web console of a release repo: its views as pages and as JSON (read-only).",
+    ),
     "team": Lazy(
         "pipeline.cli.trust:team",
         "Teams of approvers in policies/teams.yaml: one commit per change.",

@@ -8,70 +8,23 @@ as it was), uvicorn's own signal handling is left out.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import errno
 import os
-import signal
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
-
-from pipeline.errors import InputError
 from pipeline.fsutil import atomic_write
 from pipeline.host.app import create_app
 from pipeline.host.host import Host
 from pipeline.models.host import HostInfo
+from pipeline.webserver import LOOPBACK, base_url, bind, running, stop_event
+
+__all__ = ["DEFAULT_PORT", "LOOPBACK", "Serving", "bind", "serving", "stop_event"]
 
 DEFAULT_PORT = 7300
 INFO_FILE = Path("host") / "host.json"
-LOOPBACK = "127.0.0.1"
-
-
-def bind(listen: str, port: int) -> socket.socket:
-    """A listening TCP socket on `listen:port`; InputError when the port is taken."""
-    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
-    # IPPROTO_TCP named: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and
-    # without it Nagle holds a response's last write for the client's delayed ACK (40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((listen, port))
-        sock.listen(512)
-    except OSError as error:
-        sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise InputError(
-                f"port {port} on {listen} is already in use",
-                hint="stop the program listening there, or pick another port with "
-                "--port (0 picks a free one)",
-            ) from None
-        raise InputError(
-            f"cannot listen on {listen}:{port}: {error.strerror}",
-            hint="pick another --port, or --listen an address of this machine",
-        ) from None
-    sock.setblocking(False)
-    return sock
-
-
-def base_url(sock: socket.socket) -> str:
-    """http://host:port of a bound socket (a wildcard address is shown as loopback)."""
-    address, port = sock.getsockname()[:2]
-    if address in ("0.0.0.0", "::"):  # noqa: S104 - naming what was bound, not binding it
-        address = LOOPBACK
-    shown = f"[{address}]" if ":" in address else address
-    return f"http://{shown}:{port}"
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its signal handlers (the host installs its own)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 @dataclass(frozen=True)
@@ -93,23 +46,19 @@ async def serving(
     url = base_url(sock)
     host.api_url = f"{url}/v1"
     app = create_app(host)
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="off", http="httptools"
-    )
-    server = _Server(config)
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    closed = False
     try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-            await asyncio.sleep(0.005)
-        if announce:
-            _write_info(host, url)
-        yield Serving(url, host)
+        async with running(app, sock):
+            if announce:
+                _write_info(host, url)
+            try:
+                yield Serving(url, host)
+            finally:
+                closed = True
+                await host.close()  # the plugins stop while the server still answers
     finally:
-        await host.close()
-        server.should_exit = True
-        await task
+        if not closed:
+            await host.close()
         await app.state.client.aclose()
         if announce:
             _remove_info(host)
@@ -123,12 +72,3 @@ def _write_info(host: Host, url: str) -> None:
 def _remove_info(host: Host) -> None:
     with contextlib.suppress(OSError):
         (host.store.root / INFO_FILE).unlink()
-
-
-def stop_event() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM (Ctrl-C stops the host gracefully)."""
-    event = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, event.set)
-    return event

@@ -46,6 +46,10 @@ class AuditQuery:
     plugin: str | None = None
     environment: str | None = None
     since: datetime | None = None
+    until: datetime | None = None
+    """Only entries before this time (exclusive)."""
+    operator: str | None = None
+    action: str | None = None
 
 
 def audit_trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntry]:
@@ -67,6 +71,8 @@ def _trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntr
         when = datetime.fromtimestamp(commit.commit_time, UTC)
         if query.since is not None and when < query.since:
             return
+        if query.until is not None and when >= query.until:
+            continue
         entries = _merged_entries(git, commit, when)
         single = _entry(git, commit, when) if not entries else None
         for entry in entries or ([single] if single is not None else []):
@@ -101,6 +107,10 @@ def _matches(entry: AuditEntry, query: AuditQuery) -> bool:
         and entry.plugin != query.plugin
         and not _lists_plugin(entry, query.plugin)
     ):
+        return False
+    if query.operator is not None and entry.operator != query.operator:
+        return False
+    if query.action is not None and entry.action != query.action:
         return False
     return query.environment is None or entry.environment == query.environment
 
