@@ -135,6 +135,22 @@ def plan_promotions(git: GitRepo, tip: Commit, request: PromoteRequest) -> Promo
     return plan
 
 
+def next_promotion(git: GitRepo, tip: Commit, plugin: str) -> Promotion | None:
+    """The move `plan_promotions` would judge next for `plugin` at `tip` (version, from
+    where, into which environment), not judged; None when there is none (every environment
+    runs what the one before it runs, or the version has no release manifest).
+
+    Read-only, for views that show where a plugin goes next and, with the plan's reason,
+    why it does not go now.
+    """
+    snapshot = Snapshot(git, tip)
+    request = PromoteRequest(now=datetime.now(UTC), plugin=plugin)
+    try:
+        return _candidate(snapshot, snapshot.policies(), plugin, request)
+    except _HeldError:
+        return None
+
+
 def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
     """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
     if request.to is not None:
