@@ -1,0 +1,131 @@
+"""The matrix view: plugins x environments at the repo's head, and why each held plugin waits.
+
+Columns are the promotion order (policies/promotion.yaml), then any other environment of
+the repo by its environment.yaml position. Each cell holds the stable version, the canary
+(version, weight, step) while a rollout is in progress, and whether the plugin is enabled.
+A plugin's next move (`next_promotion`) is shown in the cell it would move into, with the
+promotion planner's one-line reason when it is held (`plan_promotions`, the same rules as
+`powerx promote`, nothing written). Rows are filtered (`q`: part of the plugin's name;
+`env`: one environment's column and the plugins it runs) and paged; reasons are worked out
+only for the page's plugins, so a repo of thousands of plugins costs one page.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from pipeline.errors import InputError
+from pipeline.names import deployed_plugins, environment_names, plugin_names, require_environment
+from pipeline.promotion.promote import PromoteRequest, next_promotion, plan_promotions
+from pipeline.snapshot import Snapshot
+from pipeline.web.views import Data, Params, Source, View
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 500
+MAX_PAGE = 100_000
+
+
+def environments(snapshot: Snapshot) -> list[str]:
+    """The promotion order, then the repo's other environments by position (then name)."""
+    order = list(snapshot.policies().promotion.order)
+    others = []
+    for env in environment_names(snapshot) - set(order):
+        loaded = snapshot.environment(env)
+        others.append((loaded.model.position if loaded is not None else 0, env))
+    return order + [env for _, env in sorted(others)]
+
+
+def cell(snapshot: Snapshot, env: str, plugin: str) -> Data:
+    """What `env` runs of `plugin`: stable version, canary, enabled (or the file's error)."""
+    try:
+        loaded = snapshot.plugin_state(env, plugin)
+    except InputError as error:
+        return {"version": None, "enabled": None, "canary": None, "error": str(error)}
+    if loaded is None:
+        return {"version": None, "enabled": None, "canary": None, "error": None}
+    state = loaded.model
+    canary = state.canary
+    return {
+        "version": state.version,
+        "enabled": state.enabled,
+        "canary": (
+            {"version": canary.version, "weight": canary.weight, "step": canary.step}
+            if canary is not None
+            else None
+        ),
+        "error": None,
+    }
+
+
+def next_move(snapshot: Snapshot, plugin: str, now: datetime) -> Data | None:
+    """Where `plugin` moves next and whether it may now (the planner's reason if not)."""
+    git, tip = snapshot.git, snapshot.commit
+    try:
+        promotion = next_promotion(git, tip, plugin)
+        if promotion is None:
+            return None
+        plan = plan_promotions(git, tip, PromoteRequest(now=now, plugin=plugin))
+    except InputError as error:  # a file the planner cannot read: say so in the row
+        return {"version": None, "from": None, "into": None, "ready": False, "reason": str(error)}
+    reason = plan.held[0][1] if plan.held else None
+    return {
+        "version": promotion.version,
+        "from": promotion.source,
+        "into": promotion.target,
+        "ready": reason is None,
+        "reason": reason,
+    }
+
+
+def matrix_data(source: Source, params: Params) -> Data:
+    """A page of the matrix: environments, rows of cells, filters and page links."""
+    size = params.number("size", PAGE_SIZE, low=1, high=MAX_PAGE_SIZE)
+    page = params.number("page", 1, low=1, high=MAX_PAGE)
+    query, env = params.text("q"), params.text("env")
+    snapshot = Snapshot(source.git, source.head)
+    columns = environments(snapshot)
+    if env is not None:
+        require_environment(snapshot, env)
+        columns = [env]
+        names = deployed_plugins(snapshot, env)
+    else:
+        names = plugin_names(snapshot)
+    if query is not None:
+        names = {name for name in names if query.lower() in name.lower()}
+    matching = sorted(names)
+    shown = matching[(page - 1) * size : page * size]
+    now = datetime.now(UTC)
+    rows = []
+    for plugin in shown:
+        move = next_move(snapshot, plugin, now)
+        rows.append(
+            {
+                "plugin": plugin,
+                "audit": "/audit?" + urlencode({"plugin": plugin}),
+                "cells": {column: cell(snapshot, column, plugin) for column in columns},
+                "next": move,
+            }
+        )
+    given = {name: value for name, value in (("q", query), ("env", env)) if value is not None}
+
+    def link(path: str, **extra: Any) -> str:
+        values = {**given, **({"size": size} if size != PAGE_SIZE else {}), **extra}
+        return path + ("?" + urlencode(values) if values else "")
+
+    return {
+        "head": source.head.id,
+        "environments": columns,
+        "filters": {"q": query, "env": env},
+        "page": page,
+        "size": size,
+        "total": len(matching),
+        "plugins": rows,
+        "previous": link("/matrix", page=page - 1) if page > 1 else None,
+        "next": link("/matrix", page=page + 1) if page * size < len(matching) else None,
+        "json": link("/matrix.json", page=page) if page > 1 else link("/matrix.json"),
+    }
+
+
+VIEWS = [View("matrix", "/matrix", matrix_data, "matrix.html", "Matrix")]
