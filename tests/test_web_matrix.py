@@ -164,3 +164,28 @@ def test_the_matrix_page_escapes_what_it_echoes(client: Client) -> None:
     assert status == 200 and "No plugin matches these filters." in page
     assert "<script>alert(1)</script>" not in page
     assert 'value="&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+
+
+def test_a_file_that_does_not_validate_shows_in_its_cell_not_as_a_failed_page(
+    estate: Repo,
+) -> None:
+    estate.commit(
+        {
+            **state("prod", "extra-1", "not-a-version"),
+            "releases/extra-2/0.1.0/release.yaml": "kind: Release\n",
+        },
+        "two broken files",
+    )
+    with ServerProcess(["powerx", "serve", "--repo", str(estate.path), "--port", "0"]) as server:
+        client = Client(server.url)
+        rows = {row["plugin"]: row for row in client.json("/matrix.json?q=extra")["plugins"]}
+        broken = rows["extra-1"]["cells"]["prod"]
+        assert broken["version"] is None
+        assert "environments/prod/plugins/extra-1.yaml" in broken["error"]
+        assert rows["extra-1"]["cells"]["test"]["version"] == "0.1.0"
+        unjudged = rows["extra-2"]["next"]
+        assert unjudged["into"] is None and not unjudged["ready"]
+        assert "releases/extra-2/0.1.0/release.yaml" in unjudged["reason"]
+        status, _, page = client.get("/matrix?q=extra")
+        assert status == 200 and "unreadable: environments/prod/plugins/extra-1.yaml" in page
+        assert "releases/extra-2/0.1.0/release.yaml" in row_html(page, "extra-2")

@@ -37,12 +37,17 @@ def environments(snapshot: Snapshot) -> list[str]:
     return order + [env for _, env in sorted(others)]
 
 
+def one_line(error: InputError) -> str:
+    """An error as one line: where (file:line), then what."""
+    return f"{error.location}: {error.message}" if error.location else error.message
+
+
 def cell(snapshot: Snapshot, env: str, plugin: str) -> Data:
     """What `env` runs of `plugin`: stable version, canary, enabled (or the file's error)."""
     try:
         loaded = snapshot.plugin_state(env, plugin)
     except InputError as error:
-        return {"version": None, "enabled": None, "canary": None, "error": str(error)}
+        return {"version": None, "enabled": None, "canary": None, "error": one_line(error)}
     if loaded is None:
         return {"version": None, "enabled": None, "canary": None, "error": None}
     state = loaded.model
@@ -68,7 +73,13 @@ def next_move(snapshot: Snapshot, plugin: str, now: datetime) -> Data | None:
             return None
         plan = plan_promotions(git, tip, PromoteRequest(now=now, plugin=plugin))
     except InputError as error:  # a file the planner cannot read: say so in the row
-        return {"version": None, "from": None, "into": None, "ready": False, "reason": str(error)}
+        return {
+            "version": None,
+            "from": None,
+            "into": None,
+            "ready": False,
+            "reason": one_line(error),
+        }
     reason = plan.held[0][1] if plan.held else None
     return {
         "version": promotion.version,
