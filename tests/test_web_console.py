@@ -147,6 +147,8 @@ def test_serve_answers_the_audit_as_html_json_and_csv(trail: Repo) -> None:
         assert status == 200 and hashlib.sha256(body).hexdigest() == HTMX_SHA256
         assert headers["content-type"].startswith("text/javascript")
         assert "max-age=31536000" in headers["cache-control"]
+        status, headers, _ = get(f"{url}/static/console.css")
+        assert status == 200 and headers["cache-control"] == "no-cache"  # not versioned
         assert get(f"{url}/static/../app.py")[0] == 404
         assert server.interrupt() == 0
 

@@ -36,6 +36,9 @@ HTMX = "htmx-2.0.11.min.js"
 STATIC_FILES = {HTMX: "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
 """Everything /static/ serves: a fixed list, so no path ever reaches the file system."""
 STATIC_CACHE = "public, max-age=31536000, immutable"
+"""For a file whose name carries its version (htmx): it never changes at that URL."""
+UNVERSIONED_CACHE = "no-cache"
+"""For our own stylesheet, which changes with the console: always revalidated."""
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -173,7 +176,7 @@ class Console:
         return Response(
             (STATIC / name).read_bytes(),
             media_type=STATIC_FILES[name],
-            headers={"cache-control": STATIC_CACHE},
+            headers={"cache-control": STATIC_CACHE if name == HTMX else UNVERSIONED_CACHE},
         )
 
     async def on_input_error(self, request: Request, error: Exception) -> Response:
