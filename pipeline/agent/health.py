@@ -15,12 +15,16 @@ A plugin with a `serve` block (the runtime contract) names no port: its HTTP che
 from __future__ import annotations
 
 import contextlib
+import http.server
 import os
+import secrets
 import signal
 import socket
 import subprocess
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,10 +74,8 @@ def run_health_check(
     if check.command is not None:
         healthy, detail = _run_command(check.command, folder, timeout, plugin_environ(folder, env))
     elif check.http is not None and check.http.port is None:
-        if serve is None:
-            healthy, detail = False, "an HTTP check without a port needs a serve block"
-        else:
-            healthy, detail = _probe_serving(serve, check.http.path, folder, timeout, env, clock)
+        assert serve is not None, "the model requires serve for an HTTP check without a port"
+        healthy, detail = _probe_serving(serve, check.http.path, folder, timeout, env, clock)
     else:
         assert check.http is not None  # the model guarantees exactly one of the two
         url = f"http://{host}:{check.http.port}{check.http.path}"
@@ -116,6 +118,40 @@ def serve_environ(
     return env
 
 
+class _NoHostApi(http.server.BaseHTTPRequestHandler):
+    """The host API while a plugin is started only for its check: every call answers 503."""
+
+    def _refuse(self) -> None:
+        body = b'{"error": "unavailable", "message": "no host API during a health check"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self._refuse()
+
+    def do_PUT(self) -> None:
+        self._refuse()
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@contextlib.contextmanager
+def _no_host_api() -> Iterator[str]:
+    """A loopback host API that refuses every call, for the time of a check; its base URL."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoHostApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def _probe_serving(
     serve: ServeSpec,
     path: str,
@@ -124,27 +160,38 @@ def _probe_serving(
     env: Mapping[str, str] | None,
     clock: Callable[[], float],
 ) -> tuple[bool, str]:
-    """Start the plugin on a free port, poll `path`, stop it: (healthy, detail)."""
+    """Start the plugin on a free port, poll `path`, stop it: (healthy, detail).
+
+    The plugin gets the contract's variables, with a host API that answers 503 to every
+    call (a health check must not depend on it); its output ends the detail when it fails.
+    """
     port = free_port()
-    environ = serve_environ(folder, env, port=port, tenant="", api_url="", token="")
-    try:
-        process = subprocess.Popen(
-            serve.command,
-            cwd=folder / DIST_DIR,
-            env=environ,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    except OSError as error:
-        return False, f"cannot run {' '.join(serve.command)!r}: {error.strerror}"
-    try:
-        healthy, detail = _poll_http(f"http://127.0.0.1:{port}{path}", timeout, clock)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with _no_host_api() as api_url, tempfile.TemporaryFile() as output:
+        token = secrets.token_urlsafe(16)
+        environ = serve_environ(folder, env, port=port, tenant="", api_url=api_url, token=token)
+        try:
+            process = subprocess.Popen(
+                serve.command,
+                cwd=folder / DIST_DIR,
+                env=environ,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as error:
+            return False, f"cannot run {' '.join(serve.command)!r}: {error.strerror}"
+        try:
+            url = f"http://127.0.0.1:{port}{path}"
+            healthy, detail = _poll_http(url, timeout, clock, alive=lambda: process.poll() is None)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        if not healthy:
+            output.seek(0)
+            tail = output.read()[-OUTPUT_TAIL:].decode("utf-8", "replace").strip()
+            detail += f": {tail}" if tail else ""
     return healthy, f"{detail} (serve started for the check)"
 
 
@@ -192,7 +239,13 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
         process.communicate(timeout=KILL_GRACE)
 
 
-def _poll_http(url: str, timeout: float, clock: Callable[[], float]) -> tuple[bool, str]:
+def _poll_http(
+    url: str,
+    timeout: float,
+    clock: Callable[[], float],
+    *,
+    alive: Callable[[], bool] = lambda: True,
+) -> tuple[bool, str]:
     deadline = clock() + timeout
     last = "no answer"
     with httpx.Client(trust_env=False, follow_redirects=False) as client:
@@ -200,6 +253,8 @@ def _poll_http(url: str, timeout: float, clock: Callable[[], float]) -> tuple[bo
             remaining = deadline - clock()
             if remaining <= 0:
                 return False, f"GET {url}: {last} within {timeout:g}s"
+            if not alive():
+                return False, f"GET {url}: the plugin exited before it answered"
             try:
                 response = client.get(url, timeout=max(0.05, min(remaining, 5.0)))
             except httpx.HTTPError as error:

@@ -21,7 +21,7 @@ from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError, PowerXError
 from pipeline.host.instance import Instance, StartError, Version
 from pipeline.host.permissions import UsageRecorder, grant_command
-from pipeline.host.sources import read_version, revision_of
+from pipeline.host.sources import read_version
 from pipeline.host.supervisor import DEFAULT_MAX_RESTARTS, Slot
 from pipeline.host.tenants import SETTINGS_FILE, TenantStore
 
@@ -247,9 +247,6 @@ class Host:
     def identify(self, token: str) -> Identity | None:
         """The instance a host-API token belongs to (None: unknown or stopped)."""
         return self.tokens.get(token)
-
-    def revision(self, plugin: str, digest: str, version: str) -> str:
-        return revision_of(self.store, plugin, version, digest)
 
 
 def require_tenants(tenants: TenantStore, wanted: list[str]) -> list[str]:

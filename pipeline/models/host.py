@@ -124,7 +124,7 @@ class DevIteration(Strict):
 
 
 class HostInfo(Strict):
-    """`host/host.json`: where the running host listens (read by install to hand over)."""
+    """`host/host.json`: where the host serving this store listens (for people and tools)."""
 
     pid: int
     url: str
