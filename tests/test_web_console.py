@@ -69,9 +69,14 @@ def trail(release_repo: Repo, monkeypatch: pytest.MonkeyPatch) -> Repo:
     return repo
 
 
-def get(url: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def get(
+    url: str, accept: str | None = None, host: str | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """(status, headers, body) of a GET; an error status is an answer too."""
-    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    headers = {"Accept": accept} if accept else {}
+    if host is not None:
+        headers["Host"] = host
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
@@ -143,6 +148,12 @@ def test_serve_answers_the_audit_as_html_json_and_csv(trail: Repo) -> None:
         assert status == 404 and json.loads(body)["message"] == "there is no page /no/such/page"
         assert_secure(headers)
 
+        # a page that rebinds its own domain to 127.0.0.1 (DNS rebinding) is not answered
+        status, headers, body = get(f"{url}/audit.json", host="evil.example")
+        assert status == 400 and b"release" not in body
+
+        assert_secure(headers)
+
         status, headers, body = get(f"{url}/static/{HTMX}")
         assert status == 200 and hashlib.sha256(body).hexdigest() == HTMX_SHA256
         assert headers["content-type"].startswith("text/javascript")
@@ -196,7 +207,7 @@ def test_every_view_answers_html_or_json_at_one_url(client: Client, trail: Repo)
     assert "error rate up" in client.get(f"/audit/{head}")[2]
     missing = "/audit/" + "0" * 40 + ".json"
     assert client.status(missing) == 404
-    assert "no audit entry for commit" in client.json(missing)["message"]
+    assert "there is no commit" in client.json(missing)["message"]  # no walk for it
     assert client.status("/audit/not-a-commit.json") == 404
 
 

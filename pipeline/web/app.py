@@ -18,6 +18,7 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -103,12 +104,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""The Host headers the console answers (it listens on loopback only, for now)."""
+
+
 class Console:
     """The console of one release repo: its templates, its views, its error answers."""
 
     def __init__(self, repo_dir: Path) -> None:
         self.repo_dir = repo_dir
-        GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
+        self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -116,9 +121,12 @@ class Console:
         )
 
     def source(self) -> Source:
-        """The repo read at its head now (a new commit shows on the next request)."""
-        git = GitRepo(self.repo_dir)
-        return Source(git, git.resolve("HEAD"))
+        """The repo read at its head now (a new commit shows on the next request).
+
+        One GitRepo for the console's life: its parse caches are keyed by blob id, so they
+        stay right across new heads and make every later request cheaper.
+        """
+        return Source(self.git, self.git.resolve("HEAD"))
 
     def page(self, template: str, data: Data, *, status: int = 200) -> HTMLResponse:
         context = {"data": data, "version": __version__, "views": VIEWS, "htmx": HTMX}
@@ -219,4 +227,6 @@ def create_app(repo_dir: Path) -> ASGIApp:
             Exception: console.on_bug,
         },
     )
-    return SecurityHeaders(app)
+    # only loopback names: a page that rebinds its own domain to 127.0.0.1 gets 400
+    trusted = TrustedHostMiddleware(app, allowed_hosts=list(LOOPBACK_HOSTS))
+    return SecurityHeaders(trusted)

@@ -16,6 +16,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import urlencode
 
+from pipeline.errors import InputError
 from pipeline.promotion.audit import AuditEntry, AuditQuery, audit_trail
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
@@ -111,8 +112,14 @@ def entry_view_data(source: Source, params: Params) -> Data:
             f"{wanted!r} is not a commit id",
             hint="an audit permalink ends in a commit id of 7 to 40 hex digits",
         )
+    try:  # an id that names no commit is answered at once, without walking the history
+        full = str(source.git.resolve(wanted).id)
+    except InputError:
+        raise NotFoundError(
+            f"there is no commit {wanted} in this repo", hint="open /audit to see every entry"
+        ) from None
     for entry in audit_trail(source.git, source.head, AuditQuery()):
-        if entry.commit.startswith(wanted):
+        if entry.commit == full:
             return {"entry": entry_data(entry)}
     raise NotFoundError(
         f"no audit entry for commit {wanted} on the current history",
