@@ -195,6 +195,16 @@ def _probe_serving(
     return healthy, f"{detail} (serve started for the check)"
 
 
+def check_environ(base: Mapping[str, str], folder: Path, name: str, version: str) -> dict[str, str]:
+    """The environment a health check gets: `base` plus the version's folder, name, version."""
+    return {
+        **base,
+        "POWERX_PLUGIN_DIR": str(folder),
+        "POWERX_PLUGIN_NAME": name,
+        "POWERX_PLUGIN_VERSION": version,
+    }
+
+
 def plugin_environ(folder: Path, env: Mapping[str, str] | None) -> dict[str, str]:
     """`env` (default: ours) with the version's `dist/` first on PYTHONPATH."""
     environ = dict(os.environ if env is None else env)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.agent.desired import DesiredPlugin
-from pipeline.agent.health import HealthResult, effective_timeout, run_health_check
+from pipeline.agent.health import HealthResult, check_environ, effective_timeout, run_health_check
 from pipeline.agent.install import install_version, read_installed_manifest
 from pipeline.agent.sync_report import SyncReport, find_check, observed_text
 from pipeline.agent.sync_result import PluginSync
@@ -110,12 +110,7 @@ class SyncRun(SyncReport):
                     checked_at=self.clock(),
                     detail=DEFERRED,
                 )
-            env = {
-                **self.environ,
-                "POWERX_PLUGIN_DIR": str(folder),
-                "POWERX_PLUGIN_NAME": plugin.name,
-                "POWERX_PLUGIN_VERSION": plugin.version,
-            }
+            env = check_environ(self.environ, folder, plugin.name, plugin.version)
             check = manifest.health_check
             timeout = effective_timeout(check, self.health_timeout)
             result = run_health_check(check, folder, timeout=timeout, env=env, serve=manifest.serve)

@@ -175,9 +175,15 @@ revoke = _grant_command(False)
 @format_option()
 def secret(plugin: str, name: str, store_dir: Path, tenant: str, output_format: str) -> int:
     """Set secret NAME of PLUGIN for a tenant; the value is read from standard input."""
-    from pipeline.host.tenants import TenantStore
+    from pipeline.errors import InputError
+    from pipeline.host.tenants import MAX_SECRETS_BYTES, TenantStore
 
-    value = sys.stdin.read(64 * 1024).rstrip("\n")
+    value = sys.stdin.read(MAX_SECRETS_BYTES + 1).rstrip("\n")
+    if len(value) > MAX_SECRETS_BYTES:
+        raise InputError(
+            f"the secret on standard input is longer than {MAX_SECRETS_BYTES} characters",
+            hint="store a reference (a path or a key id) instead of a large value",
+        )
     TenantStore(store_dir).set_secret(tenant, plugin, name, value)
     data = {"tenant": tenant, "plugin": plugin, "secret": name, "characters": len(value)}
     text = f"set secret {name} of {plugin} for tenant {tenant} ({len(value)} characters)\n"

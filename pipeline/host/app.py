@@ -98,11 +98,8 @@ def create_app(host: Host) -> Starlette:
                 f"{plugin} is not serving for {tenant} ({view.state}): {view.detail}",
                 state=view.state,
             )
-        declared = int(request.headers.get("content-length") or 0)
-        if declared > MAX_BODY_BYTES:
-            return _error(413, "too large", f"a request body may hold {MAX_BODY_BYTES} bytes")
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await _bounded_body(request, MAX_BODY_BYTES)  # never more in memory
+        if body is None:
             return _error(413, "too large", f"a request body may hold {MAX_BODY_BYTES} bytes")
         prefix = f"/t/{tenant}/p/{plugin}"
         headers = [(k, v) for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP]

@@ -24,7 +24,7 @@ from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError, PowerXError
 from pipeline.fsutil import make_dirs
 from pipeline.host.host import DEFAULT_TENANT, Host
-from pipeline.host.install import InstallRequest, locate, prepare
+from pipeline.host.install import InstallRequest, Prepared, locate, prepare
 from pipeline.host.instance import StartError, Version
 from pipeline.host.server import DEFAULT_PORT, LOOPBACK, bind, serving
 from pipeline.host.sources import is_source
@@ -176,9 +176,7 @@ class DevLoop:
         )
         log = self.host.log_path(self.request.tenant, self.manifest.name, f"{number:04d}")
         try:
-            prepared = await asyncio.to_thread(
-                prepare, request, build=build, serving=self._serving_text()
-            )
+            prepared = await asyncio.to_thread(self._prepare_locked, request, build)
         except PowerXError as failure:
             step = getattr(failure, "step", "read")
             outcome = "build-failed" if step in ("read", "build") else "install-failed"
@@ -215,6 +213,11 @@ class DevLoop:
         self._log(record)
         self._report(record)
         return record
+
+    def _prepare_locked(self, request: InstallRequest, build: bool | None) -> Prepared:
+        """`prepare` holding the store's lock (an install or sync cleans staging/ under it)."""
+        with request.store.locked():
+            return prepare(request, build=build, serving=self._serving_text())
 
     def _activate(self, version: Version) -> None:
         store = self.request.store

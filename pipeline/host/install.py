@@ -13,14 +13,16 @@ running it again completes. A host serving the store follows the switch on its o
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.agent.health import run_health_check
+from pipeline.agent.health import check_environ, run_health_check
 from pipeline.agent.install import install_version
 from pipeline.agent.store import PluginStore
+from pipeline.agent.sync import health_environment
 from pipeline.errors import GateError, InputError, PowerXError
 from pipeline.host.host import DEFAULT_TENANT, LOGS_DIR, Host, missing_grants
 from pipeline.host.instance import StartError, Version
@@ -249,12 +251,14 @@ async def check_version(version: Version, request: InstallRequest) -> str:
     """Start the version (if it serves) and run its health check; what the check saw."""
     if version.manifest.serve is None:
         check = version.manifest.health_check
+        base = health_environment(os.environ if request.environ is None else request.environ)
+        env = check_environ(base, version.folder, version.plugin, version.version)
         result = await asyncio.to_thread(
             run_health_check,
             check,
             version.folder,
             timeout=float(check.timeout_seconds),
-            env=request.environ,
+            env=env,
         )
         if not result.healthy:
             raise StartError("health check", result.detail)

@@ -225,8 +225,7 @@ class Instance:
             return await asyncio.to_thread(
                 run_health_check, check, self.version.folder, timeout=timeout, env=env
             )
-        port = check.http.port or self.port
-        url = f"http://127.0.0.1:{port}{check.http.path}"
+        url = f"http://127.0.0.1:{self.port}{check.http.path}"  # serve: never a fixed port
         started = time.monotonic()
         async with httpx.AsyncClient(trust_env=False) as client:
             last = "no answer"
