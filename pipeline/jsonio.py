@@ -145,9 +145,15 @@ def read_json_model(
     except OSError as error:
         raise FileSystemError("read", path, error) from None
     try:
-        return model.model_validate(load_json(raw, str(path), max_bytes=max_bytes))
+        data = load_json(raw, str(path), max_bytes=max_bytes)
+    except InputError as error:  # keep where in the file it went wrong
+        raise InputError(
+            f"{what} is not valid: {error.message}",
+            location=error.location or Location(str(path)),
+            hint=hint,
+        ) from None
+    try:
+        return model.model_validate(data)
     except ValidationError as error:
         message = str(error).splitlines()[0]
-    except InputError as error:
-        message = error.message
     raise InputError(f"{what} is not valid: {message}", location=Location(str(path)), hint=hint)

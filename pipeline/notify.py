@@ -29,9 +29,6 @@ from pipeline import urls
 from pipeline.errors import InputError
 
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"
-EVENT_SOURCE = "urn:powerx:release:rollout"
-TYPE_PREFIX = "io.powerx.rollout."
-"""Source and type prefix of rollout events; other families (e.g. `approvals`) say theirs."""
 WEBHOOKS_ENV = "POWERX_WEBHOOKS"
 SLACK_WEBHOOKS_ENV = "POWERX_SLACK_WEBHOOKS"
 DEFAULT_TIMEOUT = 5.0

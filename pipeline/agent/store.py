@@ -25,14 +25,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from pipeline.errors import FileSystemError, InputError, Location
 from pipeline.fsutil import atomic_write, fs_errors, fsync_directory, make_dirs
-from pipeline.jsonio import load_json
+from pipeline.jsonio import read_json_model
 from pipeline.models.agent import AgentStatus
 from pipeline.store.cas import ContentAddressedDirectory
-from pipeline.textio import check_size
 
 STATUS_FILE = "status.json"
 LOCK_FILE = ".lock"
@@ -157,31 +153,13 @@ class PluginStore:
 
     def read_status(self) -> AgentStatus | None:
         """The last sync's report, or None before the first sync."""
-        try:
-            with self.status_path.open("rb") as handle:  # never more than the limit in memory
-                size = os.fstat(handle.fileno()).st_size
-                check_size(size, str(self.status_path), max_bytes=MAX_STATUS_BYTES, what="status")
-                raw = handle.read(MAX_STATUS_BYTES + 1)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            raise FileSystemError("read", self.status_path, error) from None
-        try:
-            data = load_json(raw, str(self.status_path), max_bytes=MAX_STATUS_BYTES)
-        except InputError as error:
-            raise InputError(
-                f"the store's status file is not valid: {error.message}",
-                location=error.location,
-                hint="run 'powerx agent sync' again: it rewrites the file",
-            ) from None
-        try:
-            return AgentStatus.model_validate(data)
-        except ValidationError as error:
-            raise InputError(
-                f"the store's status file is not valid: {str(error).splitlines()[0]}",
-                location=Location(str(self.status_path)),
-                hint="run 'powerx agent sync' again: it rewrites the file",
-            ) from None
+        return read_json_model(
+            self.status_path,
+            AgentStatus,
+            max_bytes=MAX_STATUS_BYTES,
+            what="the store's status file",
+            hint="run 'powerx agent sync' again: it rewrites the file",
+        )
 
     def write_status(self, status: AgentStatus) -> None:
         """Replace the status file atomically."""

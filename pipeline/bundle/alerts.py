@@ -9,7 +9,6 @@ the refusal it reports.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import httpx
 
@@ -20,17 +19,6 @@ from pipeline.notify import (
     Notifier,
     urls_from_env,
 )
-
-IMPORT_TYPE_PREFIX = "io.powerx.import."
-
-
-@dataclass(frozen=True)
-class ImportEvent(Event):
-    """An event about an offline import (its CloudEvents type says so)."""
-
-    @property
-    def type(self) -> str:
-        return IMPORT_TYPE_PREFIX + self.kind
 
 
 def import_notifier(
@@ -49,8 +37,9 @@ def import_notifier(
 
 def post_alert(notifier: Notifier, event: str, message: str, *, bundle: str) -> list[str]:
     """Send one alert; a line per delivery that failed (empty: all delivered)."""
-    alert = ImportEvent(
+    alert = Event(
         kind=event,
+        family="import",
         subject=bundle,
         text=f"PowerX offline import {event}: {message}",
         data={"bundle": bundle},

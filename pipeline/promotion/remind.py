@@ -26,7 +26,7 @@ from pipeline.policy.release_approvals import (
 )
 from pipeline.snapshot import Snapshot
 
-if TYPE_CHECKING:  # the forge (and httpx) load only when a pull request is opened
+if TYPE_CHECKING:  # the forge loads only when a pull request is opened
     from pipeline.forge import GitHubClient
 
 REQUEST_BRANCHES = ("release/", "promote/")

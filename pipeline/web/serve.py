@@ -10,8 +10,6 @@ from pipeline.errors import InputError
 from pipeline.web.app import create_app
 from pipeline.webserver import bind, is_loopback, running, stop_event
 
-DEFAULT_PORT = 7400
-
 
 def require_loopback(listen: str) -> None:
     """Reading needs no login only on loopback; until the console has logins, fail closed."""
