@@ -64,6 +64,8 @@ def remind(command: RemindCommand) -> RemindOutcome:
         raise FlagError("--comment needs --github-repo (or $GITHUB_REPOSITORY)")
     from pipeline.policy.github_reviews import with_github_members
 
+    notifier = Notifier(command.webhooks, command.slack_webhooks)  # a bad URL fails now
+
     git = GitRepo(command.repo)
     if command.remote:
         git.fetch_all(command.remote)
@@ -82,7 +84,6 @@ def remind(command: RemindCommand) -> RemindOutcome:
         )
     )
     if outcome.overdue:
-        notifier = Notifier(command.webhooks, command.slack_webhooks)
         for delivery in notifier.send(overdue_event(outcome.reminders)):
             if not delivery.ok:
                 outcome.webhook_problems.append(f"webhook {delivery.target}: {delivery.detail}")
