@@ -130,11 +130,7 @@ def bundle_trust(policy: SigningPolicy) -> TrustInputs:
             hint="trust the exporter's key for bundles: "
             "`powerx trust add-key NAME --public-key FILE --bundles`",
         )
-    keys = tuple(
-        key
-        for key in policy.keys
-        if rules.require in ("any", "key") and (rules.keys is None or key.id in rules.keys)
-    )
+    keys = tuple(key for key in policy.keys if rules.accepts_key(key.id))
     identities = tuple(rules.identities or ()) if rules.require in ("any", "keyless") else ()
     return TrustInputs(policy=policy, keys=keys, identities=identities)
 

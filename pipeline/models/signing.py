@@ -139,6 +139,10 @@ class EnvironmentSigning(Strict):
         default=None, description="if set, a key signer must also be one of these key ids"
     )
 
+    def accepts_key(self, key_id: str) -> bool:
+        """Whether a signature by this key may sign for the environment (the one rule)."""
+        return self.require in ("any", "key") and (self.keys is None or key_id in self.keys)
+
 
 GIB = 1024**3
 

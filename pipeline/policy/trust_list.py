@@ -76,7 +76,7 @@ def signer_rows(policy: SigningPolicy, known: list[str]) -> list[SignerRow]:
 def _takes_key(rules: EnvironmentSigning | None, key_id: str) -> bool:
     if rules is None:
         return True
-    return rules.require in ("any", "key") and (rules.keys is None or key_id in rules.keys)
+    return rules.accepts_key(key_id)
 
 
 def _takes_identity(rules: EnvironmentSigning | None, rule: IdentityRule) -> bool:

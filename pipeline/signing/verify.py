@@ -156,7 +156,7 @@ def _check_key_trusted(
             + (", ".join(sorted(keys)) if keys else "no keys"),
             hint="trust it (`powerx trust add-key NAME --public-key FILE`) or pass it with --key",
         )
-    if rules.keys is not None and keyid not in rules.keys:
+    if not rules.accepts_key(keyid):
         raise GateError(f"key {keyid} is not allowed to sign for environment {environment!r}")
     key = keys[keyid]
     if key.not_before is not None and now < key.not_before:
