@@ -31,6 +31,7 @@ SERVER = '''\
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -71,6 +72,12 @@ class Handler(BaseHTTPRequestHandler):
             open({crash_file!r}, "w").close()
             print("crashing on request", flush=True)
             os._exit(4)
+        elif self.path == "/api/hold":  # answers once the test creates the release file
+            open({crash_file!r} + ".held", "w").close()
+            deadline = time.monotonic() + 120
+            while not os.path.exists({crash_file!r} + ".release") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.answer(200, b"released by " + GREETING.encode())
         elif self.path.startswith("/api/host/"):
             status, body = host_api("GET", self.path[len("/api/host"):])
             self.answer(status, body, "application/json")

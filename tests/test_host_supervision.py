@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +59,7 @@ class Supervised:
 def sup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Supervised]:
     root = tmp_path_factory.mktemp("supervision")
     store, sources = root / "store", root / "src"
-    for name in ("crashy", "steady", "killme", "follow"):
+    for name in ("crashy", "steady", "killme", "follow", "drain"):
         install(write_plugin(sources, name), store, "acme", "--grant-declared")
     locked = write_plugin(sources, "locked", permissions=(READ, SECRETS))
     install(locked, store, "acme", "--grant-declared")
@@ -161,6 +162,40 @@ def test_the_host_follows_an_install_from_another_process(sup: Supervised) -> No
     assert sup.item("follow")["revision"] == revision
     assert sup.server.process is not None and sup.server.process.poll() is None
     assert sup.server.output.count("PowerX local host at") == 1
+
+
+def test_a_swap_lets_the_old_instance_finish_the_answer_it_is_giving(sup: Supervised) -> None:
+    held, release = (sup.sources / "drain.crash.held", sup.sources / "drain.crash.release")
+    answers: list[Answer | BaseException] = []
+
+    def ask() -> None:
+        try:
+            answers.append(sup.via("drain", "api/hold"))
+        except BaseException as error:  # the test reports it below
+            answers.append(error)
+
+    asking = threading.Thread(target=ask)
+    asking.start()
+    try:
+        wait_until(held.exists, "the old instance holding a request")
+        (old,) = plugin_processes(sup.store, "drain")
+        set_greeting(sup.sources / "drain", "Hej")
+        install(sup.sources / "drain", sup.store, "acme")
+        wait_until(lambda: sup.via("drain").body == b"Hej, acme! /", "new requests on the new one")
+        # the old instance is still there, answering the request it took before the swap
+        assert old.pid in {p.pid for p in plugin_processes(sup.store, "drain")}
+        assert not answers
+        release.touch()
+        asking.join(timeout=60)
+        assert len(answers) == 1 and isinstance(answers[0], Answer), answers
+        assert (answers[0].status, answers[0].body) == (200, b"released by Hello")
+        wait_until(
+            lambda: old.pid not in {p.pid for p in plugin_processes(sup.store, "drain")},
+            "the old instance stopped once it was done",
+        )
+    finally:
+        release.touch()
+        asking.join(timeout=60)
 
 
 def test_ctrl_c_stops_the_host_with_exit_0_and_no_plugin_process_left(tmp_path: Path) -> None:

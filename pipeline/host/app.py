@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import (
     HTMLResponse,
@@ -30,9 +29,11 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from pipeline.errors import InputError, PowerXError
 from pipeline.host.host import Host
+from pipeline.host.instance import Instance
 from pipeline.host.permissions import authorize
 from pipeline.host.tenants import MAX_DATA_BYTES
 from pipeline.names import did_you_mean
@@ -98,6 +99,17 @@ def create_app(host: Host) -> Starlette:
                 f"{plugin} is not serving for {tenant} ({view.state}): {view.detail}",
                 state=view.state,
             )
+        live.begin_request()  # before any await: a swap now waits for this answer
+        answer: Response | None = None
+        try:
+            answer = await _forward(request, live, tenant, plugin)
+        finally:
+            if not isinstance(answer, _Relayed):  # a relayed answer ends it when sent
+                live.end_request()
+        return answer
+
+    async def _forward(request: Request, live: Instance, tenant: str, plugin: str) -> Response:
+        """Relay `request` to `live`: its answer, or why there is none."""
         body = await _bounded_body(request, MAX_BODY_BYTES)  # never more in memory
         if body is None:
             return _error(413, "too large", f"a request body may hold {MAX_BODY_BYTES} bytes")
@@ -132,12 +144,7 @@ def create_app(host: Host) -> Starlette:
             k: v for k, v in answer.headers.items() if k.lower() not in HOP_BY_HOP | OWN_HEADERS
         }
         out_headers["x-powerx-revision"] = live.version.revision
-        return StreamingResponse(
-            _relay(answer),
-            status_code=answer.status_code,
-            headers=out_headers,
-            background=BackgroundTask(answer.aclose),
-        )
+        return _Relayed(answer, live, out_headers)
 
     async def to_slash(request: Request) -> Response:
         return RedirectResponse(f"{request.url.path}/", status_code=307)
@@ -234,6 +241,24 @@ def create_app(host: Host) -> Starlette:
 
 
 _METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _Relayed(StreamingResponse):
+    """A plugin's answer streamed to the client; sent or not, it ends the request."""
+
+    def __init__(self, answer: httpx.Response, live: Instance, headers: dict[str, str]) -> None:
+        super().__init__(_relay(answer), status_code=answer.status_code, headers=headers)
+        self.answer = answer
+        self.live = live
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            try:
+                await self.answer.aclose()
+            finally:
+                self.live.end_request()
 
 
 async def _relay(answer: httpx.Response) -> AsyncIterator[bytes]:

@@ -35,6 +35,9 @@ POLL = 0.01
 
 LOG_TAIL_LINES = 20
 
+DRAIN_SECONDS = 30.0
+"""Seconds a replaced instance may finish the requests it is answering before it is stopped."""
+
 
 @dataclass(frozen=True)
 class Version:
@@ -120,6 +123,9 @@ class Instance:
         self.started_at = 0.0
         self.health = ""
         """What the health check at start saw."""
+        self._inflight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._environ = dict(os.environ if environ is None else environ)
 
     def __repr__(self) -> str:
@@ -244,6 +250,25 @@ class Instance:
                 await asyncio.sleep(0.05)
         seconds = round(time.monotonic() - started, 3)
         return HealthResult(False, f"GET {check.http.path}: {last}", seconds)
+
+    def begin_request(self) -> None:
+        """A request is sent to this instance; `end_request()` when its answer is relayed."""
+        self._inflight += 1
+        self._idle.clear()
+
+    def end_request(self) -> None:
+        self._inflight -= 1
+        if self._inflight <= 0:
+            self._inflight = 0
+            self._idle.set()
+
+    async def drain(self, seconds: float = DRAIN_SECONDS) -> bool:
+        """Wait until no request is in flight (at most `seconds`); False when some still were."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def wait(self) -> int:
         """Wait for the process to exit; its exit code."""

@@ -96,12 +96,18 @@ class Slot:
         self.state, self.detail = "refused", detail
 
     async def swap(self, candidate: Instance) -> None:
-        """Make a started, healthy `candidate` the live instance; stop the old one."""
+        """Make a started, healthy `candidate` the live instance; stop the old one.
+
+        New requests go to `candidate` at once; the old instance first finishes the ones it
+        is answering (at most DRAIN_SECONDS), so a swap never cuts an answer short.
+        """
         old = self.current
         self.current = candidate
         self.state, self.detail, self.restarts = "running", "", 0
         self._watch(candidate)
         if old is not None and old is not candidate:
+            if not await old.drain():
+                self.say(f"! {self.tenant}/{self.plugin}: stopped the old instance mid-request")
             await self._stop(old)
 
     async def close(self) -> None:
