@@ -111,8 +111,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 class Console:
     """The console of one release repo: its templates, its views, its error answers."""
 
-    def __init__(self, repo_dir: Path) -> None:
+    def __init__(self, repo_dir: Path, store_dir: Path | None = None) -> None:
         self.repo_dir = repo_dir
+        self.store_dir = store_dir
         self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -126,7 +127,7 @@ class Console:
         One GitRepo for the console's life: its parse caches are keyed by blob id, so they
         stay right across new heads and make every later request cheaper.
         """
-        return Source(self.git, self.git.resolve("HEAD"))
+        return Source(self.git, self.git.resolve("HEAD"), self.store_dir)
 
     def page(self, template: str, data: Data, *, status: int = 200) -> HTMLResponse:
         context = {"data": data, "version": __version__, "views": VIEWS, "htmx": HTMX}
@@ -207,9 +208,10 @@ class Console:
         return self.error(request, 500, "internal error", message, "")
 
 
-def create_app(repo_dir: Path) -> ASGIApp:
-    """The console of the release repo at `repo_dir` (InputError when it is not one)."""
-    console = Console(repo_dir)
+def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
+    """The console of the release repo at `repo_dir` (InputError when it is not one), and of
+    the local host's plugin store at `store_dir`."""
+    console = Console(repo_dir, store_dir)
     routes = [
         Route("/", console.index, methods=["GET", "HEAD"]),
         Route("/index.json", console.index, methods=["GET", "HEAD"]),

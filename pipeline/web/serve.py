@@ -22,10 +22,17 @@ def require_loopback(listen: str) -> None:
         )
 
 
-def serve(repo_dir: Path, listen: str, port: int, say: Callable[[str], None]) -> None:
-    """Serve the console of `repo_dir` on `listen:port` until SIGINT or SIGTERM."""
+def serve(
+    repo_dir: Path,
+    listen: str,
+    port: int,
+    say: Callable[[str], None],
+    store_dir: Path | None = None,
+) -> None:
+    """Serve the console of `repo_dir` (and the plugin store `store_dir`) on `listen:port`
+    until SIGINT or SIGTERM."""
     require_loopback(listen)
-    app = create_app(repo_dir)
+    app = create_app(repo_dir, store_dir)
     sock = bind(listen, port)
 
     async def run() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
@@ -24,10 +25,12 @@ class NotFoundError(InputError):
 
 @dataclass(frozen=True)
 class Source:
-    """What a view reads: the release repo and the commit its head is at for this request."""
+    """What a view reads: the release repo and the commit its head is at for this request,
+    and the local host's plugin store (`powerx serve --plugin-store`)."""
 
     git: GitRepo
     head: Commit
+    store: Path | None = None
 
 
 class Params:
