@@ -91,3 +91,31 @@ class View:
     title: str
     listed: bool = True
     """Shown on the index page (a view with a path parameter is reached through links)."""
+
+
+ROLES = ("viewer", "developer", "release-manager", "admin")
+"""The console's roles, each allowed what the ones before it are."""
+
+LOCAL_SCOPE = "local"
+"""The scope of an action on the local host's plugin store (not an environment of the repo)."""
+
+
+@dataclass(frozen=True)
+class Action:
+    """A state-changing action: GET `url` shows what it will change, POST `url` does it.
+
+    `preview` and `apply` take the request's parameters (query or form); `apply` also takes
+    the operator (the authenticated user), who is the commit's PowerX-Operator. Both raise
+    InputError (400/404) when the action cannot be done; `preview` writes nothing.
+    """
+
+    name: str
+    url: str
+    """e.g. /actions/promote"""
+    title: str
+    role: str
+    """The least role (of ROLES) the operator needs in the action's scope."""
+    scope: Callable[[Params], str]
+    """The environment whose roles apply (LOCAL_SCOPE for the local host's store)."""
+    preview: Callable[[Source, Params], Data]
+    apply: Callable[[Source, Params, str], Data]
