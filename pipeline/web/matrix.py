@@ -5,9 +5,12 @@ the repo by its environment.yaml position. Each cell holds the stable version, t
 (version, weight, step) while a rollout is in progress, and whether the plugin is enabled.
 A plugin's next move (`next_promotion`) is shown in the cell it would move into, with the
 promotion planner's one-line reason when it is held (`plan_promotions`, the same rules as
-`powerx promote`, nothing written). Rows are filtered (`q`: part of the plugin's name;
-`env`: one environment's column and the plugins it runs) and paged; reasons are worked out
-only for the page's plugins, so a repo of thousands of plugins costs one page.
+`powerx promote`, nothing written). The page links each version to its release page
+(/release/<plugin>/<version>), each canary to its canary page (/canary/<plugin>/<env>),
+and each held reason to the release page of the held version. Rows are filtered (`q`:
+part of the plugin's name; `env`: one environment's column and the plugins it runs) and
+paged; reasons are worked out only for the page's plugins, so a repo of thousands of
+plugins costs one page.
 """
 
 from __future__ import annotations

@@ -1,0 +1,182 @@
+"""The console's release view: gates, evidence, signature, approvals, plan, history.
+
+Every test runs `powerx serve --port 0` as a real process on the matrix tests' release repo
+(hello 1.0.0 in test, held for its staging approval; other with a canary in staging) and
+asks it over HTTP on loopback.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html import unescape
+
+import pytest
+from conftest import Repo
+from hostplugins import ServerProcess
+from test_approvals import key
+from test_web_console import Client
+from test_web_matrix import APPROVAL_MISSING, estate, row_html
+
+from pipeline.gitrepo import GitRepo
+from pipeline.policy.signed_approvals import ApproveRequest, record_approval
+
+__all__ = ["estate"]  # the fixture, imported
+
+
+@pytest.fixture
+def client(estate: Repo) -> Iterator[Client]:
+    with ServerProcess(["powerx", "serve", "--repo", str(estate.path), "--port", "0"]) as server:
+        yield Client(server.url)
+
+
+def links(page: str) -> list[str]:
+    return [unescape(href) for href in re.findall(r'href="([^"]+)"', page)]
+
+
+def test_the_release_page_shows_gates_evidence_signature_approvals_and_plan(
+    client: Client, estate: Repo
+) -> None:
+    data = client.json("/release/hello/1.0.0")
+    assert (data["plugin"], data["version"], data["head"]) == ("hello", "1.0.0", estate.head())
+    gates = {g["gate"]: g for g in data["gates"]}
+    assert gates["coverage"]["status"] == "pass" and data["passed"]
+    assert gates["coverage"]["evidence"] == "releases/hello/1.0.0/evidence/coverage.json"
+    assert gates["coverage"]["evidence_url"] == (
+        "/release/hello/1.0.0/evidence?path=evidence%2Fcoverage.json"
+    )
+    signature = data["signature"]
+    assert signature["present"] and signature["valid"] and signature["mode"] == "key"
+    assert signature["rule"].startswith("trusted key") and signature["signer"] in signature["rule"]
+    assert signature["accepted_in"] == ["test", "staging", "prod"]
+    assert signature["bundle_url"].endswith("path=hello-1.0.0.pxp.sigstore.json")
+    approvals = {a["environment"]: a for a in data["approvals"]}
+    assert approvals["staging"]["summary"] == APPROVAL_MISSING
+    assert not approvals["staging"]["satisfied"] and approvals["staging"]["required"] == 1
+    assert approvals["test"]["satisfied"]
+    plan = data["plan"]
+    assert [(w["environment"], w["version"]) for w in plan["where"]] == [
+        ("test", "1.0.0"),
+        ("staging", None),
+        ("prod", None),
+    ]
+    assert plan["next"]["into"] == "staging" and plan["next"]["reason"] == APPROVAL_MISSING
+    assert data["rollback"]["playbook"] and data["contacts"][0]["email"]
+    assert client.json("/release/hello/1.0.0.json") == data
+
+    status, headers, page = client.get("/release/hello/1.0.0")
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    hrefs = links(page)
+    evidence = [h for h in hrefs if "/evidence?" in h]
+    assert "/release/hello/1.0.0/evidence?path=evidence%2Fjunit.xml" in evidence
+    for href in evidence:  # every evidence link resolves to the file's text
+        status, _, shown = client.get(href)
+        assert status == 200, href
+    status, _, shown = client.get("/release/hello/1.0.0/evidence?path=evidence%2Fjunit.xml")
+    assert "&lt;testsuite" in shown and "<testsuite" not in shown  # text, escaped
+    record = client.json("/release/hello/1.0.0/evidence.json?path=evidence/coverage.json")
+    assert record["repo_path"] == "releases/hello/1.0.0/evidence/coverage.json"
+    assert json.loads(record["text"])["totals"]
+    assert 'hx-get="/release/hello/1.0.0/history?part=fragment"' in page
+    assert 'href="/release/hello/1.0.0/history"' in page  # the history with JavaScript off
+
+
+def test_the_history_is_the_plugins_latest_audit_entries(client: Client, estate: Repo) -> None:
+    history = client.json("/release/hello/1.0.0/history")
+    actions = [(e["action"], e["version"]) for e in history["entries"]]
+    assert actions == [("promote", "1.0.0")]
+    assert all(e["permalink"] == f"/audit/{e['commit']}" for e in history["entries"])
+    assert history["audit"] == "/audit?plugin=hello" and not history["more"]
+    status, _, part = client.get("/release/hello/1.0.0/history?part=fragment")
+    assert status == 200 and part.strip().startswith('<section id="history">')
+    assert "<html" not in part and f'href="/audit/{history["entries"][0]["commit"]}"' in part
+    status, _, page = client.get("/release/hello/1.0.0/history")
+    assert "<html" in page and 'href="/audit?plugin=hello"' in page
+
+
+def test_a_signed_approval_record_shows_and_links(client: Client, estate: Repo) -> None:
+    record_approval(
+        GitRepo(estate.path),
+        ApproveRequest("hello", "1.0.0", "staging", "quinn", key("quinn")[0], _now()),
+        branch="main",
+    )
+    staging = {a["environment"]: a for a in client.json("/release/hello/1.0.0")["approvals"]}[
+        "staging"
+    ]
+    assert staging["satisfied"] and [c["approver"] for c in staging["counted"]] == ["quinn"]
+    [record] = staging["records"]
+    assert record["name"].startswith("staging-") and record["url"].startswith(
+        "/release/hello/1.0.0/evidence?path=approvals%2F"
+    )
+    assert client.get(record["url"])[0] == 200
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../../policies/gates.yaml",
+        "..%2F..%2Fpolicies%2Fgates.yaml",
+        "%2E%2E/%2E%2E/policies/gates.yaml",
+        "/etc/passwd",
+        "%2Fetc%2Fpasswd",
+        "evidence/../../1.0.0/../../../policies/gates.yaml",
+        "evidence",
+        "evidence/missing.json",
+        "",
+        "..",
+        "evidence%00.json",
+        "C:\\windows",
+    ],
+)
+def test_evidence_outside_the_release_folder_is_a_404(client: Client, path: str) -> None:
+    status, headers, body = client.get(
+        f"/release/hello/1.0.0/evidence?path={path}", "application/json"
+    )
+    answer = json.loads(body)
+    assert status == 404 and headers["content-type"].startswith("application/json"), path
+    assert "is not a file of the release folder releases/hello/1.0.0/" in answer["message"]
+    assert "apiVersion" not in body and "Traceback" not in body
+    status, _, page = client.get(f"/release/hello/1.0.0/evidence?path={path}")
+    assert status == 404 and "not a file of the release folder" in page
+
+
+def test_unknown_plugins_and_versions_are_404_with_did_you_mean(client: Client) -> None:
+    for path, message in [
+        ("/release/helo/1.0.0", "did you mean 'hello'?"),
+        ("/release/hello/1.0.1", "did you mean '1.0.0'?"),
+        ("/release/hello/9.9.9", "released versions of hello: 1.0.0"),
+        ("/release/nobody-here/1.0.0/evidence?path=evidence/junit.xml", "nobody-here"),
+        ("/release/helo", "did you mean 'hello'?"),
+        ("/release/hello/1.0.1/history", "did you mean '1.0.0'?"),
+    ]:
+        status, _, body = client.get(path, "application/json")
+        answer = json.loads(body)
+        assert status == 404 and answer["error"] == "not found", path
+        assert message in answer["message"] + " " + answer["hint"], (path, answer)
+    status, _, page = client.get("/release/helo/1.0.0")
+    assert status == 404 and "did you mean &#39;hello&#39;?" in page
+    assert client.status("/release/hello/1.0.0/history?part=all") == 400
+
+
+def test_the_versions_of_a_plugin_link_to_their_pages(client: Client) -> None:
+    data = client.json("/release/other")
+    assert [v["version"] for v in data["versions"]] == ["2.0.0", "1.0.0"]
+    assert data["versions"][0]["url"] == "/release/other/2.0.0"
+    assert 'href="/release/other/2.0.0"' in client.get("/release/other")[2]
+
+
+def test_the_matrix_links_versions_canaries_and_held_reasons(client: Client) -> None:
+    page = client.get("/matrix")[2]
+    hello = row_html(page, "hello")
+    assert '<a href="/release/hello/1.0.0">1.0.0</a>' in hello
+    assert f'<a href="/release/hello/1.0.0">{APPROVAL_MISSING}</a>' in hello
+    other = row_html(page, "other")
+    assert '<a href="/canary/other/staging">canary 2.0.0 at 10% (step 1)</a>' in other
+    for href in {h for h in links(hello + other) if h.startswith(("/release/", "/canary/"))}:
+        assert client.get(href)[0] == 200, href
