@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import Repo
 from hostplugins import ServerProcess
+from prometheus import Exporter, Prometheus
 from test_canary_controller import (
     HEALTHY,
     SPIKE,
@@ -23,8 +26,11 @@ from test_canary_controller import (
     make_rollout,
     now,
     samples_file,
+    wait_for_data,
 )
+from test_canary_controller import serve as serve_metrics
 from test_web_console import Client
+from waiting import wait_until
 
 from pipeline.canary.analysis import PREFIX, rollout_decisions
 from pipeline.canary.controller import (
@@ -33,8 +39,9 @@ from pipeline.canary.controller import (
     Target,
     start_rollout,
     step_rollout,
+    watch_rollout,
 )
-from pipeline.canary.providers import FileProvider
+from pipeline.canary.providers import FileProvider, PrometheusProvider
 from pipeline.canary.result import RolloutResult
 from pipeline.gitrepo import GitRepo
 
@@ -178,3 +185,52 @@ def test_unknown_names_are_404_with_did_you_mean(local: LocalRollout, client: Cl
     data = client.json("/canary/hello/test")  # deployed, never rolled out
     assert data["decisions"] == [] and data["outcome"] == "no rollout recorded"
     assert "No rollout of hello in test" in client.get("/canary/hello/test")[2]
+
+
+def test_the_page_follows_a_rollout_judged_against_prometheus(
+    release_repo: Repo, tmp_path: Path, exporter: Exporter, prometheus: Prometheus
+) -> None:
+    rollout = make_rollout(release_repo, tmp_path, plugin="healthy")
+    serve_metrics(exporter, "healthy")
+    wait_for_data(prometheus, "healthy")
+    target = rollout.target(remote=None, sleep=time.sleep)
+    start_rollout(target, StartRequest("healthy", "1.1.0", "prod", now() - timedelta(seconds=5)))
+    provider = PrometheusProvider(prometheus.url, timeout=10.0, retries=0)
+    path = rollout.repo.path
+    with ServerProcess(["powerx", "serve", "--repo", str(path), "--port", "0"]) as server:
+        client = Client(server.url)
+        assert TRIGGER in live_part(client.get("/canary/healthy/prod")[2])
+        results: list[RolloutResult] = []
+
+        def run_watch() -> None:
+            results.append(
+                watch_rollout(
+                    target,
+                    "healthy",
+                    "prod",
+                    lambda _spec: provider,
+                    clock=now,
+                    interval=0.5,
+                    max_rounds=60,
+                )
+            )
+
+        watcher = threading.Thread(target=run_watch)
+        watcher.start()
+        parts: list[str] = []
+
+        def judged() -> bool:
+            parts.append(client.get("/canary/healthy/prod?part=live")[2])
+            return "judged at 10%" in parts[-1]
+
+        wait_until(judged, "the live part to show the analysis of the 10% step")
+        watcher.join(timeout=60)
+        assert results and results[0].outcome == "completed", results
+        assert any(TRIGGER in live_part(part) for part in parts)  # polled while it ran
+        final = client.get("/canary/healthy/prod?part=live")[2]
+        assert TRIGGER not in final and "completed" in final
+        data = client.json("/canary/healthy/prod")
+    step = data["decisions"][1]
+    error_ratio = step["metrics"][0]
+    assert len(error_ratio["canary"]) >= 3 and len(error_ratio["stable"]) >= 3
+    assert error_ratio["canary"][-1] == pytest.approx(0.01, rel=0.5)  # what Prometheus measured

@@ -15,13 +15,16 @@ from html import unescape
 
 import pytest
 from conftest import Repo
+from factories import bundle, digest_of, release, yaml_text
 from hostplugins import ServerProcess
 from test_approvals import key
+from test_promote import publish
 from test_web_console import Client
 from test_web_matrix import APPROVAL_MISSING, estate, row_html
 
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
+from pipeline.web.release import MAX_EVIDENCE_BYTES
 
 __all__ = ["estate"]  # the fixture, imported
 
@@ -180,3 +183,60 @@ def test_the_matrix_links_versions_canaries_and_held_reasons(client: Client) -> 
     assert '<a href="/canary/other/staging">canary 2.0.0 at 10% (step 1)</a>' in other
     for href in {h for h in links(hello + other) if h.startswith(("/release/", "/canary/"))}:
         assert client.get(href)[0] == 200, href
+
+
+def test_unsigned_refused_and_broken_releases_say_why(estate: Repo) -> None:
+    folder = "releases/hello/{}"
+    for version in ("2.0.0", "2.1.0", "2.2.0"):
+        publish(estate, version)
+    unsigned = release("hello", "2.0.0")
+    del unsigned["artifact"]["signature"]
+    unbundled = release("hello", "2.2.0")
+    unbundled["artifact"]["signature"] = "missing.sigstore.json"
+    estate.commit(
+        {
+            f"{folder.format('2.0.0')}/release.yaml": yaml_text(unsigned),
+            f"{folder.format('2.0.0')}/evidence/blob.bin": b"\0\1\2binary",
+            f"{folder.format('2.0.0')}/evidence/big.log": b"x" * (MAX_EVIDENCE_BYTES + 1),
+            f"{folder.format('2.1.0')}/hello-2.1.0.pxp.sigstore.json": bundle(
+                "hello", "2.1.0", digest=digest_of("hello", "9.9.9")
+            ),
+            f"{folder.format('2.2.0')}/release.yaml": yaml_text(unbundled),
+            "environments/prod/plugins/hello.yaml": "kind: PluginState\n",
+        },
+        "three odd releases of hello, and a broken prod state",
+    )
+    with ServerProcess(["powerx", "serve", "--repo", str(estate.path), "--port", "0"]) as server:
+        client = Client(server.url)
+        data = client.json("/release/hello/2.0.0")
+        signature = data["signature"]
+        assert not signature["present"] and not signature["valid"]
+        assert signature["refusal"] == "hello@2.0.0 names no signature bundle (artifact.signature)"
+        gates = {g["gate"]: g for g in data["gates"]}
+        assert gates["signature"]["status"] == "fail" and not data["passed"]
+        prod = data["plan"]["where"][2]
+        assert prod["version"] is None and "environments/prod/plugins/hello.yaml" in prod["error"]
+        binary = client.json("/release/hello/2.0.0/evidence?path=evidence/blob.bin")
+        assert binary["binary"] and binary["text"] is None and binary["size"] == 9
+        big = client.json("/release/hello/2.0.0/evidence?path=evidence/big.log")
+        assert big["text"] is None and "over the limit" in big["too_large"]
+        assert "Not shown" in client.get("/release/hello/2.0.0/evidence?path=evidence/big.log")[2]
+
+        refused = client.json("/release/hello/2.1.0")["signature"]
+        assert refused["present"] and not refused["valid"] and refused["refusal"]
+        assert refused["bundle_url"].endswith("path=hello-2.1.0.pxp.sigstore.json")
+        status, _, page = client.get("/release/hello/2.1.0")
+        assert status == 200
+        assert '<span class="bad">no</span>' in page
+
+        missing = client.json("/release/hello/2.2.0")
+        assert missing["gates"] == [] and "does not exist" in missing["gates_error"]
+        assert missing["signature"]["refusal"] == (
+            "the bundle releases/hello/2.2.0/missing.sigstore.json is not in the repo"
+        )
+        assert "could not be evaluated" in client.get("/release/hello/2.2.0")[2]
+        assert "unreadable" not in client.get("/release/hello/2.0.0")[2]
+        assert "environments/prod/plugins/hello.yaml" in client.get("/release/hello/2.0.0")[2]
+
+        status, _, body = client.get("/release/%2E%2E/policies/evidence?path=gates.yaml")
+        assert status == 404 and "apiVersion" not in body

@@ -184,6 +184,20 @@ def approvals_data(
                 if name.startswith(f"{env}-")
             ],
         }
+        if not row["records"] and policies.approvals.for_environment(env).required == 0:
+            rows.append(  # nothing to judge: no walk back to the commit that published it
+                {
+                    **row,
+                    "error": None,
+                    "required": 0,
+                    "satisfied": True,
+                    "summary": f"no approval needed for {env}",
+                    "counted": [],
+                    "refused": [],
+                    "problems": [],
+                }
+            )
+            continue
         try:
             judged = release_approvals(snapshot, policies, plugin, version, env, now=now)
         except InputError as error:
@@ -197,8 +211,6 @@ def approvals_data(
                 "required": verdict.required,
                 "satisfied": verdict.satisfied,
                 "summary": judged.describe(),
-                "requested_by": judged.author,
-                "requested_at": judged.requested_at.isoformat(),
                 "counted": [
                     {"approver": a.approver, "at": a.at.isoformat(), "source": a.source}
                     for a in verdict.counted
@@ -219,7 +231,15 @@ def plan_data(snapshot: Snapshot, policies: PolicySet, plugin: str, now: datetim
         try:
             loaded = snapshot.plugin_state(env, plugin)
         except InputError as error:
-            where.append({"environment": env, "version": None, "error": one_line(error)})
+            where.append(
+                {
+                    "environment": env,
+                    "version": None,
+                    "enabled": None,
+                    "canary": None,
+                    "error": one_line(error),
+                }
+            )
             continue
         state = loaded.model if loaded is not None else None
         canary = state.canary if state is not None else None
