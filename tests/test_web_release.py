@@ -7,11 +7,13 @@ asks it over HTTP on loopback.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html import unescape
+from pathlib import Path
 
 import pytest
 from conftest import Repo
@@ -240,3 +242,32 @@ def test_unsigned_refused_and_broken_releases_say_why(estate: Repo) -> None:
 
         status, _, body = client.get("/release/%2E%2E/policies/evidence?path=gates.yaml")
         assert status == 404 and "apiVersion" not in body
+
+
+def test_a_keyless_signature_names_its_identity_and_the_rule_that_trusts_it(
+    estate: Repo,
+) -> None:
+    sigstore = Path(__file__).parent / "data" / "sigstore"
+    wheel = (sigstore / "bundle_v3_github.whl").read_bytes()
+    manifest = release("rfc", "0.1.2")
+    manifest["artifact"].update(
+        sha256=hashlib.sha256(wheel).hexdigest(), size=len(wheel), signature="rfc.sigstore"
+    )
+    folder = "releases/rfc/0.1.2"
+    estate.commit(
+        {
+            "policies/signing.yaml": (Path(__file__).parent / "data/signing/signing.yaml")
+            .read_text()
+            .replace("  test:\n    require: any\n", ""),
+            f"{folder}/release.yaml": yaml_text(manifest),
+            f"{folder}/rfc.sigstore": (sigstore / "bundle_v3_github.whl.sigstore").read_bytes(),
+        },
+        "a keyless release",
+    )
+    with ServerProcess(["powerx", "serve", "--repo", str(estate.path), "--port", "0"]) as server:
+        signature = Client(server.url).json("/release/rfc/0.1.2")["signature"]
+    assert signature["valid"] and signature["mode"] == "keyless"
+    assert signature["signer"].startswith("https://github.com/trailofbits/rfc8785.py/")
+    assert signature["issuer"] == "https://token.actions.githubusercontent.com"
+    assert signature["rule"].startswith("trusted identity") and "rfc8785" in signature["rule"]
+    assert signature["accepted_in"] == ["test", "staging"]  # prod names a pattern of its own

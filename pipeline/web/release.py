@@ -29,6 +29,7 @@ from pipeline.policy.results import GateResult
 from pipeline.policy.trust_list import signer_rows
 from pipeline.promotion.audit import AuditQuery, audit_trail
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
+from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
@@ -128,6 +129,7 @@ def signature_data(
             now=now,
             source=path,
         )
+        check_release_names(verified.release, release.plugin, release.version)
     except (GateError, InputError) as refusal:
         data["refusal"] = refusal.message
         return data
