@@ -94,6 +94,7 @@ def test_the_matrix_shows_versions_canaries_and_why_a_plugin_is_held(
     assert other["cells"]["staging"]["canary"] == {"version": "2.0.0", "weight": 10, "step": 1}
     assert other["cells"]["test"] == {
         "version": "2.0.0",
+        "release": "/release/other/2.0.0",
         "enabled": True,
         "canary": None,
         "error": None,

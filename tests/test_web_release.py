@@ -183,6 +183,9 @@ def test_the_matrix_links_versions_canaries_and_held_reasons(client: Client) -> 
     assert f'<a href="/release/hello/1.0.0">{APPROVAL_MISSING}</a>' in hello
     other = row_html(page, "other")
     assert '<a href="/canary/other/staging">canary 2.0.0 at 10% (step 1)</a>' in other
+    extra = client.json("/matrix.json?q=extra-1")["plugins"][0]["cells"]["test"]
+    assert extra["version"] == "0.1.0" and extra["release"] is None  # no manifest: no link
+    assert "/release/extra-1/" not in row_html(page, "extra-1")
     for href in {h for h in links(hello + other) if h.startswith(("/release/", "/canary/"))}:
         assert client.get(href)[0] == 200, href
 
