@@ -145,8 +145,12 @@ def test_a_rolled_back_canary_shows_its_rollback_and_escaped_charts(
     assert "critical metric(s) failed: error-ratio high" in rollback["explanation"]
     assert rollback["metrics"][0]["canary"] == SPIKE["error-ratio"]
     assert rollback["permalink"] == f"/audit/{rollback['commit']}"
+    assert data["verdict"] == rollback and (rollback["decision"], rollback["score"]) == (
+        "fail",
+        "50.0",
+    )
     page = client.get("/canary/hello/prod")[2]
-    assert TRIGGER not in page and "Rolled back" in page
+    assert TRIGGER not in page and "Rolled back" in page and "Verdict: fail (score 50.0)" in page
     charts = re.findall(r"<svg .*?</svg>", page, re.S)
     assert len(charts) == 1 + 2  # the weight, and error-ratio and latency at 10%
     metric = charts[1]

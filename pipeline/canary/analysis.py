@@ -45,6 +45,8 @@ def analysis_line(verdict: Verdict, spec: RolloutSpec) -> str:
             }
         )
     data = {
+        "decision": verdict.decision,
+        "score": None if verdict.score is None else round(verdict.score, 1),
         "start": verdict.start.isoformat() if verdict.start else None,
         "end": verdict.end.isoformat() if verdict.end else None,
         "every": spec.sample_interval,
@@ -102,11 +104,17 @@ def read_decision(commit: Commit) -> RecordedDecision | None:
         weight=0
         if action == "rollback"
         else (int(weight) if weight and weight.isdigit() else None),
-        decision=trailers.get("Decision"),
-        score=trailers.get("Score"),
+        decision=trailers.get("Decision") or _text(analysis, "decision"),
+        score=trailers.get("Score") or _text(analysis, "score"),
         explanation="\n".join(kept).strip(),
         analysis=analysis,
     )
+
+
+def _text(analysis: dict[str, Any] | None, key: str) -> str | None:
+    """A field of the samples line as text (a rollback's verdict has no trailer of its own)."""
+    value = analysis.get(key) if analysis else None
+    return f"{value:.1f}" if isinstance(value, float) else (str(value) if value else None)
 
 
 def _parse(text: str) -> dict[str, Any] | None:

@@ -72,16 +72,8 @@ def metric_chart(metric: dict[str, Any], every: float, weight: int | None, versi
     name = str(metric.get("name", "?"))
     canary = [float(v) for v in metric.get("canary") or []]
     stable = [float(v) for v in metric.get("stable") or []]
-    lines = [
-        svg.Line(
-            f"canary {version}",
-            "series-canary",
-            [(i * every, v) for i, v in enumerate(canary)],
-            f"canary {version}: {metric.get('query') or name}",
-        ),
-        svg.Line("stable", "series-stable", [(i * every, v) for i, v in enumerate(stable)]),
-    ]
     length = max(len(canary), len(stable), 1) - 1
+    lines = [svg.Line("stable", "series-stable", [(i * every, v) for i, v in enumerate(stable)])]
     for label, value in threshold(metric):
         lines.append(
             svg.Line(
@@ -90,6 +82,14 @@ def metric_chart(metric: dict[str, Any], every: float, weight: int | None, versi
                 [(0, value), (length * every, value)],
             )
         )
+    lines.append(  # drawn last: on top where it equals stable
+        svg.Line(
+            f"canary {version}",
+            "series-canary",
+            [(i * every, v) for i, v in enumerate(canary)],
+            f"canary {version}: {metric.get('query') or name}",
+        )
+    )
     share = f" at {weight}%" if weight is not None else ""
     return svg.line_chart(
         lines,

@@ -142,7 +142,8 @@ def signature_data(
     )
     for row in signer_rows(policies.signing, list(policies.promotion.order)):
         if verified.mode == "key" and row.kind == "key" and row.key_id == verified.signer:
-            data["rule"] = f"trusted key {row.name or ''} ({row.key_id}) in policies/signing.yaml"
+            named = f"{row.name} ({row.key_id})" if row.name else row.key_id
+            data["rule"] = f"trusted key {named} in policies/signing.yaml"
         elif verified.mode != "key" and row.kind == "identity" and row.issuer == verified.issuer:
             rule = next(
                 (
