@@ -94,6 +94,7 @@ def test_the_matrix_shows_versions_canaries_and_why_a_plugin_is_held(
     assert other["cells"]["staging"]["canary"] == {"version": "2.0.0", "weight": 10, "step": 1}
     assert other["cells"]["test"] == {
         "version": "2.0.0",
+        "release": "/release/other/2.0.0",
         "enabled": True,
         "canary": None,
         "error": None,
@@ -111,7 +112,7 @@ def test_the_matrix_shows_versions_canaries_and_why_a_plugin_is_held(
     assert '<form method="get" action="/matrix"' in page  # works without JavaScript
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row_html(page, "hello"), re.S)
     assert len(cells) == 3 and "held" not in cells[0] + cells[2]
-    assert f'<a href="/audit?plugin=hello">{APPROVAL_MISSING}</a>' in cells[1]
+    assert f'<a href="/release/hello/1.0.0">{APPROVAL_MISSING}</a>' in cells[1]
     cells = re.findall(r"<td[^>]*>(.*?)</td>", row_html(page, "other"), re.S)
     assert "canary 2.0.0 at 10% (step 1)" in cells[1] and "(disabled)" in cells[2]
 

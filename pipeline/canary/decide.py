@@ -21,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipeline import layout
+from pipeline.canary.analysis import analysis_line
 from pipeline.canary.judge import Verdict
 from pipeline.canary.record import Target, land, trailers
 from pipeline.canary.result import RolloutResult, notify, result_of
@@ -143,7 +144,7 @@ def _decide(
         same_rollout(again, expected)
         message = compose_message(
             f"Canary {plugin} {canary.version} in {env} {verb} {weight_text(canary)}",
-            verdict.explain(),
+            f"{verdict.explain()}\n\n{analysis_line(verdict, current.spec)}",
             trailers(
                 target,
                 action,
@@ -189,7 +190,8 @@ def _complete(target: Target, current: Current, verdict: Verdict, now: datetime)
         message = compose_message(
             f"Complete the rollout of {plugin} in {env}: {stable} -> {canary.version}",
             f"{env}: {stable} -> {canary.version} for every tenant\n"
-            f"digest: {digest_text(canary.digest)}\n\n{verdict.explain()}",
+            f"digest: {digest_text(canary.digest)}\n\n{verdict.explain()}\n\n"
+            f"{analysis_line(verdict, current.spec)}",
             trailers(
                 target,
                 "rollout-complete",
@@ -271,7 +273,8 @@ def roll_back(
         operator=target.operator,
         ci_run=target.ci_run,
         details=f"Canary {canary.version} at {weight_text(canary)} removed; every tenant "
-        f"runs {current.state.version}.\n\n{verdict.explain()}",
+        f"runs {current.state.version}.\n\n{verdict.explain()}\n\n"
+        f"{analysis_line(verdict, current.spec)}",
     )
 
     def make_change(tip: Commit) -> tuple[ChangeSet, str]:

@@ -57,6 +57,9 @@ class MetricResult:
     canary_dropped: int = 0
     stable_dropped: int = 0
     """NaN/Inf samples that were left out of the means and the test."""
+    canary_samples: tuple[float, ...] = ()
+    stable_samples: tuple[float, ...] = ()
+    """The finite samples the means and the test were computed from, oldest first."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, NaN/Inf written as null."""
@@ -297,6 +300,8 @@ class RenderedMetric:
             detail=detail,
             canary_dropped=canary.dropped if canary else 0,
             stable_dropped=stable.dropped if stable else 0,
+            canary_samples=canary.values if canary else (),
+            stable_samples=stable.values if stable else (),
         )
 
 

@@ -5,17 +5,21 @@ the repo by its environment.yaml position. Each cell holds the stable version, t
 (version, weight, step) while a rollout is in progress, and whether the plugin is enabled.
 A plugin's next move (`next_promotion`) is shown in the cell it would move into, with the
 promotion planner's one-line reason when it is held (`plan_promotions`, the same rules as
-`powerx promote`, nothing written). Rows are filtered (`q`: part of the plugin's name;
-`env`: one environment's column and the plugins it runs) and paged; reasons are worked out
-only for the page's plugins, so a repo of thousands of plugins costs one page.
+`powerx promote`, nothing written). The page links each version to its release page
+(/release/<plugin>/<version>), each canary to its canary page (/canary/<plugin>/<env>),
+and each held reason to the release page of the held version. Rows are filtered (`q`:
+part of the plugin's name; `env`: one environment's column and the plugins it runs) and
+paged; reasons are worked out only for the page's plugins, so a repo of thousands of
+plugins costs one page.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
+from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.names import deployed_plugins, environment_names, plugin_names, require_environment
 from pipeline.promotion.promote import PromoteRequest, next_promotion, plan_promotions
@@ -43,17 +47,26 @@ def one_line(error: InputError) -> str:
 
 
 def cell(snapshot: Snapshot, env: str, plugin: str) -> Data:
-    """What `env` runs of `plugin`: stable version, canary, enabled (or the file's error)."""
+    """What `env` runs of `plugin`: stable version (with its release page when it has a
+    manifest), canary, enabled (or the file's error)."""
     try:
         loaded = snapshot.plugin_state(env, plugin)
     except InputError as error:
-        return {"version": None, "enabled": None, "canary": None, "error": one_line(error)}
+        return {
+            "version": None,
+            "release": None,
+            "enabled": None,
+            "canary": None,
+            "error": one_line(error),
+        }
     if loaded is None:
-        return {"version": None, "enabled": None, "canary": None, "error": None}
+        return {"version": None, "release": None, "enabled": None, "canary": None, "error": None}
     state = loaded.model
     canary = state.canary
+    released = snapshot.git.file_id(snapshot.commit, layout.release_path(plugin, state.version))
     return {
         "version": state.version,
+        "release": f"/release/{quote(plugin)}/{quote(state.version)}" if released else None,
         "enabled": state.enabled,
         "canary": (
             {"version": canary.version, "weight": canary.weight, "step": canary.step}
