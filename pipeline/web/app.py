@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.web import audit, matrix
+from pipeline.web import audit, imports, local, matrix
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
 HERE = Path(__file__).parent
@@ -53,7 +53,12 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 
-VIEWS: list[View] = [*matrix.VIEWS, *audit.VIEWS]
+VIEWS: list[View] = [
+    *matrix.VIEWS,
+    *audit.VIEWS,
+    *local.VIEWS,
+    *imports.VIEWS,
+]
 """Every view the console serves, in the order the index lists them."""
 
 log = logging.getLogger(__name__)
