@@ -123,6 +123,7 @@ def test_a_running_host_stops_and_starts_the_plugin(store: Path) -> None:
                         "--plugin-store", str(store)])  # fmt: skip
         assert disabled.returncode == 0, disabled.stderr
         wait_until(lambda: host.state("acme", PLUGIN) == "disabled", "acme's tiny disabled")
+        host.wait_for(f"acme/{PLUGIN}: disabled for this tenant, not running")
         wait_until(
             lambda: {p.tenant for p in plugin_processes(store, PLUGIN)} == {"dev"},
             "acme's instance stopped",

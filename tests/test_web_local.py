@@ -278,3 +278,89 @@ def test_enable_and_disable_preview_then_switch(release_repo: Repo, tmp_path: Pa
     no_store = Source(source.git, source.head, None)
     with pytest.raises(InputError, match="no plugin store"):
         actions["disable"].apply(no_store, params, "ada")
+
+
+class StatusServer:
+    """A stand-in for a host's status endpoint answering `body` with `status` (real HTTP)."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_stale_broken_or_silent_hosts_are_said_so(tmp_path: Path) -> None:
+    import os
+    import socket
+    import subprocess
+
+    info = tmp_path / "host" / "host.json"
+    info.parent.mkdir(parents=True)
+    assert local.host_status(tmp_path)["running"] is False  # no file: no host
+    info.write_text("{not json")
+    broken = local.host_status(tmp_path)
+    assert broken["running"] is False and "not valid" in broken["error"]
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    info.write_text(json.dumps({"pid": gone.pid, "url": "http://127.0.0.1:1", "tenants": []}))
+    assert local.host_status(tmp_path) == {
+        "running": False,
+        "url": None,
+        "tenants": [],
+        "plugins": [],
+        "error": None,
+    }
+
+    with socket.socket() as sock:  # a port nothing listens on any more
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    silent = {"pid": os.getpid(), "url": f"http://127.0.0.1:{port}", "tenants": ["dev"]}
+    info.write_text(json.dumps(silent))
+    found = local.host_status(tmp_path)
+    assert found["running"] and "did not answer its status" in found["error"]
+
+    for status, body, problem in (
+        (500, b"{}", "HTTP 500"),
+        (200, b'{"plugins": 3}', "lists no plugins"),
+        (200, b"x" * (local.MAX_STATUS_BYTES + 10), "larger than"),
+    ):
+        server = StatusServer(status, body)
+        try:
+            info.write_text(json.dumps({**silent, "url": server.url}))
+            assert problem in local.host_status(tmp_path)["error"]
+        finally:
+            server.close()
+
+
+def test_a_broken_tenant_file_shows_in_its_row(release_repo: Repo, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    TenantStore(store).ensure("dev")
+    TenantStore(store).ensure("ops")
+    (store / "tenants" / "ops" / "tenant.yaml").write_text("kind: Tenant\nname: [\n")
+    data = local.local_data(source_of(release_repo, store), Params({}))
+    rows = {t["name"]: t for t in data["tenants"]}
+    assert rows["dev"]["error"] is None and rows["dev"]["plugins"] == []
+    assert "tenant.yaml" in rows["ops"]["error"]
+    with pytest.raises(InputError) as caught:
+        local.local_plugin_data(
+            source_of(release_repo, store), Params({"tenant": "ops", "plugin": "tiny"})
+        )
+    assert "tenant.yaml" in str(caught.value.location)

@@ -163,7 +163,7 @@ class Host:
             return detail
         if old is not None:
             await old.close()  # a closed slot restarts nothing: a new one waits for enable
-            self.say(f"  {tenant}/{plugin}: disabled, stopped")
+        self.say(f"  {tenant}/{plugin}: disabled for this tenant, not running")
         self.slots.pop((tenant, plugin), None)
         slot = self.slot(tenant, plugin)
         slot.state, slot.detail = "disabled", detail

@@ -87,17 +87,20 @@ def fetch_status(url: str) -> list[dict[str, Any]]:
     """The plugins a running host reports at `url`/_powerx/status (bounded, short timeout)."""
     import httpx
 
-    with (
-        httpx.Client(trust_env=False, timeout=STATUS_TIMEOUT) as client,
-        client.stream("GET", f"{url}/_powerx/status") as answer,
-    ):
-        if answer.status_code != 200:
-            raise ValueError(f"HTTP {answer.status_code}")
-        body = b""
-        for chunk in answer.iter_bytes():
-            body += chunk
-            if len(body) > MAX_STATUS_BYTES:
-                raise ValueError(f"the status is larger than {MAX_STATUS_BYTES} bytes")
+    try:
+        with (
+            httpx.Client(trust_env=False, timeout=STATUS_TIMEOUT) as client,
+            client.stream("GET", f"{url}/_powerx/status") as answer,
+        ):
+            if answer.status_code != 200:
+                raise ValueError(f"HTTP {answer.status_code}")
+            body = b""
+            for chunk in answer.iter_bytes():
+                body += chunk
+                if len(body) > MAX_STATUS_BYTES:
+                    raise ValueError(f"the status is larger than {MAX_STATUS_BYTES} bytes")
+    except httpx.HTTPError as error:
+        raise ValueError(f"{type(error).__name__}: {error}") from None
     data = json.loads(body)
     plugins = data.get("plugins") if isinstance(data, dict) else None
     if not isinstance(plugins, list):
@@ -314,12 +317,12 @@ def instance_log(store: Path, tenant: str, plugin: str) -> Data | None:
     folder = store / LOGS_DIR / tenant / plugin
     try:
         logs = [p for p in folder.iterdir() if p.suffix == ".log" and p.is_file()]
-    except OSError:
+        if not logs:
+            return None
+        newest = max(logs, key=lambda p: p.stat().st_mtime)
+        raw, cut = tail(newest, MAX_LOG_BYTES)
+    except OSError:  # none yet, or removed while read (a prune, a new run)
         return None
-    if not logs:
-        return None
-    newest = max(logs, key=lambda p: p.stat().st_mtime)
-    raw, cut = tail(newest, MAX_LOG_BYTES)
     return {
         "path": str(newest),
         "text": raw.decode("utf-8", errors="replace"),
