@@ -36,7 +36,9 @@ def store(tmp_path: Path) -> Path:
     folder = write_plugin(tmp_path, PLUGIN, greeting="Hello")
     store = tmp_path / "store"
     install(folder, store, "dev", "--grant-declared")
-    install(folder, store, "acme", "--grant-declared")
+    granted = run(["powerx", "plugin", "grant", PLUGIN, "tenant-data:read", "--tenant", "acme",
+                   "--plugin-store", str(store)])  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
     return store
 
 
