@@ -26,6 +26,7 @@ from pipeline.gitrepo import GitRepo
 from pipeline.host.enablement import EnableRequest, set_enabled
 from pipeline.host.tenants import TenantStore
 from pipeline.web import local, local_actions
+from pipeline.web.app import Console
 from pipeline.web.views import LOCAL_SCOPE, NotFoundError, Params, Source
 
 PLUGIN = "tiny"
@@ -189,6 +190,8 @@ def test_a_store_that_does_not_exist_says_how_to_fill_it(
     source = Source(GitRepo(release_repo.path), GitRepo(release_repo.path).resolve("HEAD"))
     data = local.local_data(source, Params({}))
     assert data["store"] is None and "powerx serve --plugin-store DIR" in data["hint"]
+    page = bytes(Console(release_repo.path).page("local.html", data).body).decode()
+    assert '<p id="no-store">no plugin store was given to the console.</p>' in page
     with pytest.raises(NotFoundError, match="no plugin store"):
         local.local_plugin_data(source, Params({"tenant": "dev", "plugin": "tiny"}))
 
@@ -359,6 +362,8 @@ def test_a_broken_tenant_file_shows_in_its_row(release_repo: Repo, tmp_path: Pat
     rows = {t["name"]: t for t in data["tenants"]}
     assert rows["dev"]["error"] is None and rows["dev"]["plugins"] == []
     assert "tenant.yaml" in rows["ops"]["error"]
+    page = bytes(Console(release_repo.path, store).page("local.html", data).body).decode()
+    assert '<p class="held">unreadable: ' in page and "No host running" in page
     with pytest.raises(InputError) as caught:
         local.local_plugin_data(
             source_of(release_repo, store), Params({"tenant": "ops", "plugin": "tiny"})

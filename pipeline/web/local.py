@@ -213,7 +213,10 @@ def local_data(source: Source, params: Params) -> Data:
     for name, settings in tenant_settings(store):
         if isinstance(settings, InputError):
             where = f"{settings.location}: " if settings.location else ""
-            tenants.append({"name": name, "error": f"{where}{settings.message}", "plugins": []})
+            error = f"{where}{settings.message}"
+            tenants.append(
+                {"name": name, "title": name, "error": error, "served": False, "plugins": []}
+            )
             continue
         rows = [plugin_row(name, settings, p, host) for p in plugins.values()]
         served = host["running"] and name in host["tenants"]
