@@ -1,4 +1,5 @@
-"""`powerx host` and `powerx plugin install|grant|revoke|secret`: the local PowerX host."""
+"""`powerx host` and `powerx plugin install|grant|revoke|secret|enable|disable`: the local
+PowerX host (`enable`/`disable` with `--env` are a site's switch: `pipeline.cli.agent`)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,24 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
-from pipeline.cli.options import format_option, listen_options, local_store_option
+from pipeline.cli.options import (
+    PLUGIN_STORE_ENV,
+    branch_option,
+    format_option,
+    listen_options,
+    local_store_default,
+    local_store_option,
+    operator_option,
+    plugin_store_option,
+    push_option,
+    repo_option,
+)
 from pipeline.cli.vocabulary import Command, emit
 from pipeline.models.plugin import PERMISSIONS
 
-__all__ = ["grant", "host", "install", "revoke", "secret"]
+__all__ = ["disable", "enable", "grant", "host", "install", "revoke", "secret"]
 
 RENAMED = {"--store": "--plugin-store"}
 """The issue's spelling `--store` is understood (the vocabulary's is --plugin-store)."""
@@ -189,3 +202,113 @@ def secret(plugin: str, name: str, store_dir: Path, tenant: str, output_format: 
     text = f"set secret {name} of {plugin} for tenant {tenant} ({len(value)} characters)\n"
     emit(output_format, data, text)
     return 0
+
+
+SITE_ONLY = {
+    "repo_dir": "--repo",
+    "branch": "--branch",
+    "remote": "--push",
+    "operator": "--operator",
+    "reason": "--reason",
+}
+"""The options of the site's switch (--env), which a local tenant's switch does not take."""
+
+
+def _enable_command(enabled: bool) -> Any:
+    verb = "enable" if enabled else "disable"
+
+    @click.command(verb, cls=Command, renamed=RENAMED)
+    @click.argument("name")
+    @click.option(
+        "--tenant",
+        help="A tenant of the local host: switch NAME in its tenant.yaml [default: dev].",
+    )
+    @click.option(
+        "--env",
+        "environment",
+        help="An environment of a site's release repo: commit the switch there instead.",
+    )
+    @plugin_store_option(
+        f"The local host's plugin store [default: $XDG_STATE_HOME/powerx/store]; with --env "
+        f"(enable only, required) a store synced from the environment, where the version "
+        f"passed its health check [${PLUGIN_STORE_ENV}].",
+        required=False,
+    )
+    @repo_option("With --env: the site's release repo.")
+    @branch_option("With --env: the branch to commit on.")
+    @push_option("With --env: push to this remote (default origin), rebasing if needed.")
+    @operator_option
+    @click.option("--reason", help="With --env: why, recorded in the commit.")
+    @format_option()
+    @click.pass_context
+    def command(
+        ctx: click.Context,
+        /,
+        name: str,
+        tenant: str | None,
+        environment: str | None,
+        store_dir: Path | None,
+        output_format: str,
+        **site: Any,
+    ) -> int:
+        if environment is not None:
+            if tenant is not None:
+                raise click.UsageError("give --env (a site) or --tenant (the local host), not both")
+            if enabled and store_dir is None:
+                raise click.UsageError(
+                    "--env needs --plugin-store: a store synced from the environment, "
+                    "where the version passed its health check"
+                )
+            from pipeline.cli.agent import _switch
+
+            store = store_dir if enabled else None
+            return _switch(
+                enabled, name, environment, output_format=output_format, store_dir=store, **site
+            )
+        given = [
+            option
+            for key, option in SITE_ONLY.items()
+            if ctx.get_parameter_source(key) not in (ParameterSource.DEFAULT, None)
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only go with --env (a site's switch)")
+        return _switch_local(
+            enabled, name, tenant or "dev", store_dir or local_store_default(), output_format
+        )
+
+    command.help = (
+        f"{verb.capitalize()} plugin NAME for a tenant of the local host, or in an environment."
+        "\n\nWith --tenant (or neither): the tenant's tenant.yaml; a running host "
+        + ("starts it again." if enabled else "stops it.")
+        + " With --env: one commit in the site's release repo"
+        + (", once its health check passed." if enabled else "; hosts keep it installed.")
+    )
+    return command
+
+
+def _switch_local(enabled: bool, plugin: str, tenant: str, store: Path, output_format: str) -> int:
+    from pipeline.host.enablement import EnableRequest, set_enabled
+
+    result = set_enabled(EnableRequest(store, tenant, plugin, enabled))
+    word = "enabled" if enabled else "disabled"
+    if result.changed:
+        follows = "starts it" if enabled else "stops it"
+        text = (
+            f"{word} {plugin} for tenant {tenant} in {store}\n"
+            f"  a running host {follows} by itself\n"
+        )
+    else:
+        text = f"{plugin} is already {word} for tenant {tenant}: no change\n"
+    data = {
+        "plugin": plugin,
+        "tenant": tenant,
+        "store": str(store),
+        "enabled": result.enabled,
+        "changed": result.changed,
+    }
+    emit(output_format, data, text)
+    return 0
+
+
+enable = _enable_command(True)
+disable = _enable_command(False)

@@ -8,12 +8,12 @@ from pipeline.cli.lazy import Lazy, LazyGroup
 
 COMMANDS = {
     "disable": Lazy(
-        "pipeline.cli.agent:disable",
-        "Disable plugin NAME in an environment: hosts keep it installed but inactive.",
+        "pipeline.cli.host:disable",
+        "Disable plugin NAME for a tenant of the local host, or in an environment.",
     ),
     "enable": Lazy(
-        "pipeline.cli.agent:enable",
-        "Enable plugin NAME in an environment, once its health check passed: one commit.",
+        "pipeline.cli.host:enable",
+        "Enable plugin NAME for a tenant of the local host, or in an environment.",
     ),
     "grant": Lazy(
         "pipeline.cli.host:grant",

@@ -3,10 +3,12 @@
 For every tenant it serves and every plugin active in the store with a `serve` block, the
 host starts an instance (see `instance`), supervises it (`supervisor.Slot`), and answers
 HTTP (`app`): the reverse proxy `/t/<tenant>/p/<plugin>/...`, the host API `/v1/...` and its
-own status. Plugins whose declared permissions the tenant has not granted are not started.
+own status. Plugins whose declared permissions the tenant has not granted are not started,
+nor those the tenant disabled (`disabled:` in tenant.yaml, `pipeline.host.enablement`).
 A running host follows its store: when an active link changes (an install or a sync from
-another process), it swaps the new version in; when a tenant.yaml changes, it tries the
-plugins it refused for want of a grant again (`follow`).
+another process), it swaps the new version in; when a tenant.yaml changes, it stops what
+the tenant disabled and tries the plugins it refused for want of a grant, or that were
+disabled, again (`follow`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 
 from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError, PowerXError
+from pipeline.host.enablement import enable_command
 from pipeline.host.instance import Instance, StartError, Version
 from pipeline.host.permissions import UsageRecorder, grant_command
 from pipeline.host.sources import read_version
@@ -42,6 +45,14 @@ def missing_grants(version: Version, tenants: TenantStore, tenant: str, store: P
     return (
         f"{version.plugin} declares {names}, which tenant {tenant!r} has not granted; "
         f"grant it with: {commands}"
+    )
+
+
+def disabled_detail(plugin: str, tenant: str, store: Path) -> str:
+    """Why a disabled plugin does not run, with the command that enables it."""
+    return (
+        f"{plugin} is disabled for tenant {tenant!r}; enable it with: "
+        f"{enable_command(plugin, tenant, store)}"
     )
 
 
@@ -127,9 +138,13 @@ class Host:
     async def deploy(self, tenant: str, version: Version, *, run: str | None = None) -> Instance:
         """Start `version` beside the live one and swap it in once healthy.
 
-        Raises StartError when the tenant did not grant what it declares, or when it does
-        not come up; the live instance (if any) then keeps serving.
+        Raises StartError when the tenant disabled the plugin (its instance is stopped),
+        did not grant what it declares, or when it does not come up; the live instance (if
+        any) then keeps serving.
         """
+        if not self.tenant_store.load(tenant).enabled(version.plugin):
+            detail = await self.disable(tenant, version.plugin)
+            raise StartError("disabled", detail)
         slot = self.slot(tenant, version.plugin)
         refusal = missing_grants(version, self.tenant_store, tenant, self.store.root)
         if refusal is not None:
@@ -139,6 +154,20 @@ class Host:
         candidate = await self.launch(version, tenant, run=run)
         await slot.swap(candidate)
         return candidate
+
+    async def disable(self, tenant: str, plugin: str) -> str:
+        """Stop the plugin's instance for `tenant` (if any) and mark its slot disabled."""
+        detail = disabled_detail(plugin, tenant, self.store.root)
+        old = self.slots.get((tenant, plugin))
+        if old is not None and old.state == "disabled":
+            return detail
+        if old is not None:
+            await old.close()  # a closed slot restarts nothing: a new one waits for enable
+        self.say(f"  {tenant}/{plugin}: disabled for this tenant, not running")
+        self.slots.pop((tenant, plugin), None)
+        slot = self.slot(tenant, plugin)
+        slot.state, slot.detail = "disabled", detail
+        return detail
 
     # -- the store ---------------------------------------------------------------------
 
@@ -177,6 +206,8 @@ class Host:
         try:
             await self.deploy(tenant, version)
         except StartError as error:
+            if error.step == "disabled":
+                return
             slot = self.slot(tenant, version.plugin)
             live = slot.serving
             if live is not None:  # the old version goes on serving: say so, not "failed"
@@ -205,11 +236,11 @@ class Host:
         }
         gone = [name for name in self.versions if name not in now]
         self.versions = now
-        # a plugin refused for want of a grant is tried again (tenant.yaml may grant it now)
+        # tenant.yaml may have disabled a plugin, enabled it again or granted what it lacked
         retry = [
             self._start_one(tenant, now[plugin])
             for (tenant, plugin), slot in list(self.slots.items())
-            if slot.state == "refused" and plugin in now and plugin not in changed
+            if plugin in now and plugin not in changed and self._to_retry(tenant, plugin, slot)
         ]
         await asyncio.gather(self._start_all(changed), *retry)
         for name in gone:
@@ -218,6 +249,15 @@ class Host:
                 if slot is not None:
                     await slot.close()
                     self.say(f"  {tenant}/{name}: no longer active, stopped")
+
+    def _to_retry(self, tenant: str, plugin: str, slot: Slot) -> bool:
+        """Whether a slot must be looked at again after a tenant.yaml change."""
+        if slot.state in ("refused", "disabled"):
+            return True
+        try:
+            return not self.tenant_store.load(tenant).enabled(plugin)
+        except PowerXError:
+            return False  # a broken tenant.yaml: the running instance goes on
 
     async def follow(self, stop: asyncio.Event) -> None:
         """Refresh whenever the store's active links or a tenant.yaml change, until `stop`."""

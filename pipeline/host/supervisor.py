@@ -20,7 +20,7 @@ from typing import Literal
 
 from pipeline.host.instance import Instance, StartError, Version, log_tail
 
-SlotState = Literal["starting", "running", "restarting", "failed", "refused", "stopped"]
+SlotState = Literal["starting", "running", "restarting", "failed", "refused", "disabled", "stopped"]
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0

@@ -1,18 +1,21 @@
 """The local host's tenants in a plugin store: settings and grants, data, secrets.
 
 Each tenant is a folder `<store>/tenants/<tenant>/` (layout: `pipeline.models.host`). Its
-`tenant.yaml` is edited by `powerx plugin grant|revoke` (comments and order kept, written
-atomically) and may be edited by hand; the host reads it again whenever it changes. A
-plugin's data and secrets live under the tenant, one namespace per plugin, so one plugin's
-token never reaches another plugin's data or another tenant's.
+`tenant.yaml` is edited by `powerx plugin grant|revoke` and `powerx plugin enable|disable
+--tenant` (comments and order kept, written atomically) and may be edited by hand; the
+host reads it again whenever it changes. A plugin's data and secrets live under the
+tenant, one namespace per plugin, so one plugin's token never reaches another plugin's
+data or another tenant's.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pipeline.errors import FileSystemError, InputError, Location
 from pipeline.fsutil import atomic_write, fs_errors, make_dirs
@@ -150,19 +153,49 @@ class TenantStore:
             after = [p for p in before if p not in permissions]
         if after == before:
             return GrantChange(tenant, plugin, tuple(after), False, created, path)
+
+        def edit(tree: Any) -> None:
+            if tree.get("grants") is None:
+                tree["grants"] = {}
+            if after:
+                tree["grants"][plugin] = after
+            else:
+                del tree["grants"][plugin]
+
+        self._edit(tenant, edit)
+        return GrantChange(tenant, plugin, tuple(after), True, created, path)
+
+    def set_disabled(self, tenant: str, plugin: str, disabled: bool) -> bool:
+        """Put `plugin` on (or take it off) the tenant's `disabled` list; whether it changed.
+
+        One atomic write that keeps the file's comments and order; the tenant must exist.
+        """
+        current = self.load(tenant)
+        if (plugin in current.disabled) == disabled:
+            return False
+
+        def edit(tree: Any) -> None:
+            names = [str(name) for name in tree.get("disabled") or [] if name != plugin]
+            if disabled:
+                names.append(plugin)
+            if names:
+                tree["disabled"] = sorted(names)
+            elif "disabled" in tree:
+                del tree["disabled"]
+
+        self._edit(tenant, edit)
+        return True
+
+    def _edit(self, tenant: str, edit: Callable[[Any], None]) -> None:
+        """Apply `edit` to the parsed tenant.yaml (comments kept) and write it atomically,
+        once the result still validates."""
+        path = self.settings_path(tenant)
         raw = self._read_settings(path) or b""
-        doc = parse_yaml(raw, str(path))
-        tree = doc.tree
-        if tree.get("grants") is None:
-            tree["grants"] = {}
-        if after:
-            tree["grants"][plugin] = after
-        else:
-            del tree["grants"][plugin]
+        tree = parse_yaml(raw, str(path)).tree
+        edit(tree)
         content = dump_yaml(tree).encode()
         parse_document(content, str(path), TenantSettings)  # still valid before it is written
         atomic_write(path, content)
-        return GrantChange(tenant, plugin, tuple(after), True, created, path)
 
     # -- data and secrets --------------------------------------------------------------
 

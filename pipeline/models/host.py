@@ -41,6 +41,11 @@ class TenantSettings(Document):
         default_factory=dict,
         description="plugin -> the permissions this tenant granted it (the host API enforces them)",
     )
+    disabled: list[Name] = Field(
+        default_factory=list,
+        description="plugins installed for this tenant that the host does not run "
+        "(`powerx plugin disable --tenant`); enabling one removes it from the list",
+    )
 
     @property
     def title(self) -> str:
@@ -50,6 +55,10 @@ class TenantSettings(Document):
     def granted(self, plugin: str) -> frozenset[str]:
         """The permissions granted to `plugin`."""
         return frozenset(self.grants.get(plugin, ()))
+
+    def enabled(self, plugin: str) -> bool:
+        """Whether the host runs `plugin` for this tenant (not in `disabled`)."""
+        return plugin not in self.disabled
 
 
 class ObservedCall(Strict):

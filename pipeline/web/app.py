@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.web import audit, canary, matrix, release
+from pipeline.web import audit, canary, imports, local, matrix, release
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
 HERE = Path(__file__).parent
@@ -53,7 +53,14 @@ SECURITY_HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 
-VIEWS: list[View] = [*matrix.VIEWS, *audit.VIEWS, *release.VIEWS, *canary.VIEWS]
+VIEWS: list[View] = [
+    *matrix.VIEWS,
+    *release.VIEWS,
+    *canary.VIEWS,
+    *audit.VIEWS,
+    *local.VIEWS,
+    *imports.VIEWS,
+]
 """Every view the console serves, in the order the index lists them."""
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,222 @@
+"""The offline imports view: every `powerx plugin import --offline` the site repo records.
+
+An import lands as ONE commit with `PowerX-Action: import` (`pipeline.bundle.import_commit`):
+the environment, the `plugin@version`s it deploys, the bundle's digest and sequence, the
+source commit, the operator, and any override (an older or expired bundle). When the agent
+had to roll a plugin back after a failed health check, a rollback commit follows whose
+reason names the bundle (`... after offline import <digest>`). `imports/<env>.yaml` keeps
+the newest import per environment (the anti-rollback floor). This view reads those, through
+the audit trail (`pipeline.promotion.audit`), newest first.
+
+`/imports/{id}` (a commit id) adds each imported release's signer, verified again against
+the site's signing policy at the import commit, and the signers that policy trusts for
+bundles. A refused import writes nothing (every check runs before the first write): it
+reaches the importer's terminal and the import webhooks, not the repo, so it is not here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from pipeline.errors import GateError, InputError
+from pipeline.gitrepo import read_trailers
+from pipeline.promotion.audit import AuditEntry, AuditQuery, audit_trail
+from pipeline.web.views import Data, NotFoundError, Params, Source, View
+
+MAX_SCANNED = 20_000
+"""Audit entries looked at, newest first, before the list stops (and says so)."""
+MAX_IMPORTS = 500
+_COMMIT = re.compile(r"[0-9a-f]{7,40}")
+NOT_RECORDED = (
+    "a refused import writes nothing to the repo or the store (every check runs before the "
+    "first write): it is reported on the importer's terminal and to the import webhooks "
+    "($POWERX_WEBHOOKS), so only imports that landed are listed"
+)
+
+
+def rolled_back_bundle(entry: AuditEntry) -> str | None:
+    """The bundle digest prefix a rollback commit names ('... after offline import X: ...')."""
+    if entry.action != "rollback":
+        return None
+    found = re.search(r"after offline import ([0-9a-f]{12})", entry.details.get("Reason", ""))
+    return found.group(1) if found else None
+
+
+def scan(source: Source) -> Iterator[tuple[AuditEntry, list[AuditEntry]]]:
+    """(import entry, the rollback entries that name its bundle), newest first.
+
+    Stops after MAX_SCANNED entries of the trail (the caller says so when it happened).
+    """
+    rollbacks: dict[str, list[AuditEntry]] = {}
+    for count, entry in enumerate(audit_trail(source.git, source.head, AuditQuery())):
+        if count >= MAX_SCANNED:
+            return
+        bundle = rolled_back_bundle(entry)
+        if bundle is not None:
+            rollbacks.setdefault(bundle, []).append(entry)
+        elif entry.action == "import":
+            digest = entry.details.get("Bundle-Digest", "")
+            yield entry, rollbacks.get(digest[:12], [])
+
+
+def import_row(entry: AuditEntry, rollbacks: list[AuditEntry]) -> Data:
+    """One import: its bundle, what it deployed, and what was rolled back and why."""
+    details = entry.details
+    versions = [v.strip() for v in (entry.version or "").split(",") if v.strip()]
+    sequence = details.get("Sequence", "")
+    overrides = [o.strip() for o in details.get("Override", "").split(";") if o.strip()]
+    undone = [
+        {
+            "commit": r.commit,
+            "plugin": r.plugin,
+            "version": r.version,
+            "reason": r.details.get("Reason", ""),
+            "audit": f"/audit/{r.commit}",
+        }
+        for r in rollbacks
+    ]
+    return {
+        "id": entry.commit,
+        "url": f"/imports/{entry.commit}",
+        "audit": f"/audit/{entry.commit}",
+        "time": entry.time.isoformat(),
+        "environment": entry.environment,
+        "operator": entry.operator,
+        "summary": entry.summary,
+        "bundle": details.get("Bundle-Digest"),
+        "sequence": int(sequence) if sequence.isdigit() else None,
+        "sourceCommit": details.get("Source-Commit"),
+        "overrides": overrides,
+        "deployed": versions,
+        "rolledBack": undone,
+        "result": "rolled back" if undone else "imported",
+    }
+
+
+def imports_data(source: Source, params: Params) -> Data:
+    """Every import the site repo records, newest first."""
+    rows = []
+    found = scan(source)
+    for entry, rollbacks in found:
+        rows.append(import_row(entry, rollbacks))
+        if len(rows) == MAX_IMPORTS:
+            break
+    return {
+        "head": source.head.id,
+        "imports": rows,
+        "limit": MAX_IMPORTS,
+        "scanned": MAX_SCANNED,
+        "refusals": NOT_RECORDED,
+    }
+
+
+def import_data(source: Source, params: Params) -> Data:
+    """One import (by commit id): its row, the releases' signers and the bundle's."""
+    wanted = (params.text("id") or "").lower()
+    if not _COMMIT.fullmatch(wanted):
+        raise NotFoundError(
+            f"{wanted!r} is not a commit id", hint="open an import from the list at /imports"
+        )
+    for entry, rollbacks in scan(source):
+        if entry.commit.startswith(wanted):
+            row = import_row(entry, rollbacks)
+            when = entry.time
+            row["message"] = message_body(source, entry.commit)
+            row["releases"] = [
+                release_signer(source, entry.commit, ref, entry.environment, when)
+                for ref in row["deployed"]
+            ]
+            row["bundleSigners"] = bundle_signers(source, entry.commit)
+            return {"import": row, "refusals": NOT_RECORDED}
+    raise NotFoundError(
+        f"no offline import is recorded at commit {wanted}",
+        hint="open an import from the list at /imports (a refused import is not recorded)",
+    )
+
+
+def message_body(source: Source, commit: str) -> str:
+    """The import commit's message without its subject and trailers."""
+    message = source.git.resolve(commit).message.strip()
+    paragraphs = message.split("\n\n")[1:]
+    if paragraphs and read_trailers(paragraphs[-1]):
+        paragraphs = paragraphs[:-1]
+    return "\n\n".join(paragraphs)
+
+
+def release_signer(
+    source: Source, commit: str, ref: str, environment: str | None, when: datetime
+) -> Data:
+    """Who signed release `ref` (plugin@version), verified under the site's policy then."""
+    from pipeline import layout
+    from pipeline.signing.trust import TrustInputs
+    from pipeline.signing.verify import verify_bundle
+    from pipeline.snapshot import Snapshot
+
+    plugin, _, version = ref.partition("@")
+    row: Data = {"release": ref, "signer": None, "mode": None, "issuer": None, "error": None}
+    snapshot = Snapshot(source.git, source.git.resolve(commit))
+    try:
+        loaded = snapshot.release(plugin, version)
+        if loaded is None:
+            return {**row, "error": f"{layout.release_path(plugin, version)} is not in the repo"}
+        release = loaded.model
+        if release.artifact.signature is None:
+            return {**row, "error": "the release names no signature bundle"}
+        path = layout.evidence_path(
+            layout.release_dir(plugin, version),
+            release.artifact.signature,
+            manifest=loaded.locate("artifact", "signature"),
+        )
+        raw = snapshot.read(path, max_bytes=1024 * 1024)
+        if raw is None:
+            return {**row, "error": f"{path} is not in the repo"}
+        verification = verify_bundle(
+            raw,
+            digest=release.artifact.sha256,
+            trust=TrustInputs(policy=snapshot.policies().signing),
+            environment=environment,
+            now=when,
+        )
+    except (GateError, InputError) as error:
+        return {**row, "error": error.message}
+    return {
+        **row,
+        "signer": verification.signer,
+        "mode": verification.mode,
+        "issuer": verification.issuer,
+    }
+
+
+def bundle_signers(source: Source, commit: str) -> Data:
+    """The signers the site's policy trusted for bundles at the import commit.
+
+    The import checked the bundle's signature against exactly these; which one signed is
+    not written into the commit.
+    """
+    from pipeline.snapshot import Snapshot
+
+    try:
+        policy = Snapshot(source.git, source.git.resolve(commit)).policies().signing
+    except InputError as error:
+        return {"trusted": [], "error": error.message}
+    rules = policy.bundles
+    if rules is None:
+        return {"trusted": [], "error": "the signing policy trusted no bundle signer"}
+    keys = [
+        f"key {key.name or '(unnamed)'} ({key.id[:16]})"
+        for key in policy.keys
+        if rules.accepts_key(key.id)
+    ]
+    identities = [
+        f"keyless {rule.subject or rule.subject_pattern} ({rule.issuer})"
+        for rule in (rules.identities or [] if rules.require in ("any", "keyless") else [])
+    ]
+    return {"trusted": keys + identities, "error": None}
+
+
+VIEWS = [
+    View("imports", "/imports", imports_data, "imports.html", "Offline imports"),
+    View("import", "/imports/{id}", import_data, "import.html", "Offline import", listed=False),
+]
