@@ -26,7 +26,7 @@ from test_web_matrix import APPROVAL_MISSING, estate, row_html
 
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.signed_approvals import ApproveRequest, record_approval
-from pipeline.web.release import MAX_EVIDENCE_BYTES
+from pipeline.web.evidence import MAX_EVIDENCE_BYTES
 
 __all__ = ["estate"]  # the fixture, imported
 

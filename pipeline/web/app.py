@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.web import audit, canary, imports, local, matrix, release
+from pipeline.web import audit, canary, evidence, imports, local, matrix, release
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
 HERE = Path(__file__).parent
@@ -56,6 +56,7 @@ SECURITY_HEADERS = {
 VIEWS: list[View] = [
     *matrix.VIEWS,
     *release.VIEWS,
+    *evidence.VIEWS,
     *canary.VIEWS,
     *audit.VIEWS,
     *local.VIEWS,

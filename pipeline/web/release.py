@@ -8,18 +8,17 @@ where it moves next, the rollback playbook and the contacts. The promotion histo
 separate, bounded part (`/release/{plugin}/{version}/history`, loaded after the page), so
 the page costs what the release holds, not the repo's history. `/release/{plugin}` lists
 the versions; `/release/{plugin}/{version}/evidence?path=...` shows one file of the
-release's folder, and nothing outside it.
+release's folder, and nothing outside it (pipeline/web/evidence.py).
 """
 
 from __future__ import annotations
 
-import posixpath
 from datetime import UTC, datetime
 from itertools import islice
 from urllib.parse import quote, urlencode
 
 from pipeline import layout
-from pipeline.errors import GateError, InputError, Location
+from pipeline.errors import GateError, InputError
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.names import require_plugin, require_release
@@ -36,14 +35,12 @@ from pipeline.snapshot import Loaded, Snapshot
 from pipeline.web.audit import entry_data
 from pipeline.web.canary import not_found
 from pipeline.web.matrix import environments, next_move, one_line
-from pipeline.web.views import Data, NotFoundError, Params, Source, View
+from pipeline.web.views import Data, Params, Source, View
 
 TIMELINE_ENTRIES = 20
 """Entries the history part shows at most (the whole trail is one link away)."""
 TIMELINE_COMMITS = 200
 """Mainline commits the history part looks back over at most."""
-MAX_EVIDENCE_BYTES = 2_000_000
-"""A file of the release folder larger than this is not shown inline."""
 
 
 def release_url(plugin: str, version: str) -> str:
@@ -370,53 +367,6 @@ def versions_data(source: Source, params: Params) -> Data:
     }
 
 
-def evidence_data(source: Source, params: Params) -> Data:
-    """One file of the release folder, as text; any path outside the folder is a 404."""
-    plugin, version = params.text("plugin") or "", params.text("version") or ""
-    wanted = params.values.get("path", "")
-    snapshot = Snapshot(source.git, source.head)
-    find_release(snapshot, plugin, version)
-    folder = layout.release_dir(plugin, version)
-    outside = NotFoundError(
-        f"{wanted!r} is not a file of the release folder {folder}/",
-        hint=f"the evidence view shows only files under {folder}/ "
-        f"(see {release_url(plugin, version)})",
-    )
-    try:
-        path = layout.evidence_path(folder, wanted, manifest=Location(folder))
-    except InputError:
-        raise outside from None
-    if not wanted or "\0" in wanted or not path.startswith(folder + "/"):
-        raise outside
-    if source.git.file_id(source.head, path) is None:  # absent, a folder or a symbolic link
-        raise outside
-    relative = path[len(folder) + 1 :]
-    data: Data = {
-        "plugin": plugin,
-        "version": version,
-        "path": relative,
-        "repo_path": path,
-        "release": release_url(plugin, version),
-        "text": None,
-        "binary": False,
-        "too_large": None,
-        "name": posixpath.basename(path),
-    }
-    try:
-        raw = snapshot.read(path, max_bytes=MAX_EVIDENCE_BYTES)
-    except InputError as error:
-        data["too_large"] = error.message
-        return data
-    assert raw is not None
-    if b"\0" in raw[:8192]:
-        data["binary"] = True
-        data["size"] = len(raw)
-        return data
-    data["text"] = raw.decode("utf-8", "replace")
-    data["size"] = len(raw)
-    return data
-
-
 VIEWS = [
     View("release-versions", "/release/{plugin}", versions_data, "release.html", "Releases", False),
     View("release", "/release/{plugin}/{version}", release_data, "release.html", "Release", False),
@@ -426,14 +376,6 @@ VIEWS = [
         history_data,
         "release.html",
         "Promotion history",
-        False,
-    ),
-    View(
-        "release-evidence",
-        "/release/{plugin}/{version}/evidence",
-        evidence_data,
-        "evidence.html",
-        "Evidence",
         False,
     ),
 ]
