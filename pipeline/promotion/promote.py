@@ -151,6 +151,38 @@ def next_promotion(git: GitRepo, tip: Commit, plugin: str) -> Promotion | None:
         return None
 
 
+@dataclass(frozen=True)
+class JudgedPromotion:
+    """A plugin's next move and, when it may not happen now, the planner's reason."""
+
+    promotion: Promotion
+    held: str | None
+    """Why it cannot move now (as `PromotionPlan.held` says it); None: it may."""
+
+
+def judged_next_promotion(
+    snapshot: Snapshot, plugin: str, now: datetime, *, policies: PolicySet | None = None
+) -> JudgedPromotion | None:
+    """`next_promotion` judged as `plan_promotions` judges it at `now`, in one pass.
+
+    For views that show, per plugin, where it goes next and why it does not go now: the
+    move is found once and the snapshot (its parsed files, its policies) is shared by
+    every plugin asked about (pass `policies`, the snapshot's, to read them once for all).
+    None when the plugin has no next move.
+    """
+    policies = policies if policies is not None else snapshot.policies()
+    request = PromoteRequest(now=now, plugin=plugin)
+    try:
+        promotion = _candidate(snapshot, policies, plugin, request)
+    except _HeldError:
+        return None
+    try:
+        _check(snapshot.git, snapshot, policies, promotion, request)
+    except _HeldError as held:
+        return JudgedPromotion(promotion, str(held))
+    return JudgedPromotion(promotion, None)
+
+
 def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
     """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
     if request.to is not None:
