@@ -9,6 +9,8 @@ commit of the target's state file, whose message says what changes.
 
 from __future__ import annotations
 
+import posixpath
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -300,12 +302,25 @@ def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
     """A version rolled back from an environment does not go back there by itself."""
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
+    folder = posixpath.dirname(path)
+    touched = _folder_changes.setdefault(git, {})
     for commit, trailers in rollbacks(git, snapshot.commit):
-        if trailers.get(ROLLED_BACK_FROM) == promotion.version and changed(commit, path):
+        if trailers.get(ROLLED_BACK_FROM) != promotion.version:
+            continue
+        key = (commit.id, folder)
+        if key not in touched:  # a file cannot have changed when its folder did not
+            touched[key] = changed(commit, folder)
+        if touched[key] and changed(commit, path):
             raise _HeldError(
                 f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
                 f"(commit {commit.short_id}): release a fix instead"
             )
+
+
+_folder_changes: weakref.WeakKeyDictionary[GitRepo, dict[tuple[str, str], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+"""(commit, folder) -> whether the commit changed the folder, per repo (it never changes)."""
 
 
 def _check_gates(
