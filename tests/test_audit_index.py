@@ -19,6 +19,7 @@ import pytest
 from conftest import Repo
 from factories import plugin_state, yaml_text
 from hostplugins import ServerProcess
+from test_web_console import promote
 from waiting import wait_until
 
 from pipeline.gitrepo import Commit, GitRepo
@@ -37,21 +38,6 @@ QUERIES = [
     AuditQuery(until=datetime(2026, 3, 1, tzinfo=UTC)),
     AuditQuery(since=datetime(2026, 2, 1, tzinfo=UTC), until=datetime(2026, 3, 11, tzinfo=UTC)),
 ]
-
-
-def promote(repo: Repo, plugin: str, version: str, operator: str, day: str, env: Any) -> str:
-    """A runner's promotion commit into test, dated `day` (its committer's time: the trail's)."""
-    path = f"environments/test/plugins/{plugin}.yaml"
-    repo.write({path: yaml_text(plugin_state(plugin, version))})
-    message = (
-        f"Promote {plugin} {version} to test\n\nPowerX-Action: promote\n"
-        f"PowerX-Plugin: {plugin}\nPowerX-Version: {version}\nPowerX-Environment: test\n"
-        f"PowerX-Operator: {operator}\n"
-    )
-    env.setenv("GIT_COMMITTER_DATE", f"{day}T12:00:00+00:00")
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "-m", message, f"--date={day}T12:00:00+00:00")
-    return repo.head()
 
 
 @pytest.fixture

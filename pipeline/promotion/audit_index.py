@@ -239,7 +239,8 @@ def encode(mainline: Mainline) -> bytes:
 
 
 def decode(raw: bytes) -> Mainline:
-    """The mainline of `encode`'s bytes (ValueError when the stamp or checksum differs)."""
+    """The mainline of `encode`'s bytes (ValueError when the stamp or checksum differs,
+    TypeError or ValueError when a row is not an entry)."""
     head, newline, body = raw.partition(b"\n")
     header = json.loads(head)
     if not newline or {key: header.get(key) for key in _stamp()} != _stamp():
@@ -248,16 +249,22 @@ def decode(raw: bytes) -> Mainline:
         raise ValueError("checksum mismatch")
     ids, times, entries = [], [], []
     for commit, seconds, rows in json.loads(body):
+        when = datetime.fromtimestamp(int(seconds), UTC)
         ids.append(_text(commit))
-        times.append(datetime.fromtimestamp(int(seconds), UTC))
-        entries.append(tuple(_entry_of(row) for row in rows))
+        times.append(when)
+        entries.append(tuple(_entry_of(row, when) for row in rows))
     return Mainline.of(ids, times, entries)
 
 
+_ROW = (str, str, str, *(str | None,) * 5, str, bool, dict)
+"""The types of an entry's row: every AuditEntry field but its time, in order."""
+
+
 def _entry_row(entry: AuditEntry) -> list[Any]:
+    """An entry as a row; its time is its commit's (`commit_entries` dates every entry
+    by the mainline commit that brings it)."""
     return [
         entry.commit,
-        int(entry.time.timestamp()),
         entry.author,
         entry.action,
         entry.plugin,
@@ -271,24 +278,25 @@ def _entry_row(entry: AuditEntry) -> list[Any]:
     ]
 
 
-def _entry_of(row: list[Any]) -> AuditEntry:
-    commit, seconds, author, action, plugin, version, env, operator, ci_run, summary = row[:10]
-    manual, details = row[10:]
-    if not isinstance(manual, bool) or not isinstance(details, dict):
-        raise TypeError("an entry's manual is a bool and its details a mapping")
+def _entry_of(row: list[Any], when: datetime) -> AuditEntry:
+    if len(row) != len(_ROW) or not all(map(isinstance, row, _ROW)):
+        raise TypeError(f"not an audit entry: {str(row)[:200]}")
+    commit, author, action, plugin, version, env, operator, ci_run, summary, manual, details = row
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in details.items()):
+        raise TypeError("an entry's details map text to text")
     return AuditEntry(
-        commit=_text(commit),
-        time=datetime.fromtimestamp(int(seconds), UTC),
-        author=_text(author),
-        action=_text(action),
-        plugin=_optional(plugin),
-        version=_optional(version),
-        environment=_optional(env),
-        operator=_optional(operator),
-        ci_run=_optional(ci_run),
-        summary=_text(summary),
-        manual=manual,
-        details={_text(key): _text(value) for key, value in details.items()},
+        commit,
+        when,
+        author,
+        action,
+        plugin,
+        version,
+        env,
+        operator,
+        ci_run,
+        summary,
+        manual,
+        details,
     )
 
 
@@ -296,7 +304,3 @@ def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"expected text, found {type(value).__name__}")
     return value
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else _text(value)
