@@ -97,7 +97,7 @@ def write_artifact(path: Path, size: int) -> str:
         f"apiVersion: {API}\nkind: Plugin\nname: {name}\nversion: {version}\n"
         "description: A generated plugin for bench/bundle_bench.py.\nlicense: Apache-2.0\n"
         'compatibility:\n  powerx: ">=2.4,<3"\nentrypoint: payload.bin\n'
-        "healthCheck:\n  command: [\"true\"]\nbuild:\n  command: [\"true\"]\n"
+        'healthCheck:\n  command: ["true"]\nbuild:\n  command: ["true"]\n'
     )
     with (dist / "payload.bin").open("wb") as out:
         left = size

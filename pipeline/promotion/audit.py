@@ -7,9 +7,10 @@ environment), so nothing that changed a release, an environment or a policy is m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from pipeline import layout
 from pipeline.errors import InputError
@@ -18,6 +19,7 @@ from pipeline.models.environment import PluginState
 from pipeline.names import require_environment, require_plugin
 from pipeline.snapshot import Snapshot
 
+T = TypeVar("T")
 _TRACKED = (layout.RELEASES, layout.ENVIRONMENTS, layout.POLICIES)
 
 
@@ -53,31 +55,63 @@ class AuditQuery:
 
 
 def audit_trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntry]:
-    """Entries newest first, along the mainline from `start`.
+    """Entries newest first, along the mainline from `start`, read from the commits now.
 
     A plugin or environment filter must name one that `start` defines (InputError now,
-    before the first entry is asked for).
+    before the first entry is asked for). `AuditIndex.trail` answers the same from an index.
     """
+    check_query(git, start, query)
+    mainline = ((commit_time(commit), commit) for commit in git.first_parent_walk(start))
+    return select(mainline, query, lambda commit: commit_entries(git, commit))
+
+
+def check_query(git: GitRepo, start: Commit, query: AuditQuery) -> None:
+    """The query's plugin and environment exist at `start` (InputError if not)."""
     snapshot = Snapshot(git, start)
     if query.plugin is not None:
         require_plugin(snapshot, query.plugin)
     if query.environment is not None:
         require_environment(snapshot, query.environment)
-    return _trail(git, start, query)
 
 
-def _trail(git: GitRepo, start: Commit, query: AuditQuery) -> Iterator[AuditEntry]:
-    for commit in git.first_parent_walk(start):
-        when = datetime.fromtimestamp(commit.commit_time, UTC)
+def commit_time(commit: Commit) -> datetime:
+    """When `commit` was made (UTC): the time of every entry it brings to the mainline."""
+    return datetime.fromtimestamp(commit.commit_time, UTC)
+
+
+def select(
+    mainline: Iterable[tuple[datetime, T]],
+    query: AuditQuery,
+    entries: Callable[[T], Sequence[AuditEntry]],
+) -> Iterator[AuditEntry]:
+    """The entries `query` keeps of a mainline given newest first as (time, commit) pairs.
+
+    `entries(commit)` is asked only for commits inside the date range; the walk stops at
+    the first commit older than `since`.
+    """
+    for when, commit in mainline:
         if query.since is not None and when < query.since:
             return
         if query.until is not None and when >= query.until:
             continue
-        entries = _merged_entries(git, commit, when)
-        single = _entry(git, commit, when) if not entries else None
-        for entry in entries or ([single] if single is not None else []):
-            if _matches(entry, query):
+        for entry in entries(commit):
+            if matches(entry, query):
                 yield entry
+
+
+def commit_entries(git: GitRepo, commit: Commit) -> list[AuditEntry]:
+    """The entries a mainline commit brings: a merged pull request's PowerX commits, else
+    the commit's own entry (none when it has no trailers and changed nothing tracked).
+
+    A function of the commit alone (its id names its content and parents), so it may be
+    kept by commit id (`AuditIndex`).
+    """
+    when = commit_time(commit)
+    merged = _merged_entries(git, commit, when)
+    if merged:
+        return merged
+    single = _entry(git, commit, when)
+    return [single] if single is not None else []
 
 
 def _merged_entries(git: GitRepo, merge: Commit, when: datetime) -> list[AuditEntry]:
@@ -101,7 +135,8 @@ def _merged_entries(git: GitRepo, merge: Commit, when: datetime) -> list[AuditEn
     return entries
 
 
-def _matches(entry: AuditEntry, query: AuditQuery) -> bool:
+def matches(entry: AuditEntry, query: AuditQuery) -> bool:
+    """`entry` passes the query's plugin, operator, action and environment filters."""
     if (
         query.plugin is not None
         and entry.plugin != query.plugin

@@ -9,6 +9,8 @@ commit of the target's state file, whose message says what changes.
 
 from __future__ import annotations
 
+import posixpath
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -151,6 +153,38 @@ def next_promotion(git: GitRepo, tip: Commit, plugin: str) -> Promotion | None:
         return None
 
 
+@dataclass(frozen=True)
+class JudgedPromotion:
+    """A plugin's next move and, when it may not happen now, the planner's reason."""
+
+    promotion: Promotion
+    held: str | None
+    """Why it cannot move now (as `PromotionPlan.held` says it); None: it may."""
+
+
+def judged_next_promotion(
+    snapshot: Snapshot, plugin: str, now: datetime, *, policies: PolicySet | None = None
+) -> JudgedPromotion | None:
+    """`next_promotion` judged as `plan_promotions` judges it at `now`, in one pass.
+
+    For views that show, per plugin, where it goes next and why it does not go now: the
+    move is found once and the snapshot (its parsed files, its policies) is shared by
+    every plugin asked about (pass `policies`, the snapshot's, to read them once for all).
+    None when the plugin has no next move.
+    """
+    policies = policies if policies is not None else snapshot.policies()
+    request = PromoteRequest(now=now, plugin=plugin)
+    try:
+        promotion = _candidate(snapshot, policies, plugin, request)
+    except _HeldError:
+        return None
+    try:
+        _check(snapshot.git, snapshot, policies, promotion, request)
+    except _HeldError as held:
+        return JudgedPromotion(promotion, str(held))
+    return JudgedPromotion(promotion, None)
+
+
 def _check_names(snapshot: Snapshot, order: list[str], request: PromoteRequest) -> None:
     """The environment, plugin and version asked for exist (InputError, exit 2, if not)."""
     if request.to is not None:
@@ -268,12 +302,25 @@ def _check_no_rollout(snapshot: Snapshot, promotion: Promotion) -> None:
 def _check_not_rolled_back(git: GitRepo, snapshot: Snapshot, promotion: Promotion) -> None:
     """A version rolled back from an environment does not go back there by itself."""
     path = layout.plugin_state_path(promotion.target, promotion.plugin)
+    folder = posixpath.dirname(path)
+    touched = _folder_changes.setdefault(git, {})
     for commit, trailers in rollbacks(git, snapshot.commit):
-        if trailers.get(ROLLED_BACK_FROM) == promotion.version and changed(commit, path):
+        if trailers.get(ROLLED_BACK_FROM) != promotion.version:
+            continue
+        key = (commit.id, folder)
+        if key not in touched:  # a file cannot have changed when its folder did not
+            touched[key] = changed(commit, folder)
+        if touched[key] and changed(commit, path):
             raise _HeldError(
                 f"{promotion.plugin}@{promotion.version} was rolled back from {promotion.target} "
                 f"(commit {commit.short_id}): release a fix instead"
             )
+
+
+_folder_changes: weakref.WeakKeyDictionary[GitRepo, dict[tuple[str, str], bool]] = (
+    weakref.WeakKeyDictionary()
+)
+"""(commit, folder) -> whether the commit changed the folder, per repo (it never changes)."""
 
 
 def _check_gates(

@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
+from pipeline.promotion.audit_index import AuditIndex
 from pipeline.web import audit, canary, evidence, imports, local, matrix, release
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
@@ -123,6 +124,7 @@ class Console:
         self.repo_dir = repo_dir
         self.store_dir = store_dir
         self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
+        self.audit = AuditIndex(self.git, persist=True, background=True)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -135,7 +137,7 @@ class Console:
         One GitRepo for the console's life: its parse caches are keyed by blob id, so they
         stay right across new heads and make every later request cheaper.
         """
-        return Source(self.git, self.git.resolve("HEAD"), self.store_dir)
+        return Source(self.git, self.git.resolve("HEAD"), self.store_dir, self.audit)
 
     def page(self, template: str, data: Data, *, status: int = 200) -> HTMLResponse:
         context = {"data": data, "version": __version__, "views": VIEWS, "htmx": HTMX}

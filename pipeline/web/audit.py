@@ -1,8 +1,9 @@
 """The audit view: every state change from git history, filtered, paged, exported.
 
 Filters are query parameters (plugin, environment, operator, action, since, until); a page
-holds at most `MAX_PAGE_SIZE` entries and says whether another follows (the trail is walked
-lazily, so the first page costs what it shows, not the whole history). Each entry's
+holds at most `MAX_PAGE_SIZE` entries and says whether another follows. The console's
+`AuditIndex` (`Source.audit`) reads each commit once and answers every filter from memory;
+without one the trail is walked lazily, so the first page costs what it shows. Each entry's
 permalink is `/audit/<commit>`. `/audit.csv` exports every entry the filters keep.
 """
 
@@ -53,9 +54,27 @@ def query(params: Params) -> AuditQuery:
     )
 
 
+def trail(source: Source, wanted: AuditQuery) -> Iterator[AuditEntry]:
+    """Every entry `wanted` keeps, newest first (the query checked before): from the
+    console's audit index when it has one, else read from the commits."""
+    if source.audit is not None:
+        return source.audit.trail(source.head, wanted)
+    return audit_trail(source.git, source.head, wanted)
+
+
 def entries(source: Source, params: Params) -> Iterator[AuditEntry]:
     """Every entry the request's filters keep, newest first (filters checked before)."""
-    return audit_trail(source.git, source.head, query(params))
+    return trail(source, query(params))
+
+
+def entry_of(source: Source, commit: str) -> AuditEntry | None:
+    """The trail's entry for `commit` (a full id), newest first; None when it has none."""
+    if source.audit is not None:
+        return source.audit.entry(source.head, commit)
+    for entry in audit_trail(source.git, source.head, AuditQuery()):
+        if entry.commit == commit:
+            return entry
+    return None
 
 
 def entry_data(entry: AuditEntry) -> Data:
@@ -118,9 +137,9 @@ def entry_view_data(source: Source, params: Params) -> Data:
         raise NotFoundError(
             f"there is no commit {wanted} in this repo", hint="open /audit to see every entry"
         ) from None
-    for entry in audit_trail(source.git, source.head, AuditQuery()):
-        if entry.commit == full:
-            return {"entry": entry_data(entry)}
+    entry = entry_of(source, full)
+    if entry is not None:
+        return {"entry": entry_data(entry)}
     raise NotFoundError(
         f"no audit entry for commit {wanted} on the current history",
         hint="open /audit to see every entry; a commit that changed nothing tracked has none",

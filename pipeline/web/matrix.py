@@ -3,9 +3,9 @@
 Columns are the promotion order (policies/promotion.yaml), then any other environment of
 the repo by its environment.yaml position. Each cell holds the stable version, the canary
 (version, weight, step) while a rollout is in progress, and whether the plugin is enabled.
-A plugin's next move (`next_promotion`) is shown in the cell it would move into, with the
-promotion planner's one-line reason when it is held (`plan_promotions`, the same rules as
-`powerx promote`, nothing written). The page links each version to its release page
+A plugin's next move is shown in the cell it would move into, with the promotion
+planner's one-line reason when it is held (`judged_next_promotion`: the same rules as
+`powerx promote`, judged once, nothing written). The page links each version to its release page
 (/release/<plugin>/<version>), each canary to its canary page (/canary/<plugin>/<env>),
 and each held reason to the release page of the held version. Rows are filtered (`q`:
 part of the plugin's name; `env`: one environment's column and the plugins it runs) and
@@ -21,8 +21,9 @@ from urllib.parse import quote, urlencode
 
 from pipeline import layout
 from pipeline.errors import InputError
+from pipeline.models.policy import PolicySet
 from pipeline.names import deployed_plugins, environment_names, plugin_names, require_environment
-from pipeline.promotion.promote import PromoteRequest, next_promotion, plan_promotions
+from pipeline.promotion.promote import judged_next_promotion
 from pipeline.snapshot import Snapshot
 from pipeline.web.views import Data, Params, Source, View
 
@@ -77,14 +78,12 @@ def cell(snapshot: Snapshot, env: str, plugin: str) -> Data:
     }
 
 
-def next_move(snapshot: Snapshot, plugin: str, now: datetime) -> Data | None:
+def next_move(
+    snapshot: Snapshot, plugin: str, now: datetime, policies: PolicySet | None = None
+) -> Data | None:
     """Where `plugin` moves next and whether it may now (the planner's reason if not)."""
-    git, tip = snapshot.git, snapshot.commit
     try:
-        promotion = next_promotion(git, tip, plugin)
-        if promotion is None:
-            return None
-        plan = plan_promotions(git, tip, PromoteRequest(now=now, plugin=plugin))
+        judged = judged_next_promotion(snapshot, plugin, now, policies=policies)
     except InputError as error:  # a file the planner cannot read: say so in the row
         return {
             "version": None,
@@ -93,13 +92,15 @@ def next_move(snapshot: Snapshot, plugin: str, now: datetime) -> Data | None:
             "ready": False,
             "reason": one_line(error),
         }
-    reason = plan.held[0][1] if plan.held else None
+    if judged is None:
+        return None
+    promotion = judged.promotion
     return {
         "version": promotion.version,
         "from": promotion.source,
         "into": promotion.target,
-        "ready": reason is None,
-        "reason": reason,
+        "ready": judged.held is None,
+        "reason": judged.held,
     }
 
 
@@ -121,9 +122,10 @@ def matrix_data(source: Source, params: Params) -> Data:
     matching = sorted(names)
     shown = matching[(page - 1) * size : page * size]
     now = datetime.now(UTC)
+    policies = snapshot.policies()
     rows = []
     for plugin in shown:
-        move = next_move(snapshot, plugin, now)
+        move = next_move(snapshot, plugin, now, policies)
         rows.append(
             {
                 "plugin": plugin,

@@ -26,13 +26,13 @@ from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
 from pipeline.policy.results import GateResult
 from pipeline.policy.trust_list import signer_rows
-from pipeline.promotion.audit import AuditQuery, audit_trail
+from pipeline.promotion.audit import AuditQuery
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
-from pipeline.web.audit import entry_data
+from pipeline.web.audit import entry_data, trail
 from pipeline.web.canary import not_found
 from pipeline.web.matrix import environments, next_move, one_line
 from pipeline.web.views import Data, Params, Source, View
@@ -334,8 +334,8 @@ def history_data(source: Source, params: Params) -> Data:
     since = None
     if len(recent) > TIMELINE_COMMITS:  # older entries are one link away: /audit?plugin=
         since = datetime.fromtimestamp(recent[TIMELINE_COMMITS - 1].commit_time, UTC)
-    trail = audit_trail(source.git, source.head, AuditQuery(plugin=plugin, since=since))
-    entries = [entry_data(entry) for entry in islice(trail, TIMELINE_ENTRIES + 1)]
+    found = trail(source, AuditQuery(plugin=plugin, since=since))
+    entries = [entry_data(entry) for entry in islice(found, TIMELINE_ENTRIES + 1)]
     return {
         "view": "history",
         "plugin": plugin,

@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
+
+if TYPE_CHECKING:
+    from pipeline.promotion.audit_index import AuditIndex
 
 Data = dict[str, Any]
 
@@ -26,11 +29,13 @@ class NotFoundError(InputError):
 @dataclass(frozen=True)
 class Source:
     """What a view reads: the release repo and the commit its head is at for this request,
-    and the local host's plugin store (`powerx serve --plugin-store`)."""
+    the local host's plugin store (`powerx serve --plugin-store`), and the console's
+    audit index (kept across requests; None: the audit trail is read from the commits)."""
 
     git: GitRepo
     head: Commit
     store: Path | None = None
+    audit: AuditIndex | None = None
 
 
 class Params:
