@@ -23,8 +23,9 @@ from test_web_matrix import estate  # noqa: F401 (a fixture)
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
 from pipeline.web import audit
-from pipeline.web.app import STATIC_FILES
+from pipeline.web.app import STATIC_FILES, VIEWS, Console
 from pipeline.web.site import MANIFEST, SiteContext, audit_page, canary_pages, release_pages
+from pipeline.web.sitebuild import Job, Writer, build_site, write_planned
 from pipeline.web.sitelinks import SiteMap, relative_url, rewrite_html
 from pipeline.web.views import Params, Source
 
@@ -149,6 +150,45 @@ def test_the_audit_pages_carry_the_filter_script_and_the_whole_trail(
     assert 'href="audit.html?plugin=hello"' in (out / "matrix.html").read_text()
 
 
+def test_pages_rendered_by_worker_processes_are_the_same(site_repo: Repo, tmp_path: Path) -> None:
+    serial = build_site(site_repo.path, tmp_path / "serial", workers=1)
+    parallel = build_site(site_repo.path, tmp_path / "parallel", workers=2)
+    assert serial.pages == parallel.pages and serial.files == parallel.files
+    files = sorted(p.relative_to(tmp_path / "serial") for p in serial.output.rglob("*"))
+    assert files == sorted(p.relative_to(tmp_path / "parallel") for p in parallel.output.rglob("*"))
+    assert len([f for f in files if f.suffix == ".html"]) == serial.pages
+    for file in files:
+        if (serial.output / file).is_file():
+            same = (serial.output / file).read_bytes() == (parallel.output / file).read_bytes()
+            assert same, file
+
+
+def test_a_planned_page_its_view_does_not_find_is_the_console_404_page(
+    site_repo: Repo, tmp_path: Path
+) -> None:
+    console = Console(site_repo.path)
+    views = {view.name: view for view in VIEWS}
+    site = SiteMap(frozenset({"index.html", "audit.html"}))
+    gone = Job("audit-entry", {"commit": "0" * 40}, None, "audit/gone.html")
+    write_planned(console, console.source(), Writer(tmp_path), site, views["audit-entry"], gone)
+    page = (tmp_path / "audit" / "gone.html").read_text()
+    assert "404: not found" in page and "there is no commit 0000000000" in page
+    assert 'href="../index.html"' in page and 'href="/' not in page
+    assert json.loads((tmp_path / "audit" / "gone.json").read_text())["status"] == 404
+
+
+def test_an_empty_output_folder_is_used(site_repo: Repo, run_cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "empty"
+    out.mkdir()
+    result = run_cli(
+        cli, "site", "build", "-o", str(out), "--repo", str(site_repo.path), "--format", "json"
+    )
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["head"] == site_repo.head() and report["output"] == str(out)
+    assert (out / "index.html").is_file() and report["files"] > report["pages"]
+
+
 def test_the_trail_pages_equal_the_console_audit_view(site_repo: Repo) -> None:
     git = GitRepo(site_repo.path)
     source = Source(git, git.resolve("HEAD"))
@@ -189,6 +229,19 @@ def test_a_rebuild_replaces_the_previous_site(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []
     # the unreadable state file is a cell of the matrix, not a failed build
     assert "unreadable" in (out / "matrix.html").read_text()
+
+
+def test_a_failed_build_leaves_the_previous_site(
+    site_repo: Repo, run_cli: Any, tmp_path: Path
+) -> None:
+    out = tmp_path / "site"
+    assert build(run_cli, site_repo, out).code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    site_repo.commit({"policies/promotion.yaml": "order: [test, staging"}, "break the order")
+    result = build(run_cli, site_repo, out)
+    assert result.code == 2 and "promotion.yaml" in result.err, result.err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release-repo", "site"]
 
 
 @pytest.mark.parametrize("where", ["repo", "parent of repo", "file", "other folder"])

@@ -10,10 +10,13 @@ the previous site in place (and its unfinished folder, removed by the next build
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,17 +29,22 @@ from pipeline.web.site import (
     AUDIT_JSON,
     MANIFEST,
     SITE,
-    Planned,
     SiteContext,
     json_twin,
     plan,
     site_map,
 )
 from pipeline.web.sitelinks import SiteMap, rewrite_html, root_prefix
-from pipeline.web.views import Data, NotFoundError, Params, View
+from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
 BUILDING = ".building-"
 OLD = ".previous-"
+WORKERS = min(4, os.cpu_count() or 1)
+"""Processes that render pages by default: one per core, at most 4."""
+PAGES_PER_WORKER = 250
+"""Fewer pages than this a process are rendered in the build's own process (no start-up)."""
+CHUNKS = 8
+"""Chunks of pages per worker process: the slow pages (matrix) spread over all of them."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,14 @@ def check_output(repo_dir: Path, output: Path) -> Path:
 
 
 def build_site(
-    repo_dir: Path, output: Path, *, say: Callable[[str], None] = lambda line: None
+    repo_dir: Path,
+    output: Path,
+    *,
+    say: Callable[[str], None] = lambda line: None,
+    workers: int | None = None,
 ) -> SiteReport:
-    """Build the static site of the release repo at `repo_dir` into `output` (atomically)."""
+    """Build the static site of the release repo at `repo_dir` into `output` (atomically),
+    its pages rendered by `workers` processes (None: one per core, if the site is large)."""
     started = time.perf_counter()
     target = check_output(repo_dir, output)
     console = Console(repo_dir)
@@ -84,7 +97,7 @@ def build_site(
     with fs_errors("create a folder beside", target):
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{BUILDING}", dir=target.parent))
     try:
-        pages, files = write_site(console, context, staging, say)
+        pages, files = write_site(console, context, staging, say, workers)
         manifest = {
             "generator": "powerx site build",
             "version": __version__,
@@ -101,35 +114,87 @@ def build_site(
 
 
 def write_site(
-    console: Console, context: SiteContext, out: Path, say: Callable[[str], None]
+    console: Console,
+    context: SiteContext,
+    out: Path,
+    say: Callable[[str], None],
+    workers: int | None,
 ) -> tuple[int, int]:
     """Render every page of the site into `out`: (pages, files written)."""
     views = [view for view in VIEWS if view.name in SITE]
     planned = plan(views, context)
     statics = [f"static/{name}" for name in STATIC_FILES]
     site = site_map(planned, views, [*statics, AUDIT_JSON])
-    say(f"{len(planned) + 1} pages, {len(site.files)} files")
     writer = Writer(out)
     for name in STATIC_FILES:
         writer.write(f"static/{name}", (STATIC / name).read_bytes())
     entries = [audit.entry_data(entry) for entry in context.trail] if "audit" in SITE else []
     writer.write(AUDIT_JSON, dump({"head": context.source.head.id, "entries": entries}))
     write_page(console, writer, site, "index.html", "index.html", index_data(context, views))
-    for item in planned:
-        write_planned(console, context, writer, site, item)
-    return len(planned) + 1, writer.count
+    jobs = [Job(item.view.name, item.page.params, item.page.data, item.file) for item in planned]
+    if workers is None:  # as many as the cores, each with enough pages to pay its start
+        workers = min(WORKERS, len(jobs) // PAGES_PER_WORKER)
+    workers = max(1, min(workers, len(jobs)))
+    say(f"{len(planned) + 1} pages, {len(site.files)} files, {workers} process(es)")
+    written = 0
+    if workers == 1:
+        render_jobs(console, context.source, site, writer, jobs)
+    else:
+        chunks = [jobs[start :: CHUNKS * workers] for start in range(CHUNKS * workers)]
+        head = context.source.head.id
+        spawn = multiprocessing.get_context("spawn")  # no fork of an open repository
+        setup = (console.repo_dir, head, site, out)
+        with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=setup) as pool:
+            written = sum(pool.map(_render_chunk, chunks))
+    return len(planned) + 1, writer.count + written
+
+
+@dataclass(frozen=True)
+class Job:
+    """A planned page as a worker gets it: the view by name, so it pickles."""
+
+    view: str
+    params: dict[str, str]
+    data: Data | None
+    file: str
+
+
+def render_jobs(
+    console: Console, source: Source, site: SiteMap, writer: Writer, jobs: list[Job]
+) -> int:
+    """Write the pages of `jobs`; the number of files written."""
+    views = {view.name: view for view in VIEWS}
+    before = writer.count
+    for job in jobs:
+        write_planned(console, source, writer, site, views[job.view], job)
+    return writer.count - before
+
+
+_worker: tuple[Console, Source, SiteMap, Writer] | None = None
+"""A worker process's console, source (the parent's head), site map and writer."""
+
+
+def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path) -> None:
+    global _worker
+    console = Console(repo_dir)
+    _worker = (console, Source(console.git, console.git.resolve(head)), site, Writer(out))
+
+
+def _render_chunk(jobs: list[Job]) -> int:
+    assert _worker is not None, "a worker renders only once started"
+    console, source, site, writer = _worker
+    return render_jobs(console, source, site, writer, jobs)
 
 
 def write_planned(
-    console: Console, context: SiteContext, writer: Writer, site: SiteMap, item: Planned
+    console: Console, source: Source, writer: Writer, site: SiteMap, view: View, job: Job
 ) -> None:
-    """One planned page: its data (the view's own function unless the plan has it), HTML
-    and JSON; a page its view says is not there becomes the console's 404 page."""
-    data = item.page.data
-    template = item.view.template
+    """One page: its data (the view's own function unless the plan has it), HTML and JSON;
+    a page its view says is not there becomes the console's 404 page."""
+    data, template = job.data, view.template
     if data is None:
         try:
-            data = item.view.data(context.source, Params(item.page.params))
+            data = view.data(source, Params(job.params))
         except NotFoundError as error:
             data = {
                 "error": "not found",
@@ -138,10 +203,10 @@ def write_planned(
                 "status": 404,
             }
             template = "error.html"
-    site_view = SITE[item.view.name]
-    write_page(console, writer, site, item.file, template, data, site_view.script)
+    site_view = SITE[view.name]
+    write_page(console, writer, site, job.file, template, data, site_view.script)
     if site_view.json:
-        writer.write(json_twin(item.file), dump(data))
+        writer.write(json_twin(job.file), dump(data))
 
 
 def write_page(

@@ -17,14 +17,14 @@ link becomes a path relative to the page that holds it, to a file the build wrot
 from __future__ import annotations
 
 import html
-import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 _ANCHOR = re.compile(r"<a(\s[^>]*)?>(.*?)</a\s*>", re.S | re.I)
-_START_TAG = re.compile(r"<[a-zA-Z][a-zA-Z0-9-]*(?:\s[^>]*)?>")
+_START_TAG = re.compile(r"<[a-zA-Z][a-zA-Z0-9-]*\s[^>]*?(?:href|src|action|hx-)[^>]*>", re.I)
+"""A start tag with something to rewrite (others are passed over by the regex engine)."""
 _LINK_ATTRIBUTE = re.compile(r"""(\s(?:href|src|action)\s*=\s*)("[^"]*"|'[^']*')""", re.I)
 _HTMX_ATTRIBUTE = re.compile(r"""\shx-[a-z-]+(?:\s*=\s*(?:"[^"]*"|'[^']*'))?""", re.I)
 _PAGE = re.compile(r"[1-9][0-9]{0,8}")
@@ -40,6 +40,8 @@ class SiteMap:
     """A console path answered by one file whatever its query (/audit.json -> audit.json)."""
     client_params: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """A console path -> the query parameters its page reads in the browser (kept)."""
+    known: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False)
+    """(URL, page folder) -> its relative URL, as worked out before (pages share links)."""
 
 
 def page_file(path: str, page: int = 1, *, as_json: bool = False) -> str:
@@ -92,12 +94,25 @@ def relative_url(url: str, page: str, site: SiteMap) -> str | None:
     """
     if not url.startswith("/") or url.startswith("//"):
         return url
-    target = site_target(url, site)
-    if target is None:
-        return None
-    file, mark, rest = target.partition("?") if "?" in target else target.partition("#")
-    relative = posixpath.relpath(file, posixpath.dirname(page) or ".")
-    return quote(relative, safe="/") + mark + rest
+    key = (url, page.rpartition("/")[0])
+    if key not in site.known:
+        target = site_target(url, site)
+        if target is None:
+            site.known[key] = None
+        else:
+            file, mark, rest = target.partition("?") if "?" in target else target.partition("#")
+            site.known[key] = quote(relative_path(file, page), safe="/") + mark + rest
+    return site.known[key]
+
+
+def relative_path(file: str, page: str) -> str:
+    """The path from the page at site path `page` to the site file `file` (both relative
+    to the site's root, normalised): audit/b.html from audit/a.html is b.html."""
+    folder, parts = page.split("/")[:-1], file.split("/")
+    common = 0
+    while common < len(folder) and common < len(parts) - 1 and folder[common] == parts[common]:
+        common += 1
+    return "../" * (len(folder) - common) + "/".join(parts[common:])
 
 
 def rewrite_html(document: str, page: str, site: SiteMap) -> str:
