@@ -24,7 +24,14 @@ from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
 from pipeline.web import audit
 from pipeline.web.app import STATIC_FILES, VIEWS, Console
-from pipeline.web.site import MANIFEST, SiteContext, audit_page, canary_pages, release_pages
+from pipeline.web.site import (
+    MANIFEST,
+    SiteContext,
+    audit_page,
+    canary_pages,
+    release_pages,
+    released_plugins,
+)
 from pipeline.web.sitebuild import Job, Writer, build_site, write_planned
 from pipeline.web.sitelinks import SiteMap, relative_url, rewrite_html
 from pipeline.web.views import Params, Source
@@ -206,6 +213,10 @@ def test_release_and_canary_pages_are_listed_from_the_repo(site_repo: Repo) -> N
         ("hello", "1.0.0"),
         ("other", "1.0.0"),
         ("other", "2.0.0"),
+    ]
+    assert [page.params for page in released_plugins(context)] == [
+        {"plugin": "hello"},
+        {"plugin": "other"},
     ]
     canaries = [page.params for page in canary_pages(context)]
     assert canaries == [{"plugin": "other", "environment": "staging"}]

@@ -111,6 +111,14 @@ def audit_entry_pages(context: SiteContext) -> Iterator[SitePage]:
         yield SitePage({"commit": entry.commit}, {"entry": audit.entry_data(entry)})
 
 
+def released_plugins(context: SiteContext) -> Iterator[SitePage]:
+    """One page per released plugin (its versions)."""
+    snapshot = context.snapshot
+    for plugin, is_dir in sorted(snapshot.git.list_dir(snapshot.commit, layout.RELEASES)):
+        if is_dir:
+            yield SitePage({"plugin": plugin})
+
+
 def release_pages(context: SiteContext) -> Iterator[SitePage]:
     """One page per release manifest (releases/<plugin>/<version>/release.yaml)."""
     snapshot = context.snapshot
@@ -138,6 +146,7 @@ SITE: dict[str, SiteView] = {
     "matrix": SiteView(matrix_pages),
     "audit": SiteView(audit_pages, frozenset(audit.FILTERS), AUDIT_FILTER, json=False),
     "audit-entry": SiteView(audit_entry_pages),
+    "release-versions": SiteView(released_plugins),
     "release": SiteView(release_pages),
     "canary": SiteView(canary_pages),
 }
