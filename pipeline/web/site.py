@@ -25,11 +25,11 @@ from math import ceil
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.names import deployed_plugins, environment_names, plugin_names
-from pipeline.promotion.audit import AuditEntry, AuditQuery, audit_trail
+from pipeline.promotion.audit import AuditEntry
 from pipeline.snapshot import Snapshot
 from pipeline.web import audit, matrix
 from pipeline.web.sitelinks import SiteMap, page_file
-from pipeline.web.views import Data, Source, View
+from pipeline.web.views import Data, Params, Source, View
 
 MANIFEST = ".powerx-site.json"
 """Marks a folder as a site this command built: only such a folder is replaced."""
@@ -46,8 +46,9 @@ class SiteContext:
 
     @cached_property
     def trail(self) -> list[AuditEntry]:
-        """Every audit entry of the head's history, newest first (read once per build)."""
-        return list(audit_trail(self.source.git, self.source.head, AuditQuery()))
+        """Every audit entry of the head's history, newest first (read once per build, as
+        the console's audit view reads it)."""
+        return list(audit.entries(self.source, Params({})))
 
 
 @dataclass(frozen=True)
