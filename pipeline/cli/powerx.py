@@ -73,6 +73,7 @@ COMMANDS = {
         "pipeline.cli.cmd_serve:serve",
         "Serve the web console of a release repo: its views as pages and as JSON (read-only).",
     ),
+    "site": Lazy("pipeline.cli.cmd_site:site", "The console's read views as a static site."),
     "team": Lazy(
         "pipeline.cli.trust:team",
         "Teams of approvers in policies/teams.yaml: one commit per change.",

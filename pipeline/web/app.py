@@ -35,7 +35,11 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 HTMX = "htmx-2.0.11.min.js"
 """The vendored htmx (static/README.md: where it came from, its sha256)."""
-STATIC_FILES = {HTMX: "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8"}
+STATIC_FILES = {
+    HTMX: "text/javascript; charset=utf-8",
+    "console.css": "text/css; charset=utf-8",
+    "site-audit-filter.js": "text/javascript; charset=utf-8",  # the static site's (site.py)
+}
 """Everything /static/ serves: a fixed list, so no path ever reaches the file system."""
 STATIC_CACHE = "public, max-age=31536000, immutable"
 """For a file whose name carries its version (htmx): it never changes at that URL."""

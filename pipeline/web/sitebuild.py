@@ -1,0 +1,285 @@
+"""Writing the static site: render every planned page, then swap the new site in.
+
+`build_site` checks the output folder first (absent, empty, or a previous build marked by
+`site.MANIFEST`; never the release repo or a folder holding it), renders into a hidden
+sibling folder (`.NAME.building-*`), and swaps it in with two renames: the previous site
+is moved aside, the new one moved in, the previous one removed. An interrupted build leaves
+the previous site in place (and its unfinished folder, removed by the next build).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.errors import InputError
+from pipeline.fsutil import fs_errors, make_dirs
+from pipeline.web import audit
+from pipeline.web.app import STATIC, STATIC_FILES, VIEWS, Console
+from pipeline.web.site import (
+    AUDIT_JSON,
+    MANIFEST,
+    SITE,
+    SiteContext,
+    json_twin,
+    plan,
+    site_map,
+)
+from pipeline.web.sitelinks import SiteMap, rewrite_html, root_prefix
+from pipeline.web.views import Data, NotFoundError, Params, Source, View
+
+BUILDING = ".building-"
+OLD = ".previous-"
+WORKERS = min(4, os.cpu_count() or 1)
+"""Processes that render pages by default: one per core, at most 4."""
+PAGES_PER_WORKER = 250
+"""Fewer pages than this a process are rendered in the build's own process (no start-up)."""
+CHUNKS = 8
+"""Chunks of pages per worker process: the slow pages (matrix) spread over all of them."""
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """What a build wrote."""
+
+    output: Path
+    head: str
+    pages: int
+    files: int
+    seconds: float
+
+
+def check_output(repo_dir: Path, output: Path) -> Path:
+    """The output folder, absolute, once it is safe to replace (InputError, exit 2, if not)."""
+    target = output.resolve()
+    repo = repo_dir.resolve()
+    if target == repo or repo.is_relative_to(target):
+        raise InputError(
+            f"-o {output}: {'is' if target == repo else 'holds'} the release repo {repo_dir}",
+            hint="write the site to a folder of its own, e.g. -o _site",
+        )
+    if target.exists() and not target.is_dir():
+        raise InputError(f"-o {output} is a file", hint="give a folder (it is created)")
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        raise InputError(
+            f"-o {output} is a folder that is not empty and not a site this command built "
+            f"(it has no {MANIFEST})",
+            hint="give an empty or new folder, or remove this one first",
+        )
+    return target
+
+
+def build_site(
+    repo_dir: Path,
+    output: Path,
+    *,
+    say: Callable[[str], None] = lambda line: None,
+    workers: int | None = None,
+) -> SiteReport:
+    """Build the static site of the release repo at `repo_dir` into `output` (atomically),
+    its pages rendered by `workers` processes (None: one per core, if the site is large)."""
+    started = time.perf_counter()
+    target = check_output(repo_dir, output)
+    console = Console(repo_dir)
+    context = SiteContext(console.source())
+    make_dirs(target.parent)
+    for stale in target.parent.glob(f".{target.name}{BUILDING}*"):
+        shutil.rmtree(stale, ignore_errors=True)  # an interrupted build's folder
+    with fs_errors("create a folder beside", target):
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}{BUILDING}", dir=target.parent))
+    try:
+        pages, files = write_site(console, context, staging, say, workers)
+        manifest = {
+            "generator": "powerx site build",
+            "version": __version__,
+            "head": context.source.head.id,
+            "pages": pages,
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        swap(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    seconds = time.perf_counter() - started
+    return SiteReport(target, context.source.head.id, pages, files + 1, seconds)
+
+
+def write_site(
+    console: Console,
+    context: SiteContext,
+    out: Path,
+    say: Callable[[str], None],
+    workers: int | None,
+) -> tuple[int, int]:
+    """Render every page of the site into `out`: (pages, files written)."""
+    views = [view for view in VIEWS if view.name in SITE]
+    planned = plan(views, context)
+    statics = [f"static/{name}" for name in STATIC_FILES]
+    site = site_map(planned, views, [*statics, AUDIT_JSON])
+    writer = Writer(out)
+    for name in STATIC_FILES:
+        writer.write(f"static/{name}", (STATIC / name).read_bytes())
+    entries = [audit.entry_data(entry) for entry in context.trail] if "audit" in SITE else []
+    writer.write(AUDIT_JSON, dump({"head": context.source.head.id, "entries": entries}))
+    write_page(console, writer, site, "index.html", "index.html", index_data(context, views))
+    jobs = [Job(item.view.name, item.page.params, item.page.data, item.file) for item in planned]
+    if workers is None:  # as many as the cores, each with enough pages to pay its start
+        workers = min(WORKERS, len(jobs) // PAGES_PER_WORKER)
+    workers = max(1, min(workers, len(jobs)))
+    say(f"{len(planned) + 1} pages, {len(site.files)} files, {workers} process(es)")
+    written = 0
+    if workers == 1:
+        render_jobs(console, context.source, site, writer, jobs)
+    else:
+        chunks = [jobs[start :: CHUNKS * workers] for start in range(CHUNKS * workers)]
+        head = context.source.head.id
+        spawn = multiprocessing.get_context("spawn")  # no fork of an open repository
+        setup = (console.repo_dir, head, site, out)
+        with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=setup) as pool:
+            written = sum(pool.map(_render_chunk, chunks))
+    return len(planned) + 1, writer.count + written
+
+
+@dataclass(frozen=True)
+class Job:
+    """A planned page as a worker gets it: the view by name, so it pickles."""
+
+    view: str
+    params: dict[str, str]
+    data: Data | None
+    file: str
+
+
+def render_jobs(
+    console: Console, source: Source, site: SiteMap, writer: Writer, jobs: list[Job]
+) -> int:
+    """Write the pages of `jobs`; the number of files written."""
+    views = {view.name: view for view in VIEWS}
+    before = writer.count
+    for job in jobs:
+        write_planned(console, source, writer, site, views[job.view], job)
+    return writer.count - before
+
+
+_worker: tuple[Console, Source, SiteMap, Writer] | None = None
+"""A worker process's console, source (the parent's head), site map and writer."""
+
+
+def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path) -> None:
+    global _worker
+    console = Console(repo_dir)
+    _worker = (console, Source(console.git, console.git.resolve(head)), site, Writer(out))
+
+
+def _render_chunk(jobs: list[Job]) -> int:
+    assert _worker is not None, "a worker renders only once started"
+    console, source, site, writer = _worker
+    return render_jobs(console, source, site, writer, jobs)
+
+
+def write_planned(
+    console: Console, source: Source, writer: Writer, site: SiteMap, view: View, job: Job
+) -> None:
+    """One page: its data (the view's own function unless the plan has it), HTML and JSON;
+    a page its view says is not there becomes the console's 404 page."""
+    data, template = job.data, view.template
+    if data is None:
+        try:
+            data = view.data(source, Params(job.params))
+        except NotFoundError as error:
+            data = {
+                "error": "not found",
+                "message": error.message,
+                "hint": error.hint or "",
+                "status": 404,
+            }
+            template = "error.html"
+    site_view = SITE[view.name]
+    write_page(console, writer, site, job.file, template, data, site_view.script)
+    if site_view.json:
+        writer.write(json_twin(job.file), dump(data))
+
+
+def write_page(
+    console: Console,
+    writer: Writer,
+    site: SiteMap,
+    file: str,
+    template: str,
+    data: Data,
+    script: str | None = None,
+) -> None:
+    """A page rendered by the console's template, its links made relative."""
+    body = bytes(console.page(template, data).body).decode()
+    page = rewrite_html(body, file, site)
+    if script is not None:
+        root = root_prefix(file)
+        tag = (
+            f'<script src="{root}static/{script}" data-site-root="{root or "./"}" defer>'
+            "</script>\n</head>"
+        )
+        page = page.replace("</head>", tag, 1)
+    writer.write(file, page.encode())
+
+
+def index_data(context: SiteContext, views: list[View]) -> Data:
+    """The index page: the console's index data, naming the repo by its folder."""
+    head = context.source.head
+    return {
+        "repo": context.source.git.root.name,
+        "head": {"commit": head.id, "summary": head.message.strip().split("\n")[0]},
+        "views": [{"name": v.name, "title": v.title, "url": v.url} for v in views if v.listed],
+    }
+
+
+def dump(data: object) -> bytes:
+    """JSON as the console answers it."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Writer:
+    """Writes the site's files below one folder, creating folders once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folders: set[str] = set()
+        self.count = 0
+
+    def write(self, file: str, data: bytes) -> None:
+        folder = file.rpartition("/")[0]
+        if folder and folder not in self.folders:
+            make_dirs(self.root / folder)
+            self.folders.add(folder)
+        with fs_errors("write", self.root / file):
+            (self.root / file).write_bytes(data)
+        self.count += 1
+
+
+def swap(new: Path, target: Path) -> None:
+    """Put the folder `new` at `target`, replacing a previous site there."""
+    with fs_errors("replace the site at", target):
+        if not target.exists():
+            new.rename(target)
+            return
+        if target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+            new.rename(target)
+            return
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}{OLD}", dir=target.parent))
+        old.rmdir()
+        target.rename(old)
+        try:
+            new.rename(target)
+        except OSError:
+            old.rename(target)  # put the previous site back
+            raise
+        shutil.rmtree(old, ignore_errors=True)
