@@ -22,19 +22,17 @@ from test_web_matrix import estate  # noqa: F401 (a fixture)
 
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
-from pipeline.web import audit
 from pipeline.web.app import STATIC_FILES, VIEWS, Console
 from pipeline.web.site import (
     MANIFEST,
     SiteContext,
-    audit_page,
     canary_pages,
     release_pages,
     released_plugins,
 )
 from pipeline.web.sitebuild import Job, Writer, build_site, write_planned
 from pipeline.web.sitelinks import SiteMap, relative_url, rewrite_html
-from pipeline.web.views import Params, Source
+from pipeline.web.views import Source
 
 HAND_EDITS = 60
 """Enough entries for a second page of the trail (50 a page)."""
@@ -194,15 +192,6 @@ def test_an_empty_output_folder_is_used(site_repo: Repo, run_cli: Any, tmp_path:
     report = json.loads(result.out)
     assert report["head"] == site_repo.head() and report["output"] == str(out)
     assert (out / "index.html").is_file() and report["files"] > report["pages"]
-
-
-def test_the_trail_pages_equal_the_console_audit_view(site_repo: Repo) -> None:
-    git = GitRepo(site_repo.path)
-    source = Source(git, git.resolve("HEAD"))
-    context = SiteContext(source)
-    for page in (1, 2):
-        params = Params({"page": str(page)} if page > 1 else {})
-        assert audit_page(context, page) == audit.audit_data(source, params)
 
 
 def test_release_and_canary_pages_are_listed_from_the_repo(site_repo: Repo) -> None:

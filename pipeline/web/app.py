@@ -124,11 +124,15 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 class Console:
     """The console of one release repo: its templates, its views, its error answers."""
 
-    def __init__(self, repo_dir: Path, store_dir: Path | None = None) -> None:
+    def __init__(
+        self, repo_dir: Path, store_dir: Path | None = None, *, index_in_background: bool = True
+    ) -> None:
         self.repo_dir = repo_dir
         self.store_dir = store_dir
         self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
-        self.audit = AuditIndex(self.git, persist=True, background=True)
+        # a server answers from the commits until its first index is built; a site build
+        # (index_in_background=False) builds it at its first use and then reads it
+        self.audit = AuditIndex(self.git, persist=True, background=index_in_background)
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,

@@ -82,28 +82,10 @@ def matrix_pages(context: SiteContext) -> Iterator[SitePage]:
 
 
 def audit_pages(context: SiteContext) -> Iterator[SitePage]:
-    """Every page of the unfiltered trail, from the one reading of it."""
-    entries, size = context.trail, audit.PAGE_SIZE
-    for page in range(1, max(1, ceil(len(entries) / size)) + 1):
-        yield SitePage({"page": str(page)} if page > 1 else {}, audit_page(context, page))
-
-
-def audit_page(context: SiteContext, page: int) -> Data:
-    """What `audit.audit_data` answers for page `page` with no filter (tests hold them equal)."""
-    size = audit.PAGE_SIZE
-    shown = context.trail[(page - 1) * size : page * size]
-    more = len(context.trail) > page * size
-    return {
-        "head": context.source.head.id,
-        "filters": dict.fromkeys(audit.FILTERS),
-        "page": page,
-        "size": size,
-        "entries": [audit.entry_data(entry) for entry in shown],
-        "previous": f"/audit?page={page - 1}" if page > 1 else None,
-        "next": f"/audit?page={page + 1}" if more else None,
-        "csv": "/audit.csv",
-        "json": f"/audit.json?page={page}" if page > 1 else "/audit.json",
-    }
+    """Every page of the unfiltered trail (each rendered by the audit view itself)."""
+    count = ceil(len(context.trail) / audit.PAGE_SIZE)
+    for page in range(1, max(1, count) + 1):
+        yield SitePage({"page": str(page)} if page > 1 else {})
 
 
 def audit_entry_pages(context: SiteContext) -> Iterator[SitePage]:

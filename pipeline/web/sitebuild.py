@@ -89,7 +89,7 @@ def build_site(
     its pages rendered by `workers` processes (None: one per core, if the site is large)."""
     started = time.perf_counter()
     target = check_output(repo_dir, output)
-    console = Console(repo_dir)
+    console = Console(repo_dir, index_in_background=False)
     context = SiteContext(console.source())
     make_dirs(target.parent)
     for stale in target.parent.glob(f".{target.name}{BUILDING}*"):
@@ -176,7 +176,7 @@ _worker: tuple[Console, Source, SiteMap, Writer] | None = None
 
 def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path) -> None:
     global _worker
-    console = Console(repo_dir)
+    console = Console(repo_dir, index_in_background=False)
     _worker = (console, Source(console.git, console.git.resolve(head)), site, Writer(out))
 
 
