@@ -10,7 +10,8 @@ or 500, as JSON or a small page, never a traceback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -28,7 +35,8 @@ from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.web import audit, matrix
-from pipeline.web.views import Data, NotFoundError, Params, Source, View
+from pipeline.web.auth import Auth, Gate, RefusedError, current_identity, login_url
+from pipeline.web.views import Action, Data, NotFoundError, Params, Source, View
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -105,15 +113,58 @@ class SecurityHeaders:
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-"""The Host headers the console answers (it listens on loopback only, for now)."""
+"""The Host headers the console always answers (with `ConsoleSettings.allowed_hosts`)."""
+
+
+# --- who may do what (pipeline/web/auth.py, actions.py, repo_actions.py) -----------------
+
+
+def registered_actions() -> list[Action]:
+    """Every action the console offers: the repo's, and the local host's where present."""
+    from pipeline.web import repo_actions
+
+    actions = list(repo_actions.ACTIONS)
+    try:
+        from pipeline.web import local_actions  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - the local host's actions are optional
+        return actions
+    return [*actions, *local_actions.ACTIONS]
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """How `powerx serve` runs the console: who may reach it and what actions may touch."""
+
+    loopback: bool = True
+    """Listening on loopback only: reading needs no login."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names (besides loopback's) the console answers to (`--allowed-host`)."""
+    tokens: Path | None = None
+    """The token file (None: its default place)."""
+    proxy_header: str | None = None
+    """The trusted reverse proxy's user header (`--trust-proxy-header`)."""
+    install_roots: tuple[Path, ...] = ()
+    approval_keys: Mapping[str, object] = field(default_factory=dict)
+
+
+# -------------------------------------------------------------------------------------------
 
 
 class Console:
     """The console of one release repo: its templates, its views, its error answers."""
 
-    def __init__(self, repo_dir: Path, store_dir: Path | None = None) -> None:
+    def __init__(
+        self, repo_dir: Path, store_dir: Path | None = None, settings: ConsoleSettings | None = None
+    ) -> None:
+        from pipeline.web.tokens import TokenStore, default_tokens_path
+
         self.repo_dir = repo_dir
         self.store_dir = store_dir
+        self.settings = settings or ConsoleSettings()
+        tokens = TokenStore(self.settings.tokens or default_tokens_path())
+        self.auth = Auth(
+            tokens, loopback=self.settings.loopback, proxy_header=self.settings.proxy_header
+        )
         self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -127,10 +178,25 @@ class Console:
         One GitRepo for the console's life: its parse caches are keyed by blob id, so they
         stay right across new heads and make every later request cheaper.
         """
-        return Source(self.git, self.git.resolve("HEAD"), self.store_dir)
+        settings = self.settings
+        return Source(
+            self.git,
+            self.git.resolve("HEAD"),
+            self.store_dir,
+            settings.install_roots,
+            settings.approval_keys,
+        )
 
     def page(self, template: str, data: Data, *, status: int = 200) -> HTMLResponse:
-        context = {"data": data, "version": __version__, "views": VIEWS, "htmx": HTMX}
+        user = current_identity.get()
+        context = {
+            "data": data,
+            "version": __version__,
+            "views": VIEWS,
+            "htmx": HTMX,
+            "user": user,
+            "csrf": self.auth.csrf_token(user),
+        }
         html = self.templates.get_template(template).render(context)
         return HTMLResponse(html, status_code=status, headers={"vary": "Accept"})
 
@@ -190,6 +256,8 @@ class Console:
 
     async def on_input_error(self, request: Request, error: Exception) -> Response:
         assert isinstance(error, InputError)
+        if isinstance(error, RefusedError):
+            return await self.refuse(request, error)
         if isinstance(error, NotFoundError):
             return self.error(request, 404, "not found", error.message, error.hint or "")
         return self.error(request, 400, "bad request", error.message, error.hint or "")
@@ -202,16 +270,31 @@ class Console:
             return self.error(request, 404, "not found", message, hint)
         return self.error(request, error.status_code, "refused", str(error.detail), "")
 
+    async def refuse(self, request: Request, refusal: RefusedError) -> Response:
+        """A 401/403/409/429; a browser without a login is sent to /login instead."""
+        browser = not wants_json(request) and "authorization" not in request.headers
+        if refusal.status == 401 and browser and request.method in ("GET", "HEAD"):
+            return RedirectResponse(login_url(request), status_code=303)
+        label = REFUSALS.get(refusal.status, "refused")
+        return self.error(request, refusal.status, label, refusal.message, refusal.hint or "")
+
     async def on_bug(self, request: Request, error: Exception) -> Response:
         log.exception("the console failed on %s", request.url.path)
         message = "the console failed to answer this request (a bug: the server log has it)"
         return self.error(request, 500, "internal error", message, "")
 
 
-def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
+REFUSALS = {401: "unauthorized", 403: "forbidden", 409: "conflict", 429: "too many requests"}
+
+
+def create_app(
+    repo_dir: Path, store_dir: Path | None = None, settings: ConsoleSettings | None = None
+) -> ASGIApp:
     """The console of the release repo at `repo_dir` (InputError when it is not one), and of
     the local host's plugin store at `store_dir`."""
-    console = Console(repo_dir, store_dir)
+    from pipeline.web.actions import Actions
+
+    console = Console(repo_dir, store_dir, settings)
     routes = [
         Route("/", console.index, methods=["GET", "HEAD"]),
         Route("/index.json", console.index, methods=["GET", "HEAD"]),
@@ -221,6 +304,7 @@ def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
     for view in VIEWS:  # the .json spelling first: /audit/{commit} would match it too
         routes.append(Route(f"{view.url}.json", console.endpoint(view), methods=["GET", "HEAD"]))
         routes.append(Route(view.url, console.endpoint(view), methods=["GET", "HEAD"]))
+    routes += Actions(console, registered_actions()).routes()
     app = Starlette(
         routes=routes,
         exception_handlers={
@@ -229,6 +313,8 @@ def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
             Exception: console.on_bug,
         },
     )
-    # only loopback names: a page that rebinds its own domain to 127.0.0.1 gets 400
-    trusted = TrustedHostMiddleware(app, allowed_hosts=list(LOOPBACK_HOSTS))
+    # only our names: a page that rebinds its own domain to 127.0.0.1 gets 400
+    hosts = [*LOOPBACK_HOSTS, *console.settings.allowed_hosts]
+    gate = Gate(app, console.auth, console.refuse)
+    trusted = TrustedHostMiddleware(gate, allowed_hosts=hosts)
     return SecurityHeaders(trusted)
