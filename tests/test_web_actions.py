@@ -1,4 +1,5 @@
-"""The console's actions over real HTTP: preview, approve, promote, roll back, and every refusal.
+"""The console's actions over real HTTP: preview, approve, promote, roll back, and every refusal
+(and the one rule confining an install's folder to `powerx serve --allow-install-from`).
 
 A real `powerx serve --port 0` on a real release repo: hello 1.0.0 and 1.1.0 are in test,
 other 1.0.0 is released and nowhere yet. rita is release manager everywhere, ada only in
@@ -19,11 +20,14 @@ from test_approvals import NOW, PASS, key, teams_data
 from test_promote import publish
 from test_web_auth import Browser, console_repo, make_token
 
+from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, read_trailers
 from pipeline.models.approvals import Teams
 from pipeline.policy.signed_approvals import signed_approvals
 from pipeline.promotion.promote import PromoteRequest, promote
 from pipeline.snapshot import Snapshot
+from pipeline.web.actions import confine
+from pipeline.web.auth import RefusedError
 
 
 @dataclass
@@ -206,3 +210,26 @@ def test_every_refusal_is_clear_and_writes_nothing(site: Site) -> None:
     assert own.status == 403
     assert "an author never approves their own release" in own.json()["message"]
     assert site.head() == head
+
+
+def test_install_paths_are_confined_to_the_allowed_roots(tmp_path: Path) -> None:
+    root = tmp_path / "plugins"
+    (root / "hello").mkdir(parents=True)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (root / "sneaky").symlink_to(outside)
+    roots = (root.resolve(),)
+    assert confine(str(root / "hello"), roots) == (root / "hello").resolve()
+    for raw, status, message in [
+        (str(outside), 403, "is outside the folders"),
+        (str(root / "sneaky"), 403, "is outside the folders"),  # a link out of the root
+        (str(root / ".." / "elsewhere"), 403, "is outside the folders"),
+        ("plugins/hello", 400, "is not an absolute path"),
+    ]:
+        with pytest.raises(InputError) as refused:
+            confine(raw, roots)
+        assert message in refused.value.message, raw
+        assert getattr(refused.value, "status", 400) == status, raw
+    with pytest.raises(RefusedError) as off:
+        confine(str(root / "hello"), ())
+    assert off.value.status == 403 and "--allow-install-from" in (off.value.hint or "")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from starlette.concurrency import run_in_threadpool
@@ -217,3 +218,27 @@ def guarded(work: Callable[[], Data]) -> Data:
         return work()
     except GateError as error:
         raise RefusedError(409, error.message, hint=error.hint) from None
+
+
+def confine(raw: str, roots: tuple[Path, ...]) -> Path:
+    """The folder `raw` names, resolved (links followed), when it lies under one of `roots`
+    (`powerx serve --allow-install-from`); RefusedError (403) otherwise, InputError (400)
+    for a path that is not absolute."""
+    if not roots:
+        raise RefusedError(
+            403,
+            "installing from a local directory is off on this console",
+            hint="start it with `powerx serve --allow-install-from DIR`",
+        )
+    path = Path(raw)
+    if not path.is_absolute() or "\0" in raw:
+        raise InputError(f"{raw!r} is not an absolute path", hint="give the folder's full path")
+    resolved = path.resolve()
+    if not any(resolved.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(root) for root in roots)
+        raise RefusedError(
+            403,
+            f"{raw} is outside the folders plugins may be installed from",
+            hint=f"allowed: {allowed}",
+        )
+    return resolved

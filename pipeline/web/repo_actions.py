@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from pipeline import layout
 from pipeline.errors import InputError
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.names import require_environment, require_in_order, require_plugin, require_release
 from pipeline.snapshot import Snapshot
 from pipeline.web.auth import RefusedError
@@ -111,10 +111,10 @@ def approve_preview(source: Source, params: Params) -> Data:
     return {
         "summary": f"Approve {plugin}@{version} for {env} as {login}, signed with your key.",
         "changes": [{"path": path, "before": None, "after": "signed approval record"}],
-        "message": (
-            f"Approve {plugin} {version} for {env}\n\nPowerX-Action: approve\n"
-            f"PowerX-Plugin: {plugin}\nPowerX-Version: {version}\n"
-            f"PowerX-Environment: {env}\nPowerX-Operator: {login}"
+        "message": compose_message(
+            f"Approve {plugin} {version} for {env}",
+            "",
+            Trailers("approve", plugin, version, env, operator=login),
         ),
         "notes": notes,
     }
