@@ -2,8 +2,9 @@
 (and the one rule confining an install's folder to `powerx serve --allow-install-from`).
 
 A real `powerx serve --port 0` on a real release repo: hello 1.0.0 and 1.1.0 are in test,
-other 1.0.0 is released and nowhere yet. rita is release manager everywhere, ada only in
-prod (and wrote the releases), quinn a developer; victor is in no team (a viewer).
+other 1.0.0 is released and nowhere yet. rita and roy are release managers everywhere (the
+console holds rita's approval key only), ada only in prod (and wrote the releases), quinn
+a developer; victor is in no team (a viewer).
 """
 
 from __future__ import annotations
@@ -99,6 +100,8 @@ def test_a_preview_shows_the_change_and_writes_nothing(site: Site) -> None:
     rollback = rita.get("/actions/rollback.json?plugin=hello&env=test", "application/json").json()
     assert rollback["preview"]["changes"][0]["after"] == "1.0.0"
     assert rollback["inputs"] == [{"name": "reason", "value": ""}]
+    form = rita.get("/actions/rollback?plugin=hello&env=test").body
+    assert 'name="reason" value="" required' in form and 'name="version" value="1.0.0"' in form
     approve = rita.get("/actions/approve?plugin=hello&version=1.1.0&env=prod").body
     assert "approvals/prod-rita.sigstore.json" in approve and "0/2 approval(s)" in approve
     held = rita.get("/actions/promote?plugin=hello")  # staging wants an approval first
@@ -209,6 +212,13 @@ def test_every_refusal_is_clear_and_writes_nothing(site: Site) -> None:
     )
     assert own.status == 403
     assert "an author never approves their own release" in own.json()["message"]
+    keyless = site.api("roy").post(  # a release manager whose key the console does not hold
+        "/actions/approve",
+        body={"plugin": "hello", "version": "1.1.0", "env": "prod"},
+        accept="application/json",
+    )
+    assert keyless.status == 403
+    assert keyless.json()["message"] == "the console holds no approval key of roy"
     assert site.head() == head
 
 

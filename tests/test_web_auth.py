@@ -28,7 +28,7 @@ TEAMS = {
     "kind": "Teams",
     "teams": {
         "qa": {"members": [member("quinn"), member("ada")]},
-        "release-managers": {"members": [member("rita")]},
+        "release-managers": {"members": [member("rita"), member("roy")]},
         "leads": {"members": [member("ada")]},
     },
 }
