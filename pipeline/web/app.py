@@ -5,6 +5,12 @@ One home for content negotiation (`wants_json`): a view's URL answers JSON when 
 answer, errors included, carries the security headers of `SECURITY_HEADERS` (a CSP that
 allows no inline script or style). Errors answer 400 (bad parameter), 404 (nothing there)
 or 500, as JSON or a small page, never a traceback.
+
+Who may read and act: `auth.Gate` identifies every request (off loopback it lets no
+anonymous read), the actions (`actions.py`, registered by `registered_actions`) check
+role and CSRF; refusals answer 401/403/409/429 (a browser without a login is sent to
+/login). Only the Host names of `ConsoleSettings.allowed_hosts` and loopback's are
+answered.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from pipeline.web.auth import RefusedError
 from pipeline.web.views import Action, Data, NotFoundError, Params, Source
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+
     from pipeline.promotion.promote import PromoteRequest
     from pipeline.promotion.rollback import RollbackRequest
 
@@ -128,18 +130,21 @@ def approve_apply(source: Source, params: Params, operator: str) -> Data:
     if judged["refused"]:
         raise RefusedError(403, f"{operator}'s approval would not count: {judged['refused']}")
     key = _approval_key(source, snapshot, operator)
-    request = ApproveRequest(plugin, version, env, operator, key, datetime.now(UTC))  # type: ignore[arg-type]
+    request = ApproveRequest(plugin, version, env, operator, key, datetime.now(UTC))
     commit = record_approval(source.git, request, branch=branch_of(source.git))
     summary = f"approved {plugin}@{version} for {env} as {operator}"
     return {"summary": summary, "commit": commit, "plugin": plugin, "version": version}
 
 
-def _approval_key(source: Source, snapshot: Snapshot, login: str) -> object:
+def _approval_key(source: Source, snapshot: Snapshot, login: str) -> EllipticCurvePrivateKey:
     """The console's approval key of `login` (as policies/teams.yaml lists its id)."""
+    from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePrivateKey
+
     for team in snapshot.policies().teams.teams.values():
         for member in team.members:
-            if member.login == login and member.key_id and member.key_id in source.approval_keys:
-                return source.approval_keys[member.key_id]
+            key = source.approval_keys.get(member.key_id or "")
+            if member.login == login and isinstance(key, EllipticCurvePrivateKey):
+                return key
     raise RefusedError(
         403,
         f"the console holds no approval key of {login}",
