@@ -96,6 +96,8 @@ def test_a_preview_shows_the_change_and_writes_nothing(site: Site) -> None:
     page = rita.get("/actions/promote?plugin=other&version=1.0.0&env=test")
     assert page.status == 200 and "Promote other@1.0.0: release -&gt; test." in page.body
     assert 'name="csrf" value="' in page.body and 'name="env" value="test"' in page.body
+    as_json = rita.get("/actions/promote.json?plugin=other&version=1.0.0&env=test", "*/*").json()
+    assert as_json["csrf"] == rita.csrf() and anonymous["csrf"] == ""  # for scripts, too
     assert "no push" in page.body
     rollback = rita.get("/actions/rollback.json?plugin=hello&env=test", "application/json").json()
     assert rollback["preview"]["changes"][0]["after"] == "1.0.0"

@@ -165,6 +165,7 @@ class Actions:
                 ],
                 "inputs": [{"name": k, "value": fields.get(k, "")} for k in action.inputs],
                 "login": login_url(request),
+                "csrf": self.console.auth.csrf_token(who),
             }
 
         answer = await run_in_threadpool(guarded, data)
