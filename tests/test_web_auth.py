@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from conftest import Repo
 from factories import yaml_text
-from hostplugins import ServerProcess, run
+from hostplugins import BIN, ServerProcess, run
 from test_approvals import member
 
 TEAMS = {
@@ -334,3 +335,23 @@ def test_bodies_that_are_not_forms_are_refused(console: tuple[Repo, str], tokens
     logged_in = Browser(url).post("/login", body={"token": token}, accept="application/json")
     assert logged_in.status == 200 and logged_in.json() == {"login": "rita", "next": "/"}
     assert Browser(url).get("/logout").status == 200
+
+
+def test_tokens_made_at_once_are_all_kept(tokens: Path) -> None:
+    logins = [f"user{n}" for n in range(8)]
+    made = [
+        subprocess.Popen(
+            [str(BIN / "powerx"), "console", "token", "create", "--as", login],
+            env={**os.environ, "POWERX_CONSOLE_TOKENS": str(tokens)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for login in logins
+    ]
+    assert all(process.wait(timeout=120) == 0 for process in made)
+    for process in made:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()
+        process.stderr.close()
+    kept = json.loads(tokens.read_text())["tokens"]
+    assert sorted(record["login"] for record in kept) == logins

@@ -2,25 +2,29 @@
 
 A token is 32 random bytes (shown once, as `pxc_` + URL-safe base64); the file keeps its
 SHA-256, the login it stands for, when it was made and when it expires. The file is
-written atomically with mode 0600 and read again whenever it changes, so a token revoked
-by `powerx console token revoke` stops working at the console's next request.
+changed under a lock (`.<name>.lock` beside it), written atomically with mode 0600, and
+read again whenever it changes, so a token revoked by `powerx console token revoke`
+stops working at the console's next request.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
-from pipeline.fsutil import atomic_write, fs_errors
+from pipeline.fsutil import atomic_write, fs_errors, make_dirs
 from pipeline.models.approvals import LOGIN_PATTERN
 
 TOKENS_ENV = "POWERX_CONSOLE_TOKENS"
@@ -99,6 +103,20 @@ class TokenStore:
                 hint="create tokens with `powerx console token create`; do not edit the file",
             ) from None
 
+    @contextmanager
+    def _editing(self) -> Iterator[list[TokenRecord]]:
+        """The records, read afresh under the file's lock (one edit at a time, across
+        processes), for the block to change and `_write`."""
+        lock = make_dirs(self.path.parent) / f".{self.path.name}.lock"
+        with fs_errors("open the lock file", lock):
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._seen = None
+            yield self.records()
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
     def _write(self, records: list[TokenRecord]) -> None:
         data = {"tokens": [asdict(record) for record in records]}
         atomic_write(self.path, json.dumps(data, indent=2).encode() + b"\n", mode=0o600)
@@ -123,19 +141,20 @@ class TokenStore:
             created=now.isoformat(timespec="seconds"),
             expires=expires,
         )
-        self._write([*self.records(), record])
+        with self._editing() as records:
+            self._write([*records, record])
         return record, token
 
     def revoke(self, name: str) -> list[TokenRecord]:
         """Remove the token with id `name`, or every token of login `name`; the removed."""
-        records = self.records()
-        gone = [r for r in records if name in (r.id, r.login)]
-        if not gone:
-            raise InputError(
-                f"no console token has the id or login {name!r} in {self.path}",
-                hint="see `powerx console token list`",
-            )
-        self._write([r for r in records if r not in gone])
+        with self._editing() as records:
+            gone = [r for r in records if name in (r.id, r.login)]
+            if not gone:
+                raise InputError(
+                    f"no console token has the id or login {name!r} in {self.path}",
+                    hint="see `powerx console token list`",
+                )
+            self._write([r for r in records if r not in gone])
         return gone
 
     def find(self, token: str) -> TokenRecord | None:
