@@ -104,6 +104,7 @@ def test_a_preview_shows_the_change_and_writes_nothing(site: Site) -> None:
     assert rollback["inputs"] == [{"name": "reason", "value": ""}]
     form = rita.get("/actions/rollback?plugin=hello&env=test").body
     assert 'name="reason" value="" required' in form and 'name="version" value="1.0.0"' in form
+    assert "PowerX-Operator: rita" in form  # the commit it will write names who acts
     approve = rita.get("/actions/approve?plugin=hello&version=1.1.0&env=prod").body
     assert "approvals/prod-rita.sigstore.json" in approve and "0/2 approval(s)" in approve
     held = rita.get("/actions/promote?plugin=hello")  # staging wants an approval first

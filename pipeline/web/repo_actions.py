@@ -19,7 +19,7 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
 from pipeline.names import require_environment, require_in_order, require_plugin, require_release
 from pipeline.snapshot import Snapshot
-from pipeline.web.auth import RefusedError
+from pipeline.web.auth import RefusedError, current_identity
 from pipeline.web.views import Action, Data, NotFoundError, Params, Source
 
 if TYPE_CHECKING:
@@ -58,6 +58,12 @@ def branch_of(git: GitRepo) -> str:
             hint="check out the branch the console should act on (e.g. git switch main)",
         )
     return str(repo.head.shorthand)
+
+
+def viewer_login() -> str:
+    """Who a preview is for: the logged-in user, else LOGIN (the commit names whoever acts)."""
+    who = current_identity.get()
+    return who.login if who is not None else "LOGIN"
 
 
 def local_note(git: GitRepo) -> str:
@@ -99,10 +105,8 @@ def approve_preview(source: Source, params: Params) -> Data:
     from pipeline.policy.signed_approvals import approval_path
 
     snapshot, plugin, version, env = _approval_target(source, params)
-    from pipeline.web.auth import current_identity
-
     who = current_identity.get()
-    login = who.login if who else "LOGIN"
+    login = viewer_login()
     path = approval_path(plugin, version, env, login)
     notes = [local_note(source.git)]
     if who is not None:
@@ -176,7 +180,7 @@ def promote_preview(source: Source, params: Params) -> Data:
     from pipeline.promotion.promote import plan_promotions, promotion_branch
 
     snapshot = Snapshot(source.git, source.head)
-    request = _promote_request(source, params, "LOGIN")
+    request = _promote_request(source, params, viewer_login())
     plan = plan_promotions(source.git, source.head, request)
     if not plan.ready:
         reason = plan.held[0][1] if plan.held else "nothing to promote"
@@ -258,7 +262,7 @@ def rollback_preview(source: Source, params: Params) -> Data:
     from pipeline.promotion.rollback import plan_rollback, rollback_message
 
     reason = params.text("reason") or "(your reason)"
-    request = _rollback_request(source, params, reason, "LOGIN")
+    request = _rollback_request(source, params, reason, viewer_login())
     plan = plan_rollback(source.git, source.head, request)
     return {
         "summary": (
