@@ -275,6 +275,12 @@ def test_off_loopback_every_page_needs_a_login(release_repo: Repo, tokens: Path)
         browser = Browser(server.url)
         assert "secure" in browser.login(token).cookies[0].lower()  # off loopback: TLS
         assert browser.get("/audit").status == 200
+        # behind a proxy that passes another Host on, the Origin names an allowed host
+        form = {"token": token}
+        proxied = browser.post("/login", form=form, headers={"Origin": "https://console.test"})
+        assert proxied.status == 303
+        forged = browser.post("/login", form=form, headers={"Origin": "https://evil.example"})
+        assert forged.status == 403 and "another origin" in forged.body
 
 
 def test_a_trusted_proxy_header_names_the_user(release_repo: Repo, tokens: Path) -> None:

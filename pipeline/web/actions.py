@@ -100,7 +100,7 @@ class Actions:
     async def login(self, request: Request) -> Response:
         from pipeline.web.app import wants_json
 
-        check_origin(request)
+        check_origin(request, self.console.settings.allowed_hosts)
         fields = await read_fields(request)
         target = local_path(fields.get("next"))
         client = request.client.host if request.client else "unknown"
@@ -123,7 +123,7 @@ class Actions:
         return self.console.answer(request, "logout.html", {"done": False})
 
     async def logout(self, request: Request) -> Response:
-        check_origin(request)
+        check_origin(request, self.console.settings.allowed_hosts)
         who = require_identity(current_identity.get())
         fields = await read_fields(request)
         self.console.auth.check_csrf(request, who, fields.get(CSRF_FIELD))
@@ -175,7 +175,7 @@ class Actions:
         from pipeline.web.app import wants_json
 
         action = self.find(request.path_params["name"])
-        check_origin(request)
+        check_origin(request, self.console.settings.allowed_hosts)
         who = require_identity(current_identity.get())
         fields = await read_fields(request)
         self.console.auth.check_csrf(request, who, fields.pop(CSRF_FIELD, None))

@@ -207,13 +207,18 @@ class Auth:
         return hashlib.sha256(session_id.encode()).hexdigest()
 
 
-def check_origin(request: Request) -> None:
-    """RefusedError (403) for a state-changing request another site's page sent."""
+def check_origin(request: Request, hosts: tuple[str, ...] = ()) -> None:
+    """RefusedError (403) for a state-changing request another site's page sent: its
+    Origin must be this request's Host, or one of `hosts` (`--allowed-host`: a reverse
+    proxy may pass another Host on)."""
     site = request.headers.get("sec-fetch-site")
     if site is not None and site not in ("same-origin", "none"):
         raise RefusedError(403, f"refused a cross-site request (Sec-Fetch-Site: {site})")
     origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
+    if origin is None:
+        return
+    parts = urlsplit(origin)
+    if parts.netloc != request.headers.get("host") and parts.hostname not in hosts:
         raise RefusedError(403, "refused a request from another origin")
 
 
