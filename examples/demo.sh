@@ -311,4 +311,46 @@ wait "$dev_pid"
 tail -n 1 "$dev_log"
 expect 0 px-plugin permissions template "$dev_plugin" --plugin-store "$local_store"
 
+step "12. The web console and the static release site, on the canary repo of step 10"
+site="$work/site"
+expect 0 powerx site build --repo "$canary" -o "$site"
+console_log="$work/console.log"
+printf '\033[2m$ powerx serve --repo %s --plugin-store %s --port 0 &\033[0m\n' "$canary" "$local_store"
+powerx serve --repo "$canary" --plugin-store "$local_store" --port 0 >"$console_log" 2>&1 &
+console_pid=$!
+wait_for "$console_log" "PowerX console at"
+console=$(grep -o 'http://127.0.0.1:[0-9]*' "$console_log" | head -1)
+# what the matrix says of each plugin: where it runs, and where it moves next or why not
+python - "$console" <<'PY'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/matrix.json", timeout=30) as answer:
+    matrix = json.load(answer)
+for row in matrix["plugins"]:
+    cells = ", ".join(f"{env} {row['cells'][env]['version'] or '-'}" for env in matrix["environments"])
+    move = row["next"]
+    if move is None:
+        after = "nothing to move"
+    elif move["ready"]:
+        after = f"{move['version']} may move into {move['into']}"
+    else:
+        after = f"{move['version']} held: {move['reason']}"
+    print(f"  {row['plugin']}: {cells}; {after}")
+PY
+# every page of the demo's state answers (the canary pages draw their charts from git)
+python - "$console" /matrix /canary/ledger-sync/prod /canary/hello-world/prod /audit /local <<'PY'
+import sys, urllib.request
+for page in sys.argv[2:]:
+    with urllib.request.urlopen(sys.argv[1] + page, timeout=30) as answer:
+        body = answer.read().decode()
+        charts = body.count("<svg")
+        print(f"  {answer.status} {page}" + (f" ({charts} charts)" if charts else ""))
+PY
+kill -INT "$console_pid"
+wait "$console_pid"
+printf '\nThe static site is in %s (open %s/index.html).\n' "$site" "$site"
+printf 'To browse the demo in the console (the matrix, its held promotions, the canary charts,\n'
+printf 'the audit trail and the local tenant), run:\n\n'
+printf '  %s/.venv/bin/powerx serve --repo %s --plugin-store %s\n\n' "$project" "$canary" "$local_store"
+printf 'and open http://127.0.0.1:7400/ (Ctrl-C stops it).\n'
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

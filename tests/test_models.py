@@ -183,6 +183,7 @@ def test_schemas_describe_every_kind() -> None:
         "source-records.schema.json",
         "dev-iteration.schema.json",
         "host-info.schema.json",
+        "console-access.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -235,12 +235,12 @@ def test_csv_cells_never_start_a_formula(client: Client) -> None:
     assert [row["summary"][:11] for row in rows][:2] == ["'=HYPERLINK", "trust the t"]
 
 
-def test_serve_listens_on_loopback_only_and_on_a_free_port(trail: Repo) -> None:
-    for option in ("--host", "--listen"):
+def test_serve_off_loopback_needs_host_names_and_refuses_a_taken_port(trail: Repo) -> None:
+    for option in ("--host", "--listen"):  # tests/test_web_auth.py: the logins it then needs
         refused = run(["powerx", "serve", "--repo", str(trail.path), option, "0.0.0.0"])
         assert refused.returncode == 2, refused.stderr
-        assert "does not listen on 0.0.0.0" in refused.stderr
-        assert "login" in refused.stderr and "Traceback" not in refused.stderr
+        assert "listening on 0.0.0.0, the console needs the host name(s)" in refused.stderr
+        assert "--allowed-host NAME" in refused.stderr and "Traceback" not in refused.stderr
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()

@@ -27,6 +27,7 @@ from pipeline.host.enablement import EnableRequest, set_enabled
 from pipeline.host.tenants import TenantStore
 from pipeline.web import local, local_actions
 from pipeline.web.app import Console
+from pipeline.web.auth import RefusedError
 from pipeline.web.views import LOCAL_SCOPE, NotFoundError, Params, Source
 
 PLUGIN = "tiny"
@@ -207,9 +208,10 @@ def test_reads_are_bounded(tmp_path: Path) -> None:
 # -- the actions ------------------------------------------------------------------------
 
 
-def source_of(repo: Repo, store: Path) -> Source:
+def source_of(repo: Repo, store: Path, root: Path) -> Source:
+    """The console's source with `root` as its one install root (--allow-install-from)."""
     git_repo = GitRepo(repo.path)
-    return Source(git_repo, git_repo.resolve("HEAD"), store)
+    return Source(git_repo, git_repo.resolve("HEAD"), store, install_roots=(root.resolve(),))
 
 
 def test_install_previews_then_installs_from_a_folder(release_repo: Repo, tmp_path: Path) -> None:
@@ -220,7 +222,7 @@ def test_install_previews_then_installs_from_a_folder(release_repo: Repo, tmp_pa
     )
     folder = write_plugin(tmp_path / "src", "greeter", greeting="Howdy")
     store = tmp_path / "store"
-    source = source_of(release_repo, store)
+    source = source_of(release_repo, store, tmp_path)
     params = Params({"tenant": "team", "path": str(folder)})
     preview = actions["install"].preview(source, params)
     assert (preview["plugin"], preview["version"], preview["tenant"]) == (
@@ -246,7 +248,7 @@ def test_install_previews_then_installs_from_a_folder(release_repo: Repo, tmp_pa
 
     for bad, message in (
         ({"tenant": "team"}, "needs path"),
-        ({"tenant": "team", "path": "relative/dir"}, "not absolute"),
+        ({"tenant": "team", "path": "relative/dir"}, "not an absolute path"),
         ({"tenant": "team", "path": str(folder / "plugin.yaml")}, "not a folder"),
         ({"tenant": "team", "path": str(tmp_path)}, "plugin.yaml not found"),
         ({"tenant": "Bad", "path": str(folder)}, "not a valid tenant name"),
@@ -254,12 +256,19 @@ def test_install_previews_then_installs_from_a_folder(release_repo: Repo, tmp_pa
         with pytest.raises(InputError, match=message):
             actions["install"].preview(source, Params(bad))
 
+    # only from under the install roots: none given, or a folder elsewhere, is refused
+    elsewhere = write_plugin(release_repo.path.parent / "elsewhere", "greeter")
+    for roots, message in (((), "off on this console"), ((folder,), "outside the folders")):
+        confined = Source(source.git, source.head, store, install_roots=roots)
+        with pytest.raises(RefusedError, match=message):
+            actions["install"].preview(confined, Params({"tenant": "team", "path": str(elsewhere)}))
+
 
 def test_enable_and_disable_preview_then_switch(release_repo: Repo, tmp_path: Path) -> None:
     actions = {action.name: action for action in local_actions.ACTIONS}
     folder = write_plugin(tmp_path / "src", PLUGIN)
     store = tmp_path / "store"
-    source = source_of(release_repo, store)
+    source = source_of(release_repo, store, tmp_path)
     actions["install"].apply(source, Params({"path": str(folder), "grant": "on"}), "ada")
     params = Params({"tenant": "dev", "plugin": PLUGIN})
     preview = actions["disable"].preview(source, params)
@@ -358,7 +367,7 @@ def test_a_broken_tenant_file_shows_in_its_row(release_repo: Repo, tmp_path: Pat
     TenantStore(store).ensure("dev")
     TenantStore(store).ensure("ops")
     (store / "tenants" / "ops" / "tenant.yaml").write_text("kind: Tenant\nname: [\n")
-    data = local.local_data(source_of(release_repo, store), Params({}))
+    data = local.local_data(source_of(release_repo, store, tmp_path), Params({}))
     rows = {t["name"]: t for t in data["tenants"]}
     assert rows["dev"]["error"] is None and rows["dev"]["plugins"] == []
     assert "tenant.yaml" in rows["ops"]["error"]
@@ -366,6 +375,6 @@ def test_a_broken_tenant_file_shows_in_its_row(release_repo: Repo, tmp_path: Pat
     assert '<p class="held">unreadable: ' in page and "No host running" in page
     with pytest.raises(InputError) as caught:
         local.local_plugin_data(
-            source_of(release_repo, store), Params({"tenant": "ops", "plugin": "tiny"})
+            source_of(release_repo, store, tmp_path), Params({"tenant": "ops", "plugin": "tiny"})
         )
     assert "tenant.yaml" in str(caught.value.location)

@@ -28,6 +28,10 @@ COMMANDS = {
     "check": Lazy(
         "pipeline.cli.cmd_check:check", "Run every gate on what changed between BASE and HEAD."
     ),
+    "console": Lazy(
+        "pipeline.cli.cmd_console:console",
+        "The web console's users: tokens to log in with (`powerx serve`).",
+    ),
     "export": Lazy(
         "pipeline.cli.offline:export",
         "Export ENV as one signed offline bundle: desired state, releases, artifacts, licences.",
@@ -71,7 +75,7 @@ COMMANDS = {
     ),
     "serve": Lazy(
         "pipeline.cli.cmd_serve:serve",
-        "Serve the web console of a release repo: its views as pages and as JSON (read-only).",
+        "Serve the web console of a release repo: its views as pages and as JSON, its actions.",
     ),
     "site": Lazy("pipeline.cli.cmd_site:site", "The console's read views as a static site."),
     "team": Lazy(

@@ -30,6 +30,8 @@ class Term:
 
 VOCABULARY: dict[str, Term] = {
     "--all": Term("every file, not only what changed", "flag"),
+    "--allow-install-from": Term("a folder plugins may be installed from", "path"),
+    "--allowed-host": Term("a host name a server answers to", "text"),
     "--allow-expired": Term("accept an expired bundle (recorded)", "flag"),
     "--allow-rollback": Term("accept an older bundle (recorded)", "flag"),
     "--artifact": Term("a plugin package (.pxp) file", "path"),
@@ -100,6 +102,8 @@ VOCABULARY: dict[str, Term] = {
     "--store": Term("an artifact store: a folder or URL ($POWERX_STORE)", "text"),
     "--tenant": Term("a tenant's name", "text"),
     "--timeout": Term("the longest a step may take (a duration)", "duration"),
+    "--tokens": Term("the web console's token file", "path"),
+    "--trust-proxy-header": Term("the header a trusted reverse proxy names the user in", "text"),
     "--trusted-root": Term("a private Sigstore instance's trusted_root.json", "path"),
     "--valid-for": Term("how long something stays valid (a duration)", "duration"),
     "--verbose": Term("say more", "flag"),

@@ -6,6 +6,7 @@ from typing import Literal, TypeVar
 
 from pydantic import Field, model_validator
 
+from pipeline.models.access import ConsoleAccess
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.base import API_VERSION, Document, Name, Strict
 from pipeline.models.rollout import RolloutPolicy
@@ -110,6 +111,7 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "Teams": Teams,
     "ChangeWindows": ChangeWindows,
     "RolloutPolicy": RolloutPolicy,
+    "ConsoleAccess": ConsoleAccess,
 }
 
 POLICY_FIELDS = {
@@ -121,6 +123,7 @@ POLICY_FIELDS = {
     "Teams": "teams",
     "ChangeWindows": "windows",
     "RolloutPolicy": "rollout",
+    "ConsoleAccess": "access",
 }
 """Policy kind -> the PolicySet field that holds it."""
 
@@ -165,6 +168,10 @@ class PolicySet(Strict):
     teams: Teams = Field(
         default_factory=lambda: _seed(Teams),
         description="teams and members; the seed has none, so nobody can approve (fail closed)",
+    )
+    access: ConsoleAccess = Field(
+        default_factory=lambda: _seed(ConsoleAccess),
+        description="console roles per team; the seed has none, so everyone is a viewer",
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="policy kind -> file it was read from"

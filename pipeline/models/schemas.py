@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from pipeline.models.access import ConsoleAccess
 from pipeline.models.agent import AgentStatus
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.bundle import BundleManifest, ImportState
@@ -47,6 +48,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "source-records.schema.json": (SourceRecords, "<plugin store>/host/sources/<plugin>.json"),
     "dev-iteration.schema.json": (DevIteration, "<plugin store>/host/dev/<plugin>.jsonl (a line)"),
     "host-info.schema.json": (HostInfo, "<plugin store>/host/host.json"),
+    "console-access.schema.json": (ConsoleAccess, "policies/console.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"

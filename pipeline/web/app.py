@@ -5,12 +5,19 @@ One home for content negotiation (`wants_json`): a view's URL answers JSON when 
 answer, errors included, carries the security headers of `SECURITY_HEADERS` (a CSP that
 allows no inline script or style). Errors answer 400 (bad parameter), 404 (nothing there)
 or 500, as JSON or a small page, never a traceback.
+
+Who may read and act: `auth.Gate` identifies every request (off loopback it lets no
+anonymous read), the actions (`actions.py`, registered by `registered_actions`) check
+role and CSRF; refusals answer 401/403/409/429 (a browser without a login is sent to
+/login). Only the Host names of `ConsoleSettings.allowed_hosts` and loopback's are
+answered.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +27,13 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,7 +42,8 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.promotion.audit_index import AuditIndex
 from pipeline.web import audit, canary, evidence, imports, local, matrix, release
-from pipeline.web.views import Data, NotFoundError, Params, Source, View
+from pipeline.web.auth import Auth, Gate, RefusedError, current_identity, login_url
+from pipeline.web.views import Action, Data, NotFoundError, Params, Source, View
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -118,17 +132,63 @@ class SecurityHeaders:
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-"""The Host headers the console answers (it listens on loopback only, for now)."""
+"""The Host headers the console always answers (with `ConsoleSettings.allowed_hosts`)."""
+
+
+# --- who may do what (pipeline/web/auth.py, actions.py, repo_actions.py) -----------------
+
+
+def registered_actions() -> list[Action]:
+    """Every action the console offers: the repo's, and the local host's where present."""
+    from pipeline.web import repo_actions
+
+    actions = list(repo_actions.ACTIONS)
+    try:
+        from pipeline.web import local_actions  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:  # pragma: no cover - the local host's actions are optional
+        return actions
+    return [*actions, *local_actions.ACTIONS]
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    """How `powerx serve` runs the console: who may reach it and what actions may touch."""
+
+    loopback: bool = True
+    """Listening on loopback only: reading needs no login."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names (besides loopback's) the console answers to (`--allowed-host`)."""
+    tokens: Path | None = None
+    """The token file (None: its default place)."""
+    proxy_header: str | None = None
+    """The trusted reverse proxy's user header (`--trust-proxy-header`)."""
+    install_roots: tuple[Path, ...] = ()
+    approval_keys: Mapping[str, object] = field(default_factory=dict)
+
+
+# -------------------------------------------------------------------------------------------
 
 
 class Console:
     """The console of one release repo: its templates, its views, its error answers."""
 
     def __init__(
-        self, repo_dir: Path, store_dir: Path | None = None, *, index_in_background: bool = True
+        self,
+        repo_dir: Path,
+        store_dir: Path | None = None,
+        settings: ConsoleSettings | None = None,
+        *,
+        index_in_background: bool = True,
     ) -> None:
+        from pipeline.web.tokens import TokenStore, default_tokens_path
+
         self.repo_dir = repo_dir
         self.store_dir = store_dir
+        self.settings = settings or ConsoleSettings()
+        tokens = TokenStore(self.settings.tokens or default_tokens_path())
+        self.auth = Auth(
+            tokens, loopback=self.settings.loopback, proxy_header=self.settings.proxy_header
+        )
         self.git = GitRepo(repo_dir)  # a bad --repo is refused now, not on the first request
         # a server answers from the commits until its first index is built; a site build
         # (index_in_background=False) builds it at its first use and then reads it
@@ -145,10 +205,26 @@ class Console:
         One GitRepo for the console's life: its parse caches are keyed by blob id, so they
         stay right across new heads and make every later request cheaper.
         """
-        return Source(self.git, self.git.resolve("HEAD"), self.store_dir, self.audit)
+        settings = self.settings
+        return Source(
+            self.git,
+            self.git.resolve("HEAD"),
+            self.store_dir,
+            audit=self.audit,
+            install_roots=settings.install_roots,
+            approval_keys=settings.approval_keys,
+        )
 
     def page(self, template: str, data: Data, *, status: int = 200) -> HTMLResponse:
-        context = {"data": data, "version": __version__, "views": VIEWS, "htmx": HTMX}
+        user = current_identity.get()
+        context = {
+            "data": data,
+            "version": __version__,
+            "views": VIEWS,
+            "htmx": HTMX,
+            "user": user,
+            "csrf": self.auth.csrf_token(user),
+        }
         html = self.templates.get_template(template).render(context)
         return HTMLResponse(html, status_code=status, headers={"vary": "Accept"})
 
@@ -208,6 +284,8 @@ class Console:
 
     async def on_input_error(self, request: Request, error: Exception) -> Response:
         assert isinstance(error, InputError)
+        if isinstance(error, RefusedError):
+            return await self.refuse(request, error)
         if isinstance(error, NotFoundError):
             return self.error(request, 404, "not found", error.message, error.hint or "")
         return self.error(request, 400, "bad request", error.message, error.hint or "")
@@ -220,16 +298,31 @@ class Console:
             return self.error(request, 404, "not found", message, hint)
         return self.error(request, error.status_code, "refused", str(error.detail), "")
 
+    async def refuse(self, request: Request, refusal: RefusedError) -> Response:
+        """A 401/403/409/429; a browser without a login is sent to /login instead."""
+        browser = not wants_json(request) and "authorization" not in request.headers
+        if refusal.status == 401 and browser and request.method in ("GET", "HEAD"):
+            return RedirectResponse(login_url(request), status_code=303)
+        label = REFUSALS.get(refusal.status, "refused")
+        return self.error(request, refusal.status, label, refusal.message, refusal.hint or "")
+
     async def on_bug(self, request: Request, error: Exception) -> Response:
         log.exception("the console failed on %s", request.url.path)
         message = "the console failed to answer this request (a bug: the server log has it)"
         return self.error(request, 500, "internal error", message, "")
 
 
-def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
+REFUSALS = {401: "unauthorized", 403: "forbidden", 409: "conflict", 429: "too many requests"}
+
+
+def create_app(
+    repo_dir: Path, store_dir: Path | None = None, settings: ConsoleSettings | None = None
+) -> ASGIApp:
     """The console of the release repo at `repo_dir` (InputError when it is not one), and of
     the local host's plugin store at `store_dir`."""
-    console = Console(repo_dir, store_dir)
+    from pipeline.web.actions import Actions
+
+    console = Console(repo_dir, store_dir, settings)
     routes = [
         Route("/", console.index, methods=["GET", "HEAD"]),
         Route("/index.json", console.index, methods=["GET", "HEAD"]),
@@ -239,6 +332,7 @@ def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
     for view in VIEWS:  # the .json spelling first: /audit/{commit} would match it too
         routes.append(Route(f"{view.url}.json", console.endpoint(view), methods=["GET", "HEAD"]))
         routes.append(Route(view.url, console.endpoint(view), methods=["GET", "HEAD"]))
+    routes += Actions(console, registered_actions()).routes()
     app = Starlette(
         routes=routes,
         exception_handlers={
@@ -247,6 +341,8 @@ def create_app(repo_dir: Path, store_dir: Path | None = None) -> ASGIApp:
             Exception: console.on_bug,
         },
     )
-    # only loopback names: a page that rebinds its own domain to 127.0.0.1 gets 400
-    trusted = TrustedHostMiddleware(app, allowed_hosts=list(LOOPBACK_HOSTS))
+    # only our names: a page that rebinds its own domain to 127.0.0.1 gets 400
+    hosts = [*LOOPBACK_HOSTS, *console.settings.allowed_hosts]
+    gate = Gate(app, console.auth, console.refuse)
+    trusted = TrustedHostMiddleware(gate, allowed_hosts=hosts)
     return SecurityHeaders(trusted)

@@ -35,13 +35,14 @@ def required(params: Params, name: str, hint: str) -> str:
     return value
 
 
-def plugin_folder(params: Params) -> Path:
-    """The `path` parameter: an existing folder, absolute (the console's working directory
-    means nothing to the person at the browser)."""
+def plugin_folder(source: Source, params: Params) -> Path:
+    """The `path` parameter: an existing folder under one of the console's install roots
+    (`powerx serve --allow-install-from`), absolute (the console's working directory means
+    nothing to the person at the browser)."""
+    from pipeline.web.actions import confine
+
     raw = required(params, "path", "give the plugin's folder (with plugin.yaml) as path")
-    path = Path(raw)
-    if not path.is_absolute():
-        raise InputError(f"path {raw!r} is not absolute", hint="give the folder's full path")
+    path = confine(raw, source.install_roots)
     if not path.is_dir():
         raise InputError(
             f"path {raw!r} is not a folder", hint="give the plugin's folder (with plugin.yaml)"
@@ -61,7 +62,7 @@ def install_preview(source: Source, params: Params) -> Data:
 
     store = store_of(source)
     tenant = check_tenant_name(params.text("tenant") or "dev")
-    folder, may_build = locate(plugin_folder(params))
+    folder, may_build = locate(plugin_folder(source, params))
     manifest = read_manifest(folder).manifest
     tenants = TenantStore(store)
     granted = tenants.load(tenant).granted(manifest.name) if tenants.exists(tenant) else set()
@@ -100,7 +101,7 @@ def install_apply(source: Source, params: Params, operator: str) -> Data:
     store = store_of(source)
     tenant = params.text("tenant") or "dev"
     request = InstallRequest(
-        plugin_folder(params), PluginStore(store), tenant, grant_declared=granting(params)
+        plugin_folder(source, params), PluginStore(store), tenant, grant_declared=granting(params)
     )
     result = install(request)
     version = result.version

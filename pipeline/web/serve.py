@@ -1,4 +1,4 @@
-"""Running the console: refuse a non-loopback address, bind, answer until stopped."""
+"""Running the console: check how it may be reached, bind, answer until stopped."""
 
 from __future__ import annotations
 
@@ -7,19 +7,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.web.app import create_app
+from pipeline.web.app import ConsoleSettings, create_app
 from pipeline.webserver import bind, is_loopback, running, stop_event
 
+WILDCARDS = ("0.0.0.0", "::", "[::]")  # noqa: S104 - names of what is bound, not a bind
 
-def require_loopback(listen: str) -> None:
-    """Reading needs no login only on loopback; until the console has logins, fail closed."""
-    if not is_loopback(listen):
+
+def allowed_hosts(listen: str, given: tuple[str, ...]) -> tuple[str, ...]:
+    """The Host names the console answers besides loopback's: `given`, or the address it
+    listens on; a wildcard address needs them given (InputError)."""
+    if given or is_loopback(listen):
+        return given
+    if listen in WILDCARDS:
         raise InputError(
-            f"the console does not listen on {listen}: without a login anyone who reaches it "
-            "could read the release repo's history",
-            hint="listen on loopback (127.0.0.1, the default) and reach it through an SSH "
-            "tunnel; identities arrive with the console's login in a later version",
+            f"listening on {listen}, the console needs the host name(s) browsers use for it",
+            hint="add --allowed-host NAME (repeatable), e.g. --allowed-host console.example.org",
         )
+    return (f"[{listen}]" if ":" in listen else listen,)
 
 
 def serve(
@@ -28,17 +32,28 @@ def serve(
     port: int,
     say: Callable[[str], None],
     store_dir: Path | None = None,
+    settings: ConsoleSettings | None = None,
 ) -> None:
     """Serve the console of `repo_dir` (and the plugin store `store_dir`) on `listen:port`
-    until SIGINT or SIGTERM."""
-    require_loopback(listen)
-    app = create_app(repo_dir, store_dir)
+    until SIGINT or SIGTERM. Off loopback every page needs a login."""
+    base = settings or ConsoleSettings()
+    hosts = allowed_hosts(listen, base.allowed_hosts)
+    settings = ConsoleSettings(
+        loopback=is_loopback(listen),
+        allowed_hosts=hosts,
+        tokens=base.tokens,
+        proxy_header=base.proxy_header,
+        install_roots=base.install_roots,
+        approval_keys=base.approval_keys,
+    )
+    app = create_app(repo_dir, store_dir, settings)
     sock = bind(listen, port)
 
     async def run() -> None:
         stop = stop_event()
         async with running(app, sock) as url:
-            say(f"PowerX console at {url}/ (repo {repo_dir.resolve()}); Ctrl-C stops")
+            where = "" if settings.loopback else " (every page needs a login)"
+            say(f"PowerX console at {url}/ (repo {repo_dir.resolve()}){where}; Ctrl-C stops")
             await stop.wait()
         say("stopped")
 

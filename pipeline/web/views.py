@@ -8,13 +8,14 @@ It raises `InputError` for a bad parameter (400) and `NotFoundError` for what do
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
+from pipeline.models import access
 
 if TYPE_CHECKING:
     from pipeline.promotion.audit_index import AuditIndex
@@ -36,6 +37,12 @@ class Source:
     head: Commit
     store: Path | None = None
     audit: AuditIndex | None = None
+    install_roots: tuple[Path, ...] = ()
+    """The folders a plugin may be installed from (`powerx serve --allow-install-from`);
+    none: installing from a local directory is refused."""
+    approval_keys: Mapping[str, Any] = field(default_factory=dict)
+    """Approval keys the console signs with (`powerx serve --approval-key`): key id ->
+    private key; an approval is signed only with the key of the authenticated user."""
 
 
 class Params:
@@ -98,8 +105,8 @@ class View:
     """Shown on the index page (a view with a path parameter is reached through links)."""
 
 
-ROLES = ("viewer", "developer", "release-manager", "admin")
-"""The console's roles, each allowed what the ones before it are."""
+ROLES = access.ROLES
+"""The console's roles, each allowed what the ones before it are (policies/console.yaml)."""
 
 LOCAL_SCOPE = "local"
 """The scope of an action on the local host's plugin store (not an environment of the repo)."""
@@ -124,3 +131,6 @@ class Action:
     """The environment whose roles apply (LOCAL_SCOPE for the local host's store)."""
     preview: Callable[[Source, Params], Data]
     apply: Callable[[Source, Params, str], Data]
+    inputs: tuple[str, ...] = ()
+    """Parameters the action's form asks for (e.g. a rollback's reason); the others it
+    carries over from the preview's URL as hidden fields."""
