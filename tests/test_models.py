@@ -177,6 +177,7 @@ def test_schemas_describe_every_kind() -> None:
         "agent-status.schema.json",
         "offline-bundle.schema.json",
         "import-state.schema.json",
+        "import-attempt.schema.json",
         "entitlement.schema.json",
         "tenant.schema.json",
         "permission-usage.schema.json",

@@ -17,6 +17,19 @@ from pipeline.models.bundle import BundleManifest, ImportState
 from pipeline.promotion.rollback import RollbackRequest, rollback
 from pipeline.yamlio import MAX_YAML_BYTES, dump_yaml
 
+IMPORT_ACTION = "import"
+"""`PowerX-Action` of an import commit; its extra trailers (without `PowerX-`) follow."""
+BUNDLE_DIGEST = "Bundle-Digest"
+"""sha256 of the imported bundle.json."""
+BUNDLE_SIGNER = "Bundle-Signer"
+"""Who signed bundle.json: 'key <id>' or 'keyless <identity> (<issuer>)' (since issue 13;
+older import commits lack it)."""
+SEQUENCE = "Sequence"
+SOURCE_COMMIT = "Source-Commit"
+TIMESTAMP = "Timestamp"
+OVERRIDE = "Override"
+"""Refusals the operator overrode, joined with '; '."""
+
 
 def commit_import(
     request: ImportRequest,
@@ -61,15 +74,20 @@ def commit_import(
         f"{s.plugin}@{s.version}" for s in sorted(checked.states, key=lambda s: s.plugin)
     )
     extra = {
-        "Bundle-Digest": checked.digest,
-        "Sequence": str(manifest.sequence),
-        "Source-Commit": manifest.source.commit,
-        "Timestamp": request.now.isoformat(),
+        BUNDLE_DIGEST: checked.digest,
+        BUNDLE_SIGNER: checked.signer,
+        SEQUENCE: str(manifest.sequence),
+        SOURCE_COMMIT: manifest.source.commit,
+        TIMESTAMP: request.now.isoformat(),
     }
     if freshness.overrides:
-        extra["Override"] = "; ".join(freshness.overrides)
+        extra[OVERRIDE] = "; ".join(freshness.overrides)
     trailers = Trailers(
-        action="import", version=versions, environment=env, operator=request.operator, extra=extra
+        action=IMPORT_ACTION,
+        version=versions,
+        environment=env,
+        operator=request.operator,
+        extra=extra,
     )
     body = (
         f"Offline bundle {checked.digest[:12]} from {manifest.source.repo} at "

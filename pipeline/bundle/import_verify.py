@@ -1,5 +1,8 @@
 """Checks 1-3 of an offline import: the signed manifest, every checksum and each release's
-own signature and package, read into a `CheckedBundle` before anything is stored."""
+own signature and package, read into a `CheckedBundle` before anything is stored.
+
+What is learnt on the way (the bundle's digest, environment, sequence and signer) is also
+written into a `BundleFacts` as soon as it is known, so a refusal can still say it."""
 
 from __future__ import annotations
 
@@ -24,9 +27,29 @@ from pipeline.models.signing import BundleLimits, SigningPolicy
 from pipeline.packaging import inspect_package
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
+from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.snapshot import Snapshot
 from pipeline.store.cas import ContentAddressedDirectory
+
+
+@dataclass
+class BundleFacts:
+    """What an import learnt of its bundle so far (None: not yet, or not readable)."""
+
+    digest: str | None = None
+    environment: str | None = None
+    sequence: int | None = None
+    signer: str | None = None
+    """Who signed bundle.json, once the site's policy trusted it (`describe_signer`)."""
+
+
+def describe_signer(verification: Verification) -> str:
+    """The `PowerX-Bundle-Signer` value: 'key <id>' or 'keyless <identity> (<issuer>)'."""
+    if verification.mode == "key":
+        text = f"key {verification.signer}"
+    else:
+        text = f"keyless {verification.signer} ({verification.issuer or 'no issuer'})"
+    return " ".join(text.split())  # one trailer line
 
 
 @dataclass
@@ -35,6 +58,8 @@ class CheckedBundle:
 
     scan: ScanResult
     digest: str
+    signer: str
+    """Who signed bundle.json (`describe_signer`)."""
     releases: dict[tuple[str, str], Release]
     """Every release the environment needs, from the bundle or the site."""
     from_site: set[tuple[str, str]]
@@ -50,15 +75,18 @@ def verify_contents(
     objects: ContentAddressedDirectory,
     scratch: Path,
     progress: Progress,
+    facts: BundleFacts | None = None,
 ) -> CheckedBundle:
     """Checks 1-3: the bundle streamed into `scratch` under its signed manifest, each
     included release verified, each other one taken from the site if it matches."""
-    digests: list[str] = []
+    seen = facts if facts is not None else BundleFacts()
 
     def head_check(raw: bytes, signature: bytes) -> BundleManifest:
-        verify_manifest(raw, signature, policy, now=request.now)
-        digests.append(manifest_digest(raw))
+        seen.digest = manifest_digest(raw)
+        verification = verify_manifest(raw, signature, policy, now=request.now)
+        seen.signer = describe_signer(verification)
         manifest = parse_manifest(raw)
+        seen.environment, seen.sequence = manifest.environment, manifest.sequence
         _check_accounted(manifest)  # before a byte of content is written
         check_limits(manifest, policy.bundles.limits if policy.bundles else BundleLimits())
         return manifest
@@ -90,7 +118,8 @@ def verify_contents(
         site = snapshot.load(entitlement_path(plugin), Entitlement)
         if site is not None:
             entitlements[plugin] = site.model
-    return CheckedBundle(scan, digests[0], releases, from_site, states, entitlements)
+    assert seen.digest is not None and seen.signer is not None  # head_check ran
+    return CheckedBundle(scan, seen.digest, seen.signer, releases, from_site, states, entitlements)
 
 
 def _check_accounted(manifest: BundleManifest) -> None:

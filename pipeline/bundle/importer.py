@@ -38,7 +38,7 @@ from pipeline.bundle.deploy import Deploy, deploy_with_agent
 from pipeline.bundle.freshness import check_freshness, load_import_state
 from pipeline.bundle.import_commit import commit_import, materialise, roll_back_unhealthy
 from pipeline.bundle.import_request import ImportRequest, ImportResult, Pause, no_pause
-from pipeline.bundle.import_verify import CheckedBundle, verify_contents
+from pipeline.bundle.import_verify import BundleFacts, CheckedBundle, verify_contents
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.site_fit import check_site_fit, check_tenant
 from pipeline.errors import InputError
@@ -51,6 +51,7 @@ from pipeline.snapshot import Snapshot
 from pipeline.store.cas import OBJECT_MODE, ContentAddressedDirectory
 
 __all__ = [
+    "BundleFacts",
     "ImportRequest",
     "ImportResult",
     "Pause",
@@ -70,8 +71,13 @@ def import_bundle(
     progress: Progress = no_progress,
     pause: Pause = no_pause,
     deploy: Deploy = deploy_with_agent,
+    facts: BundleFacts | None = None,
 ) -> ImportResult:
-    """Import the bundle; GateError naming every reason it is refused."""
+    """Import the bundle; GateError naming every reason it is refused.
+
+    `facts` is filled in with the bundle's digest, environment, sequence and signer as
+    each becomes known (a refusal's log line names what was known by then).
+    """
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.host_version is not None:
@@ -82,7 +88,7 @@ def import_bundle(
     with _scratch(request.store) as scratch:  # one import at a time: read the tip inside
         tip = git.resolve(f"refs/heads/{branch}")
         policy = _site_policy(git, tip)
-        checked = verify_contents(request, git, tip, policy, objects, scratch, progress)
+        checked = verify_contents(request, git, tip, policy, objects, scratch, progress, facts)
         pause("verified")
         manifest = checked.scan.manifest
         state = load_import_state(git, tip, manifest.environment)

@@ -120,3 +120,33 @@ class ImportState(Document):
     history: list[ImportRecord] = Field(
         default_factory=list, description="earlier imports, newest first (bounded)"
     )
+
+
+ImportResultName = Literal["imported", "refused", "rolled back"]
+
+
+class ImportAttempt(Strict):
+    """One line of `<plugin store>/incoming/imports.jsonl`: one `powerx plugin import
+    --offline` run, whatever its result (a refusal writes nothing else anywhere)."""
+
+    time: AwareDatetime = Field(description="when the import ran")
+    bundle_file: str = Field(alias="bundleFile", description="the bundle's file name")
+    digest: Sha256Digest | None = Field(
+        default=None, description="sha256 of its bundle.json (None: the manifest was unreadable)"
+    )
+    sequence: int | None = Field(default=None, ge=1)
+    environment: Name | None = None
+    signer: str | None = Field(
+        default=None,
+        description="who signed bundle.json, as trusted by the site: 'key <id>' or "
+        "'keyless <identity> (<issuer>)' (None: not verified)",
+    )
+    operator: str | None = None
+    result: ImportResultName
+    reason: str | None = Field(
+        default=None, description="why it was refused or rolled back (shortened when long)"
+    )
+    exit_code: int = Field(alias="exitCode", ge=0, description="the import's exit code")
+    commit: str | None = Field(
+        default=None, pattern=GIT_COMMIT_PATTERN, description="the import commit, when it landed"
+    )

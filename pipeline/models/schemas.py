@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pipeline.models.access import ConsoleAccess
 from pipeline.models.agent import AgentStatus
 from pipeline.models.approvals import ApprovalPolicy, Teams
-from pipeline.models.bundle import BundleManifest, ImportState
+from pipeline.models.bundle import BundleManifest, ImportAttempt, ImportState
 from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.host import (
@@ -42,6 +42,10 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "rollout-policy.schema.json": (RolloutPolicy, "policies/rollout.yaml"),
     "offline-bundle.schema.json": (BundleManifest, "bundle.json inside an offline bundle"),
     "import-state.schema.json": (ImportState, "imports/<env>.yaml"),
+    "import-attempt.schema.json": (
+        ImportAttempt,
+        "<plugin store>/incoming/imports.jsonl (a line)",
+    ),
     "entitlement.schema.json": (Entitlement, "entitlements/<plugin>.yaml"),
     "tenant.schema.json": (TenantSettings, "<plugin store>/tenants/<tenant>/tenant.yaml"),
     "permission-usage.schema.json": (PermissionUsage, "<plugin store>/host/usage/<plugin>.json"),

@@ -8,10 +8,15 @@ reason names the bundle (`... after offline import <digest>`). `imports/<env>.ya
 the newest import per environment (the anti-rollback floor). This view reads those, through
 the audit trail (`pipeline.promotion.audit`), newest first.
 
+The import commit names the bundle's signer (`PowerX-Bundle-Signer`, since issue 13).
 `/imports/{id}` (a commit id) adds each imported release's signer, verified again against
-the site's signing policy at the import commit, and the signers that policy trusts for
-bundles. A refused import writes nothing (every check runs before the first write): it
-reaches the importer's terminal and the import webhooks, not the repo, so it is not here.
+the site's signing policy at the import commit, and, for an import older than that
+trailer, the signers the policy trusted for bundles.
+
+A refused import writes nothing to the repo (every check runs before the first write); the
+importer logs every attempt in the plugin store (`<store>/incoming/imports.jsonl`,
+`pipeline.bundle.import_log`). With `powerx serve --plugin-store`, the refused attempts of
+that log are merged into the list, newest first, with their reason.
 """
 
 from __future__ import annotations
@@ -19,20 +24,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import read_trailers
 from pipeline.promotion.audit import AuditEntry, AuditQuery, audit_trail
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
+if TYPE_CHECKING:
+    from pipeline.models.bundle import ImportAttempt
+
 MAX_SCANNED = 20_000
 """Audit entries looked at, newest first, before the list stops (and says so)."""
 MAX_IMPORTS = 500
+MAX_LOGGED = 2_000
+"""Attempts read from the store's import log, newest first."""
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
 NOT_RECORDED = (
-    "a refused import writes nothing to the repo or the store (every check runs before the "
-    "first write): it is reported on the importer's terminal and to the import webhooks "
-    "($POWERX_WEBHOOKS), so only imports that landed are listed"
+    "a refused import writes nothing to the repo; the importer logs it in the plugin store "
+    "(<store>/incoming/imports.jsonl): refusals are shown when the console is started with "
+    "--plugin-store"
 )
 
 
@@ -62,11 +73,13 @@ def scan(source: Source) -> Iterator[tuple[AuditEntry, list[AuditEntry]]]:
 
 
 def import_row(entry: AuditEntry, rollbacks: list[AuditEntry]) -> Data:
-    """One import: its bundle, what it deployed, and what was rolled back and why."""
+    """One import: its bundle, signer, what it deployed, and what was rolled back and why."""
+    from pipeline.bundle import import_commit as names
+
     details = entry.details
     versions = [v.strip() for v in (entry.version or "").split(",") if v.strip()]
-    sequence = details.get("Sequence", "")
-    overrides = [o.strip() for o in details.get("Override", "").split(";") if o.strip()]
+    sequence = details.get(names.SEQUENCE, "")
+    overrides = [o.strip() for o in details.get(names.OVERRIDE, "").split(";") if o.strip()]
     undone = [
         {
             "commit": r.commit,
@@ -85,30 +98,88 @@ def import_row(entry: AuditEntry, rollbacks: list[AuditEntry]) -> Data:
         "environment": entry.environment,
         "operator": entry.operator,
         "summary": entry.summary,
-        "bundle": details.get("Bundle-Digest"),
+        "bundle": details.get(names.BUNDLE_DIGEST),
+        "bundleFile": None,
+        "signer": details.get(names.BUNDLE_SIGNER),
         "sequence": int(sequence) if sequence.isdigit() else None,
-        "sourceCommit": details.get("Source-Commit"),
+        "sourceCommit": details.get(names.SOURCE_COMMIT),
         "overrides": overrides,
         "deployed": versions,
         "rolledBack": undone,
         "result": "rolled back" if undone else "imported",
+        "reason": None,
+        "exitCode": None,
+        "recordedIn": "repo",
     }
 
 
+def refused_row(attempt: ImportAttempt) -> Data:
+    """A refused import from the store's log: what was known of its bundle, and why."""
+    return {
+        "id": None,
+        "url": None,
+        "audit": None,
+        "time": attempt.time.isoformat(),
+        "environment": attempt.environment,
+        "operator": attempt.operator,
+        "summary": f"refused: {attempt.bundle_file}",
+        "bundle": attempt.digest,
+        "bundleFile": attempt.bundle_file,
+        "signer": attempt.signer,
+        "sequence": attempt.sequence,
+        "sourceCommit": None,
+        "overrides": [],
+        "deployed": [],
+        "rolledBack": [],
+        "result": attempt.result,
+        "reason": attempt.reason,
+        "exitCode": attempt.exit_code,
+        "recordedIn": "store",
+    }
+
+
+def logged_attempts(source: Source) -> Data:
+    """The store's import log: its refused attempts as rows, and the log's state."""
+    if source.store is None:
+        return {"rows": [], "log": None, "unreadable": 0, "error": None, "note": NOT_RECORDED}
+    from pipeline.bundle.import_log import import_log_path, read_attempts
+
+    path = import_log_path(source.store)
+    state: Data = {"log": str(path), "unreadable": 0, "error": None}
+    try:
+        attempts, state["unreadable"] = read_attempts(source.store, MAX_LOGGED)
+    except OSError as error:
+        attempts = []
+        state["error"] = f"cannot read {path}: {error.strerror or error}"
+    rows = [refused_row(a) for a in attempts if a.result == "refused"]
+    note = (
+        f"read from the plugin store's import log {path} (the newest {MAX_LOGGED:,} attempts); "
+        "a refusal writes nothing to the repo"
+    )
+    return {"rows": rows, **state, "note": note}
+
+
+def newest_first(rows: list[Data]) -> list[Data]:
+    """Rows by time, newest first (ISO times with offsets compare as datetimes)."""
+    return sorted(rows, key=lambda row: datetime.fromisoformat(row["time"]), reverse=True)
+
+
 def imports_data(source: Source, params: Params) -> Data:
-    """Every import the site repo records, newest first."""
+    """Every import the site repo records and every refusal the store logged, newest first."""
     rows = []
     found = scan(source)
     for entry, rollbacks in found:
         rows.append(import_row(entry, rollbacks))
         if len(rows) == MAX_IMPORTS:
             break
+    logged = logged_attempts(source)
     return {
         "head": source.head.id,
-        "imports": rows,
+        "imports": newest_first(rows + logged["rows"])[:MAX_IMPORTS],
         "limit": MAX_IMPORTS,
         "scanned": MAX_SCANNED,
-        "refusals": NOT_RECORDED,
+        "refusals": logged["note"],
+        "log": {key: logged[key] for key in ("log", "unreadable", "error")},
     }
 
 
@@ -128,11 +199,11 @@ def import_data(source: Source, params: Params) -> Data:
                 release_signer(source, entry.commit, ref, entry.environment, when)
                 for ref in row["deployed"]
             ]
-            row["bundleSigners"] = bundle_signers(source, entry.commit)
-            return {"import": row, "refusals": NOT_RECORDED}
+            row["bundleSigners"] = bundle_signers(source, entry.commit, row["signer"])
+            return {"import": row}
     raise NotFoundError(
         f"no offline import is recorded at commit {wanted}",
-        hint="open an import from the list at /imports (a refused import is not recorded)",
+        hint="open an import from the list at /imports (a refused import has no commit)",
     )
 
 
@@ -189,21 +260,28 @@ def release_signer(
     }
 
 
-def bundle_signers(source: Source, commit: str) -> Data:
-    """The signers the site's policy trusted for bundles at the import commit.
+def bundle_signers(source: Source, commit: str, signer: str | None) -> Data:
+    """Who signed the bundle (the commit's `PowerX-Bundle-Signer`, with the key's name in
+    the site's policy then) and the signers that policy trusted for bundles.
 
-    The import checked the bundle's signature against exactly these; which one signed is
-    not written into the commit.
+    An import older than the trailer names no signer: the signature was checked against
+    exactly the trusted ones.
     """
     from pipeline.snapshot import Snapshot
 
     try:
         policy = Snapshot(source.git, source.git.resolve(commit)).policies().signing
     except InputError as error:
-        return {"trusted": [], "error": error.message}
+        return {"signer": signer, "trusted": [], "error": error.message}
+    if signer is not None and signer.startswith("key "):
+        named = {key.id: key.name for key in policy.keys if key.name}
+        key_id = signer.removeprefix("key ")
+        if key_id in named:
+            signer = f"key {named[key_id]} ({key_id})"
     rules = policy.bundles
     if rules is None:
-        return {"trusted": [], "error": "the signing policy trusted no bundle signer"}
+        none = "the signing policy trusted no bundle signer"
+        return {"signer": signer, "trusted": [], "error": none}
     keys = [
         f"key {key.name or '(unnamed)'} ({key.id[:16]})"
         for key in policy.keys
@@ -213,7 +291,7 @@ def bundle_signers(source: Source, commit: str) -> Data:
         f"keyless {rule.subject or rule.subject_pattern} ({rule.issuer})"
         for rule in (rules.identities or [] if rules.require in ("any", "keyless") else [])
     ]
-    return {"trusted": keys + identities, "error": None}
+    return {"signer": signer, "trusted": keys + identities, "error": None}
 
 
 VIEWS = [

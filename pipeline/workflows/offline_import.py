@@ -1,15 +1,29 @@
-"""`powerx plugin import --offline`: import a bundle; alert when it is refused or rolled back."""
+"""`powerx plugin import --offline`: import a bundle; alert when it is refused or rolled back,
+and log every attempt in the store (`pipeline.bundle.import_log`)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from pipeline.bundle.alerts import import_notifier, post_alert
-from pipeline.bundle.importer import ImportRequest, ImportResult, Pause, import_bundle
+from pipeline.bundle.import_log import record_attempt
+from pipeline.bundle.importer import (
+    BundleFacts,
+    ImportRequest,
+    ImportResult,
+    Pause,
+    import_bundle,
+)
 from pipeline.bundle.progress import Progress
-from pipeline.errors import GateError
+from pipeline.errors import GateError, PowerXError
+from pipeline.models.bundle import ImportAttempt, ImportResultName
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,11 +36,13 @@ class Alert:
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """The import's result, or the refusal it ended in; and the alert it raised, if any."""
+    """The import's result, or the refusal it ended in; the alert it raised, if any; and
+    why it could not be logged, if it could not."""
 
     result: ImportResult | None
     refused: GateError | None
     alert: Alert | None
+    log_problem: str | None = None
 
     @property
     def exit_code(self) -> int:
@@ -45,18 +61,66 @@ def import_offline(
     """Import; a refusal or a rollback alerts `webhooks` and the shared ones ($POWERX_WEBHOOKS).
 
     A refusal comes back in `refused` (the caller raises it after showing the alert);
-    an alert that cannot be delivered never hides what it reports.
+    an alert that cannot be delivered never hides what it reports. Every attempt is logged
+    in the store; a log that cannot be written is a warning (stderr and `log_problem`),
+    never another result. Other errors (bad input, exit 2) are logged and raised.
     """
+    facts = BundleFacts()
     try:
-        result = import_bundle(request, progress=progress, pause=pause)
+        result = import_bundle(request, progress=progress, pause=pause, facts=facts)
     except GateError as error:
+        problem = _log_attempt(request, facts, "refused", _reason(error), error.exit_code)
         alert = _alert(webhooks, environ, "refused", error.message, request.bundle)
-        return ImportOutcome(None, error, alert)
+        return ImportOutcome(None, error, alert, problem)
+    except PowerXError as error:
+        _log_attempt(request, facts, "refused", _reason(error), error.exit_code)
+        raise
     alert = None
+    reason = None
     if not result.ok:
-        message = "; ".join(result.rollbacks) or "deploy failed"
-        alert = _alert(webhooks, environ, "rolled-back", message, request.bundle)
-    return ImportOutcome(result, None, alert)
+        reason = "; ".join(result.rollbacks) or "deploy failed"
+        alert = _alert(webhooks, environ, "rolled-back", reason, request.bundle)
+    outcome = ImportOutcome(result, None, alert)
+    name: ImportResultName = "imported" if result.ok else "rolled back"
+    problem = _log_attempt(request, facts, name, reason, outcome.exit_code, result.commit)
+    return replace(outcome, log_problem=problem)
+
+
+def _reason(error: PowerXError) -> str:
+    where = f"{error.location}: " if error.location else ""
+    return where + error.message
+
+
+def _log_attempt(
+    request: ImportRequest,
+    facts: BundleFacts,
+    result: ImportResultName,
+    reason: str | None,
+    exit_code: int,
+    commit: str | None = None,
+) -> str | None:
+    """Log the attempt in the store; the warning (also on stderr) when it cannot be."""
+    try:
+        attempt = ImportAttempt(
+            time=request.now,
+            bundle_file=request.bundle.name,
+            digest=facts.digest,
+            sequence=facts.sequence,
+            environment=facts.environment,
+            signer=facts.signer,
+            operator=request.operator,
+            result=result,
+            reason=reason,
+            exit_code=exit_code,
+            commit=commit,
+        )
+    except ValidationError as error:
+        problem: str | None = f"warning: the import was not logged ({error.errors()[0]['msg']})"
+    else:
+        problem = record_attempt(request.store, attempt)
+    if problem is not None:
+        _log.warning(problem)
+    return problem
 
 
 def _alert(
