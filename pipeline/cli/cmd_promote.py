@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -19,7 +18,7 @@ from pipeline.cli.options import (
 )
 from pipeline.cli.usage import usage_errors
 from pipeline.cli.vocabulary import Command, emit
-from pipeline.workflows.promote import PromoteCommand, PromoteOutcome
+from pipeline.workflows.promote import PromoteCommand, render_json, render_text
 from pipeline.workflows.promote import promote as promote_releases
 
 
@@ -81,72 +80,3 @@ def promote(
         outcome = promote_releases(command)
     emit(output_format, render_json(outcome), render_text(outcome))
     return outcome.exit_code
-
-
-def render_text(outcome: PromoteOutcome) -> str:
-    """What moved, was proposed, started or held, one line each."""
-    result = outcome.result
-    lines = [
-        f"promoted {p.plugin}@{p.version}: "
-        f"{p.source or 'release'} -> {p.target} (commit {commit[:12]})"
-        for p, commit in result.landed
-    ]
-    for proposal in result.proposed:
-        p = proposal.promotion
-        where = proposal.pull_request or f"branch {proposal.branch}"
-        lines.append(
-            f"proposed {p.plugin}@{p.version}: {p.source or 'release'} -> {p.target} "
-            f"({where}, commit {proposal.commit[:12]}; {proposal.note})"
-        )
-    for p, started in outcome.started:
-        lines.append(
-            f"started a canary of {p.plugin}@{p.version} in {p.target}: {started.weight}% of "
-            f"tenants beside {started.stable} (commit {(started.commit or '')[:12]})"
-        )
-    lines += [f"held {plugin}: {reason}" for plugin, reason in outcome.held]
-    if outcome.nothing:
-        lines.append("nothing to promote")
-    return "".join(f"{line}\n" for line in lines)
-
-
-def render_json(outcome: PromoteOutcome) -> dict[str, Any]:
-    """The outcome as JSON data (schema: docs/formats.md, "Command results")."""
-    result = outcome.result
-    return {
-        "ok": outcome.exit_code == 0,
-        "landed": [
-            {
-                "plugin": p.plugin,
-                "version": p.version,
-                "from": p.source,
-                "to": p.target,
-                "commit": commit,
-            }
-            for p, commit in result.landed
-        ],
-        "proposed": [
-            {
-                "plugin": x.promotion.plugin,
-                "version": x.promotion.version,
-                "from": x.promotion.source,
-                "to": x.promotion.target,
-                "branch": x.branch,
-                "pullRequest": x.pull_request,
-                "commit": x.commit,
-                "note": x.note,
-            }
-            for x in result.proposed
-        ],
-        "canaries": [
-            {
-                "plugin": p.plugin,
-                "version": p.version,
-                "environment": p.target,
-                "weight": started.weight,
-                "stable": started.stable,
-                "commit": started.commit,
-            }
-            for p, started in outcome.started
-        ],
-        "held": [{"plugin": plugin, "reason": reason} for plugin, reason in outcome.held],
-    }

@@ -83,7 +83,7 @@ def serve(
 
 
 def load_approval_keys(files: tuple[Path, ...]) -> dict[str, object]:
-    """key id -> private key, for each --approval-key (one passphrase for all)."""
+    """key id -> private key, for each --key (one passphrase for all)."""
     if not files:
         return {}
     from pipeline.signing.keys import key_id, load_private_key, passphrase_for

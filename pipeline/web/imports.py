@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import read_trailers
-from pipeline.promotion.audit import AuditEntry, AuditQuery, audit_trail
+from pipeline.promotion.audit import AuditEntry, AuditQuery
+from pipeline.web.audit import trail
 from pipeline.web.views import Data, NotFoundError, Params, Source, View
 
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def scan(source: Source) -> Iterator[tuple[AuditEntry, list[AuditEntry]]]:
     Stops after MAX_SCANNED entries of the trail (the caller says so when it happened).
     """
     rollbacks: dict[str, list[AuditEntry]] = {}
-    for count, entry in enumerate(audit_trail(source.git, source.head, AuditQuery())):
+    for count, entry in enumerate(trail(source, AuditQuery())):
         if count >= MAX_SCANNED:
             return
         bundle = rolled_back_bundle(entry)

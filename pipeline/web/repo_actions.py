@@ -152,7 +152,7 @@ def _approval_key(source: Source, snapshot: Snapshot, login: str) -> EllipticCur
     raise RefusedError(
         403,
         f"the console holds no approval key of {login}",
-        hint="start `powerx serve --approval-key YOUR_KEY`, or run `powerx approve --key`",
+        hint="start `powerx serve --key YOUR_KEY`, or run `powerx approve --key`",
     )
 
 
@@ -212,8 +212,7 @@ def promote_preview(source: Source, params: Params) -> Data:
 
 
 def promote_apply(source: Source, params: Params, operator: str) -> Data:
-    from pipeline.cli.cmd_promote import render_json, render_text
-    from pipeline.workflows.promote import PromoteCommand, promote
+    from pipeline.workflows.promote import PromoteCommand, promote, render_json, render_text
 
     asked = _promote_request(source, params, operator)
     plugin, version = asked.plugin, asked.version

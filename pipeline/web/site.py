@@ -23,6 +23,7 @@ from functools import cached_property
 from math import ceil
 
 from pipeline import layout
+from pipeline.canary.status import ROLLOUT_ACTIONS
 from pipeline.errors import InputError
 from pipeline.names import deployed_plugins, environment_names, plugin_names
 from pipeline.promotion.audit import AuditEntry
@@ -113,16 +114,36 @@ def release_pages(context: SiteContext) -> Iterator[SitePage]:
 
 
 def canary_pages(context: SiteContext) -> Iterator[SitePage]:
-    """One page per plugin and environment with a canary in progress."""
+    """One page per plugin and environment with a canary in progress or a rollout in its
+    history (each rollout commit names its plugin and environment)."""
     snapshot = context.snapshot
-    for env in sorted(environment_names(snapshot)):
-        for plugin in sorted(deployed_plugins(snapshot, env)):
+    seen = {
+        (entry.plugin, entry.environment)
+        for entry in context.trail
+        if entry.action in ROLLOUT_ACTIONS and entry.plugin and entry.environment
+    }
+    for env in environment_names(snapshot):
+        for plugin in deployed_plugins(snapshot, env):
             try:
                 state = snapshot.plugin_state(env, plugin)
             except InputError:
                 continue  # unreadable: the matrix says so
             if state is not None and state.model.canary is not None:
-                yield SitePage({"plugin": plugin, "environment": env})
+                seen.add((plugin, env))
+    for plugin, env in sorted(seen):
+        yield SitePage({"plugin": plugin, "environment": env})
+
+
+def import_pages(context: SiteContext) -> Iterator[SitePage]:
+    """The list of offline imports, and one page per import commit."""
+    yield SitePage({})
+
+
+def import_entry_pages(context: SiteContext) -> Iterator[SitePage]:
+    """One page per offline import the repo records."""
+    for entry in context.trail:
+        if entry.action == "import":
+            yield SitePage({"id": entry.commit})
 
 
 SITE: dict[str, SiteView] = {
@@ -132,6 +153,8 @@ SITE: dict[str, SiteView] = {
     "release-versions": SiteView(released_plugins),
     "release": SiteView(release_pages),
     "canary": SiteView(canary_pages),
+    "imports": SiteView(import_pages),
+    "import": SiteView(import_entry_pages),
 }
 """View name -> how it is on the site. Views not registered in app.VIEWS are skipped."""
 

@@ -41,7 +41,7 @@ class Source:
     """The folders a plugin may be installed from (`powerx serve --allow-install-from`);
     none: installing from a local directory is refused."""
     approval_keys: Mapping[str, Any] = field(default_factory=dict)
-    """Approval keys the console signs with (`powerx serve --approval-key`): key id ->
+    """Approval keys the console signs with (`powerx serve --key`): key id ->
     private key; an approval is signed only with the key of the authenticated user."""
 
 
