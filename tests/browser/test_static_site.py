@@ -44,9 +44,8 @@ def test_the_site_links_relatively_and_filters_the_audit_in_the_browser(
             expect(pages.matrix_row(page, "hello")).to_contain_text("held")
             assert pages.broken_links(page) == []
             page.locator("nav").get_by_role("link", name="Audit trail").click()
-            expect(page).to_have_url(
-                f"{server.url}/{PROJECT_PATH}/" + page.url.split(f"/{PROJECT_PATH}/", 1)[1]
-            )
+            expect(page.locator("h1")).to_have_text("Audit trail")
+            assert page.url.startswith(f"{server.url}/{PROJECT_PATH}/"), page.url
             assert pages.broken_links(page) == []
             site.screenshot(page, "audit")
 
