@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import Repo
+from factories import yaml_text
 from hostplugins import ServerProcess
 from playwright.sync_api import Browser, expect
 from test_web_console import promote
@@ -48,6 +49,24 @@ def console_repo(estate: Repo, monkeypatch: pytest.MonkeyPatch) -> Repo:
     request = RollbackRequest("extra-1", "test", ROLLBACK_REASON, operator="carol")
     rollback(GitRepo(estate.path), request, branch="main")
     return estate
+
+
+ACCESS = {
+    "apiVersion": "powerx.io/v1alpha1",
+    "kind": "ConsoleAccess",
+    "roles": [
+        {"team": "release-managers", "role": "release-manager"},
+        {"team": "qa", "role": "developer"},
+    ],
+}
+"""policies/console.yaml: rita may do everything, quinn and ada may act on the local host."""
+
+
+@pytest.fixture
+def console_roles(console_repo: Repo) -> Repo:
+    """`console_repo` whose teams hold console roles (a user in no team is a viewer)."""
+    console_repo.commit({"policies/console.yaml": yaml_text(ACCESS)}, "console roles")
+    return console_repo
 
 
 @pytest.fixture

@@ -277,10 +277,12 @@ def broken_links(page: Page) -> list[str]:
 
 
 def create_token(name: str, env: dict[str, str]) -> str:
-    """`powerx console token create --as NAME`: the token it prints (last word of its last line)."""
-    result = run(["powerx", "console", "token", "create", "--as", name], env=env)
+    """`powerx console token create --as NAME`: the token it made (shown only then)."""
+    result = run(
+        ["powerx", "console", "token", "create", "--as", name, "--format", "json"], env=env
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout.strip().splitlines()[-1].split()[-1]
+    return str(json.loads(result.stdout)["token"])
 
 
 def log_in(console: Console, token: str, *, javascript: bool = True) -> Page:

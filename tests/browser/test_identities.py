@@ -1,7 +1,7 @@
-"""Identities in a real browser: a token logs in as its user, a wrong one is refused, a
-viewer cannot act, an action without its CSRF token is refused, and an action done is a
-commit whose operator is the logged-in user. Roles come from the repo's teams (qa: quinn
-and ada; release-managers: rita); vera is in no team."""
+"""Identities in a real browser: a token logs in as its user until logout, a wrong one is
+refused, a viewer cannot act, an action without its CSRF token is refused, and an action
+done is a commit whose operator is the logged-in user. Roles come from the repo's teams
+(`console_roles`: rita is a release manager); vera is in no team, so a viewer."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import re
 import pytest
 from conftest import Repo
 from playwright.sync_api import expect
+from test_web_console import promote
 from waiting import wait_until
 
 from browser import pages
@@ -20,16 +21,20 @@ pytestmark = [
     pages.needs_command(["console", "token", "create"], "console tokens"),
 ]
 
-APPROVE = "/actions/approve?plugin=hello&version=1.0.0&environment=staging"
-"""hello 1.0.0 waits for one approval (from qa) to enter staging."""
+ROLLBACK = "/actions/rollback?plugin=extra-2&env=test"
+"""Rolls extra-2 back from 0.2.0 to 0.1.0 in test (a release manager's action)."""
 
 
 @pytest.fixture
 def console(
-    console_repo: Repo, start_console: StartConsole, user_env: dict[str, str]
+    console_roles: Repo,
+    start_console: StartConsole,
+    user_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> pages.Console:
     """The console, sharing the home where `powerx console token create` keeps tokens."""
-    return start_console(console_repo.path, env=user_env)
+    promote(console_roles, "extra-2", "0.2.0", "bob", "2026-11-26", monkeypatch)
+    return start_console(console_roles.path, env=user_env)
 
 
 def test_a_token_logs_in_as_its_user_until_logout(
@@ -44,46 +49,52 @@ def test_a_token_logs_in_as_its_user_until_logout(
 
 
 def test_a_wrong_token_is_refused_with_a_clear_message(console: pages.Console) -> None:
-    console.allow("status of 401")
-    console.allow("status of 403")
+    console.allow(f"status of 401 (Unauthorized) ({console.url}/login)")
     page = console.open("/login")
     page.get_by_label(re.compile("token", re.I)).fill("not-a-token")
     page.locator("main form").get_by_role("button").click()
+    expect(page.locator("main")).to_contain_text("that token is not valid")
     expect(page).to_have_url(re.compile("/login"))
-    expect(page.locator("main")).to_contain_text(re.compile("token", re.I))
     expect(page.locator("main")).not_to_contain_text("Traceback")
 
 
 def test_a_viewer_cannot_act(
-    console: pages.Console, console_repo: Repo, user_env: dict[str, str]
+    console: pages.Console, console_roles: Repo, user_env: dict[str, str]
 ) -> None:
-    console.allow("status of 403")
-    head = console_repo.head()
+    head = console_roles.head()
     page = pages.log_in(console, pages.create_token("vera", user_env))
-    page.goto(console.url + APPROVE)
-    pages.confirm(page)
-    expect(page.locator("main")).to_contain_text(re.compile("role|not allowed", re.I))
-    console.screenshot(page, "refused")
-    assert console_repo.head() == head
+    page.goto(console.url + ROLLBACK)
+    expect(page.locator("main")).to_contain_text("Needs the role release-manager")
+    expect(page.locator('main form[method="post"]')).to_have_count(0)
+    console.screenshot(page, "no-button")
+
+    csrf = page.locator('header input[name="csrf"]').get_attribute("value") or ""
+    form: dict[str, str | float | bool] = {"csrf": csrf, "plugin": "extra-2", "env": "test"}
+    form["reason"] = "vera tries"
+    answer = page.request.post(f"{console.url}/actions/rollback", form=form)
+    assert answer.status == 403 and "release-manager" in answer.text(), answer.text()
+    assert console_roles.head() == head
 
 
 def test_an_action_needs_its_csrf_token_and_commits_as_the_user(
-    console: pages.Console, console_repo: Repo, user_env: dict[str, str]
+    console: pages.Console, console_roles: Repo, user_env: dict[str, str]
 ) -> None:
-    console.allow("status of 403")
-    head = console_repo.head()
-    page = pages.log_in(console, pages.create_token("quinn", user_env))
-    page.goto(console.url + APPROVE)
-    page.locator('main form[method="post"] input[name*="csrf" i]').evaluate_all(
-        "inputs => inputs.forEach(input => input.remove())"
-    )
+    console.allow(f"status of 403 (Forbidden) ({console.url}/actions/rollback)")
+    head = console_roles.head()
+    page = pages.log_in(console, pages.create_token("rita", user_env))
+    page.goto(console.url + ROLLBACK)
+    page.get_by_label("reason").fill("the browser test says so")
+    page.locator('main form[method="post"] input[name="csrf"]').evaluate("input => input.remove()")
     pages.confirm(page)
-    expect(page.locator("main")).to_contain_text(re.compile("csrf", re.I))
-    assert console_repo.head() == head
+    expect(page.locator("main")).to_contain_text("CSRF token is missing or wrong")
+    assert console_roles.head() == head
 
-    page.goto(console.url + APPROVE)
+    page.goto(console.url + ROLLBACK)
+    page.get_by_label("reason").fill("the browser test says so")
     console.screenshot(page, "preview")
     pages.confirm(page)
-    wait_until(lambda: console_repo.head() != head, "the approval's commit")
-    page.goto(f"{console.url}/audit?operator=quinn")
-    expect(pages.audit_column(page, 3)).to_have_text(["hello"])
+    expect(page.locator("main h1")).to_have_text("Roll back: done")
+    wait_until(lambda: console_roles.head() != head, "the rollback's commit")
+    page.goto(f"{console.url}/audit?operator=rita")
+    expect(pages.audit_column(page, 3)).to_have_text(["extra-2"])
+    expect(pages.audit_column(page, 2)).to_have_text(["rollback"])

@@ -33,9 +33,9 @@ def store(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def console(
-    console_repo: Repo, start_console: StartConsole, store: Path, user_env: dict[str, str]
+    console_roles: Repo, start_console: StartConsole, store: Path, user_env: dict[str, str]
 ) -> pages.Console:
-    return start_console(console_repo.path, "--plugin-store", str(store), env=user_env)
+    return start_console(console_roles.path, "--plugin-store", str(store), env=user_env)
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def start_host(store: Path, user_env: dict[str, str]) -> Iterator[list[ServerPro
 
 
 def plugin_row(page: Page) -> Locator:
-    return page.locator("main tr", has_text=PLUGIN)
+    return page.locator(f"#plugin-{TENANT}-{PLUGIN}")
 
 
 def act_on_plugin(page: Page, action: str) -> None:
@@ -67,7 +67,7 @@ def test_install_from_a_local_directory_open_its_ui_disable_and_enable(
     tmp_path: Path,
     user_env: dict[str, str],
 ) -> None:
-    folder = write_plugin(tmp_path / "sources", PLUGIN, greeting="Howdy")
+    folder = write_plugin(tmp_path / "sources", PLUGIN, greeting="Howdy", permissions=())
     page = pages.log_in(console, pages.create_token("rita", user_env))
     page.goto(f"{console.url}/local")
     form = page.locator('form[action="/actions/install"]')
