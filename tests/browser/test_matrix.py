@@ -18,10 +18,10 @@ def test_a_held_cell_leads_to_its_reason(console: pages.Console) -> None:
     console.screenshot(page, "matrix")
 
     staging.get_by_role("link", name=APPROVAL_MISSING).click()
-    expect(page).to_have_url(f"{console.url}/audit?plugin=hello")
-    expect(page.get_by_role("heading", name="Audit trail")).to_be_visible()
-    expect(pages.audit_column(page, 3)).to_have_text(["hello"])
-    expect(pages.audit_column(page, 2)).to_have_text(["promote"])
+    expect(page).to_have_url(f"{console.url}/release/hello/1.0.0")
+    expect(page.locator("main")).to_contain_text(f"held: {APPROVAL_MISSING}")
+    approvals = page.locator("main table.approvals tr", has_text="staging")
+    expect(approvals).to_contain_text("nobody")
 
 
 def test_filtering_the_matrix_swaps_the_table_and_updates_the_url(

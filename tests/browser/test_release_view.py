@@ -8,10 +8,9 @@ import re
 
 from conftest import REPORTS
 from playwright.sync_api import expect
+from test_web_matrix import APPROVAL_MISSING
 
 from browser import pages
-
-pytestmark = pages.needs("/release/hello/1.0.0", "the release view")
 
 EVIDENCE = ("coverage.json", "junit.xml", "bandit.sarif")
 """hello 1.0.0's evidence files (tests/test_promote.py's `publish`)."""
@@ -20,19 +19,23 @@ EVIDENCE = ("coverage.json", "junit.xml", "bandit.sarif")
 def test_a_release_shows_its_gates_evidence_plan_and_history(console: pages.Console) -> None:
     page = console.open("/release/hello/1.0.0")
     main = page.locator("main")
-    expect(main.locator("h1")).to_contain_text("hello")
-    expect(main.locator("h1")).to_contain_text("1.0.0")
-    expect(main).to_contain_text("Point the environment back at the previous version.")
+    expect(main.locator("h1")).to_have_text("hello 1.0.0")
+    expect(main).to_contain_text("every gate passes")
+    expect(main.locator("table.approvals")).to_contain_text("staging")
+    expect(main).to_contain_text(f"held: {APPROVAL_MISSING}")
+    expect(main.locator("pre.playbook")).to_contain_text("Point the environment back")
     expect(main).to_contain_text("ada@example.com")
-    expect(main).to_contain_text(re.compile("approval", re.I))
-    expect(main).to_contain_text("staging")  # where it is held
+    expect(main.locator("#history ol.timeline")).to_contain_text("promote 1.0.0")  # htmx
     console.screenshot(page, "release")
 
     for name in EVIDENCE:
-        body = pages.link_target(page, main.get_by_role("link", name=re.compile(re.escape(name))))
-        assert body == (REPORTS / "passing" / name).read_bytes(), name
+        main.get_by_role("link", name=f"evidence/{name}", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/release/hello/1\.0\.0/evidence\?path="))
+        shown = page.locator("pre.evidence").inner_text()
+        assert shown.strip() == (REPORTS / "passing" / name).read_text().strip(), name
+        page.go_back()
 
-    data = pages.follow_json_link(page, main.get_by_role("link", name="JSON"))
+    data = pages.follow_json_link(page, main.get_by_role("link", name="JSON", exact=True))
     assert "evidence/junit.xml" in json.dumps(data)
 
 
