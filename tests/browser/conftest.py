@@ -12,13 +12,13 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from conftest import Repo
 from factories import yaml_text
 from hostplugins import ServerProcess
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, BrowserType, Playwright, expect, sync_playwright
 from test_web_console import promote
 from test_web_matrix import estate  # a fixture, used by `console_repo`
 
@@ -40,6 +40,29 @@ StartConsole = Callable[..., pages.Console]
 def browser_type_launch_args() -> dict[str, Any]:
     """pytest-playwright launches Debian's chromium with these (never a downloaded one)."""
     return pages.launch_options()
+
+
+# pytest-playwright's `playwright`, `browser_type` and `browser`, for this package only:
+# while Playwright runs, asyncio counts its loop as running in the main thread, so a later
+# test's asyncio.run() would fail ("cannot be called from a running event loop").
+@pytest.fixture(scope="package")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as started:
+        yield started
+
+
+@pytest.fixture(scope="package")
+def browser_type(playwright: Playwright, browser_name: str) -> BrowserType:
+    return cast(BrowserType, getattr(playwright, browser_name))
+
+
+@pytest.fixture(scope="package")
+def browser(
+    browser_type: BrowserType, browser_type_launch_args: dict[str, Any]
+) -> Iterator[Browser]:
+    launched = browser_type.launch(**browser_type_launch_args)
+    yield launched
+    launched.close()
 
 
 @pytest.fixture
