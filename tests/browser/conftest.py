@@ -1,5 +1,6 @@
-"""Fixtures of the browser tests: Debian's chromium (through pytest-playwright's `browser`),
-a real `powerx serve --port 0` on a real release repo, a folder for each test's pictures.
+"""Fixtures of the browser tests: Debian's chromium (pytest-playwright's `browser`, launched
+once for this package), a real `powerx serve --port 0` on a real release repo, a folder for
+each test's pictures.
 
 The release repo is the matrix tests' `estate` (hello 1.0.0 held for its staging approval,
 other 2.0.0 as a canary in staging, extra-1..3 in test) with a trail on top: bob promotes
