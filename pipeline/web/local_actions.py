@@ -56,6 +56,7 @@ def granting(params: Params) -> bool:
 
 def install_preview(source: Source, params: Params) -> Data:
     """What installing `path` for `tenant` would do: plugin, version, permissions, tenant."""
+    from pipeline.agent.store import PluginStore
     from pipeline.host.install import locate
     from pipeline.host.tenants import TenantStore, check_tenant_name
     from pipeline.packaging.manifest import read_manifest
@@ -76,7 +77,34 @@ def install_preview(source: Source, params: Params) -> Data:
         )
     else:
         outcome = f"{manifest.name} {manifest.version} becomes active in {store}"
+    target = PluginStore(store).active_target(manifest.name) if store.is_dir() else None
+    active = target.name if target is not None else None  # <version>-<digest prefix>
+    changes = [
+        {
+            "path": f"{store}/active/{manifest.name}",
+            "before": active,
+            "after": f"{manifest.version} (from {folder})",
+        }
+    ]
+    if grant and missing:
+        changes.append(
+            {
+                "path": f"{store}/tenants/{tenant}/tenant.yaml",
+                "before": ", ".join(sorted(granted)) or None,
+                "after": "grants " + ", ".join(declared),
+            }
+        )
     return {
+        "summary": (
+            f"Install {manifest.name} {manifest.version} from {folder} for tenant {tenant}"
+            + (" (built first)" if may_build else "")
+        ),
+        "changes": changes,
+        "notes": [
+            "declares " + (", ".join(declared) if declared else "no permission"),
+            "a running host starts it (or swaps it in) once it is active",
+        ],
+        "blocked": outcome if missing and not grant else None,
         "action": "install",
         "store": str(store),
         "tenant": tenant,
@@ -143,6 +171,14 @@ def result_data(result: EnableResult, operator: str | None) -> Data:
         follows = "starts" if result.enabled else "stops"
         outcome = f"{result.plugin} {word} for tenant {result.tenant}; a running host {follows} it"
     data: Data = {
+        "summary": outcome,
+        "changes": [
+            {
+                "path": f"tenants/{result.tenant}/tenant.yaml (disabled)",
+                "before": "disabled" if result.enabled == result.changed else "enabled",
+                "after": word,
+            }
+        ],
         "action": verb,
         "tenant": result.tenant,
         "plugin": result.plugin,

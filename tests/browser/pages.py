@@ -3,19 +3,15 @@
 `launch_options` says how Playwright starts Debian's chromium (never a downloaded browser);
 `Console` is a running `powerx serve` and the tabs a test opened on it: every tab is
 watched for Content-Security-Policy violations, console errors and script errors, and
-photographed when the test ends (test-output/screenshots/). `needs` and `needs_command`
-mark the tests of a view that is not on main yet: skipped, with the reason, until the
-route or command answers.
+photographed when the test ends (test-output/screenshots/).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shutil
-import tempfile
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -24,7 +20,6 @@ import pytest
 from conftest import PROJECT
 from hostplugins import run
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect
-from starlette.routing import BaseRoute, Match
 from waiting import wait_until
 
 CHROMIUM = Path(
@@ -222,39 +217,6 @@ def follow_json_link(page: Page, link: Locator) -> Any:
 
 
 # -- the views still to come ---------------------------------------------------------------
-
-
-@functools.cache
-def _routes() -> list[BaseRoute]:
-    """The routes of a console of an empty release repo (made by `powerx init`)."""
-    from starlette.applications import Starlette
-
-    from pipeline.scaffold import init_repo
-    from pipeline.web.app import create_app
-
-    folder = Path(tempfile.mkdtemp(prefix="powerx-routes-"))
-    init_repo(folder)
-    app: Any = create_app(folder)
-    while not isinstance(app, Starlette):  # below the middlewares (security headers, ...)
-        app = app.app
-    return list(app.routes)
-
-
-def route_answers(path: str) -> bool:
-    """True when the console has a route for `path` (GET)."""
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
-    return any(route.matches(scope)[0] == Match.FULL for route in _routes())
-
-
-def needs(path: str, what: str) -> pytest.MarkDecorator:
-    """Skip, with the reason 'needs WHAT', until the console answers `path`."""
-    return pytest.mark.skipif(not route_answers(path), reason=f"needs {what} ({path})")
-
-
-def needs_command(argv: list[str], what: str) -> pytest.MarkDecorator:
-    """Skip, with the reason 'needs WHAT', until `powerx ARGV --help` answers."""
-    missing = run(["powerx", *argv, "--help"]).returncode != 0
-    return pytest.mark.skipif(missing, reason=f"needs {what} (powerx {' '.join(argv)})")
 
 
 # -- steps of the views still to come ------------------------------------------------------

@@ -16,11 +16,6 @@ from waiting import wait_until
 from browser import pages
 from browser.conftest import StartConsole
 
-pytestmark = [
-    pages.needs("/login", "the console's login"),
-    pages.needs_command(["console", "token", "create"], "console tokens"),
-]
-
 ROLLBACK = "/actions/rollback?plugin=extra-2&env=test"
 """Rolls extra-2 back from 0.2.0 to 0.1.0 in test (a release manager's action)."""
 

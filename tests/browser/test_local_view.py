@@ -16,12 +16,6 @@ from waiting import wait_until
 from browser import pages
 from browser.conftest import StartConsole
 
-pytestmark = [
-    pages.needs("/local", "the local tenant view"),
-    pages.needs("/actions/install", "the install action"),
-    pages.needs("/login", "the console's login"),
-]
-
 PLUGIN = "greeter"
 TENANT = "dev"
 
@@ -35,7 +29,10 @@ def store(tmp_path: Path) -> Path:
 def console(
     console_roles: Repo, start_console: StartConsole, store: Path, user_env: dict[str, str]
 ) -> pages.Console:
-    return start_console(console_roles.path, "--plugin-store", str(store), env=user_env)
+    sources = store.parent / "sources"  # the only folder the console installs from
+    sources.mkdir(exist_ok=True)
+    options = ["--plugin-store", str(store), "--allow-install-from", str(sources)]
+    return start_console(console_roles.path, *options, env=user_env)
 
 
 @pytest.fixture
@@ -67,15 +64,17 @@ def test_install_from_a_local_directory_open_its_ui_disable_and_enable(
     tmp_path: Path,
     user_env: dict[str, str],
 ) -> None:
-    folder = write_plugin(tmp_path / "sources", PLUGIN, greeting="Howdy", permissions=())
+    folder = write_plugin(tmp_path / "sources", PLUGIN, greeting="Howdy")  # tenant-data:read
     page = pages.log_in(console, pages.create_token("rita", user_env))
     page.goto(f"{console.url}/local")
     form = page.locator('form[action="/actions/install"]')
     expect(page.locator("main")).to_contain_text("Install from Local Directory")
     form.get_by_label(re.compile("director|folder|path", re.I)).fill(str(folder))
+    form.get_by_label(re.compile("grant", re.I)).check()
     form.get_by_role("button").click()
     expect(page).to_have_url(re.compile("/actions/install"))
-    expect(page.locator("main")).to_contain_text(PLUGIN)
+    expect(page.locator("main")).to_contain_text(f"Install {PLUGIN} 0.1.0 from {folder}")
+    expect(page.locator("main")).to_contain_text("declares tenant-data:read")
     console.screenshot(page, "install-preview")
     pages.confirm(page)
 

@@ -13,8 +13,6 @@ from playwright.sync_api import Browser, expect
 
 from browser import pages
 
-pytestmark = pages.needs_command(["site", "build"], "the static site")
-
 PROJECT_PATH = "powerx-release"
 """GitHub Pages serves a project's site at /<project>/: absolute links would miss it."""
 
