@@ -190,6 +190,11 @@ def test_every_refusal_is_clear_and_writes_nothing(site: Site) -> None:
         headers={"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
     )
     assert cross.status == 403 and "cross-site" in cross.body
+    # an opaque origin ('null') passes only when the browser says the post is same-origin
+    opaque = rita.post(
+        "/actions/rollback", form={**rollback, "csrf": rita.csrf()}, headers={"Origin": "null"}
+    )
+    assert opaque.status == 403 and "another origin" in opaque.body
 
     api = site.api("rita")
     cases = [
