@@ -36,6 +36,9 @@ MANIFEST = ".powerx-site.json"
 """Marks a folder as a site this command built: only such a folder is replaced."""
 AUDIT_JSON = "audit.json"
 AUDIT_FILTER = "site-audit-filter.js"
+MAX_FINISHED_CANARIES = 50
+"""Canary pages of rollouts found in the history (newest first), beside every running one:
+each page reads its rollout's decisions from the history, so they are bounded."""
 
 
 class SiteContext:
@@ -117,11 +120,12 @@ def canary_pages(context: SiteContext) -> Iterator[SitePage]:
     """One page per plugin and environment with a canary in progress or a rollout in its
     history (each rollout commit names its plugin and environment)."""
     snapshot = context.snapshot
-    seen = {
-        (entry.plugin, entry.environment)
-        for entry in context.trail
-        if entry.action in ROLLOUT_ACTIONS and entry.plugin and entry.environment
-    }
+    seen: set[tuple[str, str]] = set()
+    for entry in context.trail:  # newest first: the latest finished rollouts, bounded
+        if len(seen) >= MAX_FINISHED_CANARIES:
+            break
+        if entry.action in ROLLOUT_ACTIONS and entry.plugin and entry.environment:
+            seen.add((entry.plugin, entry.environment))
     for env in environment_names(snapshot):
         for plugin in deployed_plugins(snapshot, env):
             try:
