@@ -478,6 +478,46 @@ def test_a_decision_refused_when_the_rollout_changed_meanwhile(
     assert rollout.subjects().count("Canary hello 1.1.0 in prod expands to 50%") == 1
 
 
+@pytest.mark.parametrize("left", ["--soft", "--mixed"])
+def test_a_decision_after_a_fast_forward_cut_short_lands_and_the_clone_catches_up(
+    rollout: Rollout, tmp_path: Path, left: str
+) -> None:
+    """A watch killed after pushing a decision, while moving its clone to it, leaves the
+    decision's file in the work tree (--soft: and the index) with the branch before it."""
+    start = now() - timedelta(seconds=30)
+    rollout.start(now=start)
+    metrics = FileProvider(samples_file(tmp_path / "m.json", HEALTHY, HEALTHY))
+    assert rollout.step(metrics, start + timedelta(seconds=4)).outcome == "expanded"
+    rollout.repo.git("reset", "-q", left, "HEAD~1")
+    assert rollout.repo.git("status", "--porcelain").split() == ["M", STATE]
+    done = rollout.step(metrics, start + timedelta(seconds=7))
+    assert done.outcome == "completed"
+    assert rollout.subjects()[:2] == [
+        "Complete the rollout of hello in prod: 1.0.0 -> 1.1.0",
+        "Canary hello 1.1.0 in prod expands to 50%",
+    ]
+    assert rollout.slept == []  # landed at the first push, never retried
+    assert rollout.repo.head() == rollout.remote_git("rev-parse", "main")
+    assert rollout.repo.git("status", "--porcelain") == ""
+
+
+def test_a_persons_edits_in_the_clone_are_kept_and_the_decision_lands(
+    rollout: Rollout, tmp_path: Path
+) -> None:
+    start = now() - timedelta(seconds=30)
+    rollout.start(now=start)
+    before = rollout.repo.head()
+    edited = (rollout.repo.path / STATE).read_text() + "# my note, not committed yet\n"
+    (rollout.repo.path / STATE).write_text(edited)
+    metrics = FileProvider(samples_file(tmp_path / "m.json", HEALTHY, HEALTHY))
+    grown = rollout.step(metrics, start + timedelta(seconds=4))
+    assert grown.outcome == "expanded" and rollout.state()["canary"]["weight"] == 50
+    assert rollout.subjects().count("Canary hello 1.1.0 in prod expands to 50%") == 1
+    assert rollout.slept == []
+    assert rollout.repo.head() == before  # the clone stays behind: git pull brings the decision
+    assert (rollout.repo.path / STATE).read_text() == edited
+
+
 def make_clone(rollout: Rollout, path: Path) -> Path:
     git(path.parent, "clone", "-q", str(rollout.remote), str(path))
     return path

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
-from pygit2.enums import FileMode
+from pygit2.enums import CheckoutStrategy, FileMode
 
 from pipeline.errors import GateError, InputError, PowerXError
-from pipeline.gitrepo.commit import Commit, raw
+from pipeline.gitrepo.commit import Commit, entry_id, raw, tree_of
 from pipeline.gitrepo.write import ChangeSet, Writer
 
 _MOVED_ON = ("fast-forward", "fastforward", "fetch first", "not present locally", "rejected")
@@ -171,7 +171,8 @@ class Remotes(Writer):
 
         `make_change` gets the remote tip and returns (changes, message): it is called
         again on the new tip after every rejection, so it re-reads the current state
-        (and may raise to give up on a real conflict). Nothing is pushed twice.
+        (and may raise to give up on a real conflict). Nothing is pushed twice. Once the
+        push landed, the local branch follows when it is behind (`_fast_forward_local`).
         """
         conflicts: list[str] = []
         for attempt in range(attempts):
@@ -222,16 +223,72 @@ class Remotes(Writer):
         return found[:1]  # one round, one conflict: the newest commit that beat us
 
     def _fast_forward_local(self, branch: str, commit: Commit) -> None:
+        """Move the local branch (and its work tree) to the landed `commit` when it is behind.
+
+        A fast-forward that was cut short (a killed process) leaves files of a commit on the
+        way in the work tree while the branch still points before it: they are taken back
+        first, so an interrupted run can be run again. Files a person is editing are kept:
+        the branch then stays behind (the remote has the commit; `git pull` brings it).
+        """
         ref_name = f"refs/heads/{branch}"
         if ref_name not in self.repo.references:
             self.repo.references.create(ref_name, raw(commit).id)
             return
         local = Commit(self.repo.references[ref_name].peel(pygit2.Commit))
-        if self.repo.descendant_of(raw(commit).id, raw(local).id):
-            if self._is_checked_out(ref_name):
-                changed = [c.path for c in self.changed_paths(local, commit)]
-                self._update_work_tree(commit, changed)
-            self.repo.references.create(ref_name, raw(commit).id, force=True)
+        if not self.repo.descendant_of(raw(commit).id, raw(local).id):
+            return
+        if self._is_checked_out(ref_name) and not self._follow_in_work_tree(local, commit):
+            return  # a person's edits are in the way: kept, and the branch stays behind
+        self.repo.references.create(ref_name, raw(commit).id, force=True)
+
+    def _follow_in_work_tree(self, local: Commit, commit: Commit) -> bool:
+        """Update the work tree from `local` to `commit`; False if that would lose edits."""
+        changed = [c.path for c in self.changed_paths(local, commit)]
+        try:
+            self._update_work_tree(commit, changed)
+            return True
+        except InputError:
+            leftovers = self._interrupted_fast_forward(local, commit, changed)
+        if not leftovers:  # never an empty path list: that would check out every file
+            return False
+        self.repo.checkout_tree(  # type: ignore[no-untyped-call]
+            tree_of(local),
+            paths=leftovers,
+            strategy=CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED,
+        )
+        self._update_work_tree(commit, changed)
+        return True
+
+    def _interrupted_fast_forward(
+        self, local: Commit, commit: Commit, paths: list[str]
+    ) -> list[str] | None:
+        """The `paths` whose work-tree or index content differs from `local` but is that of
+        a commit between `local` and `commit` (what a cut-short fast-forward left), or None
+        when any of them holds other content (a person's edits)."""
+        self.repo.index.read()
+        leftovers = []
+        for path in paths:
+            found = {_work_tree_id(self.root / path), _index_id(self.repo.index, path)}
+            expected = entry_id(local, path)
+            if found == {expected}:
+                continue
+            walk = self.repo.walk(raw(commit).id)
+            walk.hide(raw(local).id)
+            on_the_way = {expected} | {entry_id(Commit(c), path) for c in walk}
+            if not found <= on_the_way:
+                return None
+            leftovers.append(path)
+        return leftovers
+
+
+def _work_tree_id(path: Path) -> str | None:
+    """The blob id of a file in the work tree, or None when there is no such file."""
+    return str(pygit2.hashfile(str(path))) if path.is_file() else None
+
+
+def _index_id(index: pygit2.Index, path: str) -> str | None:
+    """The blob id staged for `path`, or None when the index has no entry for it."""
+    return str(index[path].id) if path in index else None
 
 
 def _local_remote_path(url: str) -> str | None:
