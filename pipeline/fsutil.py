@@ -1,4 +1,4 @@
-"""Small file-system helpers: the one atomic writer and the one file hasher.
+"""Small file-system helpers: the one atomic writer, the one file hasher, the one file lock.
 
 Every write is atomic (a temporary file beside the target, fsynced, renamed into place,
 the folder fsynced), and every failure on the way is a `FileSystemError` (exit 2) naming
@@ -7,10 +7,11 @@ the path and the operation; a failed write leaves no temporary file behind.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -111,3 +112,26 @@ def hash_file(path: Path) -> tuple[str, int]:
 def file_sha256(path: Path) -> str:
     """The sha256 (hex) of a file, read in chunks."""
     return hash_file(path)[0]
+
+
+@contextmanager
+def file_lock(
+    path: Path, *, mode: int = 0o644, on_wait: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold an exclusive lock on the file `path` (created when absent), across processes.
+
+    When another process holds it, `on_wait` (if given) is called once, then this one
+    waits. Closing the descriptor releases the lock, also when the process dies.
+    """
+    with fs_errors("open the lock file", path):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

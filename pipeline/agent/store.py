@@ -17,7 +17,6 @@ and the status file is written to a temporary file and renamed. A reader (the ho
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
@@ -25,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.fsutil import atomic_write, fs_errors, fsync_directory, make_dirs
+from pipeline.fsutil import atomic_write, file_lock, fs_errors, fsync_directory, make_dirs
 from pipeline.jsonio import read_json_model
 from pipeline.models.agent import AgentStatus
 from pipeline.store.cas import ContentAddressedDirectory
@@ -175,18 +174,8 @@ class PluginStore:
         When another process holds it, `on_wait` is called once, then this one waits.
         """
         make_dirs(self.root)
-        with fs_errors("open the lock file", self.root / LOCK_FILE):
-            fd = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if on_wait is not None:
-                    on_wait()
-                fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(self.root / LOCK_FILE, on_wait=on_wait):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def clean_leftovers(self) -> list[Path]:
         """Remove what an interrupted sync left behind (call with the lock held)."""

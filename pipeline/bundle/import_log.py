@@ -14,7 +14,6 @@ is never allowed to change an import's outcome: `record_attempt` returns a warni
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import select
@@ -24,7 +23,7 @@ from pydantic import ValidationError
 
 from pipeline.bundle.importer import INCOMING
 from pipeline.errors import FileSystemError
-from pipeline.fsutil import fs_errors, make_dirs
+from pipeline.fsutil import file_lock, fs_errors, make_dirs
 from pipeline.models.bundle import ImportAttempt
 
 LOG_NAME = "imports.jsonl"
@@ -72,21 +71,16 @@ def append_attempt(store: Path, attempt: ImportAttempt) -> Path:
     path = import_log_path(store)
     line = attempt_line(attempt)
     make_dirs(path.parent)
-    with fs_errors("append to", path):
-        lock = os.open(path.parent / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    with file_lock(path.parent / LOCK_NAME), fs_errors("append to", path):  # one rotation at a time
+        _rotate_if_full(store)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # one rotation at a time
-            _rotate_if_full(store)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                written = os.write(fd, line)
-                if written != len(line):
-                    raise OSError(f"wrote {written} of {len(line)} bytes")
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(f"wrote {written} of {len(line)} bytes")
+            os.fsync(fd)
         finally:
-            os.close(lock)
+            os.close(fd)
     return path
 
 

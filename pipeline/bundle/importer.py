@@ -26,7 +26,6 @@ This module runs the steps in that order and stores the artifacts; the parts liv
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import tempfile
@@ -42,7 +41,7 @@ from pipeline.bundle.import_verify import BundleFacts, CheckedBundle, verify_con
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.site_fit import check_site_fit, check_tenant
 from pipeline.errors import InputError
-from pipeline.fsutil import fsync_directory, make_dirs
+from pipeline.fsutil import file_lock, fsync_directory, make_dirs
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.semver import Version
 from pipeline.models.signing import SigningPolicy
@@ -194,9 +193,7 @@ def _scratch(store: Path) -> Iterator[Path]:
     """A private folder under `<store>/incoming/`, one import at a time (flock)."""
     incoming = store / INCOMING
     make_dirs(incoming)
-    fd = os.open(incoming / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with file_lock(incoming / ".lock"):
         for leftover in incoming.glob("import-*"):  # an interrupted run's scratch
             shutil.rmtree(leftover, ignore_errors=True)
         work = Path(tempfile.mkdtemp(prefix="import-", dir=incoming))
@@ -204,5 +201,3 @@ def _scratch(store: Path) -> Iterator[Path]:
             yield work
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    finally:
-        os.close(fd)

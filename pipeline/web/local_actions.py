@@ -175,7 +175,7 @@ def result_data(result: EnableResult, operator: str | None) -> Data:
         "changes": [
             {
                 "path": f"tenants/{result.tenant}/tenant.yaml (disabled)",
-                "before": "disabled" if result.enabled == result.changed else "enabled",
+                "before": ("disabled" if result.enabled else "enabled") if result.changed else word,
                 "after": word,
             }
         ],

@@ -9,7 +9,6 @@ stops working at the console's next request.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
-from pipeline.fsutil import atomic_write, fs_errors, make_dirs
+from pipeline.fsutil import atomic_write, file_lock, fs_errors, make_dirs
 from pipeline.models.approvals import LOGIN_PATTERN
 
 TOKENS_ENV = "POWERX_CONSOLE_TOKENS"
@@ -108,14 +107,9 @@ class TokenStore:
         """The records, read afresh under the file's lock (one edit at a time, across
         processes), for the block to change and `_write`."""
         lock = make_dirs(self.path.parent) / f".{self.path.name}.lock"
-        with fs_errors("open the lock file", lock):
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(lock, mode=0o600):
             self._seen = None
             yield self.records()
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def _write(self, records: list[TokenRecord]) -> None:
         data = {"tokens": [asdict(record) for record in records]}
