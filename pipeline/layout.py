@@ -1,6 +1,7 @@
 """Where each file of a release repo lives, and what a changed path means.
 
 releases/<plugin>/<version>/release.yaml     a release manifest (+ its evidence beside it)
+releases/<plugin>/listing.yaml               its Marketplace listing (+ listing/ screenshots)
 environments/<env>/environment.yaml          an environment, its tenants and groups
 environments/<env>/plugins/<plugin>.yaml     desired state of a plugin in that environment
 policies/*.yaml                              the gates, one kind per file
@@ -22,13 +23,21 @@ RELEASE_FILE = "release.yaml"
 ENVIRONMENT_FILE = "environment.yaml"
 
 _NAME = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_LISTING = re.compile(rf"^{RELEASES}/({_NAME})/listing(?:\.yaml|/.+)$")
 _RELEASE_DIR = re.compile(rf"^{RELEASES}/({_NAME})/([^/]+)/(.+)$")
 _ENVIRONMENT = re.compile(rf"^{ENVIRONMENTS}/({_NAME})/{ENVIRONMENT_FILE}$")
 _PLUGIN_STATE = re.compile(rf"^{ENVIRONMENTS}/({_NAME})/plugins/({_NAME})\.yaml$")
 _POLICY = re.compile(rf"^{POLICIES}/[^/]+\.ya?ml$")
 
 PathKind = Literal[
-    "release", "release-file", "environment", "plugin-state", "policy", "other", "unknown"
+    "release",
+    "release-file",
+    "listing",
+    "environment",
+    "plugin-state",
+    "policy",
+    "other",
+    "unknown",
 ]
 
 
@@ -45,6 +54,8 @@ class RepoPath:
 
 def classify(path: str) -> RepoPath:
     """The role of a repo-relative path; `unknown`: in our folders, but not expected there."""
+    if match := _LISTING.match(path):
+        return RepoPath("listing", path, plugin=match.group(1))
     if match := _RELEASE_DIR.match(path):
         plugin, version, rest = match.groups()
         kind: PathKind = "release" if rest == RELEASE_FILE else "release-file"

@@ -185,6 +185,10 @@ def test_schemas_describe_every_kind() -> None:
         "dev-iteration.schema.json",
         "host-info.schema.json",
         "console-access.schema.json",
+        "listing.schema.json",
+        "market-policy.schema.json",
+        "review.schema.json",
+        "subscriptions.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pipeline.models.access import ConsoleAccess
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.base import API_VERSION, Document, Name, Strict
+from pipeline.models.market import MarketPolicy
 from pipeline.models.rollout import RolloutPolicy
 from pipeline.models.signing import SigningPolicy
 from pipeline.models.windows import ChangeWindows
@@ -112,6 +113,7 @@ POLICY_KINDS: dict[str, type[Document]] = {
     "ChangeWindows": ChangeWindows,
     "RolloutPolicy": RolloutPolicy,
     "ConsoleAccess": ConsoleAccess,
+    "MarketPolicy": MarketPolicy,
 }
 
 POLICY_FIELDS = {
@@ -124,6 +126,7 @@ POLICY_FIELDS = {
     "ChangeWindows": "windows",
     "RolloutPolicy": "rollout",
     "ConsoleAccess": "access",
+    "MarketPolicy": "market",
 }
 """Policy kind -> the PolicySet field that holds it."""
 
@@ -172,6 +175,10 @@ class PolicySet(Strict):
     access: ConsoleAccess = Field(
         default_factory=lambda: _seed(ConsoleAccess),
         description="console roles per team; the seed has none, so everyone is a viewer",
+    )
+    market: MarketPolicy = Field(
+        default_factory=lambda: _seed(MarketPolicy),
+        description="Marketplace rules and reviewers; the seed names no reviewer (fail closed)",
     )
     sources: dict[str, str] = Field(
         default_factory=dict, description="policy kind -> file it was read from"

@@ -19,6 +19,8 @@ from pipeline.models.host import (
     SourceRecords,
     TenantSettings,
 )
+from pipeline.models.listing import Listing
+from pipeline.models.market import MarketPolicy, Review, Subscriptions
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
@@ -53,6 +55,10 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "dev-iteration.schema.json": (DevIteration, "<plugin store>/host/dev/<plugin>.jsonl (a line)"),
     "host-info.schema.json": (HostInfo, "<plugin store>/host/host.json"),
     "console-access.schema.json": (ConsoleAccess, "policies/console.yaml"),
+    "listing.schema.json": (Listing, "releases/<plugin>/listing.yaml"),
+    "market-policy.schema.json": (MarketPolicy, "policies/market.yaml"),
+    "review.schema.json": (Review, "market/reviews/<plugin>/<version>.yaml"),
+    "subscriptions.schema.json": (Subscriptions, "market/subscriptions.yaml"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"
