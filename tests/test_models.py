@@ -189,6 +189,7 @@ def test_schemas_describe_every_kind() -> None:
         "market-policy.schema.json",
         "review.schema.json",
         "subscriptions.schema.json",
+        "market-usage-event.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False
