@@ -164,3 +164,31 @@ def test_the_cli_starts_a_trial_and_records_a_purchase(market: Repo, run_cli: Ru
     )
     assert bought.code == 0, bought.err
     assert '"notAfter": "2030-01-01T00:00:00Z"' in bought.out
+
+
+def test_a_plan_bought_once_runs_for_good(market: Repo) -> None:
+    from factories import yaml_text
+    from test_market_trials_support import listing
+
+    data = listing()
+    data["pricing"]["plans"].append(
+        {"name": "lifetime", "price": "1500.00", "currency": "EUR", "period": "once"}
+    )
+    market.commit({"releases/meter/listing.yaml": yaml_text(data)})
+    issued = purchase(GitRepo(market.path), PurchaseRequest("meter", "acme", "lifetime", T0))
+    assert issued.entitlement.not_after == PERPETUAL
+
+
+def test_a_trial_pushed_to_the_remote(market: Repo, tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    market.git("clone", "-q", "--bare", str(market.path), str(remote))
+    market.git("remote", "add", "origin", str(remote))
+    issued = start_trial(GitRepo(market.path), TrialRequest("meter", "acme", T0), remote="origin")
+    assert market.git("--git-dir", str(remote), "rev-parse", "main") == issued.commit
+    with pytest.raises(InputError, match="does not exist on 'origin'"):
+        start_trial(
+            GitRepo(market.path),
+            TrialRequest("meter", "globex", T0),
+            branch="nope",
+            remote="origin",
+        )

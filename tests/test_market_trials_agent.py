@@ -137,3 +137,56 @@ def test_the_import_check_keeps_its_site_wide_messages() -> None:
     assert "has no entitlement" in (entitlement_problem(meter, None, now=T0) or "")
     expired = entitlement(notAfter=datetime(2026, 1, 1, tzinfo=UTC))
     assert "(Acme) expired at" in (entitlement_problem(meter, expired, now=T0) or "")
+
+
+def test_the_offline_import_counts_the_tenants_trial(tmp_path: Path) -> None:
+    from bundle_support import Site, Source
+    from factories import yaml_text
+
+    from pipeline.bundle.importer import import_bundle
+    from pipeline.errors import GateError
+
+    source, site = Source(tmp_path / "a"), Site(tmp_path / "b")
+    source.release("meter", "1.0.0", license=COMMERCIAL)
+    bundle = tmp_path / "meter.bundle"
+    source.export(bundle)
+    with pytest.raises(GateError, match="has no entitlement for tenant acme") as refused:
+        import_bundle(site.request(bundle, deploy=False, tenant="acme"))
+    assert "px-market trial start" in (refused.value.hint or "")
+    now = datetime.now(UTC)
+    trial = entitlement(
+        type="trial", tenant="acme", notBefore=now, notAfter=now + timedelta(days=14)
+    )
+    site.repo.commit(
+        {
+            "entitlements/meter/acme/trial.yaml": yaml_text(
+                trial.model_dump(mode="json", by_alias=True, exclude_none=True)
+            )
+        },
+        "trial",
+    )
+    assert import_bundle(site.request(bundle, deploy=False, tenant="acme")).ok
+
+
+def test_a_host_without_a_tenant_needs_the_site_wide_entitlement(tmp_path: Path) -> None:
+    from factories import yaml_text
+
+    store = PluginStore(tmp_path / "store")
+    digest = commercial_package(tmp_path / "packages", store)
+    repo = market_repo(tmp_path / "repo", digest=digest)
+    env_dir = repo.path / "environments" / "prod"
+    start_trial(GitRepo(repo.path), TrialRequest("meter", "acme", T0))
+    refused = sync(env_dir, store, clock=lambda: T0).plugin("meter")
+    assert refused.action == "unlicensed"
+    assert "ask the vendor for a current entitlements/meter.yaml" in refused.message
+    contract = entitlement(notAfter=T0 + timedelta(days=365))
+    repo.write(
+        {"entitlements/meter.yaml": yaml_text(contract.model_dump(mode="json", by_alias=True))}
+    )
+    assert sync(env_dir, store, clock=lambda: T0).plugin("meter").action == "installed"
+    # the contract covers every tenant's host too, after their trial ended
+    later = T0 + timedelta(days=30)
+    assert sync(env_dir, store, tenant="acme", clock=lambda: later).plugin("meter").ok
+    wanted = Licensed("meter", "1.0.0", COMMERCIAL, "acme")
+    assert covering_entitlement(wanted, [contract], now=later) is contract
+    assert covering_entitlement(wanted, [], now=later) is None

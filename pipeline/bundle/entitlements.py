@@ -9,7 +9,7 @@ site's repo), or, for one tenant, its trial or purchase under `entitlements/<plu
 One home for "which entitlement covers this tenant, plugin and version now"
 (`licence_problem`): the offline import (`bundle.site_fit`) and the agent's activation
 (`agent.reconcile`) both call it. Entitlements are read from a revision of the repo
-(`snapshot_entitlements`) or from a checked-out folder (`folder_entitlements`).
+(`tenant_entitlements`) or from a checked-out folder (`folder_entitlements`).
 """
 
 from __future__ import annotations
@@ -150,15 +150,6 @@ def renewal_hint(wanted: Licensed) -> str:
 # -- reading them ---------------------------------------------------------------------------
 
 
-def snapshot_entitlements(snapshot: Snapshot, plugin: str, tenant: str | None) -> list[Entitlement]:
-    """The site-wide entitlement of `plugin` and, with `tenant`, the tenant's own, at a revision."""
-    paths = [entitlement_path(plugin)]
-    if tenant is not None:
-        paths += [tenant_entitlement_path(plugin, tenant, kind) for kind in TENANT_TYPES]
-    found = [snapshot.load(path, Entitlement) for path in paths]
-    return [loaded.model for loaded in found if loaded is not None]
-
-
 def tenant_entitlements(snapshot: Snapshot, plugin: str, tenant: str) -> dict[str, Entitlement]:
     """The tenant's own entitlements of `plugin` (`trial`, `purchase`), at a revision."""
     found: dict[str, Entitlement] = {}
@@ -170,7 +161,8 @@ def tenant_entitlements(snapshot: Snapshot, plugin: str, tenant: str) -> dict[st
 
 
 def folder_entitlements(root: Path, plugin: str, tenant: str | None) -> list[Entitlement]:
-    """The same as `snapshot_entitlements`, from a checked-out repo folder `root`.
+    """The site-wide entitlement of `plugin` and, with `tenant`, the tenant's own, from a
+    checked-out repo folder `root`.
 
     InputError (file:line) when one of the files is not a valid entitlement.
     """
