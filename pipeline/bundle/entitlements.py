@@ -78,12 +78,12 @@ def licence_problem(
     if not licence_needs_entitlement(wanted.licence):
         return None
     reasons = [_problem(wanted, entitlement, now) for entitlement in _closest_first(candidates)]
-    if not reasons or any(reason is None for reason in reasons):
-        if not reasons:
-            who = f" for tenant {wanted.tenant}" if wanted.tenant else ""
-            return f"{wanted.ref} ({wanted.licence}) has no entitlement{who}"
+    if None in reasons:
         return None
-    return reasons[0]
+    if reasons:
+        return reasons[0]
+    who = f" for tenant {wanted.tenant}" if wanted.tenant else ""
+    return f"{wanted.ref} ({wanted.licence}) has no entitlement{who}"
 
 
 def covering_entitlement(
