@@ -17,6 +17,9 @@ def cli() -> None:
     """
 
 
+cli.add_command(__import__("pipeline.cli.market_validate", fromlist=["validate"]).validate)
+
+
 def main() -> None:
     """Entry point of the `px-market` console script."""
     exit_with(cli)
