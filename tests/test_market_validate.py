@@ -686,7 +686,7 @@ def test_a_rule_without_its_package_is_errored_never_passed(market: Market) -> N
     report = market.validate(store=None)
     assert report.verdict == "errored" and report.failed == []
     assert report.errored == ["release.consistency", "package.secrets"]
-    assert "pass --store (the artifact store) or --package FILE.pxp" in (
+    assert "pass --store (the artifact store) or --artifact FILE.pxp" in (
         result(report, "package.secrets").error or ""
     )
     empty = ContentAddressedDirectory(market.work / "empty-store")

@@ -132,7 +132,7 @@ def test_the_live_repo_lists_hello_world(run_cli: Any, live: Repo, tmp_path: Pat
         env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"},
     )
     package = built.stdout.strip()
-    args = ["hello-world@1.1.0", "--repo", str(live.path), "--package", package]
+    args = ["hello-world@1.1.0", "--repo", str(live.path), "--artifact", package]
     result = run_cli(cli, "validate", *args, "--format", "json")
     data = json.loads(result.out)
     assert result.code == 0, result.out

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import repo_option
+from pipeline.cli.vocabulary import Duration
 
 VERDICT_EXIT = {"passed": 0, "failed": 1, "errored": 1}
 """passed 0; failed 1 (an enforced rule failed); errored 1 too, with the verdict 'errored'
@@ -32,7 +33,7 @@ printed (a rule could not run: run again; it is not a rejection). Bad input is 2
     help="The artifact store the release's package is fetched from [$POWERX_STORE].",
 )
 @click.option(
-    "--package",
+    "--artifact",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Judge this .pxp instead of the stored one (an offline or unpublished upload).",
 )
@@ -43,10 +44,10 @@ printed (a rule could not run: run again; it is not a rejection). Bad input is 2
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0.01),
-    default=30.0,
+    type=Duration(minimum=0.01),
+    default="30s",
     show_default=True,
-    help="Seconds one rule may run before it counts as errored.",
+    help="How long one rule may run before it counts as errored (a duration).",
 )
 def validate(
     submission: str,
@@ -54,7 +55,7 @@ def validate(
     rev: str,
     output_format: str,
     store: str | None,
-    package: Path | None,
+    artifact: Path | None,
     listing: Path | None,
     timeout: float,
 ) -> int:
@@ -81,7 +82,7 @@ def validate(
         version=version or None,
         now=datetime.now(UTC),
         store=store_for(store) if store else None,
-        package=package,
+        package=artifact,
         listing=listing,
         timeout=timeout,
     )

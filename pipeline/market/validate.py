@@ -260,7 +260,7 @@ def _package(
         if request.store is None:
             return PackageInput(
                 missing=f"no package of {release.ref} to look at: pass --store (the artifact "
-                "store) or --package FILE.pxp"
+                "store) or --artifact FILE.pxp"
             )
         source = dest.with_suffix(".pxp")
         try:
