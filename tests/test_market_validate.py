@@ -607,6 +607,7 @@ def test_a_squatting_name_is_refused(market: Market) -> None:
         "the name 'helo-wrold' is 2 edits away from the listed plugin 'hello-world'"
     )
     assert result(market.validate("hello-world", "1.0.0"), "naming.squatting").outcome == "passed"
+    market.publish("greetr", "1.0.0")  # a listing, not listed (never approved): no conflict
     market.publish("greeter", "1.0.0")
     assert result(market.validate("greeter"), "naming.squatting").outcome == "passed"
 

@@ -41,7 +41,8 @@ from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import Version
 from pipeline.names import did_you_mean, require_plugin, require_release
-from pipeline.packaging import extract_package
+from pipeline.packaging import inspect_package
+from pipeline.packaging.archive import read_package_manifest
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.store import ArtifactSource, cas_uri
 from pipeline.yamlio import MAX_YAML_BYTES, YamlDocument, parse_yaml
@@ -144,14 +145,14 @@ def _submission(
     previous = _previous_version(snapshot, plugin, version)
     package = PackageInput(missing="no rule needs the package")
     if any(rule.needs_package for rule in wanted):
-        package = _package(request, release.model, scratch / "package", local=request.package)
+        package = _package(request, release.model, scratch / "package.pxp", local=request.package)
     before = PackageInput(missing="no listed version before this one")
     if previous is not None and any(rule.needs_previous for rule in wanted):
         loaded = snapshot.release(plugin, previous)
         if loaded is None:
             before = PackageInput(missing=f"the listed {plugin}@{previous} has no release record")
         else:
-            before = _package(request, loaded.model, scratch / "previous", local=None)
+            before = _listed_package(request, loaded.model, scratch / "previous.pxp")
     return Submission(
         snapshot=snapshot,
         policies=policies,
@@ -253,24 +254,42 @@ def _parse_listing(
 def _package(
     request: ValidateRequest, release: Release, dest: Path, *, local: Path | None
 ) -> PackageInput:
-    """The release's package, verified and extracted under `dest` (or why there is none)."""
-    artifact = release.artifact
-    source = local
-    if source is None:
-        if request.store is None:
-            return PackageInput(
-                missing=f"no package of {release.ref} to look at: pass --store (the artifact "
-                "store) or --artifact FILE.pxp"
-            )
-        source = dest.with_suffix(".pxp")
-        try:
-            request.store.fetch(cas_uri(artifact.sha256), artifact.sha256, artifact.size, source)
-        except (InputError, GateError) as unavailable:
-            return PackageInput(missing=f"the package of {release.ref}: {unavailable.message}")
+    """The release's package, verified by pipeline.packaging (or why there is none)."""
+    source = local if local is not None else _fetch(request, release, dest)
+    if isinstance(source, PackageInput):
+        return source
     try:
-        return PackageInput(info=extract_package(source, dest, max_bytes=request.max_package_bytes))
+        info = inspect_package(source, max_bytes=request.max_package_bytes)
     except InputError as refused:
         return PackageInput(error=refused)
+    return PackageInput(info=info, manifest=info.manifest)
+
+
+def _listed_package(request: ValidateRequest, release: Release, dest: Path) -> PackageInput:
+    """The plugin.yaml of a listed version's package: verified by digest when fetched, and
+    by its own review back then, so only the head of the stream is read."""
+    source = _fetch(request, release, dest)
+    if isinstance(source, PackageInput):
+        return source
+    try:
+        return PackageInput(manifest=read_package_manifest(source))
+    except InputError as refused:
+        return PackageInput(missing=f"the package of {release.ref}: {refused.message}")
+
+
+def _fetch(request: ValidateRequest, release: Release, dest: Path) -> Path | PackageInput:
+    """The release's package fetched from the store (digest and size verified) to `dest`."""
+    artifact = release.artifact
+    if request.store is None:
+        return PackageInput(
+            missing=f"no package of {release.ref} to look at: pass --store (the artifact "
+            "store) or --artifact FILE.pxp"
+        )
+    try:
+        request.store.fetch(cas_uri(artifact.sha256), artifact.sha256, artifact.size, dest)
+    except (InputError, GateError) as unavailable:
+        return PackageInput(missing=f"the package of {release.ref}: {unavailable.message}")
+    return dest
 
 
 # -- judging ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pipeline.errors import InputError
 from pipeline.market.findings import Finding, Severity
 from pipeline.models.listing import Listing
 from pipeline.models.market import RuleMode
+from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.packaging import PackageInfo
@@ -63,6 +64,8 @@ class PackageInput:
     """A package of the submission: verified and extracted, or why it is not available."""
 
     info: PackageInfo | None = None
+    manifest: PluginManifest | None = None
+    """Its plugin.yaml (also known without `info` for a listed version's package)."""
     missing: str | None = None
     """Why there is no package to look at (no store given, not in the store...)."""
     error: InputError | None = None
@@ -75,6 +78,12 @@ class PackageInput:
         if self.error is not None:
             raise RuleUnavailableError(f"{what} could not be read: {self.error.message}")
         raise RuleUnavailableError(self.missing or f"{what} is not available")
+
+    def require_manifest(self, what: str = "the package") -> PluginManifest:
+        """The package's plugin.yaml, or RuleUnavailableError saying why there is none."""
+        if self.manifest is not None:
+            return self.manifest
+        return self.require(what).manifest
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pipeline.market import records
+from pipeline import layout
+from pipeline.market import listing_path, records
 from pipeline.market.findings import Finding
 from pipeline.market.rules.base import Submission
 
@@ -30,28 +31,37 @@ def edit_distance(a: str, b: str, *, limit: int) -> int:
     return min(previous[-1], limit + 1)
 
 
-def listed_plugins(submission: Submission) -> list[str]:
-    """Plugins with at least one listed (approved) version."""
+def candidate_names(submission: Submission) -> set[str]:
+    """Plugins that have a review record or a listing (folder listings only: no parsing)."""
     snapshot = submission.snapshot
-    return [p for p in records.reviewed_plugins(snapshot) if records.listed_versions(snapshot, p)]
+    with_listing = {
+        name
+        for name, is_dir in snapshot.git.list_dir(snapshot.commit, layout.RELEASES)
+        if is_dir and snapshot.blob_id(listing_path(name)) is not None
+    }
+    return with_listing | set(records.reviewed_plugins(snapshot))
 
 
 def check_squatting(submission: Submission) -> Iterator[Finding]:
     """The name is not within squattingDistance edits of another listed plugin's."""
     limit = submission.policies.market.squatting_distance
-    listed = listed_plugins(submission)
-    if limit == 0 or submission.plugin in listed:
+    name, snapshot = submission.plugin, submission.snapshot
+    if limit == 0 or records.listed_versions(snapshot, name):
         return  # a listed plugin was judged when it was first listed
-    name = submission.plugin
-    for other in listed:
-        distance = edit_distance(name, other, limit=limit)
-        if distance <= limit:
-            yield submission.release_finding(
-                SQUATTING,
-                "high",
-                f"the name {name!r} is {distance} edit{'s' if distance != 1 else ''} away from "
-                f"the listed plugin {other!r}: customers would confuse them",
-                "choose a distinct name; if you make both plugins, ask the Marketplace team for "
-                "an exception in policies/market.yaml",
-                "plugin",
-            )
+    close = sorted(
+        (distance, other)
+        for other in candidate_names(submission) - {name}
+        if (distance := edit_distance(name, other, limit=limit)) <= limit
+    )
+    for distance, other in close:  # only the close names' reviews are read
+        if not records.listed_versions(snapshot, other):
+            continue
+        yield submission.release_finding(
+            SQUATTING,
+            "high",
+            f"the name {name!r} is {distance} edit{'s' if distance != 1 else ''} away from "
+            f"the listed plugin {other!r}: customers would confuse them",
+            "choose a distinct name; if you make both plugins, ask the Marketplace team for "
+            "an exception in policies/market.yaml",
+            "plugin",
+        )

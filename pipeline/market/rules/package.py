@@ -1,19 +1,22 @@
 """Rules on the package's contents: no secrets, and no permissions widened unseen.
 
 The secret scan is a small set of well-known, high-confidence patterns (private keys,
-cloud and forge tokens, `.env` files), bounded: every file is read in chunks, and past
-`MAX_SCAN_BYTES` in all the rule cannot vouch for the rest, so it errors instead of passing.
+cloud and forge tokens, `.env` files), bounded: the verified package is streamed (never
+extracted), every file read in chunks; a package of more than `MAX_SCAN_BYTES` in all is
+not scanned (errored, never passed).
 A match is never echoed whole: findings show its first characters only.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from collections.abc import Generator, Iterator
+from pathlib import PurePosixPath
+from typing import IO
 
 from pipeline.market.findings import Finding
 from pipeline.market.rules.base import RuleUnavailableError, Submission
+from pipeline.market.rules.members import package_files
 from pipeline.models.plugin import CHECKSUMS_FILE, SBOM_FILE
 
 SECRETS = "package.secrets"
@@ -26,26 +29,29 @@ OVERLAP = 4096
 """Bytes carried from one chunk to the next, so a secret across a chunk border is found."""
 MAX_PER_FILE = 3
 
-PATTERNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+PATTERNS: tuple[tuple[str, tuple[bytes, ...], re.Pattern[bytes]], ...] = (
     (
         "a private key",
+        (b"PRIVATE KEY",),
         re.compile(
             rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"
         ),
     ),
-    ("an AWS access key id", re.compile(rb"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("an AWS access key id", (b"AKIA", b"ASIA"), re.compile(rb"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
     (
         "a GitHub token",
+        (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"),
         re.compile(rb"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ),
-    ("a GitLab token", re.compile(rb"\bglpat-[A-Za-z0-9_-]{20,}")),
-    ("a Slack token", re.compile(rb"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(rb"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a Stripe live key", re.compile(rb"\b[sr]k_live_[0-9A-Za-z]{20,}")),
-    ("a PyPI token", re.compile(rb"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{20,}")),
-    ("an npm token", re.compile(rb"\bnpm_[A-Za-z0-9]{36}\b")),
+    ("a GitLab token", (b"glpat-",), re.compile(rb"\bglpat-[A-Za-z0-9_-]{20,}")),
+    ("a Slack token", (b"xox",), re.compile(rb"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", (b"AIza",), re.compile(rb"\bAIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe live key", (b"k_live_",), re.compile(rb"\b[sr]k_live_[0-9A-Za-z]{20,}")),
+    ("a PyPI token", (b"pypi-AgEI",), re.compile(rb"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{20,}")),
+    ("an npm token", (b"npm_",), re.compile(rb"\bnpm_[A-Za-z0-9]{36}\b")),
 )
-"""What the scan looks for: (what it is, pattern)."""
+"""What the scan looks for: (what it is, literals one of which every match holds, pattern).
+A chunk is searched with a pattern only when it holds one of its literals (a fast scan)."""
 
 SECRET_FILES = re.compile(
     r"^(?:\.env(?:\.[A-Za-z0-9_-]+)?|id_(?:rsa|dsa|ecdsa|ed25519)|.+\.(?:p12|pfx))$"
@@ -59,40 +65,44 @@ SKIPPED = {CHECKSUMS_FILE, SBOM_FILE}
 def check_secrets(submission: Submission) -> Iterator[Finding]:
     """No private keys, tokens or .env files anywhere in the package."""
     package = submission.package.require()
-    assert package.root is not None  # the validator always extracts the package
-    budget = MAX_SCAN_BYTES
+    total = sum(packed.size for packed in package.files if packed.path not in SKIPPED)
+    if total > MAX_SCAN_BYTES:
+        raise RuleUnavailableError(
+            f"the package holds {total:,} bytes, more than the {MAX_SCAN_BYTES:,} scanned for "
+            "secrets here; ask the Marketplace team to scan it"
+        )
     for packed in sorted(package.files, key=lambda f: f.path):
-        if packed.path in SKIPPED:
-            continue
         base = PurePosixPath(packed.path).name
         if SECRET_FILES.match(base) and not HARMLESS_ENV.match(base):
             yield _secret(packed.path, None, f"a {base!r} file, which holds secrets by design")
-        budget -= packed.size
-        if budget < 0:
-            raise RuleUnavailableError(
-                f"the package holds more than {MAX_SCAN_BYTES:,} bytes: too much to scan for "
-                "secrets here; ask the Marketplace team to scan it"
-            )
-        yield from _scan_file(package.root / packed.path, packed.path)
+    budget = total
+    for name, stream in package_files(package.path):
+        if name not in SKIPPED:
+            budget = yield from _scan(stream, name, budget)
 
 
-def _scan_file(path: Path, name: str) -> Iterator[Finding]:
-    """Findings for the secrets in one file (at most MAX_PER_FILE), with their lines."""
+def _scan(stream: IO[bytes], name: str, budget: int) -> Generator[Finding, None, int]:
+    """Findings for the secrets in one file (at most MAX_PER_FILE); the budget left."""
     found, line, carry = 0, 1, b""
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK):
-            window = carry + chunk
-            for what, pattern in PATTERNS:
-                for match in pattern.finditer(window):
-                    if match.end() <= len(carry):
-                        continue  # reported with the previous chunk
-                    at = line + window.count(b"\n", 0, match.start()) - carry.count(b"\n")
-                    yield _secret(name, at, f"{what} ({_redacted(match.group(0))})")
-                    found += 1
-                    if found >= MAX_PER_FILE:
-                        return
-            line += chunk.count(b"\n")
-            carry = window[-OVERLAP:]
+    while chunk := stream.read(CHUNK):
+        budget -= len(chunk)
+        if budget < 0:
+            raise RuleUnavailableError("the package changed while it was scanned for secrets")
+        window = carry + chunk
+        for what, literals, pattern in PATTERNS:
+            if not any(literal in window for literal in literals):
+                continue
+            for match in pattern.finditer(window):
+                if match.end() <= len(carry):
+                    continue  # reported with the previous chunk
+                at = line + window.count(b"\n", 0, match.start()) - carry.count(b"\n")
+                yield _secret(name, at, f"{what} ({_redacted(match.group(0))})")
+                found += 1
+                if found >= MAX_PER_FILE:
+                    return budget
+        line += chunk.count(b"\n")
+        carry = window[-OVERLAP:]
+    return budget
 
 
 def _redacted(secret: bytes) -> str:
@@ -117,12 +127,12 @@ def check_permissions(submission: Submission) -> Iterator[Finding]:
     """Permissions this version asks for that the listed version did not (human review)."""
     if submission.previous_version is None:
         return
-    package = submission.package.require()
-    previous = submission.previous_package.require(
+    manifest = submission.package.require_manifest()
+    previous = submission.previous_package.require_manifest(
         f"the package of the listed {submission.plugin}@{submission.previous_version}"
     )
-    before = set(previous.manifest.permissions)
-    for permission in package.manifest.permissions:
+    before = set(previous.permissions)
+    for permission in manifest.permissions:
         if permission not in before:
             yield Finding(
                 PERMISSIONS,

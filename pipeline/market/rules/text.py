@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 from pipeline.market.findings import Finding
 from pipeline.market.rules.base import Submission
+from pipeline.market.rules.members import read_text
 from pipeline.packaging import PackageInfo
 
 TEXT = "listing.text"
@@ -104,11 +105,7 @@ def _listing_stubs(submission: Submission) -> Iterator[Finding]:
 
 def _package_text(package: PackageInfo | None, which: str) -> str:
     """The notes or changelog file the package declares, as text ('' if none)."""
-    if package is None or package.root is None:
+    if package is None:
         return ""
     name = package.manifest.notes if which == "notes" else package.manifest.changelog
-    if name is None:
-        return ""
-    path = package.root / name
-    with path.open("rb") as handle:
-        return handle.read(MAX_READ).decode("utf-8", "replace").strip()
+    return read_text(package.path, name, MAX_READ).strip() if name else ""
