@@ -70,18 +70,22 @@ def validate(
     from pipeline.market.validate import ValidateRequest, validate_submission
     from pipeline.market.validate_render import render_checklist, render_json, render_text
     from pipeline.snapshot import Snapshot
-    from pipeline.store import store_for
 
     plugin, _, version = submission.partition("@")
     if not plugin or (_ and not version):
         raise click.UsageError(f"PLUGIN[@VERSION] expected, not {submission!r}")
     git = GitRepo(repo_dir)
+    source = None
+    if store:  # the store registry (and its HTTPS client) only when a store is named
+        from pipeline.store import store_for
+
+        source = store_for(store)
     request = ValidateRequest(
         snapshot=Snapshot(git, git.resolve(rev)),
         plugin=plugin,
         version=version or None,
         now=datetime.now(UTC),
-        store=store_for(store) if store else None,
+        store=source,
         package=artifact,
         listing=listing,
         timeout=timeout,

@@ -44,7 +44,7 @@ from pipeline.names import did_you_mean, require_plugin, require_release
 from pipeline.packaging import inspect_package
 from pipeline.packaging.archive import read_package_manifest
 from pipeline.snapshot import Loaded, Snapshot
-from pipeline.store import ArtifactSource, cas_uri
+from pipeline.store.base import ArtifactSource, cas_uri
 from pipeline.yamlio import MAX_YAML_BYTES, YamlDocument, parse_yaml
 
 RULESET_SCHEME = "market-rules/1"
