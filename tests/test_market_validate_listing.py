@@ -190,3 +190,14 @@ def test_a_local_listing_that_is_too_large_or_missing(market: Market, tmp_path: 
         market.validate(listing=big)
     (finding,) = findings(market.validate(listing=tmp_path / "none.yaml"), "listing.fields")
     assert finding.message == "hello has no listing"
+
+
+def test_without_notes_in_the_record_the_package_decides(market: Market) -> None:
+    market.release(market.package(), notes="")
+    market.listing()
+    report = market.validate(store=None)
+    assert result(report, "listing.text").outcome == "errored"
+    assert "the notes are not in release.yaml, and the package" in (
+        result(report, "listing.text").error or ""
+    )
+    assert result(market.validate(), "listing.text").outcome == "failed"

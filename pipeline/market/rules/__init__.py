@@ -35,7 +35,13 @@ RULES: tuple[Rule, ...] = (
         check_screenshots,
     ),
     Rule("listing.links", 1, "Links are https", check_links),
-    Rule("listing.text", 1, "Notes and changelog present, no stub text", check_text),
+    Rule(
+        "listing.text",
+        1,
+        "Notes and changelog present, no stub text",
+        check_text,
+        needs_package=True,  # only when release.yaml has no notes or changes
+    ),
     Rule(
         "release.consistency",
         1,

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pipeline.market.findings import Finding
 from pipeline.market.rules.base import Submission
 from pipeline.market.rules.members import read_text
-from pipeline.packaging import PackageInfo
 
 TEXT = "listing.text"
 MIN_NOTES = 20
@@ -41,8 +40,7 @@ def stub_marker(text: str) -> str | None:
 def check_text(submission: Submission) -> Iterator[Finding]:
     """Notes and changelog present; no stub text in them or in the listing."""
     release = submission.release.model
-    package = submission.package.info
-    notes = release.notes.strip() or _package_text(package, "notes")
+    notes = release.notes.strip() or _package_text(submission, "notes")
     if len(notes) < MIN_NOTES:
         yield submission.release_finding(
             TEXT,
@@ -64,7 +62,7 @@ def check_text(submission: Submission) -> Iterator[Finding]:
             "notes",
         )
     changes_text = "\n".join(f"{c.id} {c.title}" for c in release.changes)
-    changelog = changes_text or _package_text(package, "changelog")
+    changelog = changes_text or _package_text(submission, "changelog")
     if not changelog.strip():
         yield submission.release_finding(
             TEXT,
@@ -103,9 +101,14 @@ def _listing_stubs(submission: Submission) -> Iterator[Finding]:
             )
 
 
-def _package_text(package: PackageInfo | None, which: str) -> str:
-    """The notes or changelog file the package declares, as text ('' if none)."""
-    if package is None:
+def _package_text(submission: Submission, which: str) -> str:
+    """The notes or changelog file the package declares, as text ('' if none).
+
+    Asked only when release.yaml has none: then the package decides, so without it the rule
+    cannot tell (RuleUnavailableError), and a refused package has none.
+    """
+    if submission.package.error is not None:
         return ""
+    package = submission.package.require(f"the {which} are not in release.yaml, and the package")
     name = package.manifest.notes if which == "notes" else package.manifest.changelog
     return read_text(package.path, name, MAX_READ).strip() if name else ""
