@@ -77,7 +77,11 @@ class PackageInput:
             return self.info
         if self.error is not None:
             raise RuleUnavailableError(f"{what} could not be read: {self.error.message}")
-        raise RuleUnavailableError(self.missing or f"{what} is not available")
+        if what == "the package" and self.missing:
+            raise RuleUnavailableError(self.missing)
+        raise RuleUnavailableError(
+            f"{what} is not available" + (f": {self.missing}" if self.missing else "")
+        )
 
     def require_manifest(self, what: str = "the package") -> PluginManifest:
         """The package's plugin.yaml, or RuleUnavailableError saying why there is none."""
