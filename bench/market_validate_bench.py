@@ -9,8 +9,8 @@ screenshots. Timed in the same rounds, interleaved (`timing.py`):
 
 - `validate`: `validate_submission` of bench-plugin@1.1.0, every rule (a fresh repo handle
   each time, so nothing is cached from the round before); must pass;
-- `validate, no package`: the same with the three package rules off (fetch, extraction,
-  secret scan and the listed package's permissions are what remains);
+- `validate, no package`: the same with the four rules that read the package off (fetch,
+  verification, secret scan and the listed package are what it leaves out);
 - `powerx check` (baseline): every gate on the commit that added 1.1.0 (in-process,
   `run_check`, the same cold start); must pass;
 - `px-market validate` (the CLI, a subprocess: interpreter start-up included).
