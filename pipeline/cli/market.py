@@ -19,6 +19,7 @@ def cli() -> None:
 
 
 market_trials.register(cli)
+cli.add_command(__import__("pipeline.cli.market_validate", fromlist=["validate"]).validate)
 
 
 def main() -> None:
