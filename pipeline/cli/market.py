@@ -20,3 +20,8 @@ def cli() -> None:
 def main() -> None:
     """Entry point of the `px-market` console script."""
     exit_with(cli)
+
+
+from pipeline.cli.market_review import register as register_review  # noqa: E402
+
+register_review(cli)
