@@ -47,7 +47,9 @@ def released(plugin: str = "hello", version: str = "1.0.0", **window: str) -> di
     folder = f"releases/{plugin}/{version}"
     return {
         f"{folder}/release.yaml": yaml_text(release(plugin, version)),
-        f"{folder}/{plugin}-{version}.pxp.sigstore.json": bundle(plugin, version, **window).decode(),
+        f"{folder}/{plugin}-{version}.pxp.sigstore.json": bundle(
+            plugin, version, **window
+        ).decode(),
     }
 
 

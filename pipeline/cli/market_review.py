@@ -140,8 +140,6 @@ def review() -> None:
 
 
 def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Command:
-    from pipeline.market.review import CATEGORIES
-
     @click.command(action, help=summary)
     @click.argument("target")
     @click.option(
@@ -149,7 +147,12 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
         required=needs_reason,
         help="Why (the vendor reads it)" + (": required." if needs_reason else "."),
     )
-    @click.option("--category", type=click.Choice(CATEGORIES), help="The reason's category.")
+    @click.option(
+        "--category",
+        metavar="CATEGORY",
+        help="The reason's category: metadata, screenshots, security, licence, signature, "
+        "... (docs/market-review.md).",
+    )
     @_as_option("The reviewer [default: $GITHUB_ACTOR].")
     @_target_options()
     @_store_option(required=action == "retry")

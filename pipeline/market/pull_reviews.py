@@ -43,11 +43,12 @@ class PullRequestSync:
 
 
 def _standing(reviews: list[PullReview]) -> list[PullReview]:
-    latest: dict[str, PullReview] = {}
-    for review in reviews:  # GitHub lists reviews oldest first
+    """Each reviewer's latest decision still standing, in the order they were given."""
+    latest: dict[str, tuple[int, PullReview]] = {}
+    for index, review in enumerate(reviews):  # GitHub lists reviews oldest first
         if review.state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[review.user_login] = review
-    return [r for r in latest.values() if r.state != "DISMISSED"]
+            latest[review.user_login] = (index, review)
+    return [r for _, r in sorted(latest.values(), key=lambda x: x[0]) if r.state != "DISMISSED"]
 
 
 def _may_review(policies: PolicySet, login: str, review: Review) -> bool:

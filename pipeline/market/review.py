@@ -151,6 +151,11 @@ def check_request(request: TransitionRequest) -> None:
                 f"{request.action} needs a reason category",
                 hint=f"pass --category, one of {', '.join(CATEGORIES)}",
             )
+    if request.category is not None and request.category not in CATEGORIES:
+        raise InputError(
+            f"unknown reason category {request.category!r}",
+            hint=f"use one of {', '.join(CATEGORIES)}",
+        )
     if request.action in ("submit", "retry") and request.validation is None:
         raise InputError(f"{request.action} needs the validator's report")
     if request.action == "submit" and request.submission is None:
