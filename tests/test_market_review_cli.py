@@ -25,6 +25,7 @@ from test_market_review_support import (
 )
 
 from pipeline.cli.market import cli
+from pipeline.cli.market_review import upload_log_path
 from pipeline.gitrepo import GitRepo
 from pipeline.market.review import Submission, TransitionRequest, transition
 from pipeline.market.upload_log import read_uploads
@@ -105,6 +106,8 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
     assert data["next"].startswith("fix what the reviewer asked for")
     not_allowed = review(run_cli, repo, "approve", "hello@1.0.0", "--as", REVIEWER)
     assert not_allowed.code == 2 and "its review is changes-requested" in not_allowed.err
+    retry = review(run_cli, repo, "retry", "hello@1.0.0", "--as", REVIEWER, "--store", "s")
+    assert retry.code == 2 and "cannot retry hello@1.0.0: its review is changes-requested" in retry.err
     bad_ref = review(run_cli, repo, "start", "hello", "--as", REVIEWER)
     assert bad_ref.code == 2
     odd = review(
@@ -215,7 +218,7 @@ def test_a_pull_request_review_drives_the_transition(
                 "review",
                 "sync",
                 "hello@1.0.0",
-                "--from-pull-request",
+                "--pull-request",
                 str(number),
                 "--github-repo",
                 github.repo,
@@ -252,7 +255,7 @@ def test_a_pull_request_review_drives_the_transition(
 
 def test_sync_needs_a_github_repo(run_cli: Any, repo: Repo) -> None:
     missing = run_cli(
-        cli, "review", "sync", "hello@1.0.0", "--from-pull-request", "1", "--repo", str(repo.path)
+        cli, "review", "sync", "hello@1.0.0", "--pull-request", "1", "--repo", str(repo.path)
     )
     assert missing.code == 2 and "--github-repo" in missing.err
 
@@ -288,13 +291,13 @@ def test_an_unsigned_offline_upload_is_refused_and_logged(
     assert refused.code == 2, refused.err
     [line] = read_uploads(tmp_path / "store" / "incoming" / "market-uploads.jsonl")
     assert line.outcome == "refused" and line.by == VENDOR
-    both = run_cli(
-        cli, "submit", "hello@1.0.0", "--offline", str(package), "--store", "s", "--as", "x"
+    not_a_file = run_cli(cli, "submit", "--offline", "nothing.pxp", "--store", "s", "--as", "x")
+    assert not_a_file.code == 2 and "nothing.pxp is not a file" in not_a_file.err
+    stray = run_cli(
+        cli, "submit", "hello@1.0.0", "--listing", str(package), "--store", "s", "--as", "x"
     )
-    assert both.code == 2 and "not both" in both.err
+    assert stray.code == 2 and "go with --offline" in stray.err
     neither = run_cli(cli, "submit", "--store", "s", "--as", "x")
     assert neither.code == 2
-    elsewhere = run_cli(
-        cli, "submit", "--offline", str(package), "--store", "https://store.example/x", "--as", "x"
-    )
-    assert elsewhere.code == 2
+    assert upload_log_path("https://store.example/x").name == "market-uploads.jsonl"
+    assert upload_log_path(f"file://{tmp_path}") == tmp_path / "incoming" / "market-uploads.jsonl"

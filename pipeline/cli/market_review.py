@@ -51,24 +51,18 @@ def _store_option(required: bool = True) -> Callable[[F], F]:
 
 @click.command()
 @click.argument("target", required=False)
-@click.option("--offline", "package", type=ExistingFile, help="Submit this uploaded .pxp.")
+@click.option("--offline", is_flag=True, help="TARGET is an uploaded .pxp file to submit.")
 @click.option("--bundle", type=ExistingFile, help="Its signature [default: FILE.sigstore.json].")
 @click.option("--listing", type=ExistingFile, help="Its listing.yaml (offline).")
-@click.option(
-    "--upload-log",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The audit log of offline uploads [default: STORE/incoming/market-uploads.jsonl].",
-)
 @_store_option()
 @_as_option("Who submits [default: $GITHUB_ACTOR].")
 @_target_options()
 @format_option()
 def submit(
     target: str | None,
-    package: Path | None,
+    offline: bool,
     bundle: Path | None,
     listing: Path | None,
-    upload_log: Path | None,
     store: str,
     login: str,
     repo_dir: Path,
@@ -77,11 +71,13 @@ def submit(
     no_push: bool,
     output_format: str,
 ) -> int:
-    """Submit PLUGIN@VERSION (released) or --offline FILE.pxp for Marketplace review.
+    """Submit PLUGIN@VERSION (released), or --offline FILE.pxp, for Marketplace review.
 
     The validator runs and its report is recorded with the submission: exit 0 when every
     enforced rule passes, 1 when one fails (the submission is recorded; fix and submit
-    again), 1 when an offline upload is refused (logged for audit), 2 on bad input.
+    again), 1 when an offline upload is refused, 2 on bad input. Every offline upload,
+    accepted or refused, is logged in STORE/incoming/market-uploads.jsonl (a store that is
+    not a folder: $XDG_STATE_HOME/powerx/market-uploads.jsonl).
     """
     from pipeline.market.status import render_status, status_data, status_of
     from pipeline.market.submit import (
@@ -96,17 +92,17 @@ def submit(
     where = _target(repo_dir, base, remote, no_push)
     artifacts = writable_store_for(store)
     warnings: list[str] = []
-    if package is not None:
-        if target is not None:
-            raise click.UsageError("give PLUGIN@VERSION or --offline FILE.pxp, not both")
-        log = upload_log or _default_log(store)
+    if target is None:
+        raise click.UsageError("give PLUGIN@VERSION, or --offline FILE.pxp")
+    if offline:
+        package = Path(target)
+        if not package.is_file():
+            raise InputError(f"{package} is not a file", hint="give the uploaded .pxp")
         upload = OfflineUpload(package, login, now, bundle=bundle, listing=listing)
         done, report, warnings = submit_offline(
-            where, upload, store=artifacts, validate=run_validator, log=log
+            where, upload, store=artifacts, validate=run_validator, log=upload_log_path(store)
         )
     else:
-        if target is None:
-            raise click.UsageError("give PLUGIN@VERSION, or --offline FILE.pxp")
         if bundle or listing:
             raise click.UsageError("--bundle and --listing go with --offline")
         plugin, version = release_ref(target, "TARGET")
@@ -125,13 +121,14 @@ def submit(
     return 1 if report.verdict == "failed" else 0
 
 
-def _default_log(store: str) -> Path:
+def upload_log_path(store: str) -> Path:
+    """Where offline uploads are logged: beside a folder store, else in the user's state."""
+    from pipeline.cli.options import local_store_default
+    from pipeline.market.upload_log import LOG_NAME
+
     if "://" in store and not store.startswith("file://"):
-        raise InputError(
-            "the artifact store is not a directory: say where the upload log goes",
-            hint="pass --upload-log FILE",
-        )
-    return Path(store.removeprefix("file://")) / "incoming" / "market-uploads.jsonl"
+        return local_store_default().parent / LOG_NAME
+    return Path(store.removeprefix("file://")) / "incoming" / LOG_NAME
 
 
 @click.group()
@@ -140,34 +137,39 @@ def review() -> None:
 
 
 def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Command:
+    """One review step's command; retry takes the store (it validates), not a reason."""
+    retry = action == "retry"
+    reason_options = combine(
+        click.option(
+            "--reason",
+            required=needs_reason,
+            help="Why (the vendor reads it)" + (": required." if needs_reason else "."),
+        ),
+        click.option(
+            "--category",
+            metavar="CATEGORY",
+            help="The reason's category, e.g. metadata, security, signature "
+            "(all: docs/market-review.md).",
+        ),
+    )
+
     @click.command(action, help=summary)
     @click.argument("target")
-    @click.option(
-        "--reason",
-        required=needs_reason,
-        help="Why (the vendor reads it)" + (": required." if needs_reason else "."),
-    )
-    @click.option(
-        "--category",
-        metavar="CATEGORY",
-        help="The reason's category: metadata, screenshots, security, licence, signature, "
-        "... (docs/market-review.md).",
-    )
-    @_as_option("The reviewer [default: $GITHUB_ACTOR].")
+    @(_store_option() if retry else reason_options)
+    @_as_option("Who does this step [default: $GITHUB_ACTOR].")
     @_target_options()
-    @_store_option(required=action == "retry")
     @format_option()
     def step(
         target: str,
-        reason: str | None,
-        category: str | None,
         login: str,
         repo_dir: Path,
         base: str,
         remote: str,
         no_push: bool,
-        store: str | None,
         output_format: str,
+        reason: str | None = None,
+        category: str | None = None,
+        store: str | None = None,
     ) -> int:
         plugin, version = release_ref(target, "TARGET")
         return _run_step(
@@ -202,11 +204,14 @@ def _run_step(
     now = datetime.now(UTC)
     report = None
     if action == "retry":
+        from pipeline.market.review import allowed_review
         from pipeline.market.submit import ValidateInput, run_validator
         from pipeline.store import store_for
 
         assert store is not None
-        given = ValidateInput(where.snapshot(), plugin, version, store_for(store), now)
+        snapshot = where.snapshot()
+        allowed_review(snapshot, "retry", plugin, version)  # before the validator runs
+        given = ValidateInput(snapshot, plugin, version, store_for(store), now)
         report = run_validator(given)
     request = TransitionRequest(
         action,  # type: ignore[arg-type]
@@ -244,7 +249,7 @@ for _action, _summary, _reason in (
 @review.command("sync")
 @click.argument("target")
 @click.option(
-    "--from-pull-request", "number", type=int, required=True, help="The pull request's number."
+    "--pull-request", "number", type=int, required=True, help="The pull request's number."
 )
 @github_repo_option
 @_target_options()

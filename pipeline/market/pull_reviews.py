@@ -19,9 +19,9 @@ from pipeline.market.review import (
     Action,
     Transitioned,
     TransitionRequest,
-    check_reviewer,
     transition,
 )
+from pipeline.market.review_gates import check_reviewer
 from pipeline.market.submit import Target
 from pipeline.policy.release_approvals import TeamResolver, resolve_teams
 

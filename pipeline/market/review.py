@@ -15,8 +15,8 @@ A submission (or retry) whose validator run could not complete goes to *errored*
 the rules that could not run as its reason: never final, never a rejection. A step that
 the table does not allow is refused with exit 2 (`TransitionNotAllowedError`); a step the
 gates refuse (not a reviewer, the vendor reviewing their own submission, an enforced rule
-failing, a signature that no longer verifies) with exit 1. Who may review, and the
-signing trust, come from the policies of the base branch's tip: the trusted revision.
+failing, a signature that no longer verifies: `review_gates`) with exit 1. Who may review,
+and the signing trust, come from the policies of the base branch's tip: the trusted revision.
 
 An approval whose signature no longer verifies (it expired, its key was revoked) sends
 the review back to changes-requested (category `signature`): the vendor resubmits with a
@@ -25,18 +25,21 @@ new signature.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, get_args
 
-from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.market import review_path
 from pipeline.market.findings import ValidationReport
 from pipeline.market.records import load_review
+from pipeline.market.review_gates import (
+    approval_refused,
+    check_reviewer,
+    latest_validation,
+)
 from pipeline.models.base import API_VERSION
 from pipeline.models.market import (
     FINAL_STATES,
@@ -48,10 +51,6 @@ from pipeline.models.market import (
 )
 from pipeline.models.policy import PolicySet
 from pipeline.policy.release_approvals import TeamResolver, resolve_teams
-from pipeline.signing.bundle import MAX_BUNDLE_BYTES
-from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import dump_yaml
 
@@ -178,73 +177,6 @@ def summary_of(report: ValidationReport) -> ValidationSummary:
     )
 
 
-def latest_validation(review: Review) -> ValidationSummary | None:
-    """The validation of the latest step that carries one."""
-    for step in reversed(review.history):
-        if step.validation is not None:
-            return step.validation
-    return None
-
-
-def submitters(review: Review) -> set[str]:
-    """Who submitted this review (the vendor's people): they may not review it."""
-    return {step.by for step in review.history if step.state == "submitted"}
-
-
-def check_reviewer(policies: PolicySet, login: str, review: Review) -> None:
-    """GateError unless `login` belongs to a reviewer team and did not submit `review`."""
-    teams = policies.market.reviewers
-    if not teams:
-        raise GateError(
-            "nobody may review Marketplace submissions: policies/market.yaml names no "
-            "reviewer team",
-            hint="add `reviewers: [<team>]` to policies/market.yaml (teams in policies/teams.yaml)",
-        )
-    if not policies.teams.teams_of(login) & set(teams):
-        raise GateError(
-            f"{login} is not a Marketplace reviewer (member of none of: {', '.join(teams)})",
-            hint="a member of those teams (policies/teams.yaml) must do this step",
-        )
-    if login in submitters(review):
-        raise GateError(
-            f"{login} submitted {review.plugin}@{review.version} and may not review it",
-            hint="another reviewer must do this step",
-        )
-
-
-def signature_problem(
-    snapshot: Snapshot, policies: PolicySet, review: Review, now: datetime
-) -> str | None:
-    """Why the submitted artifact's signature does not hold at `now` (None: it holds).
-
-    Read from the release record at the trusted revision and verified under its
-    signing policy: an expired validity window or a revoked key shows up here.
-    """
-    loaded = snapshot.release(review.plugin, review.version)
-    if loaded is None:
-        return f"{review.plugin}@{review.version} has no release record to verify"
-    release = loaded.model
-    if release.artifact.signature is None:
-        return f"{release.ref} has no signature bundle"
-    folder = layout.release_dir(release.plugin, release.version)
-    path = posixpath.join(folder, release.artifact.signature)
-    bundle = snapshot.read(path, max_bytes=MAX_BUNDLE_BYTES)
-    if bundle is None:
-        return f"{path} is missing"
-    try:
-        verification = verify_bundle(
-            bundle,
-            digest=review.artifact_sha256,
-            trust=TrustInputs(policy=policies.signing),
-            now=now,
-            source=path,
-        )
-        check_release_names(verification.release, release.plugin, release.version)
-    except (GateError, InputError) as error:
-        return error.message
-    return None
-
-
 @dataclass
 class _Decision:
     """What one attempt decided: the new review, and an approval refused on the way."""
@@ -253,20 +185,26 @@ class _Decision:
     refused: str | None = None
 
 
-def decide(snapshot: Snapshot, request: TransitionRequest, policies: PolicySet) -> _Decision:
-    """The review after `request` at `snapshot`; raises when the step is not allowed."""
-    loaded = load_review(snapshot, request.plugin, request.version)
+def allowed_review(snapshot: Snapshot, action: Action, plugin: str, version: str) -> Review | None:
+    """The review `action` would move at `snapshot` (None: not submitted yet);
+    TransitionNotAllowedError when the table does not allow it from its state."""
+    loaded = load_review(snapshot, plugin, version)
     current = loaded.model if loaded is not None else None
     state = current.state if current is not None else None
-    move = MOVES[request.action]
-    ref = f"{request.plugin}@{request.version}"
-    if state not in move.sources:
+    if state not in MOVES[action].sources:
         raise TransitionNotAllowedError(
-            f"cannot {request.action} {ref}: its review is "
+            f"cannot {action} {plugin}@{version}: its review is "
             + (f"{state}" if state else "not submitted")
             + (" (final)" if state in FINAL_STATES else ""),
             hint=_next_steps(state),
         )
+    return current
+
+
+def decide(snapshot: Snapshot, request: TransitionRequest, policies: PolicySet) -> _Decision:
+    """The review after `request` at `snapshot`; raises when the step is not allowed."""
+    current = allowed_review(snapshot, request.action, request.plugin, request.version)
+    move = MOVES[request.action]
     if request.action in REVIEWER_ACTIONS:
         assert current is not None
         check_reviewer(policies, request.by, current)
@@ -285,7 +223,7 @@ def decide(snapshot: Snapshot, request: TransitionRequest, policies: PolicySet) 
     if request.action == "approve":
         assert current is not None
         summary = summary or latest_validation(current)
-        refused = _approval_refused(snapshot, policies, current, summary, request.now)
+        refused = approval_refused(snapshot, policies, current, summary, request.now)
         if refused is not None:
             target, category = "changes-requested", "signature"
             reason = f"{refused}; resubmit the package with a new signature"
@@ -317,29 +255,6 @@ def decide(snapshot: Snapshot, request: TransitionRequest, policies: PolicySet) 
     else:
         review = current.model_copy(update={"history": [*current.history, step]})
     return _Decision(review, refused)
-
-
-def _approval_refused(
-    snapshot: Snapshot,
-    policies: PolicySet,
-    review: Review,
-    summary: ValidationSummary | None,
-    now: datetime,
-) -> str | None:
-    """GateError when enforced rules fail; the signature's problem when it no longer holds."""
-    if summary is None:
-        raise GateError(
-            f"{review.plugin}@{review.version} has no validator run to approve on",
-            hint="run `px-market submit` again (it validates)",
-        )
-    if summary.failed or summary.errored:
-        what = ", ".join(summary.failed) or "none"
-        raise GateError(
-            f"cannot approve {review.plugin}@{review.version}: enforced rules fail ({what})"
-            + (f", rules could not run ({', '.join(summary.errored)})" if summary.errored else ""),
-            hint="request changes with the findings (px-market status shows them)",
-        )
-    return signature_problem(snapshot, policies, review, now)
 
 
 def _next_steps(state: ReviewState | None) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pipeline.market.findings import DOCS_BASE, ValidationReport
-from pipeline.market.review import latest_validation
+from pipeline.market.review_gates import latest_validation
 from pipeline.market.sla import SlaStatus, sla_status, status_json
 from pipeline.models.market import Review, ReviewSla
 
