@@ -107,7 +107,9 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
     not_allowed = review(run_cli, repo, "approve", "hello@1.0.0", "--as", REVIEWER)
     assert not_allowed.code == 2 and "its review is changes-requested" in not_allowed.err
     retry = review(run_cli, repo, "retry", "hello@1.0.0", "--as", REVIEWER, "--store", "s")
-    assert retry.code == 2 and "cannot retry hello@1.0.0: its review is changes-requested" in retry.err
+    assert (
+        retry.code == 2 and "cannot retry hello@1.0.0: its review is changes-requested" in retry.err
+    )
     bad_ref = review(run_cli, repo, "start", "hello", "--as", REVIEWER)
     assert bad_ref.code == 2
     odd = review(

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT, Repo
 from factories import API, PASSPHRASE, load_yaml, session_key, yaml_text
-from test_market_review_support import REVIEWER, VENDOR, market_repo, report
+from test_market_review_support import REVIEWER, VENDOR, market_repo, report, result
 
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import GitRepo, read_trailers
-from pipeline.market.review import TransitionRequest, transition
+from pipeline.market.findings import Finding, ValidationReport
+from pipeline.market.review import Transitioned, TransitionRequest, transition
 from pipeline.market.submit import (
     OfflineUpload,
     Target,
@@ -111,8 +113,18 @@ def make_package(
     return packed.path
 
 
-def passing(given: ValidateInput) -> object:
+def passing(given: ValidateInput) -> ValidationReport:
     return report("passed", given.plugin, given.version)
+
+
+def widening(given: ValidateInput) -> ValidationReport:
+    """A passing report whose permissions rule found one permission more (advisory)."""
+    found = Finding(
+        "permissions.widened", "medium", "asks for more", "explain it", path="tenant-data:write"
+    )
+    passed = report("passed", given.plugin, given.version)
+    widened = result("permissions.widened", "failed", "advisory", found)
+    return replace(passed, results=(*passed.results, widened))
 
 
 @pytest.fixture
@@ -129,12 +141,12 @@ def listing_file(tmp_path: Path) -> Path:
 
 def offline(
     repo: Repo, tmp_path: Path, package: Path, listing: Path | None
-) -> tuple[object, object, list[str]]:
+) -> tuple[Transitioned, ValidationReport, list[str]]:
     return submit_offline(
         Target(GitRepo(repo.path)),
         OfflineUpload(package, VENDOR, NOW, listing=listing),
         store=ContentAddressedDirectory(tmp_path / "store"),
-        validate=passing,  # type: ignore[arg-type]
+        validate=passing,
         log=tmp_path / "uploads.jsonl",
     )
 
@@ -146,7 +158,7 @@ def test_an_offline_upload_is_verified_stored_and_recorded_in_one_commit(
     before = repo.head()
     done, _, warnings = offline(repo, tmp_path, package, listing_file)
     assert warnings == []
-    assert done.state == "submitted"  # type: ignore[attr-defined]
+    assert done.state == "submitted"
     assert repo.git("rev-parse", "main~1") == before
     files = sorted(repo.git("show", "--name-only", "--format=", "main").split())
     assert files == [
@@ -222,8 +234,7 @@ def test_an_offline_upload_may_not_replace_another_released_artifact(
     first = make_package(tmp_path)
     offline(repo, tmp_path, first, listing_file)
     git = GitRepo(repo.path)
-    for action, by in (("start", REVIEWER),):
-        transition(git, TransitionRequest(action, PLUGIN, "1.1.0", by, NOW))  # type: ignore[arg-type]
+    transition(git, TransitionRequest("start", PLUGIN, "1.1.0", REVIEWER, NOW))
     transition(
         git,
         TransitionRequest(
@@ -241,7 +252,7 @@ def test_an_online_submission_needs_its_release_and_artifact_and_notes_widened_p
     store = ContentAddressedDirectory(tmp_path / "store")
     target = Target(GitRepo(repo.path))
     with pytest.raises(InputError, match="no release record on main"):
-        submit_online(target, PLUGIN, "1.1.0", by=VENDOR, now=NOW, store=store, validate=passing)  # type: ignore[arg-type]
+        submit_online(target, PLUGIN, "1.1.0", by=VENDOR, now=NOW, store=store, validate=passing)
     offline(repo, tmp_path, make_package(tmp_path), listing_file)
     git = GitRepo(repo.path)
     transition(git, TransitionRequest("start", PLUGIN, "1.1.0", REVIEWER, NOW))
@@ -251,19 +262,13 @@ def test_an_online_submission_needs_its_release_and_artifact_and_notes_widened_p
     )
     offline(repo, tmp_path, newer, None)  # records 1.2.0; the listing is in the repo now
     done, _ = submit_online(
-        target,
-        PLUGIN,
-        "1.2.0",
-        by=VENDOR,
-        now=NOW,
-        store=store,
-        validate=passing,  # type: ignore[arg-type]
+        target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=store, validate=widening
     )
     assert done.review.channel == "online"
     assert done.review.permissions_widened == ["tenant-data:write"]
     empty = ContentAddressedDirectory(tmp_path / "empty")
     with pytest.raises(InputError, match="is not in the artifact store"):
-        submit_online(target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=empty, validate=passing)  # type: ignore[arg-type]
+        submit_online(target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=empty, validate=passing)
 
 
 def test_the_upload_log_keeps_whole_short_lines(tmp_path: Path) -> None:

@@ -12,9 +12,8 @@ committed with the review record, in one commit. A refused upload is logged for 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from pipeline.errors import GateError, InputError, PowerXError
 from pipeline.gitrepo import GitRepo
 from pipeline.market import listing_path, review_path
 from pipeline.market.findings import ValidationReport
-from pipeline.market.records import listed_versions, load_review
+from pipeline.market.records import load_review
 from pipeline.market.review import Submission, Transitioned, TransitionRequest, transition
 from pipeline.market.upload_log import UploadAttempt, record_upload
 from pipeline.models.base import API_VERSION
@@ -31,7 +30,6 @@ from pipeline.models.listing import Listing
 from pipeline.models.load import parse_document, validate_document
 from pipeline.models.release import Release
 from pipeline.packaging import inspect_package
-from pipeline.packaging.archive import read_package_manifest
 from pipeline.policy.gates import ReleaseGates
 from pipeline.signing.artifact import default_bundle_path
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
@@ -58,6 +56,8 @@ class ValidateInput:
 
 
 Validator = Callable[[ValidateInput], ValidationReport]
+PERMISSIONS_RULE = "permissions.widened"
+"""The validator's rule (pipeline.market.rules.package.PERMISSIONS once merged)."""
 
 
 def run_validator(given: ValidateInput) -> ValidationReport:
@@ -128,23 +128,14 @@ def submit_online(
             "artifact store",
             hint="give the store it was published to (--store)",
         )
-    with tempfile.TemporaryDirectory(prefix="px-market-") as scratch:
-        package = store.fetch(
-            release.artifact.uri,
-            release.artifact.sha256,
-            release.artifact.size,
-            Path(scratch) / f"{plugin}-{version}.pxp",
-        )
-        permissions = read_package_manifest(package).permissions
-    widened = widened_permissions(snapshot, store, plugin, version, permissions)
+    report = validate(ValidateInput(snapshot, plugin, version, store, now))
     listing = snapshot.read(listing_path(plugin))
     submission = Submission(
         channel="online",
         artifact_sha256=release.artifact.sha256,
         listing_sha256=hashlib.sha256(listing).hexdigest() if listing is not None else None,
-        permissions_widened=widened,
+        permissions_widened=widened_permissions(report),
     )
-    report = validate(ValidateInput(snapshot, plugin, version, store, now))
     request = TransitionRequest(
         "submit",
         plugin,
@@ -158,23 +149,18 @@ def submit_online(
     return transition(target.git, request, branch=target.branch, remote=target.remote), report
 
 
-def widened_permissions(
-    snapshot: Snapshot, store: ArtifactSource, plugin: str, version: str, permissions: list[str]
-) -> tuple[str, ...]:
-    """Permissions `version` asks for that the newest listed (approved) version did not."""
-    listed = [v for v in listed_versions(snapshot, plugin) if v != version]
-    if not listed:
-        return ()
-    loaded = snapshot.release(plugin, listed[0])
-    if loaded is None:
-        return tuple(sorted(permissions))
-    artifact = loaded.model.artifact
-    with tempfile.TemporaryDirectory(prefix="px-market-") as scratch:
-        package = store.fetch(
-            artifact.uri, artifact.sha256, artifact.size, Path(scratch) / "listed.pxp"
+def widened_permissions(report: ValidationReport) -> tuple[str, ...]:
+    """Permissions this version asks for that the listed one did not, as the validator's
+    `permissions.widened` rule found them (each finding's path names one)."""
+    return tuple(
+        sorted(
+            finding.path
+            for result in report.results
+            if result.rule == PERMISSIONS_RULE
+            for finding in result.findings
+            if finding.path
         )
-        before = set(read_package_manifest(package).permissions)
-    return tuple(sorted(set(permissions) - before))
+    )
 
 
 @dataclass(frozen=True)
@@ -200,7 +186,6 @@ class CheckedUpload:
     """The release record, without the artifact's store URI (known once stored)."""
     bundle: bytes
     listing: bytes | None
-    permissions: list[str] = field(default_factory=list)
 
 
 def check_upload(snapshot: Snapshot, upload: OfflineUpload) -> CheckedUpload:
@@ -263,7 +248,6 @@ def check_upload(snapshot: Snapshot, upload: OfflineUpload) -> CheckedUpload:
         release,
         bundle,
         listing_raw,
-        list(manifest.permissions),
     )
 
 
@@ -348,7 +332,7 @@ def submit_offline(
         stored = store.put(upload.package)
         done = transition(
             target.git,
-            _offline_request(snapshot, checked, stored.uri, upload, report, store, target),
+            _offline_request(snapshot, checked, stored.uri, upload, report, target),
             branch=target.branch,
             remote=target.remote,
         )
@@ -371,7 +355,6 @@ def _offline_request(
     uri: str,
     upload: OfflineUpload,
     report: ValidationReport,
-    store: ArtifactSource,
     target: Target,
 ) -> TransitionRequest:
     folder = layout.release_dir(checked.plugin, checked.version)
@@ -384,14 +367,11 @@ def _offline_request(
     if checked.listing is not None:
         files[listing_path(checked.plugin)] = checked.listing
     listing = checked.listing or snapshot.read(listing_path(checked.plugin))
-    widened = widened_permissions(
-        snapshot, store, checked.plugin, checked.version, checked.permissions
-    )
     submission = Submission(
         channel="offline",
         artifact_sha256=checked.sha256,
         listing_sha256=hashlib.sha256(listing).hexdigest() if listing is not None else None,
-        permissions_widened=widened,
+        permissions_widened=widened_permissions(report),
         files=files,
     )
     assert review_path(checked.plugin, checked.version) not in files
