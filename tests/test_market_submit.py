@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, Repo
+from conftest import PROJECT, REPORTS, Repo
 from factories import API, PASSPHRASE, load_yaml, session_key, yaml_text
 from test_market_review_support import REVIEWER, VENDOR, market_repo, report, result
 
@@ -22,12 +22,12 @@ from pipeline.gitrepo import GitRepo, read_trailers
 from pipeline.market.findings import Finding, ValidationReport
 from pipeline.market.review import Transitioned, TransitionRequest, transition
 from pipeline.market.submit import (
-    OfflineUpload,
     Target,
     ValidateInput,
     submit_offline,
     submit_online,
 )
+from pipeline.market.upload import OfflineUpload
 from pipeline.market.upload_log import UploadAttempt, read_uploads, record_upload, upload_line
 from pipeline.models.signing import ReleasePredicate
 from pipeline.packaging import build_plugin, pack_plugin
@@ -36,6 +36,7 @@ from pipeline.signing.sign import sign_with_key
 from pipeline.store import ContentAddressedDirectory
 
 NOW = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)
+PASSING = REPORTS / "passing"
 PLUGIN = "hello-world"
 
 
@@ -114,6 +115,8 @@ def make_package(
 
 
 def passing(given: ValidateInput) -> ValidationReport:
+    """A passing report, for a release record the validator can read at its revision."""
+    assert given.snapshot.release(given.plugin, given.version) is not None
     return report("passed", given.plugin, given.version)
 
 
@@ -140,11 +143,15 @@ def listing_file(tmp_path: Path) -> Path:
 
 
 def offline(
-    repo: Repo, tmp_path: Path, package: Path, listing: Path | None
+    repo: Repo,
+    tmp_path: Path,
+    package: Path,
+    listing: Path | None,
+    evidence: tuple[tuple[str, Path], ...] = (),
 ) -> tuple[Transitioned, ValidationReport, list[str]]:
     return submit_offline(
         Target(GitRepo(repo.path)),
-        OfflineUpload(package, VENDOR, NOW, listing=listing),
+        OfflineUpload(package, VENDOR, NOW, listing=listing, evidence=evidence),
         store=ContentAddressedDirectory(tmp_path / "store"),
         validate=passing,
         log=tmp_path / "uploads.jsonl",
@@ -156,13 +163,15 @@ def test_an_offline_upload_is_verified_stored_and_recorded_in_one_commit(
 ) -> None:
     package = make_package(tmp_path)
     before = repo.head()
-    done, _, warnings = offline(repo, tmp_path, package, listing_file)
+    scans = ("scans", PASSING / "bandit.sarif")
+    done, _, warnings = offline(repo, tmp_path, package, listing_file, (scans,))
     assert warnings == []
     assert done.state == "submitted"
     assert repo.git("rev-parse", "main~1") == before
     files = sorted(repo.git("show", "--name-only", "--format=", "main").split())
     assert files == [
         f"market/reviews/{PLUGIN}/1.1.0.yaml",
+        f"releases/{PLUGIN}/1.1.0/evidence/bandit.sarif",
         f"releases/{PLUGIN}/1.1.0/{PLUGIN}-1.1.0.pxp.sigstore.json",
         f"releases/{PLUGIN}/1.1.0/release.yaml",
         f"releases/{PLUGIN}/listing.yaml",
@@ -170,6 +179,8 @@ def test_an_offline_upload_is_verified_stored_and_recorded_in_one_commit(
     release = load_yaml(repo.git("show", f"main:releases/{PLUGIN}/1.1.0/release.yaml"))
     assert release["artifact"]["uri"].startswith("cas:sha256:")
     assert release["channels"] == ["offline"] and release["license"] == "Apache-2.0"
+    assert release["evidence"] == {"scans": ["evidence/bandit.sarif"]}
+    assert repo.git("for-each-ref", "refs/powerx") == ""  # the candidate commit is gone
     assert release["contacts"] == [{"name": "Vendor Ltd", "email": "sales@vendor.example"}]
     review = load_yaml(repo.git("show", f"main:market/reviews/{PLUGIN}/1.1.0.yaml"))
     assert review["channel"] == "offline" and review["listingSha256"]
@@ -221,11 +232,17 @@ def test_a_refused_upload_writes_nothing_but_its_audit_line(
     assert line.file == str(package)
 
 
-def test_an_offline_upload_needs_a_listing_somewhere(repo: Repo, tmp_path: Path) -> None:
+def test_an_offline_upload_needs_a_listing_somewhere_and_known_evidence(
+    repo: Repo, tmp_path: Path, listing_file: Path
+) -> None:
     package = make_package(tmp_path)
     with pytest.raises(InputError, match="has no listing in the repo"):
         offline(repo, tmp_path, package, None)
     assert read_uploads(tmp_path / "uploads.jsonl")[0].outcome == "refused"
+    with pytest.raises(InputError, match="unknown evidence kind 'sbom'"):
+        offline(repo, tmp_path, package, listing_file, (("sbom", listing_file),))
+    with pytest.raises(InputError, match="cannot read evidence"):
+        offline(repo, tmp_path, package, listing_file, (("scans", tmp_path / "none"),))
 
 
 def test_an_offline_upload_may_not_replace_another_released_artifact(

@@ -64,6 +64,7 @@ def validator(kind: str) -> Any:
     def validate(given: ValidateInput) -> Any:
         assert given.package is not None and given.package.suffix == ".pxp"
         assert given.listing is not None and given.listing.name == "listing.yaml"
+        assert given.snapshot.release(given.plugin, given.version) is not None
         return report(kind, given.plugin, given.version)
 
     return validate

@@ -54,6 +54,12 @@ def _store_option(required: bool = True) -> Callable[[F], F]:
 @click.option("--offline", is_flag=True, help="TARGET is an uploaded .pxp file to submit.")
 @click.option("--bundle", type=ExistingFile, help="Its signature [default: FILE.sigstore.json].")
 @click.option("--listing", type=ExistingFile, help="Its listing.yaml (offline).")
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="KIND=REPORT",
+    help="Offline: coverage=, tests= or scans= (the security report) a report file.",
+)
 @_store_option()
 @_as_option("Who submits [default: $GITHUB_ACTOR].")
 @_target_options()
@@ -63,6 +69,7 @@ def submit(
     offline: bool,
     bundle: Path | None,
     listing: Path | None,
+    evidence: tuple[str, ...],
     store: str,
     login: str,
     repo_dir: Path,
@@ -79,13 +86,10 @@ def submit(
     accepted or refused, is logged in STORE/incoming/market-uploads.jsonl (a store that is
     not a folder: $XDG_STATE_HOME/powerx/market-uploads.jsonl).
     """
+    from pipeline.cli.usage import pair
     from pipeline.market.status import render_status, status_data, status_of
-    from pipeline.market.submit import (
-        OfflineUpload,
-        run_validator,
-        submit_offline,
-        submit_online,
-    )
+    from pipeline.market.submit import run_validator, submit_offline, submit_online
+    from pipeline.market.upload import OfflineUpload
     from pipeline.store import writable_store_for
 
     now = datetime.now(UTC)
@@ -98,13 +102,18 @@ def submit(
         package = Path(target)
         if not package.is_file():
             raise InputError(f"{package} is not a file", hint="give the uploaded .pxp")
-        upload = OfflineUpload(package, login, now, bundle=bundle, listing=listing)
+        reports = tuple(
+            (kind, Path(path)) for kind, path in (pair(e, "=", "KIND=REPORT") for e in evidence)
+        )
+        upload = OfflineUpload(
+            package, login, now, bundle=bundle, listing=listing, evidence=reports
+        )
         done, report, warnings = submit_offline(
             where, upload, store=artifacts, validate=run_validator, log=upload_log_path(store)
         )
     else:
-        if bundle or listing:
-            raise click.UsageError("--bundle and --listing go with --offline")
+        if bundle or listing or evidence:
+            raise click.UsageError("--bundle, --listing and --evidence go with --offline")
         plugin, version = release_ref(target, "TARGET")
         done, report = submit_online(
             where, plugin, version, by=login, now=now, store=artifacts, validate=run_validator

@@ -4,41 +4,31 @@ Online: the release record `releases/<plugin>/<version>/release.yaml` is on the 
 and its artifact in the store. Offline: the uploaded package is verified before anything
 is written (a safe, whole package; its signature under the base branch's signing policy;
 its compatibility ranges and licence, by the release gates' own checks), stored, and its
-full version metadata (release record and signature bundle, and the listing when given)
-committed with the review record, in one commit. A refused upload is logged for audit
+full version metadata (release record, signature bundle, evidence, and the listing when
+given) committed with the review record, in one commit; the validator judges those files
+on a scratch commit first, exactly as they will land. A refused upload is logged for audit
 (`upload_log`). Both run the validator, whose report the submission records.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from pipeline import layout
-from pipeline.errors import GateError, InputError, PowerXError
+from pipeline.errors import InputError, PowerXError
 from pipeline.gitrepo import GitRepo
-from pipeline.market import listing_path, review_path
+from pipeline.market import listing_path
 from pipeline.market.findings import ValidationReport
-from pipeline.market.records import load_review
 from pipeline.market.review import Submission, Transitioned, TransitionRequest, transition
+from pipeline.market.upload import CheckedUpload, OfflineUpload, candidate_files, check_upload
 from pipeline.market.upload_log import UploadAttempt, record_upload
-from pipeline.models.base import API_VERSION
-from pipeline.models.listing import Listing
-from pipeline.models.load import parse_document, validate_document
-from pipeline.models.release import Release
-from pipeline.packaging import inspect_package
-from pipeline.policy.gates import ReleaseGates
-from pipeline.signing.artifact import default_bundle_path
-from pipeline.signing.bundle import MAX_BUNDLE_BYTES
-from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
-from pipeline.snapshot import Loaded, Snapshot
+from pipeline.snapshot import Snapshot
 from pipeline.store import ArtifactSource, ArtifactStore
-from pipeline.yamlio import dump_yaml, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -56,6 +46,8 @@ class ValidateInput:
 
 
 Validator = Callable[[ValidateInput], ValidationReport]
+SCRATCH_REF = "refs/powerx/validate/market-submission"
+"""Where a candidate submission waits while it is validated (deleted right after)."""
 PERMISSIONS_RULE = "permissions.widened"
 """The validator's rule (pipeline.market.rules.package.PERMISSIONS once merged)."""
 
@@ -163,133 +155,22 @@ def widened_permissions(report: ValidationReport) -> tuple[str, ...]:
     )
 
 
-@dataclass(frozen=True)
-class OfflineUpload:
-    """An uploaded package, its signature bundle and listing, and who sent it."""
-
-    package: Path
-    by: str
-    now: datetime
-    bundle: Path | None = None
-    listing: Path | None = None
-
-
-@dataclass(frozen=True)
-class CheckedUpload:
-    """An upload that passed its checks: the package, its signer and its release record."""
-
-    plugin: str
-    version: str
-    sha256: str
-    signer: str
-    release: dict[str, object]
-    """The release record, without the artifact's store URI (known once stored)."""
-    bundle: bytes
-    listing: bytes | None
-
-
-def check_upload(snapshot: Snapshot, upload: OfflineUpload) -> CheckedUpload:
-    """Verify an upload at the trusted revision; GateError/InputError say why not.
-
-    Nothing is written: the package is read safely and whole, its signature verified under
-    the signing policy, its compatibility ranges and licence judged by the release gates.
-    """
-    package = inspect_package(upload.package)
-    manifest = package.manifest
-    bundle_path = upload.bundle or default_bundle_path(upload.package)
-    if not bundle_path.is_file():
-        raise GateError(
-            f"{upload.package.name} is unsigned: no signature bundle at {bundle_path}",
-            hint="sign it (px-plugin sign) and upload the .sigstore.json with it (--bundle)",
-        )
-    bundle = bundle_path.read_bytes()[: MAX_BUNDLE_BYTES + 1]
-    policies = snapshot.policies()
-    verification = verify_bundle(
-        bundle,
-        digest=package.sha256,
-        trust=TrustInputs(policy=policies.signing),
-        now=upload.now,
-        source=str(bundle_path),
-    )
-    check_release_names(verification.release, manifest.name, manifest.version)
-    listing_raw = upload.listing.read_bytes() if upload.listing else None
-    listing = _listing(snapshot, manifest.name, upload.listing, listing_raw)
-    _check_not_released(snapshot, manifest.name, manifest.version, package.sha256)
-    release: dict[str, object] = {
-        "apiVersion": API_VERSION,
-        "kind": "Release",
-        "plugin": manifest.name,
-        "version": manifest.version,
-        "artifact": {
-            "uri": "pending",
-            "sha256": package.sha256,
-            "size": package.size,
-            "signature": f"{manifest.package_name}.sigstore.json",
-        },
-        "notes": f"Submitted offline to the Marketplace by {upload.by}.",
-        "compatibility": dict(manifest.compatibility),
-        "dependencies": dict(manifest.dependencies),
-        "license": manifest.license,
-        "channels": ["offline"],
-        "rollback": {"playbook": f"Run `powerx rollback {manifest.name} --env <env> --reason`."},
-        "contacts": [
-            {
-                "name": listing.vendor.name,
-                "email": listing.vendor.email or listing.support.contact,
-            }
-        ],
-    }
-    _check_release_gates(snapshot, release, upload.now)
-    return CheckedUpload(
-        manifest.name,
-        manifest.version,
-        package.sha256,
-        verification.signer,
-        release,
-        bundle,
-        listing_raw,
-    )
-
-
-def _listing(snapshot: Snapshot, plugin: str, path: Path | None, raw: bytes | None) -> Listing:
-    """The listing given with the upload, else the plugin's listing in the repo."""
-    if path is not None and raw is not None:
-        return parse_document(raw, str(path), Listing)
-    loaded = snapshot.load(listing_path(plugin), Listing)
-    if loaded is None:
-        raise InputError(
-            f"{plugin} has no listing in the repo ({listing_path(plugin)})",
-            hint="upload its listing with the package: --listing FILE",
-        )
-    return loaded.model
-
-
-def _check_not_released(snapshot: Snapshot, plugin: str, version: str, sha256: str) -> None:
-    """A version released otherwise, or under a final review, is not replaced."""
-    loaded = snapshot.release(plugin, version)
-    if loaded is None or loaded.model.artifact.sha256 == sha256:
-        return
-    review = load_review(snapshot, plugin, version)
-    if review is None or review.model.state in ("approved", "rejected"):
-        raise InputError(
-            f"{plugin}@{version} is already released with another artifact "
-            f"(sha256:{loaded.model.artifact.sha256})",
-            hint="released versions are locked: submit a new version",
-        )
-
-
-def _check_release_gates(snapshot: Snapshot, release: dict[str, object], now: datetime) -> None:
-    """The licence and compatibility gates, as the release pipeline judges them."""
-    path = "upload!release.yaml"
-    doc = parse_yaml(dump_yaml(release).encode(), path)
-    loaded = Loaded(validate_document(doc, Release), doc)
-    gates = ReleaseGates(snapshot.policies(), snapshot, snapshot, loaded, now=now)
-    failed = [g for g in (gates.licence(), *gates.compatibility()) if g.status == "fail"]
-    if failed:
-        raise GateError(
-            "; ".join(f"{g.gate}: {g.found}: {g.message}" for g in failed),
-            hint=failed[0].hint or "fix plugin.yaml, then pack and sign again",
-        )
+def validate_candidate(
+    target: Target,
+    snapshot: Snapshot,
+    files: Mapping[str, bytes],
+    validate: Validator,
+    given: ValidateInput,
+) -> ValidationReport:
+    """Validate as if `files` were committed on `snapshot` (a scratch commit, deleted after):
+    the validator judges a release record that is not on the branch yet."""
+    git = target.git
+    scratch = f"{SCRATCH_REF}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    candidate = git.commit(scratch, dict(files), "candidate submission", parent=snapshot.commit)
+    try:
+        return validate(replace(given, snapshot=Snapshot(git, candidate)))
+    finally:
+        git.repo.references.delete(scratch)
 
 
 def submit_offline(
@@ -300,7 +181,7 @@ def submit_offline(
     validate: Validator,
     log: Path,
 ) -> tuple[Transitioned, ValidationReport, list[str]]:
-    """Check, validate, store and commit an upload; every attempt goes to the log at `log`.
+    """Check, store, validate and commit an upload; every attempt goes to the log at `log`.
 
     Returns the transition, the validator's report and warnings (an unwritable log).
     """
@@ -310,29 +191,24 @@ def submit_offline(
     try:
         snapshot = target.snapshot()
         checked = check_upload(snapshot, upload)
-        attempt = UploadAttempt(
-            **{
-                **attempt.__dict__,
-                "plugin": checked.plugin,
-                "version": checked.version,
-                "sha256": checked.sha256,
-            }
-        )
-        report = validate(
-            ValidateInput(
-                snapshot,
-                checked.plugin,
-                checked.version,
-                store,
-                upload.now,
-                package=upload.package,
-                listing=upload.listing,
-            )
+        attempt = _with(
+            attempt, plugin=checked.plugin, version=checked.version, sha256=checked.sha256
         )
         stored = store.put(upload.package)
+        files = candidate_files(checked, stored.uri)
+        given = ValidateInput(
+            snapshot,
+            checked.plugin,
+            checked.version,
+            store,
+            upload.now,
+            package=upload.package,
+            listing=upload.listing,
+        )
+        report = validate_candidate(target, snapshot, files, validate, given)
         done = transition(
             target.git,
-            _offline_request(snapshot, checked, stored.uri, upload, report, target),
+            _offline_request(snapshot, checked, files, upload, report, target),
             branch=target.branch,
             remote=target.remote,
         )
@@ -352,20 +228,11 @@ def _with(attempt: UploadAttempt, **changes: object) -> UploadAttempt:
 def _offline_request(
     snapshot: Snapshot,
     checked: CheckedUpload,
-    uri: str,
+    files: Mapping[str, bytes],
     upload: OfflineUpload,
     report: ValidationReport,
     target: Target,
 ) -> TransitionRequest:
-    folder = layout.release_dir(checked.plugin, checked.version)
-    artifact = dict(checked.release["artifact"])  # type: ignore[call-overload]
-    release = {**checked.release, "artifact": {**artifact, "uri": uri}}
-    files = {
-        layout.release_path(checked.plugin, checked.version): dump_yaml(release).encode(),
-        f"{folder}/{artifact['signature']}": checked.bundle,
-    }
-    if checked.listing is not None:
-        files[listing_path(checked.plugin)] = checked.listing
     listing = checked.listing or snapshot.read(listing_path(checked.plugin))
     submission = Submission(
         channel="offline",
@@ -374,7 +241,6 @@ def _offline_request(
         permissions_widened=widened_permissions(report),
         files=files,
     )
-    assert review_path(checked.plugin, checked.version) not in files
     return TransitionRequest(
         "submit",
         checked.plugin,

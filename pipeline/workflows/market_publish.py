@@ -4,9 +4,11 @@ In order, each step only when the ones before it passed:
 
 1. build and pack DIR (`px-plugin build` and `pack`'s own functions);
 2. sign the package when asked (`px-plugin sign`'s function), else use the bundle beside it;
-3. run the Marketplace validator on the package and DIR/listing.yaml against the base
-   branch (the rules the review will run): an enforced rule that fails stops here (exit 1)
-   with each finding, its place and remedy; a rule that could not run does not;
+3. check the package as an upload is checked (signature, licence, compatibility) and run
+   the Marketplace validator on it, DIR/listing.yaml and its release record as it will be
+   committed, against the base branch (the rules the review will run): an enforced rule
+   that fails stops here (exit 1) with each finding, its place and remedy; a rule that
+   could not run does not;
 4. open the release request (`powerx publish create`'s workflow: verify, store, commit
    release/<plugin>-<version>, push, pull request);
 5. open the listing request: DIR/listing.yaml and DIR/listing/ (screenshots) onto
@@ -30,7 +32,8 @@ from pipeline.market import LISTING_FILE, listing_path
 from pipeline.market.findings import ValidationReport
 from pipeline.market.records import load_review
 from pipeline.market.status import SubmissionStatus, status_of
-from pipeline.market.submit import Target, ValidateInput, Validator
+from pipeline.market.submit import Target, ValidateInput, Validator, validate_candidate
+from pipeline.market.upload import OfflineUpload, candidate_files, check_upload
 from pipeline.models.listing import Listing
 from pipeline.models.load import parse_document
 from pipeline.models.signing import ReleasePredicate
@@ -38,7 +41,7 @@ from pipeline.packaging import build_plugin, pack_plugin
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.publish import PublishRequest, PublishResult
 from pipeline.signing.artifact import SignRequest, default_builder, sign_artifact
-from pipeline.store import writable_store_for
+from pipeline.store import cas_uri, writable_store_for
 from pipeline.workflows.common import forge_factory
 from pipeline.workflows.publish import PublishCommand
 from pipeline.workflows.publish import publish as publish_release
@@ -118,12 +121,20 @@ def publish(command: MarketPublishCommand, validate: Validator) -> MarketPublish
     target = Target(GitRepo(command.repo), command.base, command.remote)
     snapshot = target.snapshot()
     store = writable_store_for(command.store)
-    version = _version(packed.path)
-    report = validate(
-        ValidateInput(
-            snapshot, listing.plugin, version, store, command.now, packed.path, listing_file
-        )
+    upload = OfflineUpload(
+        packed.path,
+        command.operator or "",
+        command.now,
+        listing=listing_file,
+        evidence=command.evidence,
     )
+    checked = check_upload(snapshot, upload)  # signature, licence, compatibility
+    version = checked.version
+    files = candidate_files(checked, cas_uri(checked.sha256), channel="online")
+    given = ValidateInput(
+        snapshot, listing.plugin, version, store, command.now, packed.path, listing_file
+    )
+    report = validate_candidate(target, snapshot, files, validate, given)
     outcome = MarketPublishOutcome(packed.path, report)
     earlier = load_review(snapshot, listing.plugin, version)
     if earlier is not None:
@@ -156,12 +167,6 @@ def publish(command: MarketPublishCommand, validate: Validator) -> MarketPublish
     )
     _open_listing_request(command, target, listing.plugin, version, outcome, forge)
     return outcome
-
-
-def _version(package: Path) -> str:
-    from pipeline.packaging.archive import read_package_manifest
-
-    return read_package_manifest(package).version
 
 
 def _sign(package: Path, plugin: str, signing: Signing) -> None:
