@@ -137,8 +137,10 @@ def repo(release_repo: Repo) -> Repo:
 
 @pytest.fixture
 def listing_file(tmp_path: Path) -> Path:
-    path = tmp_path / "listing.yaml"
+    path = tmp_path / "upload" / "listing.yaml"
+    (path.parent / "listing").mkdir(parents=True)
     path.write_text(yaml_text(listing_data()))
+    (path.parent / "listing" / "main.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     return path
 
 
@@ -175,6 +177,7 @@ def test_an_offline_upload_is_verified_stored_and_recorded_in_one_commit(
         f"releases/{PLUGIN}/1.1.0/{PLUGIN}-1.1.0.pxp.sigstore.json",
         f"releases/{PLUGIN}/1.1.0/release.yaml",
         f"releases/{PLUGIN}/listing.yaml",
+        f"releases/{PLUGIN}/listing/main.png",
     ]
     release = load_yaml(repo.git("show", f"main:releases/{PLUGIN}/1.1.0/release.yaml"))
     assert release["artifact"]["uri"].startswith("cas:sha256:")

@@ -197,3 +197,17 @@ def test_a_local_publish_commits_the_listing_branch(
     from pipeline.cli.plugin_publish import render_text
 
     assert "security.report could not run: scanner timed out" in render_text(outcome)
+
+
+def test_listing_files_refuse_links(plugin_dir: Path) -> None:
+    from pipeline.errors import InputError
+    from pipeline.market.upload import listing_files
+
+    files = listing_files(plugin_dir / "listing.yaml", "hello-world")
+    assert sorted(files) == [
+        "releases/hello-world/listing.yaml",
+        "releases/hello-world/listing/main.png",
+    ]
+    (plugin_dir / "listing" / "evil.png").symlink_to("/etc/passwd")
+    with pytest.raises(InputError, match="is a link"):
+        listing_files(plugin_dir / "listing.yaml", "hello-world")

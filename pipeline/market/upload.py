@@ -32,6 +32,9 @@ from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
 
 MAX_EVIDENCE_BYTES = 32 * 1024 * 1024
+LISTING_DIR = "listing"
+"""Screenshots and other listing files: beside listing.yaml, in releases/<plugin>/listing/."""
+MAX_LISTING_FILE = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class CheckedUpload:
     listing: bytes | None
     evidence: dict[str, bytes] = field(default_factory=dict)
     """Report files by their path in the release folder (evidence/<name>)."""
+    listing_files: dict[str, bytes] = field(default_factory=dict)
+    """The listing and its screenshots at their places in the repo (when one came)."""
 
 
 def check_upload(snapshot: Snapshot, upload: OfflineUpload) -> CheckedUpload:
@@ -131,6 +136,7 @@ def check_upload(snapshot: Snapshot, upload: OfflineUpload) -> CheckedUpload:
         bundle,
         listing_raw,
         evidence,
+        listing_files(upload.listing, manifest.name) if upload.listing else {},
     )
 
 
@@ -210,6 +216,22 @@ def candidate_files(
         f"{folder}/{artifact['signature']}": checked.bundle,
         **{f"{folder}/{name}": raw for name, raw in checked.evidence.items()},
     }
-    if checked.listing is not None:
-        files[listing_path(checked.plugin)] = checked.listing
+    files.update(checked.listing_files)
+    return files
+
+
+def listing_files(listing: Path, plugin: str) -> dict[str, bytes]:
+    """A listing file and the files under listing/ beside it, at their places in the repo
+    (releases/<plugin>/listing.yaml and releases/<plugin>/listing/...)."""
+    files = {listing_path(plugin): listing.read_bytes()}
+    folder = listing.parent / LISTING_DIR
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_symlink():
+                raise InputError(f"{path} is a link: put the file itself in {folder}")
+            if path.is_file():
+                if path.stat().st_size > MAX_LISTING_FILE:
+                    raise InputError(f"{path} is larger than {MAX_LISTING_FILE} bytes")
+                relative = path.relative_to(listing.parent).as_posix()
+                files[f"releases/{plugin}/{relative}"] = path.read_bytes()
     return files

@@ -26,14 +26,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline.errors import GateError, InputError
+from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, Trailers, compose_message
-from pipeline.market import LISTING_FILE, listing_path
+from pipeline.market import LISTING_FILE
 from pipeline.market.findings import ValidationReport
 from pipeline.market.records import load_review
 from pipeline.market.status import SubmissionStatus, status_of
 from pipeline.market.submit import Target, ValidateInput, Validator, validate_candidate
-from pipeline.market.upload import OfflineUpload, candidate_files, check_upload
+from pipeline.market.upload import (
+    MAX_LISTING_FILE,
+    OfflineUpload,
+    candidate_files,
+    check_upload,
+    listing_files,
+)
 from pipeline.models.listing import Listing
 from pipeline.models.load import parse_document
 from pipeline.models.signing import ReleasePredicate
@@ -48,9 +54,6 @@ from pipeline.workflows.publish import publish as publish_release
 
 if TYPE_CHECKING:  # the forge (and httpx) load only when a pull request is opened
     from pipeline.forge import GitHubClient
-
-LISTING_DIR = "listing"
-MAX_LISTING_FILE = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -194,22 +197,6 @@ def _sign(package: Path, plugin: str, signing: Signing) -> None:
     )
 
 
-def listing_files(plugin_dir: Path, plugin: str) -> dict[str, bytes]:
-    """DIR/listing.yaml and the files under DIR/listing/, at their places in the repo."""
-    files = {listing_path(plugin): (plugin_dir / LISTING_FILE).read_bytes()}
-    folder = plugin_dir / LISTING_DIR
-    if folder.is_dir():
-        for path in sorted(folder.rglob("*")):
-            if path.is_symlink():
-                raise InputError(f"{path} is a link: put the file itself in {folder}")
-            if path.is_file():
-                if path.stat().st_size > MAX_LISTING_FILE:
-                    raise GateError(f"{path} is larger than {MAX_LISTING_FILE} bytes")
-                relative = path.relative_to(plugin_dir).as_posix()
-                files[f"releases/{plugin}/{relative}"] = path.read_bytes()
-    return files
-
-
 def _open_listing_request(
     command: MarketPublishCommand,
     target: Target,
@@ -221,7 +208,7 @@ def _open_listing_request(
     git = target.git
     base = target.snapshot().commit
     branch = f"listing/{plugin}-{version}"
-    files = listing_files(command.plugin_dir, plugin)
+    files = listing_files(command.plugin_dir / LISTING_FILE, plugin)
     if all(
         git.read(base, path, max_bytes=MAX_LISTING_FILE + 1) == raw for path, raw in files.items()
     ):
