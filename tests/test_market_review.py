@@ -284,3 +284,21 @@ def test_transitions_push_and_a_second_reviewer_finds_the_review_moved_on(
     log = git(tmp_path, "--git-dir", str(bare), "log", "--format=%s", "main").splitlines()
     assert log[0] == "Marketplace review of hello 1.0.0: approved"
     assert log[1] == "Marketplace review of hello 1.0.0: in-review"
+
+
+@pytest.mark.parametrize(
+    ("gone", "why"),
+    [
+        ("releases/hello/1.0.0/hello-1.0.0.pxp.sigstore.json", "is missing"),
+        ("releases/hello/1.0.0/release.yaml", "has no release record to verify"),
+    ],
+)
+def test_an_approval_needs_a_signature_to_verify(repo: Repo, gone: str, why: str) -> None:
+    step(repo, "submit", VENDOR)
+    step(repo, "start")
+    repo.commit({gone: None}, "lose a file")
+    with pytest.raises(GateError, match=why):
+        step(repo, "approve")
+    review = current(repo)
+    assert review is not None and review.state == "changes-requested"
+    assert review.history[-1].category == "signature"
