@@ -303,3 +303,27 @@ def test_an_unsigned_offline_upload_is_refused_and_logged(
     assert neither.code == 2
     assert upload_log_path("https://store.example/x").name == "market-uploads.jsonl"
     assert upload_log_path(f"file://{tmp_path}") == tmp_path / "incoming" / "market-uploads.jsonl"
+
+
+def test_reviewer_teams_mirrored_from_github_count_with_a_github_repo(
+    run_cli: Any, repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factories import API, yaml_text
+
+    mirrored = {
+        "apiVersion": API,
+        "kind": "Teams",
+        "teams": {"market-reviewers": {"github": "powerx/market-reviewers"}},
+    }
+    repo.commit({"policies/teams.yaml": yaml_text(mirrored)}, "reviewers from GitHub")
+    offline = review(run_cli, repo, "start", "hello@1.0.0", "--as", "gina")
+    assert offline.code == 1 and "gina is not a Marketplace reviewer" in offline.err
+    with serve_github() as github:
+        github.add_team("powerx", "market-reviewers", ["gina"])
+        monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+        monkeypatch.setenv("GITHUB_API_URL", github.url)
+        started = review(
+            run_cli, repo, "start", "hello@1.0.0", "--as", "gina", "--github-repo", github.repo
+        )
+    assert started.code == 0, started.err
+    assert "in-review by gina" in started.out

@@ -167,10 +167,12 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
     @(_store_option() if retry else reason_options)
     @_as_option("Who does this step [default: $GITHUB_ACTOR].")
     @_target_options()
+    @github_repo_option
     @format_option()
     def step(
         target: str,
         login: str,
+        github_repo: str | None,
         repo_dir: Path,
         base: str,
         remote: str,
@@ -191,6 +193,7 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
             _target(repo_dir, base, remote, no_push),
             store,
             output_format,
+            github_repo,
         )
 
     return step
@@ -206,7 +209,9 @@ def _run_step(
     where: Any,
     store: str | None,
     output_format: str,
+    github_repo: str | None = None,
 ) -> int:
+    """One review step; with a GitHub repository, GitHub-mirrored reviewer teams count too."""
     from pipeline.market.review import TransitionRequest, transition
     from pipeline.market.status import render_status, status_data, status_of
 
@@ -233,7 +238,9 @@ def _run_step(
         validation=report,
         ci_run=where.ci_run,
     )
-    done = transition(where.git, request, branch=where.branch, remote=where.remote)
+    done = transition(
+        where.git, request, branch=where.branch, remote=where.remote, teams=_teams(github_repo)
+    )
     sla = where.snapshot().policies().market.sla
     status = status_of(done.review, sla, now, report)
     emit(
@@ -253,6 +260,19 @@ for _action, _summary, _reason in (
     ("retry", "Validate an errored submission again (a check could not run).", False),
 ):
     review.add_command(_step_command(_action, _summary, needs_reason=_reason))
+
+
+def _teams(github_repo: str | None) -> Any:
+    """Members of GitHub-mirrored teams, read from GitHub when a repository is named."""
+    if not github_repo:
+        return None
+    from functools import partial
+
+    from pipeline.policy.github_reviews import with_github_members
+    from pipeline.workflows.common import forge_factory
+
+    client = forge_factory(github_repo, "to read team members", os.environ)()
+    return partial(with_github_members, client=client)
 
 
 @review.command("sync")
