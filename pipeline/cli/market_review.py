@@ -90,11 +90,10 @@ def submit(
     from pipeline.market.status import render_status, status_data, status_of
     from pipeline.market.submit import run_validator, submit_offline, submit_online
     from pipeline.market.upload import OfflineUpload
-    from pipeline.store import writable_store_for
+    from pipeline.store import store_for, writable_store_for
 
     now = datetime.now(UTC)
     where = _target(repo_dir, base, remote, no_push)
-    artifacts = writable_store_for(store)
     warnings: list[str] = []
     if target is None:
         raise click.UsageError("give PLUGIN@VERSION, or --offline FILE.pxp")
@@ -109,14 +108,24 @@ def submit(
             package, login, now, bundle=bundle, listing=listing, evidence=reports
         )
         done, report, warnings = submit_offline(
-            where, upload, store=artifacts, validate=run_validator, log=upload_log_path(store)
+            where,
+            upload,
+            store=writable_store_for(store),
+            validate=run_validator,
+            log=upload_log_path(store),
         )
     else:
         if bundle or listing or evidence:
             raise click.UsageError("--bundle, --listing and --evidence go with --offline")
         plugin, version = release_ref(target, "TARGET")
         done, report = submit_online(
-            where, plugin, version, by=login, now=now, store=artifacts, validate=run_validator
+            where,
+            plugin,
+            version,
+            by=login,
+            now=now,
+            store=store_for(store),
+            validate=run_validator,
         )
     sla = where.snapshot().policies().market.sla
     status = status_of(done.review, sla, now, report)
