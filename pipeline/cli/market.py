@@ -25,3 +25,8 @@ cli.add_command(__import__("pipeline.cli.market_validate", fromlist=["validate"]
 def main() -> None:
     """Entry point of the `px-market` console script."""
     exit_with(cli)
+
+
+from pipeline.cli.market_review import register as register_review  # noqa: E402
+
+register_review(cli)
