@@ -141,7 +141,8 @@ class AddedFiles:
     def read_all_in_background(self, tip: Commit) -> None:
         """`read_all` in a daemon thread (once; a later call while it runs does nothing)."""
         with self._lock:
-            if self._background is not None and self._background.is_alive():
+            done = self._loaded and self._read_from == 0 and self._ids[-1:] == [tip.id]
+            if done or (self._background is not None and self._background.is_alive()):
                 return
             self._background = threading.Thread(
                 target=self._read_all_logged, args=(tip,), name="added-files", daemon=True
