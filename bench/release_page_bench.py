@@ -159,54 +159,81 @@ def same(expected: str) -> Callable[[str], object]:
 # -- 2 and 3. the page ----------------------------------------------------------------------
 
 
+class Releases:
+    """Each round's releases: one per figure that needs a release neither console showed."""
+
+    def __init__(self, spec: PageSpec, runs: int, figures: list[str]) -> None:
+        rounds_ = runs + 1  # the warm-up round too
+        pool = iter(others(spec, rounds_ * len(figures)))
+        self.queues = {figure: [next(pool) for _ in range(rounds_)] for figure in figures}
+        self.served = dict.fromkeys(figures, 0)
+
+    def next(self, figure: str, side: Side) -> tuple[str, str]:
+        """The release of this round for `figure` (the same for both sides)."""
+        count = self.served[figure] = self.served[figure] + (side.name == "new")
+        return self.queues[figure][count - 1]
+
+    def latest(self, figure: str) -> tuple[str, str]:
+        return self.queues[figure][self.served[figure] - 1]
+
+
+SERVER = (
+    "first view after a console restart (JSON)",
+    "first view after a console restart (HTML: the first render compiles the template)",
+    "first view of another release, warm console",
+    "the release of the restart again",
+)
+HTTP = ("first view of a release", "the same release again")
+
+
 def page_pairs(
     subject: Side, baseline: Side, spec: PageSpec, runs: int
 ) -> tuple[dict[str, Pair], dict[str, Pair]]:
-    """Server time (in-process) and time over HTTP of the page, in alternation."""
+    """Server time (in-process) and time over HTTP of the page; in each round every figure
+    is timed on this tree, then on the baseline, on the same release."""
+    releases = Releases(spec, runs, ["html", "json", "other", "http"])
     seconds: dict[str, list[float]] = {}
     steps: dict[str, Step] = {}
-    restart, warm_first, over_http = (
-        others(spec, runs + 1),
-        others(spec, 2 * (runs + 1))[runs + 1 :],
-        others(spec, 3 * (runs + 1))[2 * (runs + 1) :],
-    )
 
-    def add(key: str, run: Callable[[], Any], record: bool) -> None:
-        seconds[key] = []
-        check = (lambda answer: seconds[key].append(answer["seconds"])) if record else None
-        steps[key] = Step(run, check=check)
+    def ask(side: Side, figure: str, *, fresh: bool = False, suffix: str = "") -> Any:
+        return side.ask(page(*releases.next(figure, side)) + suffix, fresh=fresh)
 
-    for side in (subject, baseline):
-        for what, urls, fresh in (
-            ("first view after a console restart", restart, True),
-            ("first view of another release, warm console", warm_first, False),
-        ):
-            queue = iter(urls)
-            add(
-                f"{side.name}|{what}",
-                lambda s=side, q=queue, f=fresh: s.ask(page(*next(q)), fresh=f),  # type: ignore[misc]
-                True,
-            )
-        add(f"{side.name}|the same release again", partial(side.ask, page(*early(spec))), True)
-    rounds(steps, runs)
-    server = {
-        what.split("|", 1)[1]: pair_of_side(seconds, subject, baseline, what.split("|", 1)[1], runs)
-        for what in seconds
-        if what.startswith(subject.name + "|")
+    def again(side: Side) -> Any:
+        return side.ask(page(*releases.latest("html")))
+
+    figures: dict[str, Callable[[Side], Any]] = {
+        SERVER[0]: lambda side: ask(side, "json", fresh=True, suffix=".json"),
+        SERVER[1]: lambda side: ask(side, "html", fresh=True),
+        SERVER[2]: lambda side: ask(side, "other"),
+        SERVER[3]: again,
     }
+    for what, run in figures.items():
+        for side in (subject, baseline):
+            key = f"{side.name}|{what}"
+            seconds[key] = []
+            steps[key] = Step(partial(run, side), check=partial(record, seconds[key]))
+    rounds(steps, runs)
+    server = {what: pair_of_side(seconds, subject, baseline, what, runs) for what in figures}
     http_steps: dict[str, Step] = {}
     for side in (subject, baseline):
-        queue = iter(over_http)
-        http_steps[f"{side.name}|first view"] = Step(
-            lambda s=side, q=queue: s.get(page(*next(q)))  # type: ignore[misc]
+        http_steps[f"{side.name}|{HTTP[0]}"] = Step(
+            partial(lambda s: s.get(page(*releases.next("http", s))), side)
         )
-        http_steps[f"{side.name}|again"] = Step(partial(side.get, page(*early(spec))))
+    for side in (subject, baseline):
+        http_steps[f"{side.name}|{HTTP[1]}"] = Step(
+            partial(lambda s: s.get(page(*releases.latest("http"))), side)
+        )
     samples = rounds(http_steps, runs)
     http = {
         what: pair_of(samples[f"{subject.name}|{what}"], samples[f"{baseline.name}|{what}"])
-        for what in ("first view", "again")
+        for what in HTTP
     }
     return server, http
+
+
+def record(into: list[float], answer: dict[str, Any]) -> None:
+    """A check that keeps the server time a worker reported."""
+    into.append(answer["seconds"])
 
 
 def pair_of_side(

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Repo
+from test_web_matrix import estate
 
 from pipeline import layout, stampfile
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import GitRepo, added
 from pipeline.gitrepo.added import AddedFiles
 from pipeline.policy.release_approvals import (
     ORIGINS_FILE,
@@ -26,6 +27,10 @@ from pipeline.policy.release_approvals import (
     request_origin,
     walk_origin,
 )
+from pipeline.web.release import release_data
+from pipeline.web.views import Params, Source
+
+__all__ = ["estate"]  # the fixture, imported
 
 PLUGINS = [f"plug-{index:02d}" for index in range(0, 40, 3)]
 VERSIONS = ["1.0.0", "1.1.0", "2.0.0"]
@@ -299,3 +304,39 @@ def test_many_neighbours_in_one_wide_folder(repo: Repo) -> None:
                 key = index.key(path)
                 assert key is not None
                 assert (index.added(tip, key) or tip) == walk_origin(git, tip, path)
+
+
+def test_commits_gone_above_the_tip_are_cut_from_the_index(
+    history: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset, then the commits above the new tip are collected: the stored index still
+    names them, above what it read; reading down from there cuts them off."""
+    monkeypatch.setattr(added, "SAVE_AFTER", 1)  # save after the first question
+    index = index_of(history)
+    index.added(GitRepo(history.path).resolve("main"), ("plug-21", "1.1.0"))  # the top only
+    history.git("reset", "-q", "--hard", "HEAD~4")
+    history.git("reflog", "expire", "--expire=now", "--all")
+    history.git("gc", "-q", "--prune=now")
+    fresh = index_of(history)
+    assert_same(history, fresh, mainline(GitRepo(history.path), "main"))
+    with pytest.raises(KeyError):
+        GitRepo(history.path).repo[fresh_top(index)]
+
+
+def fresh_top(index: AddedFiles) -> str:
+    """The top of what `index` read before the reset (collected since)."""
+    return index._ids[-1]
+
+
+def test_the_release_page_reads_the_history_into_the_index_in_the_background(
+    estate: Repo,
+) -> None:
+    git = GitRepo(estate.path)
+    params = Params({"plugin": "hello", "version": "1.0.0"})
+    data = release_data(Source(git, git.resolve("HEAD")), params)
+    staging = next(row for row in data["approvals"] if row["environment"] == "staging")
+    assert staging["required"] == 1 and not staging["satisfied"]
+    assert release_origins(git).wait(timeout=60)
+    assert (Path(git.repo.path) / ORIGINS_FILE).exists()
+    release_data(Source(git, git.resolve("HEAD")), params)  # all read: no new reader
+    assert release_origins(git).wait(timeout=0)

@@ -173,7 +173,12 @@ class AddedFiles:
                 return positions[below - 1]
             if self._read_from == 0:
                 return None
-            self._read_down(self._read_from - 1)
+            try:
+                self._read_down(self._read_from - 1)
+            except KeyError:  # a commit above `tip` is gone (a rewritten history, collected)
+                if self._read_from <= top + 1:
+                    raise
+                self._cut_at(top + 1)
 
     def _place(self, tip: Commit) -> int:
         """`tip`'s position, putting it on the mainline first when it is not there."""
