@@ -4,8 +4,9 @@
 and reading the folder's tree at every commit where it changed: for a folder like
 `releases/` with 5,000 entries and thousands of changes, seconds per file. `AddedFiles`
 reads each first-parent commit once for every file of the pattern: it compares the folder's
-tree with its parent's (byte ranges of the raw trees, so only the entries that changed are
-looked at) and remembers the commits that added a file, by position on the mainline.
+tree with its parent's (`rawtree.changed_folders`: byte ranges of the raw trees, so only
+the entries that changed are looked at) and remembers the commits that added a file, by
+position on the mainline.
 
 The mainline is the first-parent line of the newest commit asked from (ids, oldest first).
 Reading is lazy and shared: a question reads commits from the top down only until it finds
@@ -41,6 +42,7 @@ from pygit2.enums import ObjectType
 from pipeline import stampfile
 from pipeline.gitrepo.base import RepoBase
 from pipeline.gitrepo.commit import Commit, raw
+from pipeline.gitrepo.rawtree import changed_folders
 
 FORMAT = "powerx-added-files"
 INDEX_VERSION = 1
@@ -53,10 +55,7 @@ BACKGROUND_STEP = 256
 """Commits the background reader reads per hold of the lock (questions go in between)."""
 
 NAME = re.compile(r"[a-z0-9-]{1,63}\Z")
-_HEADER = re.compile(rb"40000 ([a-z0-9-]{1,63})\0")
-"""A folder entry of a raw git tree with a covered name; its 20-byte id follows."""
-_MARGIN = 100
-"""More than the longest covered entry (`40000 `, 63 bytes of name, NUL, 20-byte id)."""
+"""The names covered (those `rawtree.changed_folders` finds; the plugin names of `layout`)."""
 
 log = logging.getLogger(__name__)
 
@@ -270,7 +269,7 @@ class AddedFiles:
             return []
         new, old = self._raw_tree(after), self._raw_tree(before) if before is not None else b""
         added = []
-        for name, ids in _changed_entries(old, new).items():
+        for name, ids in changed_folders(old, new).items():
             added += [(name, sub) for sub in self._added_below(*ids)]
         return added
 
@@ -338,9 +337,11 @@ class AddedFiles:
             self._clear()
 
     def _save(self) -> None:
-        self._cut = False
-        if self.store is not None and stampfile.write(self.store, self._stamp, self._encode()):
-            self._unsaved = 0
+        """Write the index (a repo we may not write to keeps it in memory: the next attempt
+        comes after as many commits were read again)."""
+        if self.store is not None:
+            stampfile.write(self.store, self._stamp, self._encode())
+        self._cut, self._unsaved = False, 0
 
     def _encode(self) -> bytes:
         flat: list[str] = []
@@ -403,54 +404,3 @@ def _has(tree: pygit2.Tree, path: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _changed_entries(old: bytes, new: bytes) -> dict[str, tuple[pygit2.Oid | None, pygit2.Oid]]:
-    """Covered folder entries of raw tree `new` that `old` lacks or holds with another id:
-    name -> (id in old or None, id in new).
-
-    Both trees are sorted lists of entries, so what differs lies between their common
-    prefix and common suffix (found by comparing bytes); only that window, widened by one
-    entry on each side, is parsed. An entry header is `40000 <name>\\0` and the covered
-    names hold no space, so a match inside an id can neither hide nor replace a true entry.
-    """
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
-    start = max(0, prefix - _MARGIN)
-    before = _entries(old, start, len(old) - suffix + _MARGIN)
-    after = _entries(new, start, len(new) - suffix + _MARGIN)
-    return {name: (before.get(name), oid) for name, oid in after.items() if before.get(name) != oid}
-
-
-def _entries(tree: bytes, start: int, end: int) -> dict[str, pygit2.Oid]:
-    """Covered folder entries whose header starts in tree[start:end]: name -> id."""
-    found = {}
-    for match in _HEADER.finditer(tree, start, min(end, len(tree))):
-        at = match.end()
-        if at + 20 <= len(tree):
-            found[match.group(1).decode()] = pygit2.Oid(raw=tree[at : at + 20])
-    return found
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """The length of the longest common prefix (binary search over slices)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    """The length of the longest common suffix, at most `limit`."""
-    low, high = 0, max(0, limit)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle : len(a) - low] == b[len(b) - middle : len(b) - low]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
