@@ -7,13 +7,17 @@ in as `PullRequestReviews` (read by `pipeline.policy.github_reviews`). `powerx c
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo, read_trailers
+from pipeline.gitrepo.added import AddedFiles
 from pipeline.models.approvals import Teams
 from pipeline.models.policy import PolicySet
 from pipeline.policy.approvals import (
@@ -93,12 +97,44 @@ def release_approvals(
 
 
 def request_origin(git: GitRepo, tip: Commit, path: str) -> tuple[str, datetime, Commit]:
-    """Who published a release (the operator, else the commit author), when, and the commit."""
+    """Who published a release (the operator, else the commit author), when, and the commit:
+    the newest commit on `tip`'s first-parent line that added `path` (`tip` when none did).
+
+    A release manifest's commit comes from the repo's `release_origins` index; any other
+    path is found by `walk_origin`, which gives the same answer by walking the history."""
+    index = release_origins(git)
+    key = index.key(path)
+    origin = walk_origin(git, tip, path) if key is None else index.added(tip, key) or tip
+    trailers = read_trailers(origin.message)
+    author = trailers.get("Operator") or origin.author.name
+    return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
+
+
+def walk_origin(git: GitRepo, tip: Commit, path: str) -> Commit:
+    """The commit that added `path` (`tip` when none did), found by walking `path_history`:
+    it reads every commit that changed the path's folder (seconds for a large `releases/`)."""
     origin = tip
     for change in git.path_history(tip, path):
         origin = change.commit
         if change.before is None:
             break
-    trailers = read_trailers(origin.message)
-    author = trailers.get("Operator") or origin.author.name
-    return author, datetime.fromtimestamp(origin.commit_time, UTC), origin
+    return origin
+
+
+ORIGINS_FILE = Path("powerx") / "release-origins"
+"""Where the release origin index is kept, under the repo's git directory."""
+
+_origins: weakref.WeakKeyDictionary[GitRepo, AddedFiles] = weakref.WeakKeyDictionary()
+_origins_lock = threading.Lock()
+
+
+def release_origins(git: GitRepo) -> AddedFiles:
+    """The repo's index of the commit that added each release manifest (one per GitRepo,
+    kept in `ORIGINS_FILE`; see `pipeline.gitrepo.added`)."""
+    with _origins_lock:
+        index = _origins.get(git)
+        if index is None:
+            store = Path(git.repo.path) / ORIGINS_FILE
+            index = AddedFiles(git, layout.RELEASES, layout.RELEASE_FILE, store)
+            _origins[git] = index
+        return index

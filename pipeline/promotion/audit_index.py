@@ -16,7 +16,6 @@ does not match is rebuilt, never trusted. Safe to share between threads.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -26,9 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pipeline import __version__
-from pipeline.errors import PowerXError
-from pipeline.fsutil import atomic_write
+from pipeline import stampfile
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.promotion.audit import (
     AuditEntry,
@@ -195,15 +192,11 @@ class AuditIndex:
     def _load(self) -> Mainline:
         """The persisted mainline, or EMPTY when there is none or it is not to be trusted."""
         assert self.path is not None
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return EMPTY
-        except OSError as error:
-            log.warning("audit index %s: cannot read it (%s); rebuilding", self.path, error)
+        body = stampfile.read(self.path, _stamp())
+        if body is None:
             return EMPTY
         try:
-            return decode(raw)
+            return _decode_body(body)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
             log.warning("audit index %s is not usable (%s); rebuilding", self.path, error)
             return EMPTY
@@ -211,21 +204,27 @@ class AuditIndex:
     def _save(self, mainline: Mainline) -> None:
         """Write the index atomically; a repo we may not write to keeps it in memory only."""
         assert self.path is not None
-        try:
-            atomic_write(self.path, encode(mainline))
-        except PowerXError as error:
-            log.warning("audit index %s not saved: %s", self.path, error)
-            return
-        self._unsaved = 0
+        if stampfile.write(self.path, _stamp(), _encode_body(mainline)):
+            self._unsaved = 0
 
 
 def _stamp() -> dict[str, Any]:
-    return {"format": FORMAT, "version": INDEX_VERSION, "powerx": __version__}
+    return stampfile.stamp(FORMAT, INDEX_VERSION)
 
 
 def encode(mainline: Mainline) -> bytes:
     """A header line (format, versions, sha256 of the body), then the body (JSON)."""
-    body = json.dumps(
+    return stampfile.encode(_stamp(), _encode_body(mainline))
+
+
+def decode(raw: bytes) -> Mainline:
+    """The mainline of `encode`'s bytes (ValueError when the stamp or checksum differs,
+    TypeError or ValueError when a row is not an entry)."""
+    return _decode_body(stampfile.decode(raw, _stamp()))
+
+
+def _encode_body(mainline: Mainline) -> bytes:
+    return json.dumps(
         [
             [commit, int(when.timestamp()), [_entry_row(entry) for entry in entries]]
             for commit, when, entries in zip(
@@ -234,19 +233,9 @@ def encode(mainline: Mainline) -> bytes:
         ],
         separators=(",", ":"),
     ).encode()
-    header = {**_stamp(), "sha256": hashlib.sha256(body).hexdigest()}
-    return json.dumps(header).encode() + b"\n" + body
 
 
-def decode(raw: bytes) -> Mainline:
-    """The mainline of `encode`'s bytes (ValueError when the stamp or checksum differs,
-    TypeError or ValueError when a row is not an entry)."""
-    head, newline, body = raw.partition(b"\n")
-    header = json.loads(head)
-    if not newline or {key: header.get(key) for key in _stamp()} != _stamp():
-        raise ValueError(f"written by another version ({head[:120]!r})")
-    if hashlib.sha256(body).hexdigest() != header["sha256"]:
-        raise ValueError("checksum mismatch")
+def _decode_body(body: bytes) -> Mainline:
     ids, times, entries = [], [], []
     for commit, seconds, rows in json.loads(body):
         when = datetime.fromtimestamp(int(seconds), UTC)

@@ -23,7 +23,7 @@ from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.names import require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
-from pipeline.policy.release_approvals import release_approvals
+from pipeline.policy.release_approvals import release_approvals, release_origins
 from pipeline.policy.results import GateResult
 from pipeline.policy.trust_list import signer_rows
 from pipeline.promotion.audit import AuditQuery
@@ -283,6 +283,11 @@ def release_data(source: Source, params: Params) -> Data:
         gates, gates_error = [], one_line(error)
     page = release_url(plugin, version)
     files = sorted(source.git.files(source.head, folder))
+    approvals = approvals_data(snapshot, policies, plugin, version, now)
+    plan = plan_data(snapshot, policies, plugin, now)
+    # approvals ask for the commit that added a release: the first page starts reading the
+    # rest of the history into the release origin index, so that every first view is cheap
+    release_origins(source.git).read_all_in_background(source.head)
     return {
         "view": "release",
         "part": None,
@@ -308,8 +313,8 @@ def release_data(source: Source, params: Params) -> Data:
         "gates_error": gates_error,
         "passed": not gates_error and all(g["status"] != "fail" for g in gates),
         "signature": signature_data(snapshot, policies, loaded, now),
-        "approvals": approvals_data(snapshot, policies, plugin, version, now),
-        "plan": plan_data(snapshot, policies, plugin, now),
+        "approvals": approvals,
+        "plan": plan,
         "rollback": {"playbook": release.rollback.playbook, "to": release.rollback.to},
         "contacts": [{"name": c.name, "email": c.email, "role": c.role} for c in release.contacts],
         "files": [
