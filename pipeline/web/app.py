@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
+from pipeline.policy.release_approvals import release_origins
 from pipeline.promotion.audit_index import AuditIndex
 from pipeline.web import audit, canary, evidence, imports, local, market_report, matrix, release
 from pipeline.web.auth import Auth, Gate, RefusedError, current_identity, login_url
@@ -194,11 +195,22 @@ class Console:
         # a server answers from the commits until its first index is built; a site build
         # (index_in_background=False) builds it at its first use and then reads it
         self.audit = AuditIndex(self.git, persist=True, background=index_in_background)
+        if index_in_background:  # release pages ask which commit added each release manifest
+            self._read_release_origins()
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
+
+    def _read_release_origins(self) -> None:
+        """Start reading the history into the release origin index, so that a server's
+        first view of each release is cheap (an empty repo has nothing to read)."""
+        try:
+            head = self.git.resolve("HEAD")
+        except InputError:
+            return
+        release_origins(self.git).read_all_in_background(head)
 
     def source(self) -> Source:
         """The repo read at its head now (a new commit shows on the next request).

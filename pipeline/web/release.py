@@ -23,7 +23,7 @@ from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.names import require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
-from pipeline.policy.release_approvals import release_approvals, release_origins
+from pipeline.policy.release_approvals import release_approvals
 from pipeline.policy.results import GateResult
 from pipeline.policy.trust_list import signer_rows
 from pipeline.promotion.audit import AuditQuery
@@ -285,9 +285,6 @@ def release_data(source: Source, params: Params) -> Data:
     files = sorted(source.git.files(source.head, folder))
     approvals = approvals_data(snapshot, policies, plugin, version, now)
     plan = plan_data(snapshot, policies, plugin, now)
-    # approvals ask for the commit that added a release: the first page starts reading the
-    # rest of the history into the release origin index, so that every first view is cheap
-    release_origins(source.git).read_all_in_background(source.head)
     return {
         "view": "release",
         "part": None,
