@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
+from pipeline.cli import market_catalog
 from pipeline.cli.errors import exit_with
 
 
@@ -15,6 +16,9 @@ def cli() -> None:
 
     Its commands arrive with the issues that build them; see docs/cli.md.
     """
+
+
+cli.add_command(market_catalog.catalog), cli.add_command(market_catalog.search)
 
 
 def main() -> None:
