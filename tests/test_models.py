@@ -189,6 +189,8 @@ def test_schemas_describe_every_kind() -> None:
         "market-policy.schema.json",
         "review.schema.json",
         "subscriptions.schema.json",
+        "catalog-index.schema.json",
+        "catalog-page.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False
