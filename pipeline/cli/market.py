@@ -18,7 +18,8 @@ def cli() -> None:
     """
 
 
-cli.add_command(market_catalog.catalog), cli.add_command(market_catalog.search)
+for _command in market_catalog.COMMANDS:  # catalog sync|site, search
+    cli.add_command(_command)
 
 
 def main() -> None:

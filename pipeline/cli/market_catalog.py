@@ -183,3 +183,7 @@ def render(result: SearchResult) -> str:
     if result.did_you_mean:
         lines.append(f"did you mean: {result.did_you_mean!r} ({result.suggestion_hits} hit(s))")
     return "\n".join(lines) + "\n"
+
+
+COMMANDS = (catalog, search)
+"""What px-market gets from this module."""
