@@ -199,7 +199,13 @@ def test_every_view_answers_html_or_json_at_one_url(client: Client, trail: Repo)
     assert client.json("/audit")["head"] == head
     index = client.json("/index.json")
     assert index["head"]["commit"] == head
-    assert [view["url"] for view in index["views"]] == ["/matrix", "/audit", "/local", "/imports"]
+    assert [view["url"] for view in index["views"]] == [
+        "/matrix",
+        "/audit",
+        "/local",
+        "/imports",
+        "/market",
+    ]
 
     entry = client.json(f"/audit/{head}.json")["entry"]
     assert (entry["action"], entry["details"]["Reason"]) == ("rollback", "error rate up")

@@ -18,7 +18,7 @@ def cli() -> None:
     """
 
 
-for _command in market_catalog.COMMANDS:  # catalog sync|site, search
+for _command in market_catalog.COMMANDS:  # catalog sync, search
     cli.add_command(_command)
 
 

@@ -1,4 +1,4 @@
-"""`px-market catalog sync|site` and `px-market search`: the Marketplace catalog."""
+"""`px-market catalog sync` and `px-market search`: the Marketplace catalog."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pipeline.cli.options import (
     branch_option,
     format_option,
     operator_option,
-    output_option,
     push_option,
     repo_option,
 )
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 @click.group("catalog")
 def catalog() -> None:
-    """The Marketplace catalog (catalog/): sync it from approved reviews, render it."""
+    """The Marketplace catalog (catalog/), synced from approved reviews."""
 
 
 @catalog.command("sync")
@@ -33,7 +32,10 @@ def catalog() -> None:
 @branch_option()
 @push_option()
 @click.option(
-    "--rebuild", is_flag=True, help="Rebuild every page, not only those whose sources changed."
+    "--all",
+    "rebuild",
+    is_flag=True,
+    help="Rebuild every page, not only those whose sources changed.",
 )
 @operator_option
 @format_option()
@@ -89,29 +91,6 @@ def sync(
         )
         text += "".join(f"  {c.event} {c.plugin}@{c.version}\n" for c in result.changes)
     text += "".join(f"  problem: {p}\n" for p in result.problems)
-    emit(output_format, data, text)
-    return 0
-
-
-@catalog.command("site")
-@output_option(
-    "The folder the catalog site is written to (replaced once complete).",
-    required=True,
-    dir_okay=True,
-)
-@repo_option()
-@format_option()
-def site(output: Path, repo_dir: Path, output_format: str) -> int:
-    """Render the catalog alone as a static site with client-side search.
-
-    The same pages as `powerx site build` writes under market/ (which builds them with
-    every other view), for a Marketplace that is published on its own.
-    """
-    from pipeline.web.market_site import build_catalog_site
-
-    report = build_catalog_site(repo_dir, output)
-    data = {"output": str(report.output), "head": report.head, "pages": report.pages}
-    text = f"wrote {report.pages} catalog pages of {report.head[:12]} to {report.output}\n"
     emit(output_format, data, text)
     return 0
 
@@ -186,4 +165,4 @@ def render(result: SearchResult) -> str:
 
 
 COMMANDS = (catalog, search)
-"""What px-market gets from this module."""
+"""What px-market gets from this module (catalog sync, search)."""
