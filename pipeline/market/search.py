@@ -389,10 +389,10 @@ def _fill(db: sqlite3.Connection, entries: Iterable[IndexEntry], texts: Mapping[
 # --- the index of a revision, cached ----------------------------------------------------
 
 
-def catalog_texts(snapshot: Snapshot, index: CatalogIndex) -> dict[str, str]:
+def catalog_texts(snapshot: Snapshot, entries: Iterable[IndexEntry]) -> dict[str, str]:
     """Each listed plugin's description and highlights (from its page)."""
     texts = {}
-    for entry in index.listings:
+    for entry in entries:
         page = read_page(snapshot, entry.plugin)
         if page is not None:
             texts[entry.plugin] = "\n".join([page.description, *page.highlights])
@@ -450,7 +450,7 @@ def _cached(path: Path, stamp: str) -> SearchIndex | None:
 def _build(snapshot: Snapshot, stamp: str, path: Path | None) -> SearchIndex:
     """Build the index of the catalog at `snapshot` (into a new file renamed to `path`)."""
     index = read_index(snapshot) or CatalogIndex(api_version=API_VERSION, kind="CatalogIndex")
-    texts = catalog_texts(snapshot, index)
+    texts = catalog_texts(snapshot, index.listings)
     if path is None:
         return SearchIndex.build(index, texts, stamp=stamp)
     make_dirs(path.parent)

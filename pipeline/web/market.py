@@ -5,9 +5,9 @@ facets and "did you mean" as `px-market search`), paged, with JavaScript off a p
 form and list; `/market/{plugin}` is one listing with every listed version (host range,
 release record, digest, signer, upgrade path, deprecation, trial and purchase);
 `/market/_index` lists every visible listing on one page, and its JSON
-(`/market/_index.json`) is what `static/market-search.js` searches in the browser (the
-static site has no server: the script ranks and filters that file, and falls back to the
-server-rendered list where it cannot be read).
+(`/market/_index.json`, with each description) is what the static site's
+`static/market-search.js` searches in the browser (the site has no server: the script
+ranks and filters that file, and leaves the server-rendered list where it cannot read it).
 
 What is visible: public listings, and a `tenants` listing with `?tenant=` naming one of its
 tenants (never on the static site, which builds without one); a private listing is never
@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from pipeline.market.catalog_files import read_index, read_page
 from pipeline.market.catalog_hosts import MAX_KEY, interval
-from pipeline.market.search import SearchQuery, open_index
+from pipeline.market.search import SearchQuery, catalog_texts, open_index
 from pipeline.models.catalog import CatalogPage, IndexEntry
 from pipeline.models.listing import CATEGORIES
 from pipeline.names import did_you_mean
@@ -112,8 +112,8 @@ def host_bound(key: int) -> list[int]:
     return [key >> 40, (key >> 20) & 0xFFFFF, key & 0xFFFFF]
 
 
-def index_listing(entry: IndexEntry) -> Data:
-    """One listing as the browser's search index holds it."""
+def index_listing(entry: IndexEntry, text: str) -> Data:
+    """One listing as the browser's search index holds it (`text`: its description)."""
     versions = []
     for row in entry.versions:
         try:
@@ -142,18 +142,22 @@ def index_listing(entry: IndexEntry) -> Data:
         "deprecated": entry.deprecated,
         "latest": entry.latest,
         "versions": versions,
+        "text": text,
     }
 
 
 def index_data(source: Source, params: Params) -> Data:
     """Every visible listing: the plain list, and the browser's search index."""
     tenant = params.text("tenant")
-    index = read_index(Snapshot(source.git, source.head))
-    entries = [
-        index_listing(entry)
+    snapshot = Snapshot(source.git, source.head)
+    index = read_index(snapshot)
+    shown = [
+        entry
         for entry in (index.listings if index else [])
         if visible(entry.visibility, entry.tenants, tenant)
     ]
+    texts = catalog_texts(snapshot, shown)
+    entries = [index_listing(entry, texts.get(entry.plugin, "")) for entry in shown]
     return {
         "view": "market-index",
         "tenant": tenant,

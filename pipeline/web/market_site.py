@@ -3,8 +3,9 @@
 `site.SITE` takes these entries (`site_views`): every page of the unfiltered search (the
 plain list, paged), the one-page list of every listing with its JSON twin
 (`market/_index.json`, what `static/market-search.js` searches), and a page per public
-listing. The search page's filters (`market.FILTERS`) stay in its links: the script applies
-them in the browser. Only public listings are on the site (it builds without a tenant).
+listing. The search pages get `static/market-search.js` (the console's do not: it searches
+on the server); their filters (`market.FILTERS`) stay in links, the script applies them.
+Only public listings are on the site (it builds without a tenant).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from typing import TYPE_CHECKING
 from pipeline.errors import InputError
 from pipeline.market.catalog_files import read_index
 from pipeline.web.market import FILTERS, PAGE_SIZE, visible
+
+SCRIPT = "market-search.js"
+"""The search in the browser, added to the site's search pages (the console searches on
+the server)."""
 
 if TYPE_CHECKING:
     from pipeline.web.site import SiteContext, SitePage, SiteView
@@ -60,7 +65,7 @@ def site_views() -> dict[str, SiteView]:
     from pipeline.web.site import SiteView
 
     return {
-        "market": SiteView(search_pages, frozenset(FILTERS)),
+        "market": SiteView(search_pages, frozenset(FILTERS), SCRIPT),
         "market-index": SiteView(index_pages),
         "market-page": SiteView(listing_pages),
     }

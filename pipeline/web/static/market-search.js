@@ -1,8 +1,9 @@
-// The Marketplace catalog's search in the browser (the console's /market and the static
-// site's market.html). It reads the JSON index beside the pages (a#market-index-link:
-// market/_index.json on the site) and ranks and filters it as `px-market search` does:
-// every query word a prefix of a word of the listing; a word found in the title counts 10,
-// in tags / categories / vendor 5, in the summary 2; deprecated listings last. Filters:
+// The Marketplace catalog's search in the browser, on the static site's market.html (the
+// console's /market searches on the server). It reads the JSON index beside the pages
+// (a#market-index-link: market/_index.json) and ranks and filters it as `px-market search`
+// does: every query word a prefix of a word of the listing; a word found in the title
+// counts 10, in tags / categories / vendor 5, in the summary 2, in the description 1;
+// deprecated listings last. Filters:
 // category, pricing, host version (a listed version whose powerx range holds it; the hit
 // names the newest such version), verified. Facets count the hits; with fewer than 3 hits
 // a word the index does not hold is replaced by the closest one (edit distance <= 2) and
@@ -19,7 +20,7 @@
 // be read). At most SHOWN hits are rendered.
 (function () {
   "use strict";
-  var WEIGHTS = { title: 10, tags: 5, summary: 2 };
+  var WEIGHTS = { title: 10, tags: 5, summary: 2, text: 1 };
   var FILTERS = ["q", "category", "pricing", "compatible", "verified"];
   var SHOWN = 100; // hits rendered at most (the count says how many there are)
 
@@ -75,7 +76,8 @@
     listing.fields = {
       title: words(listing.title + " " + listing.plugin),
       tags: words(listing.tags.concat(listing.categories, [listing.vendor]).join(" ")),
-      summary: words(listing.summary)
+      summary: words(listing.summary),
+      text: words(listing.text)
     };
     return listing;
   }
@@ -266,8 +268,15 @@
       });
     }
 
+    var shown = null;
+
     function apply(push) {
       var values = read();
+      var key = JSON.stringify(values);
+      if (key === shown) {
+        return; // "change" after "input": nothing new (and a link about to be clicked stays)
+      }
+      shown = key;
       var hits = search(listings, values);
       while (list.firstChild) {
         list.removeChild(list.firstChild);
