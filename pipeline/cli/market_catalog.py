@@ -111,8 +111,16 @@ def sync(
     help="Only verified vendors: tag verified-vendor and a signature valid under the trust policy.",
 )
 @click.option("--tenant", help="Also listings shown only to this tenant.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits to print."
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Hits to skip (the next page).",
+)
 @repo_option()
 @format_option()
 def search(

@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 
 from pipeline.errors import InputError
 from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
-from pipeline.market.catalog_build import INDEX_PATH, build_pages, page_path
-from pipeline.market.catalog_files import index_bytes, page_bytes, read_index, read_page
+from pipeline.market.catalog_build import INDEX_PATH, page_path
+from pipeline.market.catalog_files import index_bytes, page_bytes, read_index
+from pipeline.market.catalog_parallel import build_catalog_pages
 from pipeline.market.changes import CatalogChange
 from pipeline.market.records import reviewed_plugins
 from pipeline.models.base import API_VERSION
@@ -86,13 +87,7 @@ def plan_catalog(snapshot: Snapshot, *, now: datetime, rebuild: bool = False) ->
         problems.append(f"{INDEX_PATH}: {error.message}; every page is rebuilt")
         old = EMPTY_INDEX
     previous = {} if rebuild else {entry.plugin: entry for entry in old.listings}
-    build = build_pages(
-        snapshot,
-        reviewed_plugins(snapshot),
-        previous,
-        now=now,
-        old_page=lambda p: _old(snapshot, p),
-    )
+    build = build_catalog_pages(snapshot, reviewed_plugins(snapshot), previous, now=now)
     files: dict[str, bytes | None] = {}
     for plugin, page in build.pages.items():
         _put(snapshot, files, page_path(plugin), page_bytes(page))
@@ -109,14 +104,6 @@ def plan_catalog(snapshot: Snapshot, *, now: datetime, rebuild: bool = False) ->
         removed=removed,
         problems=problems + build.problems,
     )
-
-
-def _old(snapshot: Snapshot, plugin: str) -> CatalogPage | None:
-    """A plugin's previous page (None when absent or unreadable: it is rebuilt whole)."""
-    try:
-        return read_page(snapshot, plugin)
-    except InputError:
-        return None
 
 
 def _put(snapshot: Snapshot, files: dict[str, bytes | None], path: str, data: bytes) -> None:

@@ -1,9 +1,9 @@
 """Building catalog pages: one plugin's approved versions, listing and release records.
 
-A page is rebuilt only when its sources changed: the blob id of the listing, of each listed
-version's review record and the tree id of each listed version's release folder (record,
-signature bundle), the trust policy and the catalog format, hashed together as the page's
-`sourceDigest` (kept in the index too, so an unchanged plugin costs one hash, no parse).
+A page is rebuilt only when its sources changed: the tree ids of the plugin's folders
+(releases/<plugin>/ with the listing, release records and bundles; market/reviews/<plugin>/),
+the trust policy and the catalog format, hashed together as the page's `sourceDigest`
+(kept in the index too, so an unchanged plugin costs two tree lookups and a hash, no parse).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import cast
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
-from pipeline.market import CATALOG_DIR, listing_path, review_path
+from pipeline.market import CATALOG_DIR, REVIEWS_DIR, listing_path
 from pipeline.market.catalog_hosts import covers
 from pipeline.market.records import listed_versions, load_listing, load_review
 from pipeline.models.base import API_VERSION
@@ -66,16 +66,16 @@ class Build:
     """Plugins whose files could not be read: each keeps its previous entry and page."""
 
 
-def source_digest(snapshot: Snapshot, plugin: str, versions: list[str], trust: str) -> str:
-    """The hash of everything a plugin's page is built from."""
-    parts = [CATALOG_FORMAT, trust, snapshot.blob_id(listing_path(plugin)) or "-"]
-    for version in versions:
-        folder = layout.release_dir(plugin, version)
-        parts += [
-            version,
-            snapshot.blob_id(review_path(plugin, version)) or "-",
-            snapshot.git.folder_id(snapshot.commit, folder) or "-",
-        ]
+def source_digest(snapshot: Snapshot, plugin: str, trust: str) -> str:
+    """The hash of everything a plugin's page is built from: its folders' tree ids
+    (releases/<plugin>/: listing, release records, bundles; market/reviews/<plugin>/), the
+    trust policy and the catalog format. Two tree lookups: no file is read."""
+    parts = [
+        CATALOG_FORMAT,
+        trust,
+        snapshot.git.folder_id(snapshot.commit, f"{layout.RELEASES}/{plugin}") or "-",
+        snapshot.git.folder_id(snapshot.commit, f"{REVIEWS_DIR}/{plugin}") or "-",
+    ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
@@ -93,20 +93,21 @@ def build_pages(
     old_page: Callable[[str], CatalogPage | None] = lambda plugin: None,
 ) -> Build:
     """Entries (and the rebuilt pages) of `plugins` at `snapshot`; `previous` are the old
-    index's entries, reused when their sources are unchanged. `old_page` gives a plugin's
-    previous page (a version whose record is the same keeps its release link's commit)."""
+    index's entries, reused when their sources are unchanged (and kept when a plugin's files
+    cannot be read). `old_page` gives a plugin's previous page (a version whose record is
+    the same keeps its release link's commit)."""
     policies = snapshot.policies()
     trust = trust_digest(policies)
     build = Build()
     for plugin in plugins:
+        digest = source_digest(snapshot, plugin, trust)
+        before = previous.get(plugin)
+        if before is not None and before.source_digest == digest:
+            build.entries[plugin] = before
+            continue
         try:
             versions = listed_versions(snapshot, plugin)
             if not versions:
-                continue
-            digest = source_digest(snapshot, plugin, versions, trust)
-            before = previous.get(plugin)
-            if before is not None and before.source_digest == digest:
-                build.entries[plugin] = before
                 continue
             earlier = old_page(plugin)
             page = build_page(snapshot, policies, plugin, versions, digest, now, earlier)

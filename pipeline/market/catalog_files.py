@@ -34,6 +34,14 @@ def read_page(snapshot: Snapshot, plugin: str) -> CatalogPage | None:
     return _read(snapshot, page_path(plugin), CatalogPage, MAX_PAGE_BYTES)
 
 
+def previous_page(snapshot: Snapshot, plugin: str) -> CatalogPage | None:
+    """`read_page`, but None for a page that does not validate (it is rebuilt whole)."""
+    try:
+        return read_page(snapshot, plugin)
+    except InputError:
+        return None
+
+
 def _read(snapshot: Snapshot, path: str, model: type[M], limit: int) -> M | None:
     raw = snapshot.read(path, max_bytes=limit)
     if raw is None:
@@ -51,20 +59,15 @@ def _read(snapshot: Snapshot, path: str, model: type[M], limit: int) -> M | None
         ) from None
 
 
-def _plain(model: BaseModel) -> object:
-    return model.model_dump(mode="json", by_alias=True)
-
-
 def page_bytes(page: CatalogPage) -> bytes:
     """A page as the catalog stores it."""
-    return (json.dumps(_plain(page), indent=2, ensure_ascii=False) + "\n").encode()
+    return page.model_dump_json(by_alias=True, indent=2).encode() + b"\n"
 
 
 def index_bytes(entries: Iterable[IndexEntry]) -> bytes:
     """The index as the catalog stores it: one listing per line, by plugin name."""
     lines = [
-        json.dumps(_plain(entry), ensure_ascii=False, separators=(",", ":"))
-        for entry in sorted(entries, key=lambda e: e.plugin)
+        entry.model_dump_json(by_alias=True) for entry in sorted(entries, key=lambda e: e.plugin)
     ]
     head = json.dumps({"apiVersion": API_VERSION, "kind": "CatalogIndex"})[:-1]
     body = ",\n".join(lines)
