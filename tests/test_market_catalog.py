@@ -12,6 +12,7 @@ from conftest import Repo, RunCli
 from factories import API, bundle, release, session_key, yaml_text
 
 from pipeline.cli.market import cli as market_cli
+from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo, read_trailers
 from pipeline.market.catalog import SyncRequest, sync_catalog
 from pipeline.market.catalog_build import INDEX_PATH, page_path
@@ -272,6 +273,23 @@ def test_a_plugin_whose_files_break_keeps_its_page_and_is_reported(market: Repo)
     assert market.git("show", f"HEAD:{page_path('hello')}") == kept
     index = read_index(snapshot(market))
     assert index is not None and [e.plugin for e in index.listings] == ["hello", "other"]
+
+
+def test_a_damaged_catalog_file_is_refused_by_readers_and_rebuilt_by_sync(
+    market: Repo,
+) -> None:
+    sync(market)
+    market.commit({INDEX_PATH: '{"kind": "CatalogIndex"}\n', page_path("hello"): "{}\n"}, "damage")
+    with pytest.raises(InputError, match=r"catalog/index.json at \w+ is not a valid catalog file"):
+        read_index(snapshot(market))
+    with pytest.raises(InputError, match="apiVersion: Field required") as refused:
+        read_page(snapshot(market), "hello")
+    assert refused.value.hint == "the catalog is generated: run px-market catalog sync --all"
+    result = sync(market)
+    assert any("every page is rebuilt" in p for p in result.problems)
+    assert result.commit is not None and [c.event for c in result.changes] == ["listing.created"]
+    page = read_page(snapshot(market), "hello")
+    assert page is not None and page.versions[0].version == "1.0.0"
 
 
 def test_an_approved_version_without_a_listing_is_a_problem_not_a_listing(

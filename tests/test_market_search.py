@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 
 import pytest
@@ -210,3 +211,14 @@ def test_cli_search_text_json_and_exit_codes(shop: Repo, run_cli: RunCli) -> Non
     assert missing.code == 1 and "did you mean: 'ledger' (5 hit(s))" in missing.out
     bad = run_cli(market_cli, "search", "x", "--repo", repo, "--category", "finanse")
     assert bad.code == 2 and "did you mean 'finance'" in bad.err
+
+
+def test_a_repo_whose_cache_cannot_be_written_is_searched_in_memory(
+    shop: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    search_module._open.clear()
+    folder = cache_path(snapshot(shop)).parent
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.write_text("a file where the cache folder would be")
+    assert found(shop, "ledger")[0] == "ledger"
+    assert "the index is kept in memory" in caplog.text

@@ -55,7 +55,7 @@ def _read(snapshot: Snapshot, path: str, model: type[M], limit: int) -> M | None
             f"{path} at {snapshot.short_id} is not a valid catalog file: "
             f"{where + ': ' if where else ''}{first['msg']}",
             location=Location(path),
-            hint="the catalog is generated: run px-market catalog sync --rebuild",
+            hint="the catalog is generated: run px-market catalog sync --all",
         ) from None
 
 

@@ -27,6 +27,7 @@ over the old one).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError
+from pipeline.errors import FileSystemError, InputError
 from pipeline.fsutil import make_dirs
 from pipeline.market import CATALOG_DIR
 from pipeline.market.catalog_files import read_index, read_page
@@ -58,6 +59,7 @@ FEW_HITS = 3
 """Fewer hits than this: look for a "did you mean"."""
 PRICING = ("free", "freemium", "paid")
 _WORD = re.compile(r"\w+", re.UNICODE)
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -453,8 +455,12 @@ def _build(snapshot: Snapshot, stamp: str, path: Path | None) -> SearchIndex:
     texts = catalog_texts(snapshot, index.listings)
     if path is None:
         return SearchIndex.build(index, texts, stamp=stamp)
-    make_dirs(path.parent)
-    handle, scratch = tempfile.mkstemp(prefix=".market-search-", suffix=".tmp", dir=path.parent)
+    try:
+        make_dirs(path.parent)
+        handle, scratch = tempfile.mkstemp(prefix=".market-search-", suffix=".tmp", dir=path.parent)
+    except (OSError, FileSystemError) as error:  # a read-only repo: search it all the same
+        log.warning("market search: no cache at %s (%s); the index is kept in memory", path, error)
+        return SearchIndex.build(index, texts, stamp=stamp)
     os.close(handle)
     try:
         SearchIndex.build(index, texts, path=Path(scratch), stamp=stamp).db.close()
