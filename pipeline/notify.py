@@ -67,6 +67,13 @@ class Delivery:
     kind: Kind
     ok: bool
     detail: str
+    status: int | None = None
+    """The HTTP status the receiver answered (None: no answer)."""
+
+    @property
+    def retryable(self) -> bool:
+        """No answer, a server error or 429: worth trying again later."""
+        return not self.ok and (self.status is None or self.status >= 500 or self.status == 429)
 
 
 def redact_url(url: str) -> str:
@@ -162,7 +169,7 @@ class Notifier:
             for kind, url in self.targets:
                 content_type = CLOUDEVENTS_CONTENT_TYPE if kind == "cloudevents" else None
                 deliveries.append(
-                    _post(
+                    post_webhook(
                         client,
                         url,
                         kind,
@@ -174,12 +181,23 @@ class Notifier:
         return deliveries
 
 
-def _post(client: httpx.Client, url: str, kind: Kind, body: str, content_type: str) -> Delivery:
+def post_webhook(
+    client: httpx.Client,
+    url: str,
+    kind: Kind,
+    body: str,
+    content_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> Delivery:
+    """POST one body to one webhook; the outcome, never an exception (URL redacted)."""
     target = redact_url(url)
     try:
-        response = client.post(url, content=body, headers={"Content-Type": content_type})
+        response = client.post(
+            url, content=body, headers={"Content-Type": content_type, **(headers or {})}
+        )
     except httpx.HTTPError as error:
         return Delivery(target, kind, False, f"unreachable ({type(error).__name__})")
-    if response.status_code >= 300:
-        return Delivery(target, kind, False, f"answered HTTP {response.status_code}")
-    return Delivery(target, kind, True, f"HTTP {response.status_code}")
+    status = response.status_code
+    if status >= 300:
+        return Delivery(target, kind, False, f"answered HTTP {status}", status)
+    return Delivery(target, kind, True, f"HTTP {status}", status)

@@ -204,6 +204,7 @@ def test_every_view_answers_html_or_json_at_one_url(client: Client, trail: Repo)
         "/audit",
         "/local",
         "/imports",
+        "/market/report",
         "/market",
     ]
 

@@ -10,8 +10,10 @@ from pathlib import Path
 from pipeline.agent.desired import DesiredPlugin
 from pipeline.agent.health import HealthResult, check_environ, effective_timeout, run_health_check
 from pipeline.agent.install import install_version, read_installed_manifest
+from pipeline.agent.licence import unlicensed_reason
 from pipeline.agent.sync_report import SyncReport, find_check, observed_text
 from pipeline.agent.sync_result import PluginSync
+from pipeline.bundle.entitlements import Licensed
 from pipeline.errors import InputError, PowerXError
 from pipeline.models.agent import HealthRecord, PluginStatus, SyncAction
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
@@ -42,12 +44,45 @@ class SyncRun(SyncReport):
     environ: dict[str, str]
     retry_failed: bool = False
     max_package_bytes: int = MAX_BYTES
+    licence_root: Path | None = None
+    """The repo checkout whose entitlements/ licence plugins (None: not checked)."""
     manifests: dict[Path, PluginManifest] = field(default_factory=dict)
 
     # -- one plugin --------------------------------------------------------------------
 
     def reconcile(self, plugin: DesiredPlugin) -> PluginSync:
         """Bring one plugin to its desired state; the outcome (also kept in the status)."""
+        if plugin.enabled and self.licence_root is not None:
+            refused = self._unlicensed(plugin, self.licence_root)
+            if refused is not None:
+                return refused
+        return self._reconcile(plugin)
+
+    def _unlicensed(self, plugin: DesiredPlugin, root: Path) -> PluginSync | None:
+        """Deactivate an enabled plugin whose licence has no valid entitlement (data kept)."""
+        target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
+        try:
+            licence = self._manifest(self._install(plugin, target)).license
+        except (PowerXError, OSError):
+            return None  # `_reconcile` reports why it cannot be installed
+        wanted = Licensed(plugin.name, plugin.version, licence, self.tenant)
+        reason = unlicensed_reason(root, wanted, now=self.clock())
+        if reason is None:
+            return None
+        before = self.statuses.get(plugin.name)
+        deactivated = self.store.deactivate(plugin.name)
+        return self._record(
+            plugin,
+            before,
+            list(before.checks) if before else [],
+            "unlicensed",
+            observed=None,
+            healthy=None,
+            message=reason,
+            changed=deactivated or before is None or before.last_error != reason,
+        )
+
+    def _reconcile(self, plugin: DesiredPlugin) -> PluginSync:
         before = self.statuses.get(plugin.name)
         checks = list(before.checks) if before else []
         target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)

@@ -11,7 +11,8 @@ For each plugin of the environment, in name order, holding the store's lock:
    active version stays (or is restored): a rollback, recorded in the status file.
    Disabled (`enabled: false`): the version is installed and checked, but not active.
 
-Plugins no longer in the environment are deactivated (their files stay). The status file is
+Plugins no longer in the environment are deactivated (their files stay), and so are plugins
+whose licence needs an entitlement that is missing or expired (`agent.licence`). The status file is
 rewritten after each plugin that changed and at the end. A sync killed at any point leaves
 every active link on a whole, checked version; running it again converges.
 
@@ -26,6 +27,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipeline.agent.desired import load_desired
+from pipeline.agent.licence import licence_root_for
 from pipeline.agent.reconcile import PAUSE_STAGES, PauseHook, SyncRun, no_pause
 from pipeline.agent.store import PluginStore
 from pipeline.agent.sync_report import Clock, utc_now
@@ -69,6 +71,7 @@ def sync(
     pause: PauseHook = no_pause,
     environ: Mapping[str, str] | None = None,
     on_wait: Callable[[], None] | None = None,
+    licence_root: Path | None = None,
 ) -> SyncResult:
     """Make `store` match the environment folder; see the module docstring.
 
@@ -77,6 +80,11 @@ def sync(
     version that failed a command check is checked again at every sync (the check runs
     before activation: harmless); one that failed an HTTP check, which runs on the
     activated version, only with `retry_failed`.
+
+    A plugin whose licence needs an entitlement is deactivated (files kept) while none
+    covers the tenant and version at `clock()`, and activated again once one does; the
+    entitlements are read from `licence_root` (default: the repo checkout the environment
+    folder sits in; see `pipeline.agent.licence`).
     """
     desired = load_desired(environment_dir, tenant)
     with store.locked(on_wait):
@@ -93,6 +101,7 @@ def sync(
             tenant=tenant,
             retry_failed=retry_failed,
             max_package_bytes=max_package_bytes,
+            licence_root=licence_root or licence_root_for(environment_dir),
         )
         results = [run.reconcile(plugin) for plugin in desired.plugins]
         wanted = {plugin.name for plugin in desired.plugins}

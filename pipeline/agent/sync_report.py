@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from pipeline.agent.desired import DesiredPlugin
 from pipeline.agent.store import PluginStore
-from pipeline.agent.sync_result import FAILING, PluginSync
+from pipeline.agent.sync_result import REPORTED, PluginSync
 from pipeline.models.agent import (
     MAX_HEALTH_RECORDS,
     AgentStatus,
@@ -87,7 +87,7 @@ class SyncReport:
             healthy=latest.healthy if latest else None,
             last_action=action,
             last_change=self.clock() if moved else (before.last_change if before else None),
-            last_error=message if action in FAILING or healthy is False else None,
+            last_error=message if action in REPORTED or healthy is False else None,
             checks=checks[:MAX_HEALTH_RECORDS],
         )
         if changed:

@@ -12,6 +12,8 @@ from pipeline.models.agent import (
 )
 
 FAILING: frozenset[str] = frozenset({"failed", "rolled-back"})
+REPORTED: frozenset[str] = FAILING | {"unlicensed"}
+"""Actions whose message is kept as the plugin's last error in the status file."""
 
 
 @dataclass(frozen=True)

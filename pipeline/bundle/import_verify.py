@@ -7,11 +7,12 @@ written into a `BundleFacts` as soon as it is known, so a refusal can still say 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline import layout
 from pipeline.bundle.contents import ENTITLEMENTS, artifact_path, entitlement_path
+from pipeline.bundle.entitlements import tenant_entitlements
 from pipeline.bundle.import_request import ImportRequest
 from pipeline.bundle.manifest import check_limits, manifest_digest, parse_manifest, verify_manifest
 from pipeline.bundle.progress import Progress
@@ -65,6 +66,8 @@ class CheckedBundle:
     from_site: set[tuple[str, str]]
     states: list[PluginState]
     entitlements: dict[str, Entitlement]
+    tenant_entitlements: dict[str, list[Entitlement]] = field(default_factory=dict)
+    """The --tenant's own trials and purchases in the site's repo, by plugin."""
 
 
 def verify_contents(
@@ -118,8 +121,16 @@ def verify_contents(
         site = snapshot.load(entitlement_path(plugin), Entitlement)
         if site is not None:
             entitlements[plugin] = site.model
+    tenants = {}
+    if request.tenant is not None:
+        tenants = {
+            plugin: list(tenant_entitlements(snapshot, plugin, request.tenant).values())
+            for plugin in {key[0] for key in releases}
+        }
     assert seen.digest is not None and seen.signer is not None  # head_check ran
-    return CheckedBundle(scan, seen.digest, seen.signer, releases, from_site, states, entitlements)
+    return CheckedBundle(
+        scan, seen.digest, seen.signer, releases, from_site, states, entitlements, tenants
+    )
 
 
 def _check_accounted(manifest: BundleManifest) -> None:

@@ -3,7 +3,7 @@ licences, dependencies, the --tenant to deploy to)? Every problem at once."""
 
 from __future__ import annotations
 
-from pipeline.bundle.entitlements import entitlement_problem
+from pipeline.bundle.entitlements import Licensed, licence_problem
 from pipeline.bundle.import_request import ImportRequest
 from pipeline.bundle.import_verify import CheckedBundle
 from pipeline.errors import GateError
@@ -52,8 +52,13 @@ def check_site_fit(
                     f"{release.ref} runs on powerx {release.compatibility['powerx']}, "
                     f"this host is {host}"
                 )
-        licence = entitlement_problem(
-            release, checked.entitlements.get(release.plugin), now=request.now
+        site_wide = checked.entitlements.get(release.plugin)
+        candidates = [site_wide] if site_wide else []
+        candidates += checked.tenant_entitlements.get(release.plugin, [])
+        licence = licence_problem(
+            Licensed(release.plugin, release.version, release.license, request.tenant),
+            candidates,
+            now=request.now,
         )
         if licence is not None:
             problems.append(licence)
@@ -67,8 +72,11 @@ def check_site_fit(
             )
         if any("runs on powerx" in p for p in problems):
             hints.append("upgrade the host, or deploy releases built for it")
-        if any("entitlement" in p for p in problems):
-            hints.append("ask the vendor for a current entitlements/<plugin>.yaml")
+        if any("entitlement" in p or "licence expired" in p for p in problems):
+            hints.append(
+                "ask the vendor for a current entitlements/<plugin>.yaml, or start a trial "
+                "or purchase a plan for the tenant (px-market trial start | purchase)"
+            )
         raise GateError(
             "the bundle does not fit this site:\n    " + "\n    ".join(problems),
             hint="; ".join(hints) or None,

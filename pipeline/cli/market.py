@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
-from pipeline.cli import market_catalog
+from pipeline.cli import market_catalog, market_trials
 from pipeline.cli.errors import exit_with
 
 
@@ -20,8 +20,15 @@ def cli() -> None:
 
 for _command in market_catalog.COMMANDS:  # catalog sync, search
     cli.add_command(_command)
+market_trials.register(cli)
+cli.add_command(__import__("pipeline.cli.market_validate", fromlist=["validate"]).validate)
 
 
 def main() -> None:
     """Entry point of the `px-market` console script."""
     exit_with(cli)
+
+
+from pipeline.cli.market_review import register as register_review  # noqa: E402
+
+register_review(cli)

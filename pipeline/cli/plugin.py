@@ -32,6 +32,10 @@ COMMANDS = {
         "pipeline.cli.plugin_dev:permissions",
         "What a plugin's permissions should be, from what its calls used.",
     ),
+    "publish": Lazy(
+        "pipeline.cli.plugin_publish:publish",
+        "Build, sign, validate DIR; open its release request and listing pull request.",
+    ),
     "sign": Lazy(
         "pipeline.cli.plugin_sign:sign",
         "Sign ARTIFACT: a Sigstore bundle over an in-toto statement of the release.",

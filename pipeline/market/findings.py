@@ -68,6 +68,12 @@ class ValidationReport:
     version: str
     ruleset: str
     results: tuple[RuleResult, ...] = field(default_factory=tuple)
+    permissions_widened: tuple[str, ...] = ()
+    """Permissions this version asks for that the listed version did not (for the review
+    record's permissionsWidened and the subscribers' notification)."""
+    notes: tuple[str, ...] = ()
+    """What the run says about itself: exceptions that expired and were ignored, policy
+    entries naming no known rule."""
 
     @property
     def failed(self) -> list[str]:

@@ -16,8 +16,11 @@ from pydantic import Field
 from pipeline.models.base import Document, Name, SemVer, Strict
 from pipeline.models.digest import Sha256Digest
 
-SyncAction = Literal["installed", "unchanged", "rolled-back", "disabled", "failed", "removed"]
-"""What one sync did to one plugin."""
+SyncAction = Literal[
+    "installed", "unchanged", "rolled-back", "disabled", "failed", "removed", "unlicensed"
+]
+"""What one sync did to one plugin (unlicensed: deactivated, its licence needs an entitlement
+that is missing or expired; files and data kept)."""
 
 MAX_HEALTH_RECORDS = 10
 """Health-check records kept per plugin (newest first)."""

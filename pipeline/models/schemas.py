@@ -22,6 +22,7 @@ from pipeline.models.host import (
 )
 from pipeline.models.listing import Listing
 from pipeline.models.market import MarketPolicy, Review, Subscriptions
+from pipeline.models.market_events import UsageEvent
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
 from pipeline.models.release import Release
@@ -49,7 +50,10 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
         ImportAttempt,
         "<plugin store>/incoming/imports.jsonl (a line)",
     ),
-    "entitlement.schema.json": (Entitlement, "entitlements/<plugin>.yaml"),
+    "entitlement.schema.json": (
+        Entitlement,
+        "entitlements/<plugin>.yaml, entitlements/<plugin>/<tenant>/{trial,purchase}.yaml",
+    ),
     "tenant.schema.json": (TenantSettings, "<plugin store>/tenants/<tenant>/tenant.yaml"),
     "permission-usage.schema.json": (PermissionUsage, "<plugin store>/host/usage/<plugin>.json"),
     "source-records.schema.json": (SourceRecords, "<plugin store>/host/sources/<plugin>.json"),
@@ -60,6 +64,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "market-policy.schema.json": (MarketPolicy, "policies/market.yaml"),
     "review.schema.json": (Review, "market/reviews/<plugin>/<version>.yaml"),
     "subscriptions.schema.json": (Subscriptions, "market/subscriptions.yaml"),
+    "market-usage-event.schema.json": (UsageEvent, "px-market report --events FILE (a line)"),
     "catalog-index.schema.json": (CatalogIndex, "catalog/index.json"),
     "catalog-page.schema.json": (CatalogPage, "catalog/plugins/<plugin>.json"),
 }

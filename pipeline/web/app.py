@@ -41,7 +41,17 @@ from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.promotion.audit_index import AuditIndex
-from pipeline.web import audit, canary, evidence, imports, local, market, matrix, release
+from pipeline.web import (
+    audit,
+    canary,
+    evidence,
+    imports,
+    local,
+    market,
+    market_report,
+    matrix,
+    release,
+)
 from pipeline.web.auth import Auth, Gate, RefusedError, current_identity, login_url
 from pipeline.web.views import Action, Data, NotFoundError, Params, Source, View
 
@@ -81,6 +91,7 @@ VIEWS: list[View] = [
     *audit.VIEWS,
     *local.VIEWS,
     *imports.VIEWS,
+    *market_report.VIEWS,  # /market/report before /market/{plugin}
     *market.VIEWS,
 ]
 """Every view the console serves, in the order the index lists them."""
