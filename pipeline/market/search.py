@@ -50,7 +50,7 @@ from pipeline.models.semver import Version
 from pipeline.names import did_you_mean
 from pipeline.snapshot import Snapshot
 
-SEARCH_FORMAT = "powerx-market-search/1"
+SEARCH_FORMAT = "powerx-market-search/2"
 """Bump when the schema or what is indexed changes: older caches are rebuilt."""
 CACHE_FILE = Path("powerx") / "market-search.sqlite"
 WEIGHTS = (10.0, 5.0, 2.0, 1.0)
@@ -65,7 +65,8 @@ _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE listing(id INTEGER PRIMARY KEY, plugin TEXT UNIQUE NOT NULL, scope TEXT NOT NULL,
   verified INTEGER NOT NULL, deprecated INTEGER NOT NULL, pricing TEXT NOT NULL,
-  entry TEXT NOT NULL);
+  categories TEXT NOT NULL);
+CREATE TABLE entry(id INTEGER PRIMARY KEY, json TEXT NOT NULL);
 CREATE TABLE category(listing INTEGER NOT NULL, name TEXT NOT NULL);
 CREATE TABLE tenant(listing INTEGER NOT NULL, name TEXT NOT NULL);
 CREATE TABLE host(id INTEGER PRIMARY KEY, listing INTEGER NOT NULL, version TEXT NOT NULL,
@@ -256,25 +257,22 @@ class SearchIndex:
         self, words: list[str], query: SearchQuery, key: int | None
     ) -> tuple[int, dict[str, dict[str, int]]]:
         source, where, params = self._where(words, query, key)
-        rows = self.db.execute(
-            f"WITH hits AS MATERIALIZED (SELECT l.id, l.pricing, l.verified FROM {source} "  # noqa: S608
-            f"WHERE {where}) "
-            "SELECT 'total', '', count(*) FROM hits "
-            "UNION ALL SELECT 'pricing', pricing, count(*) FROM hits GROUP BY pricing "
-            "UNION ALL SELECT 'verified', verified, count(*) FROM hits GROUP BY verified "
-            "UNION ALL SELECT 'categories', c.name, count(*) FROM hits "
-            "JOIN category c ON c.listing = hits.id GROUP BY c.name",
+        rows = self.db.execute(  # one pass, a few groups: the listing rows hold no text
+            f"SELECT l.pricing, l.verified, l.categories, count(*) FROM {source} "  # noqa: S608
+            f"WHERE {where} GROUP BY l.pricing, l.verified, l.categories",
             params,
         ).fetchall()
         facets: dict[str, dict[str, int]] = {"categories": {}, "pricing": {}, "verified": {}}
         total = 0
-        for facet, value, count in rows:
-            if facet == "total":
-                total = count
-            elif facet == "verified":
-                facets[facet]["yes" if value else "no"] = count
-            else:
-                facets[facet][str(value)] = count
+        for pricing, verified, categories, count in rows:
+            total += count
+            facets["pricing"][pricing] = facets["pricing"].get(pricing, 0) + count
+            flag = "yes" if verified else "no"
+            facets["verified"][flag] = facets["verified"].get(flag, 0) + count
+            for category in categories.split(","):
+                facets["categories"][category] = facets["categories"].get(category, 0) + count
+        facets["pricing"] = dict(sorted(facets["pricing"].items()))
+        facets["verified"] = dict(sorted(facets["verified"].items()))
         facets["categories"] = dict(
             sorted(facets["categories"].items(), key=lambda i: (-i[1], i[0]))
         )
@@ -290,7 +288,8 @@ class SearchIndex:
             else "NULL"
         )
         rows = self.db.execute(
-            f"SELECT l.entry, {score} AS rank, {best} FROM {source} WHERE {where} "  # noqa: S608
+            f"SELECT (SELECT e.json FROM entry e WHERE e.id = l.id), {score} AS rank, {best} "  # noqa: S608
+            f"FROM {source} WHERE {where} "
             "ORDER BY l.deprecated, rank, l.plugin LIMIT :limit OFFSET :offset",
             {**params, "limit": query.limit, "offset": query.offset},
         ).fetchall()
@@ -345,7 +344,7 @@ def _hit(entry: dict[str, Any], rank: float, version: str | None) -> Hit:
 
 
 def _fill(db: sqlite3.Connection, entries: Iterable[IndexEntry], texts: Mapping[str, str]) -> None:
-    listings, categories, tenants, docs, hosts, excluded = [], [], [], [], [], []
+    listings, categories, tenants, docs, hosts, excluded, shown = [], [], [], [], [], [], []
     host_id = 0
     for number, entry in enumerate(entries, 1):
         plain = entry.model_dump(mode="json", by_alias=True)
@@ -358,9 +357,10 @@ def _fill(db: sqlite3.Connection, entries: Iterable[IndexEntry], texts: Mapping[
                 int(entry.verified),
                 int(entry.deprecated),
                 entry.pricing,
-                json.dumps(plain, separators=(",", ":")),
+                ",".join(entry.categories),
             )
         )
+        shown.append((number, json.dumps(plain, separators=(",", ":"))))
         categories += [(number, c) for c in entry.categories]
         tenants += [(number, t) for t in entry.tenants]
         tags = " ".join([*entry.tags, *entry.categories, entry.vendor])
@@ -379,6 +379,7 @@ def _fill(db: sqlite3.Connection, entries: Iterable[IndexEntry], texts: Mapping[
             )
             excluded += [(host_id, k) for k in hosts_of.excluded]
     db.executemany("INSERT INTO listing VALUES (?, ?, ?, ?, ?, ?, ?)", listings)
+    db.executemany("INSERT INTO entry VALUES (?, ?)", shown)
     db.executemany("INSERT INTO category VALUES (?, ?)", categories)
     db.executemany("INSERT INTO tenant VALUES (?, ?)", tenants)
     db.executemany("INSERT INTO host VALUES (?, ?, ?, ?, ?, ?, ?)", hosts)
