@@ -19,6 +19,8 @@ from pipeline.market.catalog_build import INDEX_PATH, page_path
 from pipeline.market.catalog_files import read_index, read_page
 from pipeline.market.catalog_hosts import covers, host_version, interval, version_key
 from pipeline.market.catalog_parallel import build_catalog_pages
+from pipeline.market.changes import CatalogChange
+from pipeline.market.events import read_changes
 from pipeline.market.records import reviewed_plugins
 from pipeline.models.market import Review
 from pipeline.signing.keys import public_key_id
@@ -322,11 +324,18 @@ def test_rebuild_rewrites_nothing_when_the_pages_are_current(market: Repo) -> No
     assert sync(market, rebuild=True).commit is None
 
 
-def test_cli_sync_prints_the_changes_and_json(market: Repo, run_cli: RunCli) -> None:
+def test_cli_sync_prints_the_changes_and_json(
+    market: Repo, run_cli: RunCli, tmp_path: Path
+) -> None:
     done = run_cli(market_cli, "catalog", "sync", "--repo", str(market.path), "--format", "json")
     assert done.code == 0, done.err
     data = json.loads(done.out)
     assert data["changes"][0]["event"] == "listing.created" and data["commit"]
+    changes = tmp_path / "changes.json"  # what px-market notify --changes reads
+    changes.write_text(json.dumps(data["changes"]))
+    assert read_changes(changes) == [
+        CatalogChange("listing.created", "hello", "1.0.0", ("productivity",), (), data["commit"])
+    ]
     again = run_cli(market_cli, "catalog", "sync", "--repo", str(market.path))
     assert again.code == 0 and "up to date" in again.out
     missing = run_cli(market_cli, "catalog", "sync", "--repo", str(market.path), "--branch", "nope")

@@ -50,7 +50,8 @@ def sync(
     """List every approved version in catalog/ (index plus a page per plugin), as one commit.
 
     Nothing is committed when the catalog is up to date. Prints what subscribers are told:
-    listing.created, version.published, permissions.widened.
+    listing.created, version.published, permissions.widened (with --format json, its
+    "changes" list is what px-market notify --changes reads).
     """
     from pipeline.gitrepo import GitRepo
     from pipeline.market.catalog import SyncRequest, sync_catalog
@@ -77,6 +78,7 @@ def sync(
                 "version": c.version,
                 "categories": list(c.categories),
                 "permissionsWidened": list(c.permissions_widened),
+                "commit": c.commit,
             }
             for c in result.changes
         ],
