@@ -324,6 +324,16 @@ def test_rebuild_rewrites_nothing_when_the_pages_are_current(market: Repo) -> No
     assert sync(market, rebuild=True).commit is None
 
 
+def test_a_page_that_shrinks_is_rewritten(market: Repo) -> None:
+    sync(market)
+    short = listing("hello", description="hello " + "says hello to every tenant, every day. " * 2)
+    market.commit({"releases/hello/listing.yaml": yaml_text(short)}, "a shorter description")
+    result = sync(market)
+    assert result.commit is not None and result.rebuilt == ["hello"] and result.changes == []
+    page = read_page(snapshot(market), "hello")
+    assert page is not None and page.description == short["description"]
+
+
 def test_cli_sync_prints_the_changes_and_json(
     market: Repo, run_cli: RunCli, tmp_path: Path
 ) -> None:

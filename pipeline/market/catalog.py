@@ -12,6 +12,7 @@ for later ones, permissions.widened when a review records widened permissions.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pipeline.errors import InputError
 from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.market.catalog_build import INDEX_PATH, page_path
-from pipeline.market.catalog_files import index_bytes, page_bytes, read_index
+from pipeline.market.catalog_files import MAX_INDEX_BYTES, index_bytes, page_bytes, read_index
 from pipeline.market.catalog_parallel import build_catalog_pages
 from pipeline.market.changes import CatalogChange
 from pipeline.market.records import reviewed_plugins
@@ -108,8 +109,19 @@ def plan_catalog(snapshot: Snapshot, *, now: datetime, rebuild: bool = False) ->
 
 def _put(snapshot: Snapshot, files: dict[str, bytes | None], path: str, data: bytes) -> None:
     """Write `path` only when its bytes differ from the revision's."""
-    if snapshot.read(path, max_bytes=len(data) + 1) != data:
+    if snapshot.blob_id(path) == git_blob_id(data):
+        return
+    try:
+        same = snapshot.read(path, max_bytes=MAX_INDEX_BYTES) == data
+    except InputError:  # larger than any catalog file may be: replaced
+        same = False
+    if not same:
         files[path] = data
+
+
+def git_blob_id(data: bytes) -> str:
+    """The id git gives these bytes as a blob (SHA-1 object format)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def catalog_changes(
