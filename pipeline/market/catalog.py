@@ -131,28 +131,22 @@ def catalog_changes(
     before = {entry.plugin: {v.version for v in entry.versions} for entry in old}
     changes = []
     for plugin, entry in sorted(new.items()):
+        known = before.get(plugin, set())
         added = sorted(
-            (
-                Version.parse(v.version)
-                for v in entry.versions
-                if v.version not in before.get(plugin, set())
-            ),
+            (v.version for v in entry.versions if v.version not in known), key=Version.parse
         )
         page = pages.get(plugin)
         widened = {v.version: v.permissions_widened for v in page.versions} if page else {}
+        categories = tuple(entry.categories)
         for index, version in enumerate(added):
             event: MarketEvent = (
                 "listing.created" if plugin not in before and index == 0 else "version.published"
             )
-            text = str(version)
-            common = {"plugin": plugin, "version": text, "categories": tuple(entry.categories)}
-            changes.append(CatalogChange(event=event, **common))  # type: ignore[arg-type]
-            if widened.get(text):
+            changes.append(CatalogChange(event, plugin, version, categories))
+            if widened.get(version):
                 changes.append(
                     CatalogChange(
-                        event="permissions.widened",
-                        permissions_widened=tuple(widened[text]),
-                        **common,  # type: ignore[arg-type]
+                        "permissions.widened", plugin, version, categories, tuple(widened[version])
                     )
                 )
     return changes
