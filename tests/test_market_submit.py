@@ -127,7 +127,9 @@ def widening(given: ValidateInput) -> ValidationReport:
     )
     passed = report("passed", given.plugin, given.version)
     widened = result("permissions.widened", "failed", "advisory", found)
-    return replace(passed, results=(*passed.results, widened))
+    return replace(
+        passed, results=(*passed.results, widened), permissions_widened=("tenant-data:write",)
+    )
 
 
 @pytest.fixture

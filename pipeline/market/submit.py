@@ -48,19 +48,13 @@ class ValidateInput:
 Validator = Callable[[ValidateInput], ValidationReport]
 SCRATCH_REF = "refs/powerx/validate/market-submission"
 """Where a candidate submission waits while it is validated (deleted right after)."""
-PERMISSIONS_RULE = "permissions.widened"
-"""The validator's rule (pipeline.market.rules.package.PERMISSIONS once merged)."""
 
 
 def run_validator(given: ValidateInput) -> ValidationReport:
     """The Marketplace validator (`pipeline.market.validate`) on `given`."""
-    # until the validator is merged in, mypy cannot see it (drop the ignores then)
-    from pipeline.market.validate import (  # type: ignore[import-not-found,unused-ignore]
-        ValidateRequest,
-        validate_submission,
-    )
+    from pipeline.market.validate import ValidateRequest, validate_submission
 
-    return validate_submission(  # type: ignore[no-any-return,unused-ignore]
+    return validate_submission(
         ValidateRequest(
             snapshot=given.snapshot,
             plugin=given.plugin,
@@ -142,17 +136,9 @@ def submit_online(
 
 
 def widened_permissions(report: ValidationReport) -> tuple[str, ...]:
-    """Permissions this version asks for that the listed one did not, as the validator's
-    `permissions.widened` rule found them (each finding's path names one)."""
-    return tuple(
-        sorted(
-            finding.path
-            for result in report.results
-            if result.rule == PERMISSIONS_RULE
-            for finding in result.findings
-            if finding.path
-        )
-    )
+    """Permissions this version asks for that the listed one did not (the validator's
+    `permissions.widened` rule is their one home)."""
+    return tuple(sorted(report.permissions_widened))
 
 
 def validate_candidate(
