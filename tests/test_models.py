@@ -190,6 +190,8 @@ def test_schemas_describe_every_kind() -> None:
         "review.schema.json",
         "subscriptions.schema.json",
         "market-usage-event.schema.json",
+        "catalog-index.schema.json",
+        "catalog-page.schema.json",
     }
     release_schema = schemas["release.schema.json"]
     assert release_schema["additionalProperties"] is False

@@ -205,6 +205,7 @@ def test_every_view_answers_html_or_json_at_one_url(client: Client, trail: Repo)
         "/local",
         "/imports",
         "/market/report",
+        "/market",
     ]
 
     entry = client.json(f"/audit/{head}.json")["entry"]

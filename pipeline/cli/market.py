@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
-from pipeline.cli import market_trials
+from pipeline.cli import market_catalog, market_trials
 from pipeline.cli.errors import exit_with
 
 
@@ -18,6 +18,8 @@ def cli() -> None:
     """
 
 
+for _command in market_catalog.COMMANDS:  # catalog sync, search
+    cli.add_command(_command)
 market_trials.register(cli)
 cli.add_command(__import__("pipeline.cli.market_validate", fromlist=["validate"]).validate)
 

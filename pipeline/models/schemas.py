@@ -10,6 +10,7 @@ from pipeline.models.access import ConsoleAccess
 from pipeline.models.agent import AgentStatus
 from pipeline.models.approvals import ApprovalPolicy, Teams
 from pipeline.models.bundle import BundleManifest, ImportAttempt, ImportState
+from pipeline.models.catalog import CatalogIndex, CatalogPage
 from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment, PluginState
 from pipeline.models.host import (
@@ -64,6 +65,8 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "review.schema.json": (Review, "market/reviews/<plugin>/<version>.yaml"),
     "subscriptions.schema.json": (Subscriptions, "market/subscriptions.yaml"),
     "market-usage-event.schema.json": (UsageEvent, "px-market report --events FILE (a line)"),
+    "catalog-index.schema.json": (CatalogIndex, "catalog/index.json"),
+    "catalog-page.schema.json": (CatalogPage, "catalog/plugins/<plugin>.json"),
 }
 
 SCHEMA_BASE_URL = "https://powerx.io/schemas/v1alpha1/"

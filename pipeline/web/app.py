@@ -42,7 +42,17 @@ from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.policy.release_approvals import release_origins
 from pipeline.promotion.audit_index import AuditIndex
-from pipeline.web import audit, canary, evidence, imports, local, market_report, matrix, release
+from pipeline.web import (
+    audit,
+    canary,
+    evidence,
+    imports,
+    local,
+    market,
+    market_report,
+    matrix,
+    release,
+)
 from pipeline.web.auth import Auth, Gate, RefusedError, current_identity, login_url
 from pipeline.web.views import Action, Data, NotFoundError, Params, Source, View
 
@@ -54,6 +64,7 @@ STATIC_FILES = {
     HTMX: "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "site-audit-filter.js": "text/javascript; charset=utf-8",  # the static site's (site.py)
+    "market-search.js": "text/javascript; charset=utf-8",  # the catalog's search (market.py)
 }
 """Everything /static/ serves: a fixed list, so no path ever reaches the file system."""
 STATIC_CACHE = "public, max-age=31536000, immutable"
@@ -81,7 +92,8 @@ VIEWS: list[View] = [
     *audit.VIEWS,
     *local.VIEWS,
     *imports.VIEWS,
-    *market_report.VIEWS,
+    *market_report.VIEWS,  # /market/report before /market/{plugin}
+    *market.VIEWS,
 ]
 """Every view the console serves, in the order the index lists them."""
 

@@ -28,7 +28,7 @@ from pipeline.errors import InputError
 from pipeline.names import deployed_plugins, environment_names, plugin_names
 from pipeline.promotion.audit import AuditEntry
 from pipeline.snapshot import Snapshot
-from pipeline.web import audit, matrix
+from pipeline.web import audit, market_site, matrix
 from pipeline.web.sitelinks import SiteMap, page_file
 from pipeline.web.views import Data, Params, Source, View
 
@@ -159,6 +159,7 @@ SITE: dict[str, SiteView] = {
     "canary": SiteView(canary_pages),
     "imports": SiteView(import_pages),
     "import": SiteView(import_entry_pages),
+    **market_site.site_views(),
 }
 """View name -> how it is on the site. Views not registered in app.VIEWS are skipped."""
 

@@ -1,0 +1,178 @@
+"""`px-market catalog sync` and `px-market search`: the Marketplace catalog."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from pipeline import ci
+from pipeline.cli.options import (
+    branch_option,
+    format_option,
+    operator_option,
+    push_option,
+    repo_option,
+)
+from pipeline.cli.vocabulary import emit
+
+if TYPE_CHECKING:
+    from pipeline.market.search import SearchResult
+
+
+@click.group("catalog")
+def catalog() -> None:
+    """The Marketplace catalog (catalog/), synced from approved reviews."""
+
+
+@catalog.command("sync")
+@repo_option()
+@branch_option()
+@push_option()
+@click.option(
+    "--all",
+    "rebuild",
+    is_flag=True,
+    help="Rebuild every page, not only those whose sources changed.",
+)
+@operator_option
+@format_option()
+def sync(
+    repo_dir: Path,
+    branch: str,
+    remote: str | None,
+    rebuild: bool,
+    operator: str | None,
+    output_format: str,
+) -> int:
+    """List every approved version in catalog/ (index plus a page per plugin), as one commit.
+
+    Nothing is committed when the catalog is up to date. Prints what subscribers are told:
+    listing.created, version.published, permissions.widened (with --format json, its
+    "changes" list is what px-market notify --changes reads).
+    """
+    from pipeline.gitrepo import GitRepo
+    from pipeline.market.catalog import SyncRequest, sync_catalog
+
+    request = SyncRequest(
+        GitRepo(repo_dir),
+        branch=branch,
+        remote=remote,
+        operator=operator,
+        ci_run=ci.run_url(os.environ),
+        rebuild=rebuild,
+    )
+    result = sync_catalog(request)
+    data = {
+        "commit": result.commit,
+        "base": result.base,
+        "listed": result.listed,
+        "rebuilt": result.rebuilt,
+        "removed": result.removed,
+        "changes": [
+            {
+                "event": c.event,
+                "plugin": c.plugin,
+                "version": c.version,
+                "categories": list(c.categories),
+                "permissionsWidened": list(c.permissions_widened),
+                "commit": c.commit,
+            }
+            for c in result.changes
+        ],
+        "problems": result.problems,
+    }
+    if result.commit is None:
+        text = f"catalog up to date at {result.base[:12]} ({result.listed} listed plugin(s))\n"
+    else:
+        text = (
+            f"catalog commit {result.commit[:12]}: {result.listed} listed plugin(s), "
+            f"{len(result.rebuilt)} page(s) rebuilt, {len(result.removed)} removed\n"
+        )
+        text += "".join(f"  {c.event} {c.plugin}@{c.version}\n" for c in result.changes)
+    text += "".join(f"  problem: {p}\n" for p in result.problems)
+    emit(output_format, data, text)
+    return 0
+
+
+@click.command("search")
+@click.argument("query", default="")
+@click.option("--category", help="Only this category.")
+@click.option("--pricing", type=click.Choice(["free", "freemium", "paid"]), help="Only this model.")
+@click.option(
+    "--compatible-with",
+    "compatible_with",
+    metavar="VERSION",
+    help="Only plugins with a version that runs on this host version (e.g. 2.5.0).",
+)
+@click.option(
+    "--verified",
+    is_flag=True,
+    help="Only verified vendors: tag verified-vendor and a signature valid under the trust policy.",
+)
+@click.option("--tenant", help="Also listings shown only to this tenant.")
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=20, show_default=True, help="Hits to print."
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Hits to skip (the next page).",
+)
+@repo_option()
+@format_option()
+def search(
+    query: str,
+    category: str | None,
+    pricing: str | None,
+    compatible_with: str | None,
+    verified: bool,
+    tenant: str | None,
+    limit: int,
+    offset: int,
+    repo_dir: Path,
+    output_format: str,
+) -> int:
+    """Search the catalog: relevance-ranked hits, facets with counts, and "did you mean".
+
+    Exit 1 when nothing is found.
+    """
+    from pipeline.gitrepo import GitRepo
+    from pipeline.market.search import SearchQuery, open_index
+    from pipeline.snapshot import Snapshot
+
+    git = GitRepo(repo_dir)
+    index = open_index(Snapshot(git, git.resolve("HEAD")))
+    asked = SearchQuery(query, category, pricing, compatible_with, verified, tenant, limit, offset)
+    result = index.search(asked)
+    emit(output_format, result.as_data(), render(result))
+    return 0 if result.total else 1
+
+
+def render(result: SearchResult) -> str:
+    """The hits as text: one line each, then the facets and any suggestion."""
+    lines = []
+    for hit in result.hits:
+        badges = [b for b, on in (("verified", hit.verified), ("deprecated", hit.deprecated)) if on]
+        badge = f" [{', '.join(badges)}]" if badges else ""
+        trial = ", trial" if hit.trial else ""
+        lines.append(
+            f"{hit.plugin} {hit.version}  {hit.title}{badge}\n"
+            f"    {hit.summary}\n    {', '.join(hit.categories)} · {hit.pricing}{trial}"
+        )
+    shown = f"{result.query.offset + 1}-{result.query.offset + len(result.hits)} of "
+    lines.append(f"{shown if result.hits else ''}{result.total} hit(s)")
+    for facet, counts in result.facets.items():
+        if counts:
+            lines.append(f"  {facet}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if result.did_you_mean:
+        lines.append(f"did you mean: {result.did_you_mean!r} ({result.suggestion_hits} hit(s))")
+    return "\n".join(lines) + "\n"
+
+
+COMMANDS = (catalog, search)
+"""What px-market gets from this module (catalog sync, search)."""
