@@ -121,8 +121,11 @@ px-plugin pack "$plugin" -o "$work/release" >/dev/null
 PX_PASSPHRASE=powerx-samples px-plugin sign "$work/release/hello-world-1.2.0.pxp" \
     --key "$project/examples/keys/samples.key" --source-commit "$(git -C "$repo" rev-parse HEAD)" >/dev/null
 evidence="$project/releases/hello-world/1.1.0/evidence"
+printf 'Greetings in Welsh (`language=cy`), and the status-page banner lists tenants by name.\n' \
+    >"$work/release/NOTES.md"
 show powerx publish create --artifact "$work/release/hello-world-1.2.0.pxp" --repo "$repo" \
     --store "$work/store" --no-pr --env test --contact "Ada Lovelace=ada@powerx.example" \
+    --notes "$work/release/NOTES.md" \
     --change "PX-170=Greetings in Welsh" --evidence "coverage=$evidence/coverage.json" \
     --evidence "tests=$evidence/junit.xml" --evidence "scans=$evidence/bandit.sarif" --operator ada
 git -C "$repo" fetch -q origin
@@ -311,7 +314,34 @@ wait "$dev_pid"
 tail -n 1 "$dev_log"
 expect 0 px-plugin permissions template "$dev_plugin" --plugin-store "$local_store"
 
-step "12. The web console and the static release site, on the canary repo of step 10"
+step "12. The Marketplace: submit hello-world 1.2.0, fix what the validator finds, approve, find it, start a trial"
+git -C "$repo" pull -q --ff-only origin main   # the canary rollouts of step 10 landed there
+# the reviewers: policies/market.yaml names the team marketplace
+show powerx team add-member marketplace mara --create --repo "$repo" --operator rm --push
+# the vendor offers a Team plan with a 14-day trial, and links the docs over plain http
+python - "$repo/releases/hello-world/listing.yaml" <<'PY'
+import sys
+from pathlib import Path
+from pipeline.yamlio import dump_yaml, parse_yaml
+path = Path(sys.argv[1])
+doc = parse_yaml(path.read_bytes(), str(path))
+doc.tree["pricing"] = {"model": "freemium", "trialDays": 14,
+                       "plans": [{"name": "Team", "price": "9.00", "currency": "EUR"}]}
+doc.tree["documentation"] = "http://docs.powerx.example/plugins/hello-world"
+path.write_text(dump_yaml(doc.tree))
+PY
+git -C "$repo" commit -q -am "hello-world's listing: a Team plan with a trial" && git -C "$repo" push -q origin main
+expect 1 px-market submit hello-world@1.2.0 --store "$work/store" --as ada --repo "$repo"
+sed -i 's#^documentation: http://#documentation: https://#' "$repo/releases/hello-world/listing.yaml"
+git -C "$repo" commit -q -am "hello-world's listing: docs over https" && git -C "$repo" push -q origin main
+expect 0 px-market submit hello-world@1.2.0 --store "$work/store" --as ada --repo "$repo"
+expect 0 px-market review start hello-world@1.2.0 --as mara --repo "$repo"
+expect 0 px-market review approve hello-world@1.2.0 --as mara --repo "$repo"
+expect 0 px-market search greeting --repo "$repo"
+expect 0 px-market trial start hello-world --tenant acme --repo "$repo" --push
+show px-market status hello-world@1.2.0 --repo "$repo"
+
+step "13. The web console and the static release site, on the canary repo of step 10"
 site="$work/site"
 expect 0 powerx site build --repo "$canary" -o "$site"
 console_log="$work/console.log"

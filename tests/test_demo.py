@@ -26,8 +26,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 6
-    assert out.count("(exit code 0, as expected)") == 13
+    assert out.count("(exit code 1, as expected)") == 7
+    assert out.count("(exit code 0, as expected)") == 18
     assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
     assert "promoted hello-world@1.2.0: staging -> prod" in out
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
@@ -53,14 +53,20 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert out.split("serving last good:")[1].count("Howdy, acme!") == 1
     assert "  - tenant-data:read\n    #   needed by GET /v1/tenant" in out
-    # step 12: the static site, and the console's matrix, canary charts, audit and local tenant
-    assert "ledger-sync@1.0.1 was rolled back from prod" in out.split("== 12.")[1]
+    # step 12: the Marketplace: a finding and its remedy, the fix, approval, catalog, trial
+    market = out.split("== 12.")[1].split("== 13.")[0]
+    assert "is not an https link\n    fix: link to an https:// page" in market
+    assert "approve: hello-world@1.2.0 is approved" in market
+    assert "listing.created hello-world@1.2.0" in market
+    assert "hello-world" in market.split("px-market search greeting")[1]
+    # step 13: the static site, and the console's matrix, canary charts, audit and local tenant
+    assert "ledger-sync@1.0.1 was rolled back from prod" in out.split("== 13.")[1]
     for page in ("/matrix", "/audit", "/local"):
         assert f"  200 {page}\n" in out
     assert "  200 /canary/ledger-sync/prod (" in out and "  200 /canary/hello-world/prod (" in out
     site = tmp_path / "site"
     assert (site / "index.html").is_file() and (site / "canary" / "ledger-sync").is_dir()
-    assert "powerx serve --repo" in out.split("Demo finished")[0].rsplit("== 12.", 1)[1]
+    assert "powerx serve --repo" in out.split("Demo finished")[0].rsplit("== 13.", 1)[1]
     # step 10: canary rollouts against the demo's own metrics source
     assert "rolled back: canary 1.0.1 removed, every tenant runs 0.9.0" in out
     assert "verdict: fail" in out and "error-ratio  high (critical)" in out

@@ -37,6 +37,7 @@ def catalog() -> None:
     is_flag=True,
     help="Rebuild every page, not only those whose sources changed.",
 )
+@click.option("--no-notify", is_flag=True, help="Tell no subscriber (no CloudEvents sent).")
 @operator_option
 @format_option()
 def sync(
@@ -44,57 +45,34 @@ def sync(
     branch: str,
     remote: str | None,
     rebuild: bool,
+    no_notify: bool,
     operator: str | None,
     output_format: str,
 ) -> int:
-    """List every approved version in catalog/ (index plus a page per plugin), as one commit.
+    """List every approved version in catalog/ (index plus a page per plugin), as one commit,
+    then tell the subscribers (market/subscriptions.yaml) what is new.
 
-    Nothing is committed when the catalog is up to date. Prints what subscribers are told:
-    listing.created, version.published, permissions.widened (with --format json, its
-    "changes" list is what px-market notify --changes reads).
+    Nothing is committed when the catalog is up to date. Subscribers hear listing.created,
+    version.published and permissions.widened as CloudEvents; with --format json, its
+    "changes" list is what px-market notify --changes reads. Exit 1 when a notification
+    could not be delivered (the catalog commit stands).
     """
     from pipeline.gitrepo import GitRepo
-    from pipeline.market.catalog import SyncRequest, sync_catalog
+    from pipeline.workflows.market_list import ListRequest, list_approved, listed_data, listed_text
 
-    request = SyncRequest(
-        GitRepo(repo_dir),
-        branch=branch,
-        remote=remote,
-        operator=operator,
-        ci_run=ci.run_url(os.environ),
-        rebuild=rebuild,
-    )
-    result = sync_catalog(request)
-    data = {
-        "commit": result.commit,
-        "base": result.base,
-        "listed": result.listed,
-        "rebuilt": result.rebuilt,
-        "removed": result.removed,
-        "changes": [
-            {
-                "event": c.event,
-                "plugin": c.plugin,
-                "version": c.version,
-                "categories": list(c.categories),
-                "permissionsWidened": list(c.permissions_widened),
-                "commit": c.commit,
-            }
-            for c in result.changes
-        ],
-        "problems": result.problems,
-    }
-    if result.commit is None:
-        text = f"catalog up to date at {result.base[:12]} ({result.listed} listed plugin(s))\n"
-    else:
-        text = (
-            f"catalog commit {result.commit[:12]}: {result.listed} listed plugin(s), "
-            f"{len(result.rebuilt)} page(s) rebuilt, {len(result.removed)} removed\n"
+    listed = list_approved(
+        ListRequest(
+            GitRepo(repo_dir),
+            branch=branch,
+            remote=remote,
+            operator=operator,
+            ci_run=ci.run_url(os.environ),
+            rebuild=rebuild,
+            notify=not no_notify,
         )
-        text += "".join(f"  {c.event} {c.plugin}@{c.version}\n" for c in result.changes)
-    text += "".join(f"  problem: {p}\n" for p in result.problems)
-    emit(output_format, data, text)
-    return 0
+    )
+    emit(output_format, listed_data(listed), listed_text(listed))
+    return 0 if listed.delivered else 1
 
 
 @click.command("search")

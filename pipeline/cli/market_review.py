@@ -166,14 +166,25 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
         click.option(
             "--category",
             metavar="CATEGORY",
-            help="The reason's category, e.g. metadata, security, signature "
-            "(all: docs/market-review.md).",
+            help="The reason's category: metadata, screenshots, security, licence, signature, "
+            "compatibility, permissions, naming, quality, policy or other.",
         ),
+    )
+
+    catalog_option: Callable[[Any], Any] = (
+        click.option(
+            "--no-catalog",
+            is_flag=True,
+            help="Record the approval only; `px-market catalog sync` lists it later.",
+        )
+        if action == "approve"
+        else combine()
     )
 
     @click.command(action, help=summary)
     @click.argument("target")
     @(_store_option() if retry else reason_options)
+    @catalog_option
     @_as_option("Who does this step [default: $GITHUB_ACTOR].")
     @_target_options()
     @github_repo_option
@@ -190,6 +201,7 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
         reason: str | None = None,
         category: str | None = None,
         store: str | None = None,
+        no_catalog: bool = False,
     ) -> int:
         plugin, version = release_ref(target, "TARGET")
         return _run_step(
@@ -203,6 +215,7 @@ def _step_command(action: str, summary: str, *, needs_reason: bool) -> click.Com
             store,
             output_format,
             github_repo,
+            list_it=action == "approve" and not no_catalog,
         )
 
     return step
@@ -219,8 +232,13 @@ def _run_step(
     store: str | None,
     output_format: str,
     github_repo: str | None = None,
+    *,
+    list_it: bool = False,
 ) -> int:
-    """One review step; with a GitHub repository, GitHub-mirrored reviewer teams count too."""
+    """One review step; with a GitHub repository, GitHub-mirrored reviewer teams count too.
+
+    An approval with `list_it` then syncs the catalog and notifies subscribers (the catalog
+    is its own commit; exit 1 when a notification could not be delivered)."""
     from pipeline.market.review import TransitionRequest, transition
     from pipeline.market.status import render_status, status_data, status_of
 
@@ -252,13 +270,31 @@ def _run_step(
     )
     sla = where.snapshot().policies().market.sla
     status = status_of(done.review, sla, now, report)
-    emit(
-        output_format,
-        {**status_data(status), "commit": done.commit},
-        f"{action}: {plugin}@{version} is {done.state} (commit {done.commit[:12]})\n"
-        + render_status(status),
-    )
-    return 0
+    data = {**status_data(status), "commit": done.commit}
+    text = f"{action}: {plugin}@{version} is {done.state} (commit {done.commit[:12]})\n"
+    text += render_status(status)
+    delivered = True
+    if list_it and done.state == "approved":
+        from pipeline.workflows.market_list import (
+            ListRequest,
+            list_approved,
+            listed_data,
+            listed_text,
+        )
+
+        listed = list_approved(
+            ListRequest(
+                where.git,
+                branch=where.branch,
+                remote=where.remote,
+                operator=login,
+                ci_run=where.ci_run,
+            )
+        )
+        data["catalog"], delivered = listed_data(listed), listed.delivered
+        text += listed_text(listed)
+    emit(output_format, data, text)
+    return 0 if delivered else 1
 
 
 for _action, _summary, _reason in (

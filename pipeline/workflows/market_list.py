@@ -1,0 +1,116 @@
+"""Listing what reviewers approved: sync the catalog, then tell the subscribers.
+
+`px-market review approve` and `px-market catalog sync` (the runner's job after a review
+step lands) both come here. The catalog commit is derived from the review records, so an
+interrupted run is finished by running `px-market catalog sync` again: it commits what is
+missing and notifies about exactly that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pipeline.gitrepo import GitRepo
+from pipeline.market.catalog import SyncRequest, SyncResult, sync_catalog
+from pipeline.market.events import Notification, deliver
+from pipeline.market.records import load_subscriptions
+from pipeline.snapshot import Snapshot
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """Sync the catalog of `git` on `branch` (pushed to `remote`) and notify subscribers."""
+
+    git: GitRepo
+    branch: str = "main"
+    remote: str | None = None
+    operator: str | None = None
+    ci_run: str | None = None
+    rebuild: bool = False
+    notify: bool = True
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    now: Callable[[], datetime] = _utc_now
+
+
+@dataclass(frozen=True)
+class Listed:
+    """The catalog sync and the notifications it sent."""
+
+    sync: SyncResult
+    notifications: list[Notification] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> bool:
+        """Whether every notification reached its webhook."""
+        return all(note.ok for note in self.notifications)
+
+
+def list_approved(request: ListRequest) -> Listed:
+    """Commit the catalog of every approved version, then send its changes to subscribers
+    (read from market/subscriptions.yaml at the catalog commit)."""
+    result = sync_catalog(
+        SyncRequest(
+            request.git,
+            branch=request.branch,
+            remote=request.remote,
+            operator=request.operator,
+            ci_run=request.ci_run,
+            now=request.now(),
+            rebuild=request.rebuild,
+        )
+    )
+    if not request.notify or not result.changes:
+        return Listed(result)
+    listed_at = request.git.resolve(result.commit or result.base)
+    subscriptions = load_subscriptions(Snapshot(request.git, listed_at))
+    notes = deliver(result.changes, subscriptions, now=request.now, environ=request.environ)
+    return Listed(result, notes)
+
+
+def listed_data(listed: Listed) -> dict[str, Any]:
+    """The result as JSON data (`changes` is what `px-market notify --changes` reads)."""
+    result = listed.sync
+    return {
+        "commit": result.commit,
+        "base": result.base,
+        "listed": result.listed,
+        "rebuilt": result.rebuilt,
+        "removed": result.removed,
+        "changes": [
+            {
+                "event": c.event,
+                "plugin": c.plugin,
+                "version": c.version,
+                "categories": list(c.categories),
+                "permissionsWidened": list(c.permissions_widened),
+                "commit": c.commit,
+            }
+            for c in result.changes
+        ],
+        "problems": result.problems,
+        "notifications": [note.as_json() for note in listed.notifications],
+    }
+
+
+def listed_text(listed: Listed) -> str:
+    """The result for people."""
+    result = listed.sync
+    if result.commit is None:
+        text = f"catalog up to date at {result.base[:12]} ({result.listed} listed plugin(s))\n"
+    else:
+        text = (
+            f"catalog commit {result.commit[:12]}: {result.listed} listed plugin(s), "
+            f"{len(result.rebuilt)} page(s) rebuilt, {len(result.removed)} removed\n"
+        )
+        text += "".join(f"  {c.event} {c.plugin}@{c.version}\n" for c in result.changes)
+    text += "".join(f"  problem: {p}\n" for p in result.problems)
+    text += "".join(f"  {note.line()}\n" for note in listed.notifications)
+    return text
