@@ -46,6 +46,10 @@ class Reader(RepoBase):
 
         Inside the git layer only: other layers ask `folder_id`, `file_id` or `list_dir`.
         """
+        return self._kept_tree(commit, path)
+
+    def _kept_tree(self, commit: Commit, path: str) -> pygit2.Tree | None:
+        """`tree`, from the kept trees when it is there (file reads use it too)."""
         key = (commit.id, path)
         with self._trees_lock:
             if key in self._trees:
@@ -78,7 +82,7 @@ class Reader(RepoBase):
         Read from the folder's (cached) tree: no file is opened.
         """
         folder, name = posixpath.split(path)
-        tree = self.tree(commit, folder)
+        tree = self._kept_tree(commit, folder)
         if tree is None or name not in tree:
             return None
         entry = tree[name]
@@ -130,7 +134,7 @@ class Reader(RepoBase):
         """The entry at a normalised `path`, found in its folder's kept tree (a wide folder
         is not read again for each of its files)."""
         folder, name = posixpath.split(path)
-        tree = self.tree(commit, folder)
+        tree = self._kept_tree(commit, folder)
         if tree is None:
             return None
         try:
