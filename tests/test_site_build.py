@@ -22,6 +22,9 @@ from test_web_matrix import estate  # noqa: F401 (a fixture)
 
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
+from pipeline.promotion.audit import AuditQuery
+from pipeline.promotion.audit_index import INDEX_FILE
+from pipeline.web import sitebuild, sitelinks
 from pipeline.web.app import STATIC_FILES, VIEWS, Console
 from pipeline.web.site import (
     MANIFEST,
@@ -361,3 +364,46 @@ def test_rewrite_html_links_unlinks_and_drops() -> None:
         '<span>log in</span> · <a href="https://example.com/?a=1&amp;b=2">out</a> · '
         '<a id="x">no href</a></p>'
     )
+
+
+def test_a_rewritten_tag_is_kept_per_folder() -> None:
+    """The second page of a folder reuses the first one's rewritten tags; another folder
+    has its own relative links."""
+    site = SiteMap(SITE.files, SITE.exports, SITE.client_params)
+    page = '<a href="/matrix" class="nav">matrix</a> <a href="/login">in</a>'
+    first = rewrite_html(page, "audit/page-2.html", site)
+    assert first == '<a href="../matrix.html" class="nav">matrix</a> <span>in</span>'
+    assert site.tags  # kept
+    assert rewrite_html(page, "audit/abc123.html", site) == first
+    assert rewrite_html(page, "index.html", site) == (
+        '<a href="matrix.html" class="nav">matrix</a> <span>in</span>'
+    )
+
+
+def test_the_kept_tags_are_bounded() -> None:
+    site = SiteMap(SITE.files, SITE.exports, SITE.client_params)
+    site.tags.update({(f"<a{number}>", ""): "" for number in range(sitelinks.TAGS_KEPT + 1)})
+    rewrite_html('<a href="/matrix">m</a>', "index.html", site)
+    assert len(site.tags) == 2  # started again: the anchor and its start tag
+
+
+def test_a_worker_reads_the_trail_from_the_saved_index(site_repo: Repo, tmp_path: Path) -> None:
+    """A worker process's source has the console's audit index, loaded from the file the
+    build saved: an audit page does not read the history again."""
+    said: list[str] = []
+    report = build_site(site_repo.path, tmp_path / "site", workers=1, say=said.append)
+    cpu = next(line for line in said if line.startswith("CPU seconds: "))
+    assert [part.rsplit(" ", 1)[0] for part in cpu.removeprefix("CPU seconds: ").split(", ")] == [
+        "audit trail",
+        "page list",
+        "pages",
+    ]
+    index = Path(GitRepo(site_repo.path).repo.path) / INDEX_FILE
+    saved = index.stat().st_ino
+    sitebuild._start_worker(site_repo.path, report.head, SITE, tmp_path / "out")
+    assert sitebuild._worker is not None
+    source = sitebuild._worker[1]
+    assert source.head.id == report.head and source.audit is not None
+    entries = list(source.audit.trail(source.head, AuditQuery()))
+    assert len(entries) > HAND_EDITS
+    assert index.stat().st_ino == saved  # loaded, not built and saved again

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,13 @@ from pygit2.enums import FileMode, FileStatus, ObjectType
 
 from pipeline.errors import InputError, Location
 from pipeline.gitrepo.base import RepoBase
-from pipeline.gitrepo.commit import Commit
+from pipeline.gitrepo.commit import Commit, raw
 from pipeline.gitrepo.commit import tree_of as _tree
+from pipeline.gitrepo.treediff import TreeCache, TreeFormatError, diff_trees
 
 MAX_SYMLINK_HOPS = 8
+TREES_KEPT = 128
+"""Folder trees a reader keeps (a wide one, 5,000 entries, holds about 400 KB)."""
 
 
 @dataclass(frozen=True)
@@ -28,21 +32,35 @@ class ChangedPath:
 
 
 class Reader(RepoBase):
-    """Reads name the revision they read; folder trees are cached per (commit, path)."""
+    """Reads name the revision they read; the folder trees read last are kept per
+    (commit, path), `TREES_KEPT` of them, the least recently used dropped first."""
 
     def __init__(self, path: str | Path) -> None:
         super().__init__(path)
         self._trees: dict[tuple[str, str], pygit2.Tree | None] = {}
+        self._trees_lock = threading.Lock()
+        self._raw_trees = TreeCache(self._read_tree)
 
     def tree(self, commit: Commit, path: str = "") -> pygit2.Tree | None:
         """The tree at `path` in `commit`, or None when there is no folder there.
 
         Inside the git layer only: other layers ask `folder_id`, `file_id` or `list_dir`.
         """
+        return self._kept_tree(commit, path)
+
+    def _kept_tree(self, commit: Commit, path: str) -> pygit2.Tree | None:
+        """`tree`, from the kept trees when it is there (file reads use it too)."""
         key = (commit.id, path)
-        if key not in self._trees:
-            self._trees[key] = self._lookup_tree(commit, path)
-        return self._trees[key]
+        with self._trees_lock:
+            if key in self._trees:
+                found = self._trees[key] = self._trees.pop(key)  # now the most recent
+                return found
+        found = self._lookup_tree(commit, path)
+        with self._trees_lock:
+            self._trees[key] = found
+            while len(self._trees) > TREES_KEPT:
+                del self._trees[next(iter(self._trees))]
+        return found
 
     def _lookup_tree(self, commit: Commit, path: str) -> pygit2.Tree | None:
         if not path:
@@ -64,7 +82,7 @@ class Reader(RepoBase):
         Read from the folder's (cached) tree: no file is opened.
         """
         folder, name = posixpath.split(path)
-        tree = self.tree(commit, folder)
+        tree = self._kept_tree(commit, folder)
         if tree is None or name not in tree:
             return None
         entry = tree[name]
@@ -99,10 +117,9 @@ class Reader(RepoBase):
                 target = self.repo[entry.id].read_raw().decode("utf-8", "replace")
                 current = _follow_link(path, current, target)
                 continue
-            if entry.type != ObjectType.BLOB:
+            if not isinstance(entry, pygit2.Blob):
                 return None
-            blob = self.repo[entry.id]
-            assert isinstance(blob, pygit2.Blob)
+            blob = entry
             if blob.size > max_bytes:
                 raise InputError(
                     f"file is {blob.size:,} bytes, over the limit of {max_bytes:,}",
@@ -114,8 +131,14 @@ class Reader(RepoBase):
         )
 
     def _entry(self, commit: Commit, path: str) -> pygit2.Object | None:
+        """The entry at a normalised `path`, found in its folder's kept tree (a wide folder
+        is not read again for each of its files)."""
+        folder, name = posixpath.split(path)
+        tree = self._kept_tree(commit, folder)
+        if tree is None:
+            return None
         try:
-            return _tree(commit)[path]
+            return tree[name]
         except KeyError:
             return None
 
@@ -123,11 +146,25 @@ class Reader(RepoBase):
         """Files that differ between two revisions, sorted by path.
 
         Entries with the same object id are skipped without being opened, so the cost
-        follows the folders the change touches, not the size of the repository.
+        follows the folders the change touches, not the size of the repository; in a wide
+        folder only the bytes where the two trees differ are parsed (`treediff`).
         """
         result: list[ChangedPath] = []
-        _diff_trees(_tree(base), _tree(head), "", result)
+        diff_trees(
+            self._raw_trees,
+            raw(base).tree_id.raw,
+            raw(head).tree_id.raw,
+            "",
+            lambda path, status: result.append(ChangedPath(path, status)),
+        )
         return sorted(result, key=lambda change: change.path)
+
+    def _read_tree(self, oid: bytes) -> bytes:
+        """The raw bytes of the tree `oid` (a raw id)."""
+        kind, data = self.repo.odb.read(pygit2.Oid(raw=oid))
+        if kind != ObjectType.TREE:
+            raise TreeFormatError(f"object {oid.hex()} is not a tree")
+        return bytes(data)
 
     def blob(self, blob_id: str) -> bytes:
         """The bytes of a blob by id."""
@@ -164,37 +201,6 @@ class Reader(RepoBase):
             for path, flags in status.items()
             if path.startswith(prefixes) and flags != FileStatus.CURRENT
         )
-
-
-def _diff_trees(
-    old: pygit2.Tree | None, new: pygit2.Tree | None, prefix: str, out: list[ChangedPath]
-) -> None:
-    old_entries = {entry.name: entry for entry in old} if old is not None else {}
-    new_entries = {entry.name: entry for entry in new} if new is not None else {}
-    for name in old_entries.keys() | new_entries.keys():
-        before, after = old_entries.get(name), new_entries.get(name)
-        unchanged = before is not None and after is not None and before.id == after.id
-        if unchanged and before.filemode == after.filemode:  # type: ignore[union-attr]
-            continue
-        path = f"{prefix}{name}"
-        before_tree = before if isinstance(before, pygit2.Tree) else None
-        after_tree = after if isinstance(after, pygit2.Tree) else None
-        if before_tree is not None or after_tree is not None:
-            _diff_trees(before_tree, after_tree, f"{path}/", out)
-        before_file = before is not None and before_tree is None
-        after_file = after is not None and after_tree is None
-        if before_file and after_file:
-            assert before is not None and after is not None
-            kind = (
-                "modified"
-                if (before.filemode == FileMode.LINK) == (after.filemode == FileMode.LINK)
-                else "typechange"
-            )
-            out.append(ChangedPath(path, kind))
-        elif before_file:
-            out.append(ChangedPath(path, "deleted"))
-        elif after_file:
-            out.append(ChangedPath(path, "added"))
 
 
 def normalise(path: str) -> str:

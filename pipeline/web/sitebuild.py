@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import resource
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline import __version__
@@ -121,14 +122,18 @@ def write_site(
     workers: int | None,
 ) -> tuple[int, int]:
     """Render every page of the site into `out`: (pages, files written)."""
+    cpu = CpuClock()
+    trail = context.trail  # the audit index: read (or brought up to date) once, here
+    cpu.lap("audit trail")
     views = [view for view in VIEWS if view.name in SITE]
     planned = plan(views, context)
+    cpu.lap("page list")
     statics = [f"static/{name}" for name in STATIC_FILES]
     site = site_map(planned, views, [*statics, AUDIT_JSON])
     writer = Writer(out)
     for name in STATIC_FILES:
         writer.write(f"static/{name}", (STATIC / name).read_bytes())
-    entries = [audit.entry_data(entry) for entry in context.trail] if "audit" in SITE else []
+    entries = [audit.entry_data(entry) for entry in trail] if "audit" in SITE else []
     writer.write(AUDIT_JSON, dump({"head": context.source.head.id, "entries": entries}))
     write_page(console, writer, site, "index.html", "index.html", index_data(context, views))
     jobs = [Job(item.view.name, item.page.params, item.page.data, item.file) for item in planned]
@@ -146,7 +151,33 @@ def write_site(
         setup = (console.repo_dir, head, site, out)
         with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=setup) as pool:
             written = sum(pool.map(_render_chunk, chunks))
+    cpu.lap("pages")
+    say(f"CPU seconds: {cpu}")
     return len(planned) + 1, writer.count + written
+
+
+class CpuClock:
+    """CPU seconds (user + system, of this process and the workers it waited for) spent
+    in each step of a build: where a build's time goes, on a busy machine too."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._last = self.now()
+
+    @staticmethod
+    def now() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def lap(self, step: str) -> None:
+        """Book the CPU seconds since the last lap to `step`."""
+        now = self.now()
+        self.laps[step] = now - self._last
+        self._last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{step} {seconds:.2f}" for step, seconds in self.laps.items())
 
 
 @dataclass(frozen=True)
@@ -175,9 +206,12 @@ _worker: tuple[Console, Source, SiteMap, Writer] | None = None
 
 
 def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path) -> None:
+    """A worker's console, reading the parent's head with the console's audit index (the
+    parent saved it: the worker loads it, it does not read the history again)."""
     global _worker
     console = Console(repo_dir, index_in_background=False)
-    _worker = (console, Source(console.git, console.git.resolve(head)), site, Writer(out))
+    source = replace(console.source(), head=console.git.resolve(head))
+    _worker = (console, source, site, Writer(out))
 
 
 def _render_chunk(jobs: list[Job]) -> int:

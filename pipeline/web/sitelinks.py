@@ -42,6 +42,9 @@ class SiteMap:
     """A console path -> the query parameters its page reads in the browser (kept)."""
     known: dict[tuple[str, str], str | None] = field(default_factory=dict, compare=False)
     """(URL, page folder) -> its relative URL, as worked out before (pages share links)."""
+    tags: dict[tuple[str, str], str] = field(default_factory=dict, compare=False)
+    """(start tag or anchor's attributes, page folder) -> how it is rewritten there: the
+    same navigation, buttons and links recur on many pages of a folder."""
 
 
 def page_file(path: str, page: int = 1, *, as_json: bool = False) -> str:
@@ -115,21 +118,38 @@ def relative_path(file: str, page: str) -> str:
     return "../" * (len(folder) - common) + "/".join(parts[common:])
 
 
+TAGS_KEPT = 100_000
+"""Rewritten tags a site map keeps (then it starts again: a bound on memory)."""
+
+
 def rewrite_html(document: str, page: str, site: SiteMap) -> str:
     """A rendered console page as the static site's page at site path `page`: every href,
     src and action relative and resolving to a site file (or gone), no htmx attribute."""
+    folder = page.rpartition("/")[0]
+    tags = site.tags
+    if len(tags) > TAGS_KEPT:
+        tags.clear()
 
     def anchor(match: re.Match[str]) -> str:
-        attributes, inner = match.group(1) or "", match.group(2)
-        href = _LINK_ATTRIBUTE.search(attributes)
-        if href is None or relative_url(_value(href.group(2)), page, site) is not None:
-            return match.group(0)  # the second pass rewrites it
-        kept = _LINK_ATTRIBUTE.sub("", attributes)
-        return f"<span{kept}>{inner}</span>"
+        attributes = match.group(1) or ""
+        key = (attributes, folder)
+        span = tags.get(key)
+        if span is None:
+            href = _LINK_ATTRIBUTE.search(attributes)
+            if href is None or relative_url(_value(href.group(2)), page, site) is not None:
+                span = ""  # a link the site has: the second pass rewrites it
+            else:
+                span = f"<span{_LINK_ATTRIBUTE.sub('', attributes)}>"
+            tags[key] = span
+        return f"{span}{match.group(2)}</span>" if span else match.group(0)
 
     def start_tag(match: re.Match[str]) -> str:
-        tag = _HTMX_ATTRIBUTE.sub("", match.group(0))
-        return _LINK_ATTRIBUTE.sub(attribute, tag)
+        key = (match.group(0), folder)
+        rewritten = tags.get(key)
+        if rewritten is None:
+            tag = _HTMX_ATTRIBUTE.sub("", match.group(0))
+            rewritten = tags[key] = _LINK_ATTRIBUTE.sub(attribute, tag)
+        return rewritten
 
     def attribute(match: re.Match[str]) -> str:
         value = relative_url(_value(match.group(2)), page, site)
