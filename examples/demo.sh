@@ -341,12 +341,12 @@ expect 0 px-market search greeting --repo "$repo"
 expect 0 px-market trial start hello-world --tenant acme --repo "$repo" --push
 show px-market status hello-world@1.2.0 --repo "$repo"
 
-step "13. The web console and the static release site, on the canary repo of step 10"
+step "13. The web console and the static release site, on the release repo (its rollouts, rollbacks and Marketplace)"
 site="$work/site"
-expect 0 powerx site build --repo "$canary" -o "$site"
+expect 0 powerx site build --repo "$repo" -o "$site"
 console_log="$work/console.log"
-printf '\033[2m$ powerx serve --repo %s --plugin-store %s --port 0 &\033[0m\n' "$canary" "$local_store"
-powerx serve --repo "$canary" --plugin-store "$local_store" --port 0 >"$console_log" 2>&1 &
+printf '\033[2m$ powerx serve --repo %s --plugin-store %s --port 0 &\033[0m\n' "$repo" "$local_store"
+powerx serve --repo "$repo" --plugin-store "$local_store" --port 0 >"$console_log" 2>&1 &
 console_pid=$!
 wait_for "$console_log" "PowerX console at"
 console=$(grep -o 'http://127.0.0.1:[0-9]*' "$console_log" | head -1)
@@ -367,7 +367,8 @@ for row in matrix["plugins"]:
     print(f"  {row['plugin']}: {cells}; {after}")
 PY
 # every page of the demo's state answers (the canary pages draw their charts from git)
-python - "$console" /matrix /canary/ledger-sync/prod /canary/hello-world/prod /audit /local <<'PY'
+python - "$console" /matrix /canary/ledger-sync/prod /canary/hello-world/prod /audit /local \
+    "/market?q=greeting" /market/hello-world <<'PY'
 import sys, urllib.request
 for page in sys.argv[2:]:
     with urllib.request.urlopen(sys.argv[1] + page, timeout=30) as answer:
@@ -379,8 +380,8 @@ kill -INT "$console_pid"
 wait "$console_pid"
 printf '\nThe static site is in %s (open %s/index.html).\n' "$site" "$site"
 printf 'To browse the demo in the console (the matrix, its held promotions, the canary charts,\n'
-printf 'the audit trail and the local tenant), run:\n\n'
-printf '  %s/.venv/bin/powerx serve --repo %s --plugin-store %s\n\n' "$project" "$canary" "$local_store"
+printf 'the audit trail, the local tenant and the Marketplace catalog), run:\n\n'
+printf '  %s/.venv/bin/powerx serve --repo %s --plugin-store %s\n\n' "$project" "$repo" "$local_store"
 printf 'and open http://127.0.0.1:7400/ (Ctrl-C stops it).\n'
 
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

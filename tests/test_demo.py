@@ -61,11 +61,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "hello-world" in market.split("px-market search greeting")[1]
     # step 13: the static site, and the console's matrix, canary charts, audit and local tenant
     assert "ledger-sync@1.0.1 was rolled back from prod" in out.split("== 13.")[1]
-    for page in ("/matrix", "/audit", "/local"):
+    for page in ("/matrix", "/audit", "/local", "/market?q=greeting", "/market/hello-world"):
         assert f"  200 {page}\n" in out
     assert "  200 /canary/ledger-sync/prod (" in out and "  200 /canary/hello-world/prod (" in out
     site = tmp_path / "site"
     assert (site / "index.html").is_file() and (site / "canary" / "ledger-sync").is_dir()
+    assert (site / "market" / "hello-world.html").is_file()
     assert "powerx serve --repo" in out.split("Demo finished")[0].rsplit("== 13.", 1)[1]
     # step 10: canary rollouts against the demo's own metrics source
     assert "rolled back: canary 1.0.1 removed, every tenant runs 0.9.0" in out
@@ -90,5 +91,6 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert log[0] == "Roll back hello-world in prod: 1.2.0 -> 1.0.0"
+    assert log[0] == "Start a 14-day trial of hello-world for tenant acme"
+    assert "Roll back hello-world in prod: 1.2.0 -> 1.0.0" in log
     assert "Release ledger-sync 1.0.1 and promote it into test instead" in log

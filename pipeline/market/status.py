@@ -100,7 +100,11 @@ def render_status(status: SubmissionStatus) -> str:
     for step in review.history:
         why = f" [{step.category}]" if step.category else ""
         reason = f": {step.reason}" if step.reason else ""
-        lines.append(f"  {step.at:%Y-%m-%d %H:%M} {step.state} by {step.by}{why}{reason}")
+        checked = ""
+        if step.validation is not None:
+            failing = [*step.validation.failed, *step.validation.errored]
+            checked = f" (failed: {', '.join(failing)})" if failing else " (every rule passed)"
+        lines.append(f"  {step.at:%Y-%m-%d %H:%M} {step.state} by {step.by}{why}{reason}{checked}")
     if review.permissions_widened:
         lines.append(f"  permissions widened: {', '.join(review.permissions_widened)}")
     lines += _validation_lines(status)
