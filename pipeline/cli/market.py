@@ -14,7 +14,8 @@ from pipeline.cli.errors import exit_with
 def cli() -> None:
     """PowerX Marketplace review and listing of released plugins.
 
-    Its commands arrive with the issues that build them; see docs/cli.md.
+    Validate, submit and review listings, sync and search the catalog, start trials and
+    purchases, notify subscribers and report; see docs/cli.md for every command.
     """
 
 
