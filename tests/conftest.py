@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -127,3 +128,15 @@ def _no_github_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests behave the same inside and outside GitHub Actions."""
     for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_BASE_REF"):
         monkeypatch.delenv(name, raising=False)
+
+
+def live_copy(tmp_path: Path) -> Repo:
+    """A scratch copy of the project's live release repo, committed on main."""
+    path = tmp_path / "live"
+    path.mkdir()
+    for folder in ("policies", "environments", "releases"):
+        shutil.copytree(PROJECT / folder, path / folder)
+    git(path, "init", "-q", "-b", "main")
+    repo = Repo(path)
+    repo.commit({}, "import the live release repo")
+    return repo

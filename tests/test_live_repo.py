@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT, Repo, git
+from conftest import PROJECT, Repo, live_copy
 from factories import load_yaml, yaml_text
 
 from pipeline.cli.powerx import cli
@@ -18,14 +17,7 @@ from pipeline.cli.powerx import cli
 @pytest.fixture
 def live(tmp_path: Path) -> Repo:
     """A scratch copy of the live release repo, committed on main."""
-    path = tmp_path / "live"
-    path.mkdir()
-    for folder in ("policies", "environments", "releases"):
-        shutil.copytree(PROJECT / folder, path / folder)
-    git(path, "init", "-q", "-b", "main")
-    repo = Repo(path)
-    repo.commit({}, "import the live release repo")
-    return repo
+    return live_copy(tmp_path)
 
 
 def test_the_live_repo_is_consistent_and_holds_back_ledger_sync(run_cli: Any, live: Repo) -> None:

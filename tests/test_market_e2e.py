@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT, Repo, git
+from conftest import PROJECT, Repo, git, live_copy
 from test_market_events import Receiver
 
 from pipeline.cli.market import cli as market
@@ -41,12 +41,8 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def live(tmp_path: Path, run_cli: Any, receiver: Receiver) -> Repo:
     """The live release repo on main, a bare origin, a reviewer team and a subscriber."""
-    path = tmp_path / "live"
-    path.mkdir()
-    for folder in ("policies", "environments", "releases"):
-        shutil.copytree(PROJECT / folder, path / folder)
-    git(path, "init", "-q", "-b", "main")
-    repo = Repo(path)
+    repo = live_copy(tmp_path)
+    path = repo.path
     subscriptions = {
         "apiVersion": "powerx.io/v1alpha1",
         "kind": "Subscriptions",

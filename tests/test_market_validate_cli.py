@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PROJECT, Repo, git
+from conftest import PROJECT, Repo, live_copy
 from test_market_validate import FAILING_SARIF, Market, market
 
 from pipeline.cli.market import cli
@@ -112,14 +111,7 @@ def test_every_rule_has_its_section_in_the_rule_reference() -> None:
 @pytest.fixture
 def live(tmp_path: Path) -> Repo:
     """A scratch copy of the project's live release repo, committed on main."""
-    path = tmp_path / "live"
-    path.mkdir()
-    for folder in ("policies", "environments", "releases"):
-        shutil.copytree(PROJECT / folder, path / folder)
-    git(path, "init", "-q", "-b", "main")
-    repo = Repo(path)
-    repo.commit({}, "import the live release repo")
-    return repo
+    return live_copy(tmp_path)
 
 
 def test_the_live_repo_lists_hello_world(run_cli: Any, live: Repo, tmp_path: Path) -> None:

@@ -121,18 +121,10 @@ def publish(
 
 def render_text(outcome: Any) -> str:
     """The package, the validation with every finding and remedy, the requests, the review."""
-    from pipeline.market.status import SubmissionStatus, render_status
+    from pipeline.market.status import SubmissionStatus, render_status, report_lines
 
-    report = outcome.report
-    lines = [f"package: {outcome.package}", f"validation ({report.ruleset}): {report.verdict}"]
-    for result in report.results:
-        if result.outcome == "failed":
-            blocks = "blocks approval" if result.mode == "enforced" else "advisory"
-            for f in result.findings:
-                lines.append(f"  - {f.rule} ({blocks}) {f.where()}: {f.message}")
-                lines.append(f"    fix: {f.remedy} (see {f.anchor})")
-        elif result.outcome == "errored":
-            lines.append(f"  - {result.rule} could not run: {result.error} (not your fault)")
+    lines = [f"package: {outcome.package}"]
+    lines += report_lines(outcome.report, errored="not your fault", indent="")
     if outcome.release is not None:
         where = outcome.release.pull_request or f"branch {outcome.release.branch}"
         lines.append(f"release request: {where}")

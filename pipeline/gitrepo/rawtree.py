@@ -20,6 +20,8 @@ import re
 
 import pygit2
 
+from pipeline.gitrepo.treediff import common_prefix, common_suffix
+
 _HEADER = re.compile(rb"40000 ([a-z0-9-]{1,63})\0")
 """A folder entry with a covered name; its 20-byte id follows."""
 _MARGIN = 100
@@ -35,8 +37,8 @@ def changed_folders(old: bytes, new: bytes) -> dict[str, tuple[pygit2.Oid | None
     entry on each side, is parsed. An entry header is `40000 <name>\\0` and the covered
     names hold no space, so a match inside an id can neither hide nor replace a true entry.
     """
-    prefix = _common_prefix(old, new)
-    suffix = _common_suffix(old, new, min(len(old), len(new)) - prefix)
+    prefix = common_prefix(old, new)
+    suffix = common_suffix(old, new, min(len(old), len(new)) - prefix)
     start = max(0, prefix - _MARGIN)
     before = _entries(old, start, len(old) - suffix + _MARGIN)
     after = _entries(new, start, len(new) - suffix + _MARGIN)
@@ -51,27 +53,3 @@ def _entries(tree: bytes, start: int, end: int) -> dict[str, pygit2.Oid]:
         if at + 20 <= len(tree):
             found[match.group(1).decode()] = pygit2.Oid(raw=tree[at : at + 20])
     return found
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """The length of the longest common prefix (binary search over slices)."""
-    low, high = 0, min(len(a), len(b))
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[low:middle] == b[low:middle]:
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
-def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
-    """The length of the longest common suffix, at most `limit`."""
-    low, high = 0, max(0, limit)
-    while low < high:
-        middle = (low + high + 1) // 2
-        if a[len(a) - middle : len(a) - low] == b[len(b) - middle : len(b) - low]:
-            low = middle
-        else:
-            high = middle - 1
-    return low

@@ -112,20 +112,25 @@ def render_status(status: SubmissionStatus) -> str:
     return "".join(f"{line}\n" for line in lines)
 
 
+def report_lines(report: ValidationReport, *, errored: str, indent: str = "  ") -> list[str]:
+    """A validator run for the developer: its verdict, then each failing finding with its
+    place and remedy, and each rule that could not run (`errored` says what happens)."""
+    lines = [f"{indent}validation ({report.ruleset}): {report.verdict}"]
+    for result in report.results:
+        if result.outcome == "failed":
+            blocks = "blocks approval" if result.mode == "enforced" else "advisory"
+            for f in result.findings:
+                lines.append(f"{indent}- {f.rule} ({blocks}) {f.where()}: {f.message}")
+                lines.append(f"{indent}  fix: {f.remedy} (see {f.anchor})")
+        elif result.outcome == "errored":
+            lines.append(f"{indent}- {result.rule} could not run: {result.error} ({errored})")
+    return lines
+
+
 def _validation_lines(status: SubmissionStatus) -> list[str]:
     lines: list[str] = []
     if status.report is not None:
-        report = status.report
-        lines.append(f"  validation ({report.ruleset}): {report.verdict}")
-        for result in report.results:
-            if result.outcome == "failed":
-                blocks = "blocks approval" if result.mode == "enforced" else "advisory"
-                for f in result.findings:
-                    lines.append(f"  - {f.rule} ({blocks}) {f.where()}: {f.message}")
-                    lines.append(f"    fix: {f.remedy} (see {f.anchor})")
-            elif result.outcome == "errored":
-                lines.append(f"  - {result.rule} could not run: {result.error} (retried)")
-        return lines
+        return report_lines(status.report, errored="retried")
     validation = latest_validation(status.review)
     if validation is None:
         return lines
