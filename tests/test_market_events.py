@@ -189,6 +189,9 @@ def test_the_changes_file_and_the_cli(tmp_path: Path, receiver: Receiver, run_cl
     assert change == CatalogChange(
         "version.published", "meter", "1.2.0", ("finance",), (), "c0ffee"
     )
+    synced = tmp_path / "sync.json"  # the whole output of `catalog sync --format json`
+    synced.write_text(json.dumps({"commit": "c0ffee", "changes": json.loads(changes.read_text())}))
+    assert read_changes(synced) == [change]
     repo = Repo(tmp_path / "repo")
     repo.path.mkdir()
     git(repo.path, "init", "-q", "-b", "main")

@@ -17,7 +17,7 @@ from pipeline.cli.vocabulary import emit
 @click.command()
 @click.argument(
     "plugin_dir",
-    metavar="DIR",
+    metavar="[DIR]",
     default=".",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
 )

@@ -205,7 +205,8 @@ def _send(
 
 def read_changes(path: Path) -> list[CatalogChange]:
     """Catalog changes from a JSON file: a list of {event, plugin, version, categories,
-    permissionsWidened, commit} objects (InputError naming the entry when one is bad)."""
+    permissionsWidened, commit} objects, or the whole result of `catalog sync --format json`
+    (InputError naming the entry when one is bad)."""
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_CHANGES_BYTES + 1)
@@ -217,8 +218,13 @@ def read_changes(path: Path) -> list[CatalogChange]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as error:
         raise InputError(f"{path} is not JSON: {error}") from None
+    if isinstance(data, dict) and "changes" in data:  # what `catalog sync --format json` prints
+        data = data["changes"]
     if not isinstance(data, list):
-        raise InputError(f"{path} must hold a JSON list of catalog changes")
+        raise InputError(
+            f"{path} must hold a JSON list of catalog changes",
+            hint="write the output of `px-market catalog sync --format json`, or its changes",
+        )
     return [_change(item, f"{path} entry {index}") for index, item in enumerate(data, 1)]
 
 

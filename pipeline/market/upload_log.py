@@ -1,23 +1,21 @@
 """The Marketplace upload log: one JSON line per offline submission, accepted or refused.
 
 A refused upload writes nothing to the repo or the store, so this append-only log is where
-it is remembered for audit. As with the offline import log (`pipeline.bundle.import_log`),
-each line is ONE `write` on a file opened `O_APPEND`, under the one file lock
-(`fsutil.file_lock`), and shorter than `PIPE_BUF`: concurrent submissions never interleave.
-Writing it never changes a submission's outcome: `record_upload` returns a warning instead.
+it is remembered for audit. It is written and rotated as every line log is
+(`pipeline.linelog`: one atomic append per line, at most two files of about 1 MiB), so
+concurrent submissions never interleave. Writing it never changes a submission's outcome:
+`record_upload` returns a warning instead.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.bundle.import_log import MAX_LINE_BYTES, SHORTENED
 from pipeline.errors import FileSystemError
-from pipeline.fsutil import file_lock, fs_errors, make_dirs
+from pipeline.linelog import MAX_LINE_BYTES, SHORTENED, append_line, lines_newest_first
 
 LOG_NAME = "market-uploads.jsonl"
 LOCK_NAME = ".market-uploads.lock"
@@ -53,16 +51,9 @@ def upload_line(attempt: UploadAttempt) -> bytes:
 
 
 def append_upload(path: Path, attempt: UploadAttempt) -> None:
-    """Append the attempt to the log at `path` (FileSystemError when it cannot be written)."""
-    line = upload_line(attempt)
-    make_dirs(path.parent)
-    with file_lock(path.parent / LOCK_NAME), fs_errors("append to", path):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    """Append the attempt to the log at `path`, rotating it when full (FileSystemError when
+    it cannot be written)."""
+    append_line(path, upload_line(attempt), lock=path.parent / LOCK_NAME)
 
 
 def record_upload(path: Path, attempt: UploadAttempt) -> str | None:
@@ -76,15 +67,11 @@ def record_upload(path: Path, attempt: UploadAttempt) -> str | None:
 
 
 def read_uploads(path: Path) -> list[UploadAttempt]:
-    """Every attempt in the log, oldest first (unreadable lines are skipped)."""
-    try:
-        lines = path.read_bytes().splitlines()
-    except FileNotFoundError:
-        return []
+    """Every attempt in the log (both files), oldest first (unreadable lines are skipped)."""
     found = []
-    for line in lines:
+    for line in lines_newest_first(path):
         try:
             found.append(UploadAttempt(**json.loads(line)))
         except (ValueError, TypeError):
             continue
-    return found
+    return found[::-1]

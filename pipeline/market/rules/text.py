@@ -49,8 +49,9 @@ def check_text(submission: Submission) -> Iterator[Finding]:
             if not notes
             else f"the release notes are "
             f"{len(notes)} characters: too short to tell customers what changed",
-            "write what changed and why in release.yaml's notes (Markdown), at least "
-            f"{MIN_NOTES} characters",
+            "write what changed and why (Markdown, at least "
+            f"{MIN_NOTES} characters) in release.yaml's notes, or ship a NOTES.md in the "
+            "package and name it in plugin.yaml's notes",
             *(("notes",) if release.notes else ()),
         )
     elif marker := stub_marker(notes):
