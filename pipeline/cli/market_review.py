@@ -82,7 +82,8 @@ def submit(
 
     The validator runs and its report is recorded with the submission: exit 0 when every
     enforced rule passes, 1 when one fails (the submission is recorded; fix and submit
-    again), 1 when an offline upload is refused, 2 on bad input. Every offline upload,
+    again) or could not run (errored: no rejection, retried), 1 when an offline upload is
+    refused, 2 on bad input. Every offline upload,
     accepted or refused, is logged in STORE/incoming/market-uploads.jsonl (a store that is
     not a folder: $XDG_STATE_HOME/powerx/market-uploads.jsonl).
     """
@@ -136,7 +137,8 @@ def submit(
         {**status_data(status), "commit": done.commit},
         f"submitted (commit {done.commit[:12]})\n{render_status(status)}",
     )
-    return 1 if report.verdict == "failed" else 0
+    # errored (a check could not run) is no rejection, but no pass either: retried later
+    return 0 if report.verdict == "passed" else 1
 
 
 def upload_log_path(store: str) -> Path:
