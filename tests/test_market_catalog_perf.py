@@ -1,0 +1,121 @@
+"""The catalog's fast paths give what the full ones give: lean YAML reads, the signer index,
+the build split over processes."""
+
+from __future__ import annotations
+
+import gc
+from datetime import timedelta
+
+import pytest
+from conftest import Repo
+from factories import bundle
+from test_market_catalog import NOW, listed, market, snapshot, sync
+from test_yamlfast import REPO_YAML, TRICKY
+
+from pipeline.errors import InputError
+from pipeline.gitrepo import GitRepo
+from pipeline.market.catalog import plan_catalog
+from pipeline.market.catalog_files import read_page
+from pipeline.market.catalog_parallel import build_catalog_pages, gc_paused
+from pipeline.market.catalog_read import read_listing
+from pipeline.market.catalog_signers import SignerMemo, index_path, load_memo, save_memo
+from pipeline.market.records import load_listing, reviewed_plugins
+from pipeline.yamlfast import RoundTripNeededError, read_fast, read_plain
+from pipeline.yamlio import MAX_DEPTH, MAX_NODES
+
+__all__ = ["market"]  # the fixture, shared with test_market_catalog
+
+
+@pytest.mark.parametrize("text", TRICKY + [p.read_text() for p in REPO_YAML[:40]])
+def test_read_plain_gives_what_read_fast_gives_or_hands_over(text: str) -> None:
+    try:
+        expected = read_fast(text, "f.yaml", max_nodes=MAX_NODES, max_depth=MAX_DEPTH)[0]
+    except (RoundTripNeededError, InputError):
+        with pytest.raises(RoundTripNeededError):
+            read_plain(text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)
+        return
+    try:
+        assert read_plain(text, max_nodes=MAX_NODES, max_depth=MAX_DEPTH) == expected
+    except RoundTripNeededError:  # only what it leaves to read_fast: anchors, aliases
+        assert "&" in text or "*" in text
+
+
+def test_read_plain_takes_plain_files_and_refuses_the_unusual() -> None:
+    release = next(p for p in REPO_YAML if p.name == "release.yaml").read_text()
+    assert read_plain(release, max_nodes=MAX_NODES, max_depth=MAX_DEPTH)["kind"] == "Release"
+    deep = "a:\n" + "".join("  " * level + "- \n" for level in range(1, 5))
+    for text in ["a: &x 1\nb: 2\n", "a: [" * 5 + "]" * 5, deep]:
+        with pytest.raises(RoundTripNeededError):
+            read_plain(text, max_nodes=3, max_depth=3)
+
+
+def test_an_invalid_listing_is_refused_with_its_line_as_snapshot_load_does(market: Repo) -> None:
+    bad = "apiVersion: powerx.io/v1alpha1\nkind: Listing\nplugin: 7\n"
+    market.commit({"releases/hello/listing.yaml": bad}, "an invalid listing")
+    at = snapshot(market)
+    with pytest.raises(InputError) as fast:
+        read_listing(at, "hello")
+    with pytest.raises(InputError) as full:
+        load_listing(at, "hello")
+    assert fast.value.diagnostics() == full.value.diagnostics()
+    assert "releases/hello/listing.yaml:3:" in fast.value.diagnostics()  # plugin: 7
+
+
+def test_a_rebuild_takes_verified_signers_from_the_index(market: Repo) -> None:
+    git = GitRepo(market.path)
+    first = sync(market)
+    assert first.commit is not None
+    memo = load_memo(git)
+    assert len(memo.known) == 1 and index_path(git).is_file()
+    rebuilt = plan_catalog(snapshot(market), now=NOW, rebuild=True)
+    assert rebuilt.files == {}  # the same pages, the signer taken from the index
+    # the index stands for the verification: an entry it holds is what the page shows
+    ((key, row),) = memo.known.items()
+    save_memo(git, SignerMemo({}, {key: [row[0], "remembered-key", *row[2:]]}))
+    shown = plan_catalog(snapshot(market), now=NOW, rebuild=True)
+    assert b"remembered-key" in (shown.files["catalog/plugins/hello.json"] or b"")
+
+
+def test_a_remembered_signer_past_its_window_is_verified_again(market: Repo) -> None:
+    ends = (NOW + timedelta(days=1)).isoformat().replace("+00:00", "Z")
+    files = listed("short", "1.0.0")
+    files["releases/short/1.0.0/short-1.0.0.pxp.sigstore.json"] = bundle(
+        "short", "1.0.0", notAfter=ends
+    )
+    market.commit(files, "a signature valid for a day")
+    assert sync(market).commit is not None
+    later = plan_catalog(snapshot(market), now=NOW + timedelta(days=2), rebuild=True)
+    page = later.files["catalog/plugins/short.json"] or b""
+    assert b'"verified": false' in page and b"expired" in page
+    row = load_memo(GitRepo(market.path)).known
+    assert any(r[4] is not None for r in row.values())
+
+
+def test_the_build_split_over_processes_writes_the_same_files(market: Repo) -> None:
+    market.commit(
+        {**listed("other", "1.0.0"), **listed("third", "2.0.0"), **listed("hello", "1.1.0")},
+        "more listings",
+    )
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    index_path(at.git).unlink(missing_ok=True)
+    alone = build_catalog_pages(at, plugins, {}, now=NOW, workers=1)
+    index_path(at.git).unlink()
+    split = build_catalog_pages(at, plugins, {}, now=NOW, workers=3)
+    assert split.pages == alone.pages and split.entries == alone.entries
+    assert split.widened == alone.widened and split.signers == alone.signers
+    assert read_page(at, "hello") is None  # nothing committed: a plan only
+
+
+def test_gc_is_paused_for_the_build_and_restored() -> None:
+    assert gc.isenabled()
+    with gc_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
