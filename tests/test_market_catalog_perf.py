@@ -14,7 +14,6 @@ from test_yamlfast import REPO_YAML, TRICKY
 
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
-from pipeline.market.catalog import plan_catalog
 from pipeline.market.catalog_files import read_page
 from pipeline.market.catalog_parallel import build_catalog_pages, gc_paused
 from pipeline.market.catalog_read import read_listing
@@ -63,17 +62,20 @@ def test_an_invalid_listing_is_refused_with_its_line_as_snapshot_load_does(marke
 
 def test_a_rebuild_takes_verified_signers_from_the_index(market: Repo) -> None:
     git = GitRepo(market.path)
-    first = sync(market)
-    assert first.commit is not None
+    assert sync(market).commit is not None
+    assert not index_path(git).exists()  # a page or two: verified, no index read or written
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    first = build_catalog_pages(at, plugins, {}, now=NOW, remember=True)
     memo = load_memo(git)
-    assert len(memo.known) == 1 and index_path(git).is_file()
-    rebuilt = plan_catalog(snapshot(market), now=NOW, rebuild=True)
-    assert rebuilt.files == {}  # the same pages, the signer taken from the index
+    assert len(memo.known) == 1 and first.signers == memo.known
+    again = build_catalog_pages(snapshot(market), plugins, {}, now=NOW, remember=True)
+    assert again.pages == first.pages and again.signers == first.signers
     # the index stands for the verification: an entry it holds is what the page shows
     ((key, row),) = memo.known.items()
     save_memo(git, SignerMemo({}, {key: [row[0], "remembered-key", *row[2:]]}))
-    shown = plan_catalog(snapshot(market), now=NOW, rebuild=True)
-    assert b"remembered-key" in (shown.files["catalog/plugins/hello.json"] or b"")
+    shown = build_catalog_pages(snapshot(market), plugins, {}, now=NOW, remember=True)
+    assert b'"identity": "remembered-key"' in shown.pages["hello"]
 
 
 def test_a_remembered_signer_past_its_window_is_verified_again(market: Repo) -> None:
@@ -83,12 +85,14 @@ def test_a_remembered_signer_past_its_window_is_verified_again(market: Repo) -> 
         "short", "1.0.0", notAfter=ends
     )
     market.commit(files, "a signature valid for a day")
-    assert sync(market).commit is not None
-    later = plan_catalog(snapshot(market), now=NOW + timedelta(days=2), rebuild=True)
-    page = later.files["catalog/plugins/short.json"] or b""
-    assert b'"verified": false' in page and b"expired" in page
-    row = load_memo(GitRepo(market.path)).known
-    assert any(r[4] is not None for r in row.values())
+    plugins = ["short"]
+    now = build_catalog_pages(snapshot(market), plugins, {}, now=NOW, remember=True)
+    assert b'"verified": true' in now.pages["short"]
+    (row,) = load_memo(GitRepo(market.path)).known.values()
+    assert row[4] == (NOW + timedelta(days=1)).timestamp()
+    later = NOW + timedelta(days=2)
+    then = build_catalog_pages(snapshot(market), plugins, {}, now=later, remember=True)
+    assert b'"verified": false' in then.pages["short"] and b"expired" in then.pages["short"]
 
 
 def test_the_build_split_over_processes_writes_the_same_files(market: Repo) -> None:
@@ -99,9 +103,9 @@ def test_the_build_split_over_processes_writes_the_same_files(market: Repo) -> N
     at = snapshot(market)
     plugins = reviewed_plugins(at)
     index_path(at.git).unlink(missing_ok=True)
-    alone = build_catalog_pages(at, plugins, {}, now=NOW, workers=1)
+    alone = build_catalog_pages(at, plugins, {}, now=NOW, workers=1, remember=True)
     index_path(at.git).unlink()
-    split = build_catalog_pages(at, plugins, {}, now=NOW, workers=3)
+    split = build_catalog_pages(at, plugins, {}, now=NOW, workers=3, remember=True)
     assert split.pages == alone.pages and split.entries == alone.entries
     assert split.widened == alone.widened and split.signers == alone.signers
     assert read_page(at, "hello") is None  # nothing committed: a plan only

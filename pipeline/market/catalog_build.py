@@ -253,7 +253,7 @@ def signer(
         path = layout.evidence_path(folder, reference, manifest=manifest)
     except InputError as error:
         return Signer(verified=False, refusal=error.message)
-    if memo is not None:
+    if memo is not None and memo.known:  # a first sync remembers nothing yet
         bundle_blob = snapshot.git.file_id(snapshot.commit, path)
         row = memo.recall(_memo_key(bundle_blob, release, memo), now)
         if row is not None:

@@ -37,7 +37,8 @@ WORKERS = min(4, os.cpu_count() or 1)
 PAGES_PER_WORKER = 500
 """Fewer stale pages than this per process are built in the sync's own process alone."""
 
-Job = tuple[Path, str, list[str], datetime, dict[str, IndexEntry]]
+Job = tuple[Path, str, list[str], datetime, dict[str, IndexEntry], bool]
+"""A worker's share: repo, commit, plugins, clock, their index entries, use the signer index."""
 
 
 @dataclass
@@ -85,9 +86,12 @@ def build_catalog_pages(
     *,
     now: datetime,
     workers: int | None = None,
+    remember: bool | None = None,
 ) -> PagesBuilt:
     """Every listed plugin's entry at `snapshot`: reused when its sources are unchanged,
-    else built (shared with worker processes when there are many)."""
+    else built (shared with worker processes when there are many). With `remember` (by
+    default: when there are many) signers are taken from and added to the signer index;
+    a page or two are verified without it (reading and writing the index costs more)."""
     trust = trust_digest(snapshot.policies())
     reused: dict[str, IndexEntry] = {}
     stale: list[str] = []
@@ -103,10 +107,13 @@ def build_catalog_pages(
     shares = [stale[start::workers] for start in range(workers)]
     if not stale:
         return PagesBuilt(entries=reused)
+    if remember is None:
+        remember = len(stale) >= PAGES_PER_WORKER
     with gc_paused():
-        memo = load_memo(snapshot.git)
-        build = _build_shares(snapshot, shares, previous, now, memo)
-        save_memo(snapshot.git, SignerMemo(memo.known, build.signers))
+        memo = load_memo(snapshot.git) if remember else SignerMemo()
+        build = _build_shares(snapshot, shares, previous, now, memo if remember else None)
+        if remember:
+            save_memo(snapshot.git, SignerMemo(memo.known, build.signers))
     build.entries.update(reused)
     return build
 
@@ -116,7 +123,7 @@ def _build_shares(
     shares: list[list[str]],
     previous: Mapping[str, IndexEntry],
     now: datetime,
-    memo: SignerMemo,
+    memo: SignerMemo | None,
 ) -> PagesBuilt:
     """The first share built here, the others by spawned workers at the same time."""
     own, others = shares[0], shares[1:]
@@ -130,12 +137,19 @@ def _build_shares(
             old_page=lambda p: previous_page(snapshot, p),
             memo=memo,
         )
-        return rendered(build, memo)
+        return rendered(build, memo or SignerMemo())
 
     if not others:
         return own_build()
     jobs: list[Job] = [
-        (snapshot.git.root, snapshot.commit.id, share, now, _known(previous, share))
+        (
+            snapshot.git.root,
+            snapshot.commit.id,
+            share,
+            now,
+            _known(previous, share),
+            memo is not None,
+        )
         for share in others
     ]
     with ProcessPoolExecutor(len(jobs), multiprocessing.get_context("spawn")) as pool:
@@ -153,11 +167,11 @@ def _known(previous: Mapping[str, IndexEntry], plugins: list[str]) -> dict[str, 
 
 def _build_share(job: Job) -> PagesBuilt:
     """A worker's share: the repo opened afresh at the same commit."""
-    root, commit, plugins, now, previous = job
+    root, commit, plugins, now, previous, remember = job
     git = GitRepo(root)
     snapshot = Snapshot(git, git.resolve(commit))
     with gc_paused():
-        memo = load_memo(git)
+        memo = load_memo(git) if remember else None
         build = build_pages(
             snapshot,
             plugins,
@@ -166,7 +180,7 @@ def _build_share(job: Job) -> PagesBuilt:
             old_page=lambda p: previous_page(snapshot, p),
             memo=memo,
         )
-        return rendered(build, memo)
+        return rendered(build, memo or SignerMemo())
 
 
 @contextmanager
