@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import random
+import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -173,6 +174,12 @@ def files_digest(plan: CatalogPlan) -> str:
     return digest.hexdigest()
 
 
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children (the build's worker processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def load_average() -> str:
     """The 1, 5 and 15 minute load averages."""
     return " ".join(f"{load:.2f}" for load in os.getloadavg())
@@ -241,9 +248,15 @@ def main(argv: list[str] | None = None) -> int:
     def forget_signers() -> None:
         index_path(GitRepo(repo)).unlink(missing_ok=True)
 
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+
     def full_build(rebuild: bool = False) -> CatalogPlan:
+        """One build; its CPU seconds (this process and its workers) noted in `cpu`."""
+        started = time.process_time(), children_cpu()
         git = GitRepo(repo)
-        return plan_catalog(Snapshot(git, git.resolve(sources_commit)), now=NOW, rebuild=rebuild)
+        plan = plan_catalog(Snapshot(git, git.resolve(sources_commit)), now=NOW, rebuild=rebuild)
+        cpu[rebuild].append(time.process_time() - started[0] + children_cpu() - started[1])
+        return plan
 
     def built(plan: CatalogPlan) -> None:
         assert plan.listed == spec.listings, plan.listed
@@ -334,7 +347,12 @@ def main(argv: list[str] | None = None) -> int:
         f"| query, per query (ms) | {per_query.cell(1000, 2)} | LIKE scan {per_scan.cell(1000, 2)} "
         f"| {search.ratio_cell()} |"
     )
-    print(f"\nfirst build's files: sha256 {digests.pop()} (every round)")
+    print(
+        f"\nCPU seconds per build (this process + workers), median: first "
+        f"{sorted(cpu[False])[len(cpu[False]) // 2]:.2f}, rebuild --all "
+        f"{sorted(cpu[True])[len(cpu[True]) // 2]:.2f}"
+    )
+    print(f"first build's files: sha256 {digests.pop()} (every round)")
     print(f"load average {load_average()}")
     print(
         f"queries: {len(mix)}, hits median {hits[len(hits) // 2]}, max {hits[-1]}, "
