@@ -12,12 +12,20 @@ from factories import bundle
 from test_market_catalog import NOW, listed, market, snapshot, sync
 from test_yamlfast import REPO_YAML, TRICKY
 
+from pipeline import stampfile
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.market.catalog_files import read_page
 from pipeline.market.catalog_parallel import build_catalog_pages, gc_paused
 from pipeline.market.catalog_read import read_listing
-from pipeline.market.catalog_signers import SignerMemo, index_path, load_memo, save_memo
+from pipeline.market.catalog_signers import (
+    FORMAT,
+    INDEX_VERSION,
+    SignerMemo,
+    index_path,
+    load_memo,
+    save_memo,
+)
 from pipeline.market.records import load_listing, reviewed_plugins
 from pipeline.yamlfast import RoundTripNeededError, read_fast, read_plain
 from pipeline.yamlio import MAX_DEPTH, MAX_NODES
@@ -123,3 +131,23 @@ def test_gc_is_paused_for_the_build_and_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_an_unusable_signer_index_is_ignored(market: Repo) -> None:
+    git = GitRepo(market.path)
+    stampfile.write(index_path(git), stampfile.stamp(FORMAT, INDEX_VERSION), b'{"k": [1]}')
+    assert load_memo(git).known == {}  # rows of the wrong shape: rebuilt
+    index_path(git).write_bytes(b"not an index")
+    assert load_memo(git).known == {}
+    at = snapshot(market)
+    built = build_catalog_pages(at, reviewed_plugins(at), {}, now=NOW, remember=True)
+    assert len(load_memo(git).known) == 1 and built.signers == load_memo(git).known
+
+
+def test_unchanged_pages_are_reused_without_a_build(market: Repo) -> None:
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    first = build_catalog_pages(at, plugins, {}, now=NOW)
+    again = build_catalog_pages(at, plugins, first.entries, now=NOW, remember=True)
+    assert again.entries == first.entries and again.pages == {} and again.signers == {}
+    assert not index_path(at.git).exists()
