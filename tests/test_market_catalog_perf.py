@@ -151,3 +151,11 @@ def test_unchanged_pages_are_reused_without_a_build(market: Repo) -> None:
     again = build_catalog_pages(at, plugins, first.entries, now=NOW, remember=True)
     assert again.entries == first.entries and again.pages == {} and again.signers == {}
     assert not index_path(at.git).exists()
+
+
+def test_the_signer_index_drops_entries_of_another_trust_policy(market: Repo) -> None:
+    git = GitRepo(market.path)
+    row = ["key", "k1", None, None, None]
+    save_memo(git, SignerMemo({}, {"b1 s1 a@1.0.0 old": row, "b2 s2 a@1.0.0 new": row}))
+    save_memo(git, SignerMemo(load_memo(git).known, {"b3 s3 a@2.0.0 new": row}, "new"))
+    assert sorted(load_memo(git).known) == ["b2 s2 a@1.0.0 new", "b3 s3 a@2.0.0 new"]

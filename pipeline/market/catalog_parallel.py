@@ -113,7 +113,7 @@ def build_catalog_pages(
         memo = load_memo(snapshot.git) if remember else SignerMemo()
         build = _build_shares(snapshot, shares, previous, now, memo if remember else None)
         if remember:
-            save_memo(snapshot.git, SignerMemo(memo.known, build.signers))
+            save_memo(snapshot.git, SignerMemo(memo.known, build.signers, memo.trust))
     build.entries.update(reused)
     return build
 

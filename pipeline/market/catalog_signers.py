@@ -33,8 +33,8 @@ INDEX_FILE = Path("powerx") / "catalog-signers"
 """Where the index lives, under the repo's git directory."""
 FORMAT = "powerx-catalog-signers"
 INDEX_VERSION = 1
-MAX_ENTRIES = 500_000
-"""Past this, the index keeps only what the last sync used."""
+MAX_ENTRIES = 200_000
+"""Past this (about 50 MB), the index keeps only what the last sync used."""
 
 Row = list[Any]
 """[mode, identity, issuer, valid from (POSIX seconds or None), valid until (or None)]."""
@@ -121,10 +121,16 @@ def load_memo(git: GitRepo) -> SignerMemo:
 
 
 def save_memo(git: GitRepo, memo: SignerMemo) -> None:
-    """Add what a build verified to the index (nothing to write: no write)."""
+    """Add what a build verified to the index (nothing new: no write). Entries of another
+    trust policy than `memo.trust` (when set) are dropped: they would never match again."""
     fresh = {key: row for key, row in memo.used.items() if memo.known.get(key) != row}
     if not fresh:
         return
-    rows = {**memo.known, **fresh} if len(memo.known) + len(fresh) <= MAX_ENTRIES else memo.used
+    kept = {
+        key: row
+        for key, row in memo.known.items()
+        if not memo.trust or key.endswith(f" {memo.trust}")
+    }
+    rows = {**kept, **fresh} if len(kept) + len(fresh) <= MAX_ENTRIES else memo.used
     body = json.dumps(rows, separators=(",", ":"), sort_keys=True).encode()
     stampfile.write(index_path(git), stampfile.stamp(FORMAT, INDEX_VERSION), body)
