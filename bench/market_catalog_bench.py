@@ -8,8 +8,12 @@ a fixed pseudo-word vocabulary, so queries find tens to hundreds of hits.
 Figures, each against a same-run baseline, interleaved A B A B:
 
 1. the first build (`plan_catalog` at the commit of the sources, before any catalog: parse,
-   verify every signature, render every page; a freshly opened repo each time) vs reading
-   every source blob it needs, unparsed; target: under 5 s;
+   verify every signature, render every page; a freshly opened repo and no signer index
+   each time) vs reading every source blob it needs, unparsed; target: under 5 s; every
+   round must write the same files (their sha256 is printed; `--expect` checks it against
+   one from another build, e.g. before a change);
+1b. a rebuild of every page (`--all`) with the signer index the first build left, vs the
+   same baseline; the same files;
 2. sync after one approval (the catalog committed, one new version approved) vs loading
    catalog/index.json with `json.loads`;
 3. the search index built from the catalog (in memory) vs loading the catalog it indexes;
@@ -22,8 +26,11 @@ Figures, each against a same-run baseline, interleaved A B A B:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import random
+import resource
 import sys
 import time
 from dataclasses import dataclass
@@ -35,9 +42,10 @@ from benchrepo import signing_policy as signing_policy_yaml
 from timing import Step, interleaved
 
 from pipeline.gitrepo import GitRepo, init_repository
-from pipeline.market.catalog import plan_catalog
+from pipeline.market.catalog import CatalogPlan, plan_catalog
 from pipeline.market.catalog_build import INDEX_PATH
 from pipeline.market.catalog_files import read_index
+from pipeline.market.catalog_signers import index_path
 from pipeline.market.search import SearchIndex, SearchQuery, catalog_texts
 from pipeline.models.catalog import CatalogIndex
 from pipeline.models.listing import CATEGORIES
@@ -158,6 +166,25 @@ def sources(repo: Path, commit: str) -> int:
     return total
 
 
+def files_digest(plan: CatalogPlan) -> str:
+    """The sha256 of the files a plan writes (path and bytes, by path)."""
+    digest = hashlib.sha256()
+    for path in sorted(plan.files):
+        digest.update(path.encode() + b"\0" + (plan.files[path] or b"") + b"\0")
+    return digest.hexdigest()
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's ended children (the build's worker processes)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return " ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def queries(spec: CatalogSpec) -> list[SearchQuery]:
     """A fixed mix of queries over the vocabulary."""
     rng = random.Random(spec.seed + 1)
@@ -206,24 +233,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="timed rounds per figure [5; quick: 3]")
     parser.add_argument("--out", type=Path, default=PROJECT / "bench" / "out", help="work dir")
     parser.add_argument("--quick", action="store_true", help="a small, fast run")
+    parser.add_argument("--expect", help="the sha256 the first build's files must have")
     args = parser.parse_args(argv)
     spec = CatalogSpec(args.listings or (1000 if args.quick else 10_000))
     runs = args.runs or (3 if args.quick else 5)
     print(machine())
+    print(f"load average {load_average()}")
     repo = ensure_repo(spec, args.out, lambda path: generate(spec, path))
 
-    # 1. the first build, cold (a freshly opened repo: no parse or signature cache)
+    # 1. the first build, cold (a freshly opened repo: no parse cache, no signer index)
     sources_commit = list(GitRepo(repo).first_parent_walk(GitRepo(repo).resolve("main")))[-1].id
+    digests: set[str] = set()
 
-    def full_build() -> object:
+    def forget_signers() -> None:
+        index_path(GitRepo(repo)).unlink(missing_ok=True)
+
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+
+    def full_build(rebuild: bool = False) -> CatalogPlan:
+        """One build; its CPU seconds (this process and its workers) noted in `cpu`."""
+        started = time.process_time(), children_cpu()
         git = GitRepo(repo)
-        return plan_catalog(Snapshot(git, git.resolve(sources_commit)), now=NOW)
+        plan = plan_catalog(Snapshot(git, git.resolve(sources_commit)), now=NOW, rebuild=rebuild)
+        cpu[rebuild].append(time.process_time() - started[0] + children_cpu() - started[1])
+        return plan
 
-    def built(plan: object) -> None:
-        assert getattr(plan, "listed", 0) == spec.listings, plan
-        assert not getattr(plan, "problems", ["?"]), getattr(plan, "problems", None)
+    def built(plan: CatalogPlan) -> None:
+        assert plan.listed == spec.listings, plan.listed
+        assert not plan.problems, plan.problems
+        digests.add(files_digest(plan))
+        assert len(digests) == 1, f"the builds wrote different files: {digests}"
+        assert args.expect in (None, *digests), f"files {digests}, expected {args.expect}"
 
-    build = interleaved(Step(full_build, check=built), lambda: sources(repo, sources_commit), runs)
+    build = interleaved(
+        Step(full_build, reset=forget_signers, check=built),
+        lambda: sources(repo, sources_commit),
+        runs,
+    )
+    # 1b. every page rebuilt (--all), the signers from the index the first build left
+    rebuild = interleaved(
+        Step(lambda: full_build(rebuild=True), check=built),
+        lambda: sources(repo, sources_commit),
+        runs,
+    )
 
     # commit the catalog once, then approve one more version: the incremental sync
     git = GitRepo(repo)
@@ -280,6 +332,10 @@ def main(argv: list[str] | None = None) -> int:
         f"| read sources {build.baseline.cell(1, 2)} | {build.ratio_cell()} |"
     )
     print(
+        f"| rebuild --all, signer index (s) | {rebuild.subject.cell(1, 2)} "
+        f"| read sources {rebuild.baseline.cell(1, 2)} | {rebuild.ratio_cell()} |"
+    )
+    print(
         f"| sync after one approval (ms) | {incremental.subject.cell()} | json.loads index "
         f"{incremental.baseline.cell()} | {incremental.ratio_cell()} |"
     )
@@ -292,7 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         f"| {search.ratio_cell()} |"
     )
     print(
-        f"\nqueries: {len(mix)}, hits median {hits[len(hits) // 2]}, max {hits[-1]}, "
+        f"\nCPU seconds per build (this process + workers), median: first "
+        f"{sorted(cpu[False])[len(cpu[False]) // 2]:.2f}, rebuild --all "
+        f"{sorted(cpu[True])[len(cpu[True]) // 2]:.2f}"
+    )
+    print(f"first build's files: sha256 {digests.pop()} (every round)")
+    print(f"load average {load_average()}")
+    print(
+        f"queries: {len(mix)}, hits median {hits[len(hits) // 2]}, max {hits[-1]}, "
         f"{suggestions} with a did-you-mean"
     )
     ok = build.subject.median < 5.0 and per_query.median < 0.010

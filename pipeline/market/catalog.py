@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from pipeline.errors import InputError
 from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.market.catalog_build import INDEX_PATH, page_path
-from pipeline.market.catalog_files import MAX_INDEX_BYTES, index_bytes, page_bytes, read_index
+from pipeline.market.catalog_files import MAX_INDEX_BYTES, index_bytes, read_index
 from pipeline.market.catalog_parallel import build_catalog_pages
 from pipeline.market.changes import CatalogChange
 from pipeline.market.records import reviewed_plugins
 from pipeline.models.base import API_VERSION
-from pipeline.models.catalog import CatalogIndex, CatalogPage, IndexEntry
+from pipeline.models.catalog import CatalogIndex, IndexEntry
 from pipeline.models.market import MarketEvent
 from pipeline.models.semver import Version
 from pipeline.snapshot import Snapshot
@@ -90,8 +90,8 @@ def plan_catalog(snapshot: Snapshot, *, now: datetime, rebuild: bool = False) ->
     previous = {} if rebuild else {entry.plugin: entry for entry in old.listings}
     build = build_catalog_pages(snapshot, reviewed_plugins(snapshot), previous, now=now)
     files: dict[str, bytes | None] = {}
-    for plugin, page in build.pages.items():
-        _put(snapshot, files, page_path(plugin), page_bytes(page))
+    for plugin, data in build.pages.items():
+        _put(snapshot, files, page_path(plugin), data)
     removed = sorted({e.plugin for e in old.listings} - set(build.entries))
     for plugin in removed:
         files[page_path(plugin)] = None
@@ -99,7 +99,7 @@ def plan_catalog(snapshot: Snapshot, *, now: datetime, rebuild: bool = False) ->
     return CatalogPlan(
         base=snapshot.commit.id,
         files=files,
-        changes=catalog_changes(old.listings, build.entries, build.pages),
+        changes=catalog_changes(old.listings, build.entries, build.widened),
         listed=len(build.entries),
         rebuilt=sorted(build.pages),
         removed=removed,
@@ -125,9 +125,12 @@ def git_blob_id(data: bytes) -> str:
 
 
 def catalog_changes(
-    old: list[IndexEntry], new: dict[str, IndexEntry], pages: Mapping[str, CatalogPage]
+    old: list[IndexEntry],
+    new: dict[str, IndexEntry],
+    widened_by_page: Mapping[str, Mapping[str, list[str]]],
 ) -> list[CatalogChange]:
-    """New listings, new versions and widened permissions, oldest version first."""
+    """New listings, new versions and widened permissions (`widened_by_page`: per rebuilt
+    page, each version's widened permissions), oldest version first."""
     before = {entry.plugin: {v.version for v in entry.versions} for entry in old}
     changes = []
     for plugin, entry in sorted(new.items()):
@@ -135,8 +138,7 @@ def catalog_changes(
         added = sorted(
             (v.version for v in entry.versions if v.version not in known), key=Version.parse
         )
-        page = pages.get(plugin)
-        widened = {v.version: v.permissions_widened for v in page.versions} if page else {}
+        widened = widened_by_page.get(plugin, {})
         categories = tuple(entry.categories)
         for index, version in enumerate(added):
             event: MarketEvent = (

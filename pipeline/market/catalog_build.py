@@ -15,10 +15,12 @@ from datetime import datetime
 from typing import cast
 
 from pipeline import layout
-from pipeline.errors import GateError, InputError
+from pipeline.errors import GateError, InputError, Location
 from pipeline.market import CATALOG_DIR, REVIEWS_DIR, listing_path
 from pipeline.market.catalog_hosts import covers
-from pipeline.market.records import listed_versions, load_listing, load_review
+from pipeline.market.catalog_read import read_listing, read_release
+from pipeline.market.catalog_signers import SignerMemo, signer_key
+from pipeline.market.records import reviews
 from pipeline.models.base import API_VERSION
 from pipeline.models.catalog import (
     Availability,
@@ -31,6 +33,7 @@ from pipeline.models.catalog import (
     UpgradeStep,
 )
 from pipeline.models.listing import Listing
+from pipeline.models.market import Review
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
@@ -38,7 +41,7 @@ from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import Verification, verify_bundle
-from pipeline.snapshot import Loaded, Snapshot, blob_results
+from pipeline.snapshot import Snapshot, blob_results
 
 CATALOG_FORMAT = "1"
 """Bump when a page's content changes for the same sources: every page is rebuilt."""
@@ -91,6 +94,7 @@ def build_pages(
     *,
     now: datetime,
     old_page: Callable[[str], CatalogPage | None] = lambda plugin: None,
+    memo: SignerMemo | None = None,
 ) -> Build:
     """Entries (and the rebuilt pages) of `plugins` at `snapshot`; `previous` are the old
     index's entries, reused when their sources are unchanged (and kept when a plugin's files
@@ -98,6 +102,8 @@ def build_pages(
     the same keeps its release link's commit)."""
     policies = snapshot.policies()
     trust = trust_digest(policies)
+    if memo is not None:
+        memo.trust = trust
     build = Build()
     for plugin in plugins:
         digest = source_digest(snapshot, plugin, trust)
@@ -106,11 +112,11 @@ def build_pages(
             build.entries[plugin] = before
             continue
         try:
-            versions = listed_versions(snapshot, plugin)
-            if not versions:
+            approved = listed_reviews(snapshot, plugin)
+            if not approved:
                 continue
             earlier = old_page(plugin)
-            page = build_page(snapshot, policies, plugin, versions, digest, now, earlier)
+            page = build_page(snapshot, policies, plugin, approved, digest, now, earlier, memo)
         except InputError as error:
             build.problems.append(f"{plugin}: {error.diagnostics()}")
             if plugin in previous:
@@ -121,27 +127,37 @@ def build_pages(
     return build
 
 
+def listed_reviews(snapshot: Snapshot, plugin: str) -> dict[str, Review]:
+    """The approved (listed) versions' review records, newest first: the versions
+    `records.listed_versions` names, each review read once."""
+    return {
+        version: review
+        for version, review in reviews(snapshot, plugin).items()
+        if review.state == "approved"
+    }
+
+
 def build_page(
     snapshot: Snapshot,
     policies: PolicySet,
     plugin: str,
-    versions: list[str],
+    approved: dict[str, Review],
     digest: str,
     now: datetime,
     earlier: CatalogPage | None,
+    memo: SignerMemo | None = None,
 ) -> CatalogPage:
     """One plugin's page; InputError when a file it needs is missing or invalid."""
-    loaded = load_listing(snapshot, plugin)
-    if loaded is None:
+    listing = read_listing(snapshot, plugin)
+    if listing is None:
         raise InputError(
             f"{plugin} has approved versions but no {listing_path(plugin)}",
             hint="commit the listing (px-market validate checks it) and sync again",
         )
-    listing = loaded.model
     links = {v.version: v.release for v in earlier.versions} if earlier else {}
     rows = [
-        version_entry(snapshot, policies, listing, version, now, links.get(version))
-        for version in versions
+        version_entry(snapshot, policies, listing, (version, review), now, links.get(version), memo)
+        for version, review in approved.items()
     ]
     rows = with_upgrades(rows)
     pricing = listing.pricing
@@ -181,25 +197,26 @@ def version_entry(
     snapshot: Snapshot,
     policies: PolicySet,
     listing: Listing,
-    version: str,
+    approved: tuple[str, Review],
     now: datetime,
     link: ReleaseLink | None,
+    memo: SignerMemo | None = None,
 ) -> CatalogVersion:
-    """One listed version: its release record, signer, approval and deprecation."""
+    """One listed version (with its review record): its release record, signer, approval
+    and deprecation."""
     plugin = listing.plugin
-    loaded = snapshot.release(plugin, version)
-    review = load_review(snapshot, plugin, version)
-    if loaded is None or review is None:
+    version, review = approved
+    release = read_release(snapshot, plugin, version)
+    if release is None:
         raise InputError(
             f"{plugin}@{version} is approved but {layout.release_path(plugin, version)} is missing",
             hint="publish the release record (powerx publish) before it is listed",
         )
-    release = loaded.model
     path = layout.release_path(plugin, version)
     blob = snapshot.blob_id(path) or ""
     if link is None or link.blob != blob:
         link = ReleaseLink(path=path, commit=snapshot.commit.id, blob=blob)
-    approval = review.model.history[-1]
+    approval = review.history[-1]
     return CatalogVersion.model_validate(
         {
             "version": version,
@@ -207,30 +224,40 @@ def version_entry(
             "release": link,
             "artifactSha256": release.artifact.sha256,
             "size": release.artifact.size,
-            "signer": signer(snapshot, policies, loaded, now),
+            "signer": signer(snapshot, policies, release, now, memo),
             "license": release.license,
             "approvedAt": approval.at.isoformat(),
             "approvedBy": approval.by,
-            "permissionsWidened": review.model.permissions_widened,
+            "permissionsWidened": review.permissions_widened,
             "deprecated": is_deprecated(listing, version),
         }
     )
 
 
 def signer(
-    snapshot: Snapshot, policies: PolicySet, loaded: Loaded[Release], now: datetime
+    snapshot: Snapshot,
+    policies: PolicySet,
+    release: Release,
+    now: datetime,
+    memo: SignerMemo | None = None,
 ) -> Signer:
     """Who signed the release's artifact, verified by `pipeline.signing` under the trust
-    policy (and naming this plugin@version); an unverified one says why."""
-    release = loaded.model
+    policy (and naming this plugin@version); an unverified one says why. With `memo`, a
+    verification remembered from an earlier sync stands (`catalog_signers`)."""
     reference = release.artifact.signature
     if reference is None:
         return Signer(verified=False, refusal=f"{release.ref} names no signature bundle")
     folder = layout.release_dir(release.plugin, release.version)
     try:
-        path = layout.evidence_path(folder, reference, manifest=loaded.locate("artifact"))
+        manifest = Location(layout.release_path(release.plugin, release.version))
+        path = layout.evidence_path(folder, reference, manifest=manifest)
     except InputError as error:
         return Signer(verified=False, refusal=error.message)
+    if memo is not None and memo.known:  # a first sync remembers nothing yet
+        bundle_blob = snapshot.git.file_id(snapshot.commit, path)
+        row = memo.recall(_memo_key(bundle_blob, release, memo), now)
+        if row is not None:
+            return Signer(verified=True, mode=row[0], identity=row[1], issuer=row[2], bundle=path)
     found = snapshot.git.read_blob(snapshot.commit, path, max_bytes=MAX_BUNDLE_BYTES)
     if found is None:
         return Signer(verified=False, bundle=path, refusal=f"{path} is not in the repo")
@@ -252,6 +279,8 @@ def signer(
         except (GateError, InputError) as refusal:
             return Signer(verified=False, bundle=path, refusal=refusal.message)
         cache[key] = (policies.signing, verified)
+    if memo is not None:
+        memo.remember(_memo_key(found[0], release, memo), verified, policies.signing)
     return Signer(
         verified=True,
         mode=verified.mode,
@@ -259,6 +288,10 @@ def signer(
         issuer=verified.issuer,
         bundle=path,
     )
+
+
+def _memo_key(bundle_blob: str | None, release: Release, memo: SignerMemo) -> str:
+    return signer_key(bundle_blob or "-", release.artifact.sha256, release.ref, memo.trust)
 
 
 def is_deprecated(listing: Listing, version: str) -> bool:
