@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from pipeline.web import sitebuild, sitelinks
 from pipeline.web.app import STATIC_FILES, VIEWS, Console
 from pipeline.web.site import (
     MANIFEST,
+    PageCache,
     SiteContext,
     canary_pages,
     release_pages,
@@ -178,7 +180,9 @@ def test_a_planned_page_its_view_does_not_find_is_the_console_404_page(
     views = {view.name: view for view in VIEWS}
     site = SiteMap(frozenset({"index.html", "audit.html"}))
     gone = Job("audit-entry", {"commit": "0" * 40}, None, "audit/gone.html")
-    write_planned(console, console.source(), Writer(tmp_path), site, views["audit-entry"], gone)
+    source = console.source()
+    cache = PageCache(source, datetime.now(UTC))
+    write_planned(console, source, Writer(tmp_path), site, views["audit-entry"], gone, cache)
     page = (tmp_path / "audit" / "gone.html").read_text()
     assert "404: not found" in page and "there is no commit 0000000000" in page
     assert 'href="../index.html"' in page and 'href="/' not in page
@@ -400,7 +404,7 @@ def test_a_worker_reads_the_trail_from_the_saved_index(site_repo: Repo, tmp_path
     ]
     index = Path(GitRepo(site_repo.path).repo.path) / INDEX_FILE
     saved = index.stat().st_ino
-    sitebuild._start_worker(site_repo.path, report.head, SITE, tmp_path / "out")
+    sitebuild._start_worker(site_repo.path, report.head, SITE, tmp_path / "out", datetime.now(UTC))
     assert sitebuild._worker is not None
     source = sitebuild._worker[1]
     assert source.head.id == report.head and source.audit is not None
