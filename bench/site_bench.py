@@ -13,7 +13,13 @@ builds' CPU seconds (user + system, their worker processes included) are split b
 build's own report into reading the audit trail, listing the pages and rendering them.
 Issue 13's target is under 60 s for 5,000 plugins, cold.
 
+A change that makes the pages cheaper must not change them: `--keep DIR` keeps the built
+site, `--compare DIR` fails the run unless the built site holds the same files as DIR,
+byte for byte (DIR: a site built by the code before the change, e.g. `--keep` of a run
+on main, or `powerx site build` of main's checkout).
+
     .venv/bin/python bench/site_bench.py [--plugins N] [--commits N] [--runs N] [--quick]
+        [--profile] [--keep DIR] [--compare DIR]
 """
 
 from __future__ import annotations
@@ -195,14 +201,39 @@ def bench(repo: Path, plugins: int, commits: int, work: Path, runs: int) -> Figu
     )
 
 
-def profile(repo: Path, work: Path, lines: int = 30) -> str:
-    """A cProfile of one in-process build, top functions by cumulative time."""
+def site_files(site: Path) -> dict[str, bytes]:
+    """Every file of a site by its relative path, with its bytes."""
+    return {
+        path.relative_to(site).as_posix(): path.read_bytes()
+        for path in sorted(site.rglob("*"))
+        if path.is_file()
+    }
+
+
+def compare_sites(site: Path, reference: Path) -> str:
+    """'' when both sites hold the same files with the same bytes, else what differs."""
+    ours, theirs = site_files(site), site_files(reference)
+    missing, extra = sorted(theirs.keys() - ours.keys()), sorted(ours.keys() - theirs.keys())
+    changed = sorted(name for name in ours.keys() & theirs.keys() if ours[name] != theirs[name])
+    problems = [
+        f"{len(names)} file(s) {what}: {', '.join(names[:5])}"
+        for what, names in (("missing", missing), ("extra", extra), ("changed", changed))
+        if names
+    ]
+    return "; ".join(problems)
+
+
+def profile(repo: Path, work: Path, lines: int = 40) -> str:
+    """A cProfile of one in-process build, its pages rendered in this process (worker
+    processes would hide them), top functions by cumulative then own time."""
     from pipeline.web.sitebuild import build_site
 
     profiler = cProfile.Profile()
-    profiler.runcall(build_site, repo, work / "site-profiled")
+    profiler.runcall(build_site, repo, work / "site-profiled", workers=1)
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(lines)
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(lines)
+    stats.sort_stats("tottime").print_stats(lines // 2)
     return out.getvalue()
 
 
@@ -254,6 +285,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     quick = "a smoke run: 500 plugins, 1,000 commits, 1 round"
     parser.add_argument("--quick", action="store_true", help=quick)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one build")
+    parser.add_argument("--keep", type=Path, help="keep the built site in this folder")
+    parser.add_argument(
+        "--compare", type=Path, help="fail unless the built site equals this one, byte for byte"
+    )
     args = parser.parse_args(argv)
     defaults = (500, 1_000, 1) if args.quick else (5_000, 10_000, 3)
     for name, default in zip(("plugins", "commits", "runs"), defaults, strict=True):
@@ -276,6 +311,15 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir()
     figures = bench(repo, spec.plugins, spec.commits, work, args.runs)
     report = f"{machine()}\n\n{table(figures, args.runs)}\n"
+    if args.compare is not None:
+        differs = compare_sites(work / "site", args.compare)
+        if differs:
+            print(f"the site differs from {args.compare}: {differs}", file=sys.stderr)
+            return 1
+        report += f"\nEvery file of the site is the same, byte for byte, as in {args.compare}.\n"
+    if args.keep is not None:
+        shutil.rmtree(args.keep, ignore_errors=True)
+        shutil.copytree(work / "site", args.keep)
     print()
     print(report)
     (args.out / "site_bench.md").write_text(report)

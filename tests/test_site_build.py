@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from conftest import Repo
-from factories import plugin_state, yaml_text
+from factories import bundle, digest_of, plugin_state, release, yaml_text
+from test_promote import publish
 from test_web_console import promote
 from test_web_matrix import estate  # noqa: F401 (a fixture)
 
@@ -26,16 +28,18 @@ from pipeline.promotion.audit import AuditQuery
 from pipeline.promotion.audit_index import INDEX_FILE
 from pipeline.web import sitebuild, sitelinks
 from pipeline.web.app import STATIC_FILES, VIEWS, Console
+from pipeline.web.release import ReleaseReads, release_data, release_page
 from pipeline.web.site import (
     MANIFEST,
+    PageCache,
     SiteContext,
     canary_pages,
     release_pages,
     released_plugins,
 )
-from pipeline.web.sitebuild import Job, Writer, build_site, write_planned
+from pipeline.web.sitebuild import Job, Writer, build_site, chunked, dump, write_planned
 from pipeline.web.sitelinks import SiteMap, relative_url, rewrite_html
-from pipeline.web.views import Source
+from pipeline.web.views import Params, Source
 
 HAND_EDITS = 60
 """Enough entries for a second page of the trail (50 a page)."""
@@ -178,7 +182,9 @@ def test_a_planned_page_its_view_does_not_find_is_the_console_404_page(
     views = {view.name: view for view in VIEWS}
     site = SiteMap(frozenset({"index.html", "audit.html"}))
     gone = Job("audit-entry", {"commit": "0" * 40}, None, "audit/gone.html")
-    write_planned(console, console.source(), Writer(tmp_path), site, views["audit-entry"], gone)
+    source = console.source()
+    cache = PageCache(source, datetime.now(UTC))
+    write_planned(console, source, Writer(tmp_path), site, views["audit-entry"], gone, cache)
     page = (tmp_path / "audit" / "gone.html").read_text()
     assert "404: not found" in page and "there is no commit 0000000000" in page
     assert 'href="../index.html"' in page and 'href="/' not in page
@@ -400,10 +406,76 @@ def test_a_worker_reads_the_trail_from_the_saved_index(site_repo: Repo, tmp_path
     ]
     index = Path(GitRepo(site_repo.path).repo.path) / INDEX_FILE
     saved = index.stat().st_ino
-    sitebuild._start_worker(site_repo.path, report.head, SITE, tmp_path / "out")
+    sitebuild._start_worker(site_repo.path, report.head, SITE, tmp_path / "out", datetime.now(UTC))
     assert sitebuild._worker is not None
     source = sitebuild._worker[1]
     assert source.head.id == report.head and source.audit is not None
     entries = list(source.audit.trail(source.head, AuditQuery()))
     assert len(entries) > HAND_EDITS
     assert index.stat().st_ino == saved  # loaded, not built and saved again
+
+
+def test_release_pages_built_from_shared_reads_are_the_consoles(
+    site_repo: Repo, tmp_path: Path
+) -> None:
+    """A plugin's versions share its plan and the head's policies, worked out once per
+    process: every release page holds what the console answers for it on its own, a
+    refused, a corrupt and a missing signature bundle included."""
+    folder = "releases/hello/{}"
+    for version in ("2.0.0", "2.1.0", "2.2.0", "2.3.0"):
+        publish(site_repo, version)
+    unbundled = release("hello", "2.2.0")
+    unbundled["artifact"]["signature"] = "missing.sigstore.json"
+    site_repo.commit(
+        {
+            f"{folder.format('2.0.0')}/hello-2.0.0.pxp.sigstore.json": b"[]",
+            f"{folder.format('2.1.0')}/hello-2.1.0.pxp.sigstore.json": bundle(
+                "hello", "2.1.0", digest=digest_of("hello", "9.9.9")
+            ),
+            f"{folder.format('2.2.0')}/release.yaml": yaml_text(unbundled),
+        },
+        "odd signatures",
+    )
+    report = build_site(site_repo.path, tmp_path / "site", workers=2)
+    git = GitRepo(site_repo.path)
+    source = Source(git, git.resolve("HEAD"))
+    pages = [page.params for page in release_pages(SiteContext(source))]
+    assert {"plugin": "hello", "version": "2.3.0"} in pages and len(pages) >= 7
+    for params in pages:
+        built = report.output / "release" / params["plugin"] / f"{params['version']}.json"
+        assert json.loads(built.read_text()) == json.loads(
+            dump(release_data(source, Params(params)))
+        )
+    refusals = {
+        version: json.loads((report.output / "release" / "hello" / f"{version}.json").read_text())[
+            "signature"
+        ]["refusal"]
+        for version in ("2.0.0", "2.1.0", "2.3.0")
+    }
+    assert refusals["2.0.0"].startswith("releases/hello/2.0.0/hello-2.0.0.pxp.sigstore.json")
+    assert refusals["2.1.0"] and refusals["2.3.0"] is None
+
+
+def test_the_reads_work_out_a_plugins_plan_once(site_repo: Repo) -> None:
+    git = GitRepo(site_repo.path)
+    head = git.resolve("HEAD")
+    reads = ReleaseReads(git, head, datetime.now(UTC))
+    plan = reads.plan("hello")
+    assert reads.plan("hello") is plan and plan["where"] and reads.plan("other") is not plan
+    assert reads.policies is reads.policies
+    with pytest.raises(ValueError, match="reads of"):
+        source = Source(git, git.resolve("HEAD~1"))
+        release_page(source, Params({"plugin": "hello", "version": "1.0.0"}), reads)
+
+
+def test_a_plugins_release_pages_go_to_one_chunk() -> None:
+    jobs = [Job("matrix", {"page": str(n)}, None, f"matrix/page-{n}.html") for n in range(3)]
+    for plugin in ("a", "b", "c", "d", "e"):
+        jobs += [Job("release", {"plugin": plugin, "version": v}, None, "x") for v in "123"]
+    chunks = chunked(jobs, 4)
+    assert sorted(id(job) for chunk in chunks for job in chunk) == sorted(map(id, jobs))
+    for chunk in chunks:
+        plugins = {job.params["plugin"] for job in chunk if job.view == "release"}
+        assert sum(job.view == "release" for job in chunk) == 3 * len(plugins)
+    # dealt in turn: matrix 1, 2, 3 and a's pages, then b, c, d and e's pages
+    assert [len(chunk) for chunk in chunks] == [4, 4, 4, 6]

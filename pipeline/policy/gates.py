@@ -146,7 +146,7 @@ class ReleaseGates:
             )
         expected = "a trusted signature" + (f" for {environment}" if environment else "")
         try:
-            verification = self._verify(found, environment)
+            verification = self.verify(found, environment)
             check_release_names(verification.release, self.release.plugin, self.release.version)
         except GateError as refusal:
             return self._result(
@@ -170,8 +170,9 @@ class ReleaseGates:
             evidence=path,
         )
 
-    def _verify(self, found: tuple[str, bytes], environment: str | None) -> Verification:
-        """`verify_bundle`, once per bundle blob, digest, environment, clock and policy."""
+    def verify(self, found: tuple[str, bytes], environment: str | None) -> Verification:
+        """`verify_bundle` of the release's signature bundle `found` (blob id, bytes), once
+        per bundle blob, digest, environment, clock and policy (the signature gate's check)."""
         digest, policy = self.release.artifact.sha256, self.policies.signing
         key = ("signature", found[0], digest, environment, self.now)
         cache = blob_results(self.head.git)

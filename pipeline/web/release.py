@@ -14,11 +14,13 @@ release's folder, and nothing outside it (pipeline/web/evidence.py).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cached_property
 from itertools import islice
 from urllib.parse import quote, urlencode
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
+from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.names import require_plugin, require_release
@@ -30,7 +32,7 @@ from pipeline.promotion.audit import AuditQuery
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
 from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
+from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.web.audit import entry_data, trail
 from pipeline.web.canary import not_found
@@ -41,6 +43,44 @@ TIMELINE_ENTRIES = 20
 """Entries the history part shows at most (the whole trail is one link away)."""
 TIMELINE_COMMITS = 200
 """Mainline commits the history part looks back over at most."""
+PLANS_KEPT = 4_096
+"""Plugins whose plan a `ReleaseReads` keeps before it starts afresh."""
+
+
+class ReleaseReads:
+    """What the release pages of one head share, worked out once: the snapshot, its
+    policies and environments, one clock, and each plugin's plan (where it runs, its next
+    move and why: the same for every version of the plugin).
+
+    The console makes one per request (a page reads the head and the clock of its
+    request); the static site one per build and process (`sitebuild`), its clock the
+    build's, so a plugin's versions share its plan.
+    """
+
+    def __init__(self, git: GitRepo, head: Commit, now: datetime | None = None) -> None:
+        self.head = head
+        self.snapshot = Snapshot(git, head)
+        self.now = now if now is not None else datetime.now(UTC)
+        self._plans: dict[str, Data] = {}
+
+    @cached_property
+    def policies(self) -> PolicySet:
+        """The head's policies (InputError, every time asked, when a file is bad)."""
+        return self.snapshot.policies()
+
+    @cached_property
+    def environments(self) -> list[str]:
+        """The head's environments in the matrix's order (`matrix.environments`)."""
+        return environments(self.snapshot)
+
+    def plan(self, plugin: str) -> Data:
+        """`plan_data` of `plugin`, worked out once."""
+        found = self._plans.get(plugin)
+        if found is None:
+            if len(self._plans) >= PLANS_KEPT:
+                self._plans.clear()
+            found = self._plans[plugin] = plan_data(self, plugin)
+        return found
 
 
 def release_url(plugin: str, version: str) -> str:
@@ -83,10 +123,9 @@ def gate_data(result: GateResult, plugin: str, version: str, folder: str) -> Dat
     }
 
 
-def signature_data(
-    snapshot: Snapshot, policies: PolicySet, loaded: Loaded[Release], now: datetime
-) -> Data:
+def signature_data(reads: ReleaseReads, loaded: Loaded[Release]) -> Data:
     """Present? Valid under the trust policy? Who signed, and which trusted signer it is."""
+    snapshot, policies, now = reads.snapshot, reads.policies, reads.now
     release = loaded.model
     folder = layout.release_dir(release.plugin, release.version)
     reference = release.artifact.signature
@@ -108,24 +147,26 @@ def signature_data(
         return data
     try:
         path = layout.evidence_path(folder, reference, manifest=loaded.locate("artifact"))
-        raw = snapshot.read(path, max_bytes=MAX_BUNDLE_BYTES)
+        found = snapshot.git.read_blob(snapshot.commit, path, max_bytes=MAX_BUNDLE_BYTES)
     except InputError as error:
         data["refusal"] = one_line(error)
         return data
     data["bundle"] = path
     data["bundle_url"] = evidence_url(release.plugin, release.version, folder, path)
-    if raw is None:
+    if found is None:
         data["refusal"] = f"the bundle {path} is not in the repo"
         return data
     data["present"] = True
     try:
-        verified = verify_bundle(
-            raw,
-            digest=release.artifact.sha256,
-            trust=TrustInputs(policy=policies.signing),
-            now=now,
-            source=path,
-        )
+        verified = trusted_bundle(reads, loaded, found)
+        if verified is None:  # refused: verified again, for the refusal that names the file
+            verified = verify_bundle(
+                found[1],
+                digest=release.artifact.sha256,
+                trust=TrustInputs(policy=policies.signing),
+                now=now,
+                source=path,
+            )
         check_release_names(verified.release, release.plugin, release.version)
     except (GateError, InputError) as refusal:
         data["refusal"] = refusal.message
@@ -158,6 +199,22 @@ def signature_data(
         data["accepted_in"] = list(row.environments)
         break
     return data
+
+
+def trusted_bundle(
+    reads: ReleaseReads, loaded: Loaded[Release], found: tuple[str, bytes]
+) -> Verification | None:
+    """The release's bundle (blob id, bytes) verified as its signature gate verifies it,
+    under the head's trust policy at the reads' clock; None when it is refused.
+
+    The gate keeps each success per bundle blob, digest, policy and clock (in the repo's
+    `blob_results`): the page's gates have verified it, so the page does not again.
+    """
+    gates = ReleaseGates(reads.policies, reads.snapshot, reads.snapshot, loaded, now=reads.now)
+    try:
+        return gates.verify(found, None)
+    except (GateError, InputError):
+        return None
 
 
 def approvals_data(
@@ -224,10 +281,11 @@ def approvals_data(
     return rows
 
 
-def plan_data(snapshot: Snapshot, policies: PolicySet, plugin: str, now: datetime) -> Data:
+def plan_data(reads: ReleaseReads, plugin: str) -> Data:
     """Where the plugin runs now (and any canary), and its next move with the reason."""
+    snapshot, policies, now = reads.snapshot, reads.policies, reads.now
     where: list[Data] = []
-    for env in environments(snapshot):
+    for env in reads.environments:
         try:
             loaded = snapshot.plugin_state(env, plugin)
         except InputError as error:
@@ -260,7 +318,7 @@ def plan_data(snapshot: Snapshot, policies: PolicySet, plugin: str, now: datetim
                 "error": None,
             }
         )
-    move = next_move(snapshot, plugin, now)
+    move = next_move(snapshot, plugin, now, policies)
     window = None
     if move is not None and move["into"]:
         window = policies.windows.closed_because(move["into"], now) or f"{move['into']} is open now"
@@ -268,13 +326,20 @@ def plan_data(snapshot: Snapshot, policies: PolicySet, plugin: str, now: datetim
 
 
 def release_data(source: Source, params: Params) -> Data:
-    """Everything about one release, read at the repo's head."""
+    """Everything about one release, read at the repo's head now."""
+    return release_page(source, params, ReleaseReads(source.git, source.head))
+
+
+def release_page(source: Source, params: Params, reads: ReleaseReads) -> Data:
+    """`release_data` with what the pages of `reads` (its head and clock) share."""
+    if reads.head.id != source.head.id:
+        raise ValueError(f"reads of {reads.head.id} for a page of {source.head.id}")
     plugin, version = params.text("plugin") or "", params.text("version") or ""
-    snapshot = Snapshot(source.git, source.head)
+    snapshot = reads.snapshot
     loaded = find_release(snapshot, plugin, version)
     release = loaded.model
-    policies = snapshot.policies()
-    now = datetime.now(UTC)
+    policies = reads.policies
+    now = reads.now
     folder = layout.release_dir(plugin, version)
     try:
         results = ReleaseGates(policies, snapshot, snapshot, loaded, now=now).evaluate()
@@ -284,7 +349,7 @@ def release_data(source: Source, params: Params) -> Data:
     page = release_url(plugin, version)
     files = sorted(source.git.files(source.head, folder))
     approvals = approvals_data(snapshot, policies, plugin, version, now)
-    plan = plan_data(snapshot, policies, plugin, now)
+    plan = reads.plan(plugin)
     return {
         "view": "release",
         "part": None,
@@ -309,7 +374,7 @@ def release_data(source: Source, params: Params) -> Data:
         "gates": gates,
         "gates_error": gates_error,
         "passed": not gates_error and all(g["status"] != "fail" for g in gates),
-        "signature": signature_data(snapshot, policies, loaded, now),
+        "signature": signature_data(reads, loaded),
         "approvals": approvals,
         "plan": plan,
         "rollback": {"playbook": release.rollback.playbook, "to": release.rollback.to},

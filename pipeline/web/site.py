@@ -10,6 +10,11 @@ The audit trail is read once per build (`SiteContext.trail`): its pages, its ent
 permalinks and `audit.json` (every entry, for the browser filter
 `static/site-audit-filter.js`) all come from that one reading.
 
+What pages share is worked out once per process that renders them: a view whose entry
+has a `data` function gets the process's `PageCache` (one head, the build's clock), and
+its pages that share a `group` parameter go to one process (a plugin's release pages share
+its plan: `release.ReleaseReads`).
+
 The build is atomic: it renders into a hidden sibling folder and swaps it in at the end, so
 an interrupted build leaves the previous site as it was. The output folder must be absent,
 empty, or a previous build (it holds `MANIFEST`); anything else is refused (exit 2).
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from math import ceil
 
@@ -28,7 +34,7 @@ from pipeline.errors import InputError
 from pipeline.names import deployed_plugins, environment_names, plugin_names
 from pipeline.promotion.audit import AuditEntry
 from pipeline.snapshot import Snapshot
-from pipeline.web import audit, market_site, matrix
+from pipeline.web import audit, market_site, matrix, release
 from pipeline.web.sitelinks import SiteMap, page_file
 from pipeline.web.views import Data, Params, Source, View
 
@@ -42,17 +48,29 @@ each page reads its rollout's decisions from the history, so they are bounded.""
 
 
 class SiteContext:
-    """What the page lists of one build read: the source, its snapshot, the audit trail."""
+    """What the page lists of one build read: the source, its snapshot, the audit trail;
+    and the build's clock (`now`: every page is judged at that time, whichever process
+    renders it)."""
 
-    def __init__(self, source: Source) -> None:
+    def __init__(self, source: Source, now: datetime | None = None) -> None:
         self.source = source
         self.snapshot = Snapshot(source.git, source.head)
+        self.now = now if now is not None else datetime.now(UTC)
 
     @cached_property
     def trail(self) -> list[AuditEntry]:
         """Every audit entry of the head's history, newest first (read once per build, as
         the console's audit view reads it)."""
         return list(audit.entries(self.source, Params({})))
+
+
+class PageCache:
+    """What the pages rendered by one process (the build's or a worker) share, beyond the
+    repo's parse caches: worked out once for the build's head and clock."""
+
+    def __init__(self, source: Source, now: datetime) -> None:
+        self.source = source
+        self.release = release.ReleaseReads(source.git, source.head, now)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,11 @@ class SiteView:
     """A static script the site adds to its pages (not the console's)."""
     json: bool = True
     """Each page also as JSON, beside it (the console's `.json` answer)."""
+    data: Callable[[Source, Params, PageCache], Data] | None = None
+    """The page's data from the process's cache (None: the view's own data function);
+    the same data as the view's, worked out once where pages share it."""
+    group: str | None = None
+    """The parameter whose pages one process renders together (they share cached data)."""
 
 
 def matrix_pages(context: SiteContext) -> Iterator[SitePage]:
@@ -150,12 +173,17 @@ def import_entry_pages(context: SiteContext) -> Iterator[SitePage]:
             yield SitePage({"id": entry.commit})
 
 
+def release_page_data(source: Source, params: Params, cache: PageCache) -> Data:
+    """A release page, its plugin's plan shared by the plugin's versions."""
+    return release.release_page(source, params, cache.release)
+
+
 SITE: dict[str, SiteView] = {
     "matrix": SiteView(matrix_pages),
     "audit": SiteView(audit_pages, frozenset(audit.FILTERS), AUDIT_FILTER, json=False),
     "audit-entry": SiteView(audit_entry_pages),
     "release-versions": SiteView(released_plugins),
-    "release": SiteView(release_pages),
+    "release": SiteView(release_pages, data=release_page_data, group="plugin"),
     "canary": SiteView(canary_pages),
     "imports": SiteView(import_pages),
     "import": SiteView(import_entry_pages),

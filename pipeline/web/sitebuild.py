@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from pipeline import __version__
@@ -30,6 +31,7 @@ from pipeline.web.site import (
     AUDIT_JSON,
     MANIFEST,
     SITE,
+    PageCache,
     SiteContext,
     json_twin,
     plan,
@@ -90,7 +92,7 @@ def build_site(
     its pages rendered by `workers` processes (None: one per core, if the site is large)."""
     started = time.perf_counter()
     target = check_output(repo_dir, output)
-    console = Console(repo_dir, index_in_background=False)
+    console = site_console(repo_dir)
     context = SiteContext(console.source())
     make_dirs(target.parent)
     for stale in target.parent.glob(f".{target.name}{BUILDING}*"):
@@ -143,12 +145,13 @@ def write_site(
     say(f"{len(planned) + 1} pages, {len(site.files)} files, {workers} process(es)")
     written = 0
     if workers == 1:
-        render_jobs(console, context.source, site, writer, jobs)
+        cache = PageCache(context.source, context.now)
+        render_jobs(console, context.source, site, writer, jobs, cache)
     else:
-        chunks = [jobs[start :: CHUNKS * workers] for start in range(CHUNKS * workers)]
+        chunks = chunked(jobs, CHUNKS * workers)
         head = context.source.head.id
         spawn = multiprocessing.get_context("spawn")  # no fork of an open repository
-        setup = (console.repo_dir, head, site, out)
+        setup = (console.repo_dir, head, site, out, context.now)
         with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=setup) as pool:
             written = sum(pool.map(_render_chunk, chunks))
     cpu.lap("pages")
@@ -190,45 +193,88 @@ class Job:
     file: str
 
 
+def chunked(jobs: list[Job], count: int) -> list[list[Job]]:
+    """`jobs` dealt into `count` chunks, one page after another, so that each holds some of
+    every view (the slow matrix pages spread over all); the pages of a view's `group`
+    (a plugin's release pages, next to each other in the plan) stay in one chunk."""
+    units: list[list[Job]] = []
+    last: tuple[str, str] | None = None
+    for job in jobs:
+        group = SITE[job.view].group
+        key = (job.view, job.params[group]) if group is not None else None
+        if key is not None and key == last:
+            units[-1].append(job)
+        else:
+            units.append([job])
+        last = key
+    return [[job for unit in units[start::count] for job in unit] for start in range(count)]
+
+
 def render_jobs(
-    console: Console, source: Source, site: SiteMap, writer: Writer, jobs: list[Job]
+    console: Console,
+    source: Source,
+    site: SiteMap,
+    writer: Writer,
+    jobs: list[Job],
+    cache: PageCache,
 ) -> int:
     """Write the pages of `jobs`; the number of files written."""
     views = {view.name: view for view in VIEWS}
     before = writer.count
     for job in jobs:
-        write_planned(console, source, writer, site, views[job.view], job)
+        write_planned(console, source, writer, site, views[job.view], job, cache)
     return writer.count - before
 
 
-_worker: tuple[Console, Source, SiteMap, Writer] | None = None
-"""A worker process's console, source (the parent's head), site map and writer."""
-
-
-def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path) -> None:
-    """A worker's console, reading the parent's head with the console's audit index (the
-    parent saved it: the worker loads it, it does not read the history again)."""
-    global _worker
+def site_console(repo_dir: Path) -> Console:
+    """The console whose views and templates render the site: its templates are read once
+    (no check for a changed file before each page), its audit index built or loaded at
+    its first use."""
     console = Console(repo_dir, index_in_background=False)
+    console.templates.auto_reload = False
+    return console
+
+
+_worker: tuple[Console, Source, SiteMap, Writer, PageCache] | None = None
+"""A worker process's console, source (the parent's head), site map, writer and cache."""
+
+
+def _start_worker(repo_dir: Path, head: str, site: SiteMap, out: Path, now: datetime) -> None:
+    """A worker's console, reading the parent's head with the console's audit index (the
+    parent saved it: the worker loads it, it does not read the history again), and its
+    cache of what pages share, at the parent's clock."""
+    global _worker
+    console = site_console(repo_dir)
     source = replace(console.source(), head=console.git.resolve(head))
-    _worker = (console, source, site, Writer(out))
+    _worker = (console, source, site, Writer(out), PageCache(source, now))
 
 
 def _render_chunk(jobs: list[Job]) -> int:
     assert _worker is not None, "a worker renders only once started"
-    console, source, site, writer = _worker
-    return render_jobs(console, source, site, writer, jobs)
+    console, source, site, writer, cache = _worker
+    return render_jobs(console, source, site, writer, jobs, cache)
 
 
 def write_planned(
-    console: Console, source: Source, writer: Writer, site: SiteMap, view: View, job: Job
+    console: Console,
+    source: Source,
+    writer: Writer,
+    site: SiteMap,
+    view: View,
+    job: Job,
+    cache: PageCache,
 ) -> None:
-    """One page: its data (the view's own function unless the plan has it), HTML and JSON;
-    a page its view says is not there becomes the console's 404 page."""
+    """One page: its data (the plan's, else the site's cached data function, else the
+    view's own), HTML and JSON; a page its view says is not there becomes the console's
+    404 page."""
     data, template = job.data, view.template
+    site_view = SITE[view.name]
     if data is None:
         try:
-            data = view.data(source, Params(job.params))
+            if site_view.data is not None:
+                data = site_view.data(source, Params(job.params), cache)
+            else:
+                data = view.data(source, Params(job.params))
         except NotFoundError as error:
             data = {
                 "error": "not found",
@@ -237,7 +283,6 @@ def write_planned(
                 "status": 404,
             }
             template = "error.html"
-    site_view = SITE[view.name]
     write_page(console, writer, site, job.file, template, data, site_view.script)
     if site_view.json:
         writer.write(json_twin(job.file), dump(data))
