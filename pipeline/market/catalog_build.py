@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError, Location
@@ -37,11 +36,10 @@ from pipeline.models.market import Review
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import Version, VersionRange
+from pipeline.policy.release_signature import verify_release_bundle
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import Verification, verify_bundle
-from pipeline.snapshot import Snapshot, blob_results
+from pipeline.snapshot import Snapshot
 
 CATALOG_FORMAT = "1"
 """Bump when a page's content changes for the same sources: every page is rebuilt."""
@@ -261,24 +259,13 @@ def signer(
     found = snapshot.git.read_blob(snapshot.commit, path, max_bytes=MAX_BUNDLE_BYTES)
     if found is None:
         return Signer(verified=False, bundle=path, refusal=f"{path} is not in the repo")
-    key = ("catalog-signer", found[0], release.artifact.sha256, release.ref, now)
-    cache = blob_results(snapshot.git)
-    hit = cache.get(key)
-    if hit is not None and hit[0] == policies.signing:
-        verified = cast(Verification, hit[1])
-    else:
-        try:
-            verified = verify_bundle(
-                found[1],
-                digest=release.artifact.sha256,
-                trust=TrustInputs(policy=policies.signing),
-                now=now,
-                source=path,
-            )
-            check_release_names(verified.release, release.plugin, release.version)
-        except (GateError, InputError) as refusal:
-            return Signer(verified=False, bundle=path, refusal=refusal.message)
-        cache[key] = (policies.signing, verified)
+    try:
+        verified = verify_release_bundle(
+            snapshot.git, release, found, policies.signing, now=now, source=path
+        )
+        check_release_names(verified.release, release.plugin, release.version)
+    except (GateError, InputError) as refusal:
+        return Signer(verified=False, bundle=path, refusal=refusal.message)
     if memo is not None:
         memo.remember(_memo_key(found[0], release, memo), verified, policies.signing)
     return Signer(

@@ -11,11 +11,11 @@ from pipeline.errors import GateError, InputError
 from pipeline.models.policy import PolicySet
 from pipeline.models.release import Release
 from pipeline.models.semver import VersionRange
+from pipeline.policy.release_signature import verify_release_bundle
 from pipeline.policy.results import GateResult, located
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import Verification, verify_bundle
+from pipeline.signing.verify import Verification
 from pipeline.snapshot import Loaded, Snapshot, blob_results
 
 R = TypeVar("R")
@@ -171,23 +171,16 @@ class ReleaseGates:
         )
 
     def verify(self, found: tuple[str, bytes], environment: str | None) -> Verification:
-        """`verify_bundle` of the release's signature bundle `found` (blob id, bytes), once
-        per bundle blob, digest, environment, clock and policy (the signature gate's check)."""
-        digest, policy = self.release.artifact.sha256, self.policies.signing
-        key = ("signature", found[0], digest, environment, self.now)
-        cache = blob_results(self.head.git)
-        hit = cache.get(key)
-        if hit is not None and hit[0] == policy:
-            return cast(Verification, hit[1])
-        verification = verify_bundle(
-            found[1],
-            digest=digest,
-            trust=TrustInputs(policy=policy),
-            environment=environment,
+        """The release's signature bundle `found` (blob id, bytes) verified at the gates'
+        clock under the head's trust policy (cached: `verify_release_bundle`)."""
+        return verify_release_bundle(
+            self.head.git,
+            self.release,
+            found,
+            self.policies.signing,
             now=self.now,
+            environment=environment,
         )
-        cache[key] = (policy, verification)  # refusals are not kept: they raise again
-        return verification
 
     # -- evidence ------------------------------------------------------------------
 

@@ -26,13 +26,12 @@ from pipeline.models.release import Release
 from pipeline.names import require_plugin, require_release
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.release_approvals import release_approvals
+from pipeline.policy.release_signature import verify_release_bundle
 from pipeline.policy.results import GateResult
 from pipeline.policy.trust_list import signer_rows
 from pipeline.promotion.audit import AuditQuery
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.web.audit import entry_data, trail
 from pipeline.web.canary import not_found
@@ -158,15 +157,10 @@ def signature_data(reads: ReleaseReads, loaded: Loaded[Release]) -> Data:
         return data
     data["present"] = True
     try:
-        verified = trusted_bundle(reads, loaded, found)
-        if verified is None:  # refused: verified again, for the refusal that names the file
-            verified = verify_bundle(
-                found[1],
-                digest=release.artifact.sha256,
-                trust=TrustInputs(policy=policies.signing),
-                now=now,
-                source=path,
-            )
+        # as the signature gate verified it (cached): a refusal names the file
+        verified = verify_release_bundle(
+            snapshot.git, release, found, policies.signing, now=now, source=path
+        )
         check_release_names(verified.release, release.plugin, release.version)
     except (GateError, InputError) as refusal:
         data["refusal"] = refusal.message
@@ -199,22 +193,6 @@ def signature_data(reads: ReleaseReads, loaded: Loaded[Release]) -> Data:
         data["accepted_in"] = list(row.environments)
         break
     return data
-
-
-def trusted_bundle(
-    reads: ReleaseReads, loaded: Loaded[Release], found: tuple[str, bytes]
-) -> Verification | None:
-    """The release's bundle (blob id, bytes) verified as its signature gate verifies it,
-    under the head's trust policy at the reads' clock; None when it is refused.
-
-    The gate keeps each success per bundle blob, digest, policy and clock (in the repo's
-    `blob_results`): the page's gates have verified it, so the page does not again.
-    """
-    gates = ReleaseGates(reads.policies, reads.snapshot, reads.snapshot, loaded, now=reads.now)
-    try:
-        return gates.verify(found, None)
-    except (GateError, InputError):
-        return None
 
 
 def approvals_data(
