@@ -22,7 +22,7 @@ NEXT_STEP = {
     "in-review": "a reviewer is on it",
     "changes-requested": "fix what the reviewer asked for, then submit again "
     "(px-market submit, or px-plugin publish)",
-    "approved": "listed: nothing to do",
+    "approved": "approved: listed in catalog/ (px-market catalog sync lists it if not yet)",
     "rejected": "final: a new version can be submitted",
     "errored": "a check could not run (not your fault): it is retried "
     "(px-market review retry); nothing to fix",
