@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT, REPORTS, Repo
 from factories import API, PASSPHRASE, load_yaml, session_key, yaml_text
-from test_market_review_support import REVIEWER, VENDOR, market_repo, report, result
+from test_market_review_support import REVIEWER, VENDOR, market_repo
+from test_market_validate import png
 
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import GitRepo, read_trailers
-from pipeline.market.findings import Finding, ValidationReport
+from pipeline.market.findings import ValidationReport
 from pipeline.market.review import Transitioned, TransitionRequest, transition
 from pipeline.market.submit import (
     Target,
-    ValidateInput,
+    run_validator,
     submit_offline,
     submit_online,
 )
@@ -90,7 +90,9 @@ def make_package(
                 kept.append(line)
                 skipping = False
         text = "\n".join(kept)
-    (folder / "plugin.yaml").write_text(text + "\n")
+    (folder / "NOTES.md").write_text(f"# {version}\n\nGreetings for every tenant, by name.\n")
+    (folder / "CHANGELOG.md").write_text(f"## {version}\n\n- PX-123: localised greetings\n")
+    (folder / "plugin.yaml").write_text(text + "\nnotes: NOTES.md\nchangelog: CHANGELOG.md\n")
     build_plugin(folder)
     packed = pack_plugin(folder, folder / "out")
     if sign is not None:
@@ -114,24 +116,6 @@ def make_package(
     return packed.path
 
 
-def passing(given: ValidateInput) -> ValidationReport:
-    """A passing report, for a release record the validator can read at its revision."""
-    assert given.snapshot.release(given.plugin, given.version) is not None
-    return report("passed", given.plugin, given.version)
-
-
-def widening(given: ValidateInput) -> ValidationReport:
-    """A passing report whose permissions rule found one permission more (advisory)."""
-    found = Finding(
-        "permissions.widened", "medium", "asks for more", "explain it", path="tenant-data:write"
-    )
-    passed = report("passed", given.plugin, given.version)
-    widened = result("permissions.widened", "failed", "advisory", found)
-    return replace(
-        passed, results=(*passed.results, widened), permissions_widened=("tenant-data:write",)
-    )
-
-
 @pytest.fixture
 def repo(release_repo: Repo) -> Repo:
     return market_repo(release_repo)
@@ -142,7 +126,7 @@ def listing_file(tmp_path: Path) -> Path:
     path = tmp_path / "upload" / "listing.yaml"
     (path.parent / "listing").mkdir(parents=True)
     path.write_text(yaml_text(listing_data()))
-    (path.parent / "listing" / "main.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (path.parent / "listing" / "main.png").write_bytes(png())
     return path
 
 
@@ -157,7 +141,7 @@ def offline(
         Target(GitRepo(repo.path)),
         OfflineUpload(package, VENDOR, NOW, listing=listing, evidence=evidence),
         store=ContentAddressedDirectory(tmp_path / "store"),
-        validate=passing,
+        validate=run_validator,
         log=tmp_path / "uploads.jsonl",
     )
 
@@ -274,23 +258,28 @@ def test_an_online_submission_needs_its_release_and_artifact_and_notes_widened_p
     store = ContentAddressedDirectory(tmp_path / "store")
     target = Target(GitRepo(repo.path))
     with pytest.raises(InputError, match="no release record on main"):
-        submit_online(target, PLUGIN, "1.1.0", by=VENDOR, now=NOW, store=store, validate=passing)
-    offline(repo, tmp_path, make_package(tmp_path), listing_file)
+        submit_online(
+            target, PLUGIN, "1.1.0", by=VENDOR, now=NOW, store=store, validate=run_validator
+        )
+    scans = ("scans", PASSING / "bandit.sarif")
+    offline(repo, tmp_path, make_package(tmp_path), listing_file, (scans,))
     git = GitRepo(repo.path)
     transition(git, TransitionRequest("start", PLUGIN, "1.1.0", REVIEWER, NOW))
     transition(git, TransitionRequest("approve", PLUGIN, "1.1.0", REVIEWER, NOW))
     newer = make_package(
         tmp_path / "c", "1.2.0", permissions="[tenant-data:read, tenant-data:write]"
     )
-    offline(repo, tmp_path, newer, None)  # records 1.2.0; the listing is in the repo now
+    offline(repo, tmp_path, newer, None, (scans,))  # 1.2.0; the listing is in the repo now
     done, _ = submit_online(
-        target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=store, validate=widening
+        target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=store, validate=run_validator
     )
     assert done.review.channel == "online"
     assert done.review.permissions_widened == ["tenant-data:write"]
     empty = ContentAddressedDirectory(tmp_path / "empty")
     with pytest.raises(InputError, match="is not in the artifact store"):
-        submit_online(target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=empty, validate=passing)
+        submit_online(
+            target, PLUGIN, "1.2.0", by=VENDOR, now=NOW, store=empty, validate=run_validator
+        )
 
 
 def test_the_upload_log_keeps_whole_short_lines(tmp_path: Path) -> None:
