@@ -9,17 +9,15 @@ trusted revision's signing policy.
 
 from __future__ import annotations
 
-import posixpath
 from datetime import datetime
 
 from pipeline import layout
 from pipeline.errors import GateError, InputError
 from pipeline.models.market import Review, ValidationSummary
 from pipeline.models.policy import PolicySet
+from pipeline.policy.release_signature import verify_release_bundle
 from pipeline.signing.bundle import MAX_BUNDLE_BYTES
 from pipeline.signing.statement import check_release_names
-from pipeline.signing.trust import TrustInputs
-from pipeline.signing.verify import verify_bundle
 from pipeline.snapshot import Snapshot
 
 
@@ -71,18 +69,18 @@ def signature_problem(
     release = loaded.model
     if release.artifact.signature is None:
         return f"{release.ref} has no signature bundle"
+    if release.artifact.sha256 != review.artifact_sha256:
+        return f"{release.ref}'s release record names another artifact than the one submitted"
     folder = layout.release_dir(release.plugin, release.version)
-    path = posixpath.join(folder, release.artifact.signature)
-    bundle = snapshot.read(path, max_bytes=MAX_BUNDLE_BYTES)
-    if bundle is None:
-        return f"{path} is missing"
     try:
-        verification = verify_bundle(
-            bundle,
-            digest=review.artifact_sha256,
-            trust=TrustInputs(policy=policies.signing),
-            now=now,
-            source=path,
+        path = layout.evidence_path(
+            folder, release.artifact.signature, manifest=loaded.locate("artifact", "signature")
+        )
+        found = snapshot.git.read_blob(snapshot.commit, path, max_bytes=MAX_BUNDLE_BYTES)
+        if found is None:
+            return f"{path} is missing"
+        verification = verify_release_bundle(
+            snapshot.git, release, found, policies.signing, now=now, source=path
         )
         check_release_names(verification.release, release.plugin, release.version)
     except (GateError, InputError) as error:

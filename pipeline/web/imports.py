@@ -222,8 +222,8 @@ def release_signer(
 ) -> Data:
     """Who signed release `ref` (plugin@version), verified under the site's policy then."""
     from pipeline import layout
-    from pipeline.signing.trust import TrustInputs
-    from pipeline.signing.verify import verify_bundle
+    from pipeline.policy.release_signature import verify_release_bundle
+    from pipeline.signing.bundle import MAX_BUNDLE_BYTES
     from pipeline.snapshot import Snapshot
 
     plugin, _, version = ref.partition("@")
@@ -241,15 +241,17 @@ def release_signer(
             release.artifact.signature,
             manifest=loaded.locate("artifact", "signature"),
         )
-        raw = snapshot.read(path, max_bytes=1024 * 1024)
-        if raw is None:
+        found = snapshot.git.read_blob(snapshot.commit, path, max_bytes=MAX_BUNDLE_BYTES)
+        if found is None:
             return {**row, "error": f"{path} is not in the repo"}
-        verification = verify_bundle(
-            raw,
-            digest=release.artifact.sha256,
-            trust=TrustInputs(policy=snapshot.policies().signing),
-            environment=environment,
+        verification = verify_release_bundle(
+            snapshot.git,
+            release,
+            found,
+            snapshot.policies().signing,
             now=when,
+            environment=environment,
+            source=path,
         )
     except (GateError, InputError) as error:
         return {**row, "error": error.message}
