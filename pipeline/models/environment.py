@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from pipeline.models.base import Document, Name, SemVer, Strict
 from pipeline.models.digest import Sha256Digest
+from pipeline.models.plugin import Permission
 
 
 class Tenant(Strict):
@@ -16,6 +17,11 @@ class Tenant(Strict):
 
     id: Name
     name: str | None = None
+    grants: dict[Name, list[Permission]] = Field(
+        default_factory=dict,
+        description="plugin -> the permissions this tenant granted it (`px-admin grant`); "
+        "a plugin declaring more is not activated for the tenant",
+    )
 
 
 class Environment(Document):
