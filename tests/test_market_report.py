@@ -19,8 +19,8 @@ from pipeline.cli.market import cli
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.market import review_path
-from pipeline.market.businessdays import business_days_between
 from pipeline.market.report import ReportRequest, build_report, report_text
+from pipeline.market.sla import business_days_between
 from pipeline.models.market import Review
 from pipeline.models.market_events import MAX_LINE_BYTES, read_events
 from pipeline.snapshot import Snapshot

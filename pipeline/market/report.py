@@ -26,8 +26,8 @@ from datetime import datetime
 from statistics import median
 from typing import Any
 
-from pipeline.market.businessdays import business_days_between
 from pipeline.market.records import reviewed_plugins, reviews
+from pipeline.market.sla import business_days_between
 from pipeline.models.market import Review, ReviewSla
 from pipeline.models.market_events import MAX_EVENTS_BYTES, UsageEvent, parse_events
 from pipeline.models.semver import Version
