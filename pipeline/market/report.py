@@ -8,7 +8,7 @@ From the review records (`market/reviews/<plugin>/<version>.yaml`, read through
 * listing lead time: first submission to approval, in calendar days;
 * review time against the SLA: each round, from a (re)submission to the reviewers'
   decision (changes requested, approved, rejected), in business days
-  (`market.businessdays`, holidays from `policies.market.sla`), against `onlineDays` or
+  (`market.sla`, holidays from `policies.market.sla`), against `onlineDays` or
   `offlineDays`; an open round counts up to now and is overdue past its SLA;
 * reasons by category: the changes requested and rejections per `ReasonCategory`.
 
