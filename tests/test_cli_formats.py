@@ -26,9 +26,13 @@ TYPES: dict[str, Any] = {
 }
 
 
-def documented() -> dict[str, dict[str, Any]]:
-    """Command name -> its JSON Schema, from docs/formats.md."""
-    section = FORMATS.read_text(encoding="utf-8").split("## Command results", 1)[1]
+RESULTS = "## Command results"
+MARKET_RESULTS = "## Marketplace command results"
+
+
+def documented(heading: str = RESULTS) -> dict[str, dict[str, Any]]:
+    """Command name -> its JSON Schema, from a section of docs/formats.md."""
+    section = FORMATS.read_text(encoding="utf-8").split(heading, 1)[1]
     section = section.split("\n## ", 1)[0]
     found = re.findall(r"### `([^`]+)`\n.*?```json\n(.*?)\n```", section, re.S)
     return {name: json.loads(body) for name, body in found}
@@ -62,9 +66,9 @@ def problems(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
     return found
 
 
-def conforms(name: str, out: str) -> dict[str, Any]:
-    data = json.loads(out)
-    assert problems(data, documented()[name]) == [], name
+def conforms(name: str, out: str | dict[str, Any], heading: str = RESULTS) -> dict[str, Any]:
+    data = json.loads(out) if isinstance(out, str) else out
+    assert problems(data, documented(heading)[name]) == [], name
     assert isinstance(data, dict)
     return data
 
@@ -85,6 +89,19 @@ def test_every_documented_command_exists_and_takes_format_json(run_cli: Any) -> 
         result = run_cli(group, *path, "--help")
         assert result.code == 0, name
         assert "--format [text|json]" in result.out, name
+
+
+def test_every_documented_marketplace_command_takes_format_json(run_cli: Any) -> None:
+    from pipeline.cli.market import cli as market
+
+    names = documented(MARKET_RESULTS)
+    assert "px-market validate" in names and "px-market search" in names
+    for name in names:
+        program, *path = name.split()
+        assert program == "px-market", name
+        result = run_cli(market, *path, "--help")
+        assert result.code == 0, name
+        assert "--format [text|json" in result.out, name
 
 
 def test_plugin_tools_print_their_results_as_json(

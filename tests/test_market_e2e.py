@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from conftest import PROJECT, Repo, git, live_copy
+from test_cli_formats import MARKET_RESULTS, conforms
 from test_market_events import Receiver
 
 from pipeline.cli.market import cli as market
@@ -96,6 +97,18 @@ def artifact(tmp_path: Path, version: str) -> Path:
     return Path(made.stdout.strip())
 
 
+def documented_status(out: str) -> dict[str, Any]:
+    """A review step's JSON: STATUS plus its commit (and an approval's catalog sync), as
+    docs/formats.md documents them."""
+    data: dict[str, Any] = json.loads(out)
+    step = {k: v for k, v in data.items() if k not in ("commit", "catalog")}
+    conforms("px-market status", step, MARKET_RESULTS)
+    assert isinstance(data["commit"], str)
+    if "catalog" in data:
+        conforms("px-market catalog sync", data["catalog"], MARKET_RESULTS)
+    return data
+
+
 def _no_builds(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if n in ("build", "dist", "history", "__pycache__")]
 
@@ -116,6 +129,11 @@ def test_online_review_to_catalog_search_and_notification(
     first = px(run_cli, live, *submit)
     assert first.code == 1, first.err
     assert "listing.links" in first.out and "https" in first.out  # the finding and its remedy
+    checked = px(run_cli, live, "validate", "hello-world@1.1.0", "--store", str(store),
+                 "--format", "json")  # fmt: skip
+    assert checked.code == 1, checked.err
+    verdict = conforms("px-market validate", checked.out, MARKET_RESULTS)
+    assert verdict["verdict"] == "failed" and "listing.links" in verdict["failed"]
     assert px(run_cli, live, "review", "start", "hello-world@1.1.0", "--as", REVIEWER).code == 0
     asked = px(
         run_cli, live, "review", "request-changes", "hello-world@1.1.0", "--as", REVIEWER,
@@ -124,19 +142,23 @@ def test_online_review_to_catalog_search_and_notification(
     assert asked.code == 0, asked.err
     seen = px(run_cli, live, "status", "hello-world@1.1.0")
     assert "changes-requested" in seen.out and "Link the documentation over https" in seen.out
+    as_json = px(run_cli, live, "status", "hello-world@1.1.0", "--format", "json")
+    [status] = json.loads(as_json.out)["reviews"]
+    assert conforms("px-market status", status, MARKET_RESULTS)["state"] == "changes-requested"
 
     live.git("pull", "-q", "--ff-only", "origin", "main")
     live.commit({"releases/hello-world/listing.yaml": good}, "docs over https")
     live.git("push", "-q", "origin", "main")
-    again = px(run_cli, live, *submit)
+    again = px(run_cli, live, *submit, "--format", "json")
     assert again.code == 0, again.out + again.err
+    assert documented_status(again.out)["state"] == "submitted"
     assert px(run_cli, live, "review", "start", "hello-world@1.1.0", "--as", REVIEWER).code == 0
     approved = px(
         run_cli, live, "review", "approve", "hello-world@1.1.0", "--as", REVIEWER,
         "--format", "json",
     )  # fmt: skip
     assert approved.code == 0, approved.err
-    result = json.loads(approved.out)
+    result = documented_status(approved.out)
     assert result["state"] == "approved"
     catalog = result["catalog"]
     assert catalog["commit"] and [c["event"] for c in catalog["changes"]] == ["listing.created"]
@@ -146,7 +168,9 @@ def test_online_review_to_catalog_search_and_notification(
     assert [v["version"] for v in page["versions"]] == ["1.1.0"]
     assert live.git("log", "-1", "--format=%B", catalog["commit"]).count("PowerX-Action: catalog")
     found = px(run_cli, live, "search", "greeting", "--format", "json")
-    assert found.code == 0 and json.loads(found.out)["hits"][0]["plugin"] == "hello-world"
+    assert found.code == 0, found.err
+    hits = conforms("px-market search", found.out, MARKET_RESULTS)["hits"]
+    assert hits[0]["plugin"] == "hello-world"
     [delivery] = receiver.received
     event = delivery.event
     assert delivery.path == "/hooks/acme"
@@ -157,6 +181,12 @@ def test_online_review_to_catalog_search_and_notification(
     synced = px(run_cli, live, "catalog", "sync", "--push")
     assert synced.code == 0 and "up to date" in synced.out
     assert len(receiver.received) == 1
+    quiet = px(run_cli, live, "catalog", "sync", "--format", "json")
+    assert conforms("px-market catalog sync", quiet.out, MARKET_RESULTS)["commit"] is None
+    report = px(run_cli, live, "report", "--format", "json")
+    assert report.code == 0, report.err
+    reviews = conforms("px-market report", report.out, MARKET_RESULTS)["reviews"]
+    assert (reviews["submissions"], reviews["approved"], reviews["firstPassRate"]) == (1, 1, 0)
 
 
 def test_an_offline_upload_is_verified_reviewed_and_published(
