@@ -38,8 +38,21 @@ def documented(heading: str = RESULTS) -> dict[str, dict[str, Any]]:
     return {name: json.loads(body) for name, body in found}
 
 
-def problems(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
+def problems(
+    value: Any, schema: dict[str, Any], where: str = "$", root: dict[str, Any] | None = None
+) -> list[str]:
     """What in `value` breaks `schema` (the subset of JSON Schema the docs use)."""
+    root = schema if root is None else root
+    if "$ref" in schema:
+        name = schema["$ref"].removeprefix("#/$defs/")
+        return problems(value, root["$defs"][name], where, root)
+    if "oneOf" in schema:
+        fits = [not problems(value, option, where, root) for option in schema["oneOf"]]
+        return (
+            []
+            if fits.count(True) == 1
+            else [f"{where}: {value!r} fits {fits.count(True)} of oneOf"]
+        )
     if "enum" in schema:
         return [] if value in schema["enum"] else [f"{where}: {value!r} not in {schema['enum']}"]
     kinds = schema.get("type")
@@ -59,10 +72,10 @@ def problems(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
             found += [f"{where}: {k} not documented" for k in value if k not in props]
         for key, sub in props.items():
             if key in value:
-                found += problems(value[key], sub, f"{where}.{key}")
+                found += problems(value[key], sub, f"{where}.{key}", root)
     if isinstance(value, list) and "items" in schema:
         for i, item in enumerate(value):
-            found += problems(item, schema["items"], f"{where}[{i}]")
+            found += problems(item, schema["items"], f"{where}[{i}]", root)
     return found
 
 

@@ -189,6 +189,7 @@ def test_schemas_describe_every_kind() -> None:
         "market-policy.schema.json",
         "review.schema.json",
         "subscriptions.schema.json",
+        "notification-outbox.schema.json",
         "market-usage-event.schema.json",
         "catalog-index.schema.json",
         "catalog-page.schema.json",

@@ -54,8 +54,9 @@ def sync(
 
     Nothing is committed when the catalog is up to date. Subscribers hear listing.created,
     version.published and permissions.widened as CloudEvents; with --format json, its
-    "changes" list is what px-market notify --changes reads. Exit 1 when a notification
-    could not be delivered (the catalog commit stands).
+    "changes" list is what px-market notify --changes reads. A notification that could not
+    be delivered waits in market/outbox.yaml and every later sync sends it again; exit 1
+    when one (new or retried) was not delivered (the catalog commit stands).
     """
     from pipeline.gitrepo import GitRepo
     from pipeline.workflows.market_list import ListRequest, list_approved, listed_data, listed_text

@@ -8,6 +8,7 @@ Files (models in `pipeline.models.listing` and `pipeline.models.market`):
     market/reviews/<plugin>/<version>.yaml      a submission's review record (every transition
                                                 is one commit by a named person)
     market/subscriptions.yaml                   who is told about new listings (CloudEvents)
+    market/outbox.yaml                          notifications not delivered yet (retried)
     catalog/                                    the synced catalog: index plus a page per plugin
 
 Modules: `findings` (what a rule reports), `rules/` and `validate` (the validator),
@@ -19,6 +20,7 @@ purchases), `events` (CloudEvents notifications), `report` (review and usage fig
 LISTING_FILE = "listing.yaml"
 REVIEWS_DIR = "market/reviews"
 SUBSCRIPTIONS_FILE = "market/subscriptions.yaml"
+OUTBOX_FILE = "market/outbox.yaml"
 CATALOG_DIR = "catalog"
 
 

@@ -27,7 +27,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,9 @@ class Notification:
     detail: str
     status: int | None = None
     attempts: int = 0
+    event_id: str = ""
+    change: CatalogChange | None = None
+    """What was sent (for the outbox; not part of the JSON result)."""
 
     def line(self) -> str:
         """One line for people."""
@@ -147,21 +150,47 @@ def deliver(
 
     `post` sends one body (default `notify.post_webhook`); `sleep` waits between attempts.
     """
-    env = os.environ if environ is None else environ
-    results: list[Notification] = []
     wanted = [
-        (sub, change)
+        Outgoing(sub, change, new_id())
         for sub in (subscriptions.subscriptions if subscriptions else [])
         for change in changes
         if wants(sub, change)
     ]
-    if not wanted:
-        return results
+    return send(
+        wanted, now=now, environ=environ, post=post, timeout=timeout, attempts=attempts, sleep=sleep
+    )
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One change for one subscription, under a CloudEvent id (kept when it is sent again)."""
+
+    subscription: Subscription
+    change: CatalogChange
+    event_id: str
+
+
+def send(
+    outgoing: Sequence[Outgoing],
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    environ: Mapping[str, str] | None = None,
+    post: Callable[..., Delivery] = post_webhook,
+    timeout: float = DEFAULT_TIMEOUT,
+    attempts: int = DEFAULT_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Notification]:
+    """POST each outgoing event to its subscription's webhook; one result each, in order."""
+    env = os.environ if environ is None else environ
+    if not outgoing:
+        return []
+    results: list[Notification] = []
     with httpx.Client(timeout=timeout, follow_redirects=False) as client:
-        for sub, change in wanted:
-            event = event_of(change)
-            body = json.dumps(cloudevent(event, event_id=new_id(), time=now()))
-            results.append(_send(client, sub, event, body, env, post, attempts, sleep))
+        for item in outgoing:
+            event = event_of(item.change)
+            body = json.dumps(cloudevent(event, event_id=item.event_id, time=now()))
+            sent = _send(client, item.subscription, event, body, env, post, attempts, sleep)
+            results.append(replace(sent, event_id=item.event_id, change=item.change))
     return results
 
 

@@ -175,6 +175,32 @@ class Subscription(Strict):
     )
 
 
+class PendingNotification(Strict):
+    """A CloudEvent that did not reach a tenant's webhook yet; the next sync sends it again
+    (same event id, so a receiver that got it after all can drop the repeat)."""
+
+    id: str = Field(min_length=1, max_length=64, description="the CloudEvent id, kept on retries")
+    tenant: Name
+    event: MarketEvent
+    plugin: Name
+    version: SemVer
+    categories: list[str] = Field(default_factory=list, max_length=50)
+    permissions_widened: list[str] = Field(
+        default_factory=list, alias="permissionsWidened", max_length=50
+    )
+    commit: str | None = Field(default=None, description="the catalog commit that listed it")
+    rounds: int = Field(ge=1, description="syncs that tried to deliver it")
+    since: AwareDatetime = Field(description="when the first delivery failed")
+    last_error: str = Field(default="", alias="lastError", max_length=500)
+
+
+class NotificationOutbox(Document):
+    """`market/outbox.yaml`: Marketplace notifications still to be delivered."""
+
+    kind: Literal["NotificationOutbox"]
+    pending: list[PendingNotification] = Field(default_factory=list, max_length=10_000)
+
+
 class Subscriptions(Document):
     """`market/subscriptions.yaml`: every tenant's Marketplace subscriptions."""
 

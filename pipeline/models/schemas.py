@@ -21,7 +21,7 @@ from pipeline.models.host import (
     TenantSettings,
 )
 from pipeline.models.listing import Listing
-from pipeline.models.market import MarketPolicy, Review, Subscriptions
+from pipeline.models.market import MarketPolicy, NotificationOutbox, Review, Subscriptions
 from pipeline.models.market_events import UsageEvent
 from pipeline.models.plugin import PluginManifest
 from pipeline.models.policy import GatePolicy, LicensePolicy, PromotionPolicy
@@ -64,6 +64,7 @@ SCHEMA_FILES: dict[str, tuple[type[BaseModel], str]] = {
     "market-policy.schema.json": (MarketPolicy, "policies/market.yaml"),
     "review.schema.json": (Review, "market/reviews/<plugin>/<version>.yaml"),
     "subscriptions.schema.json": (Subscriptions, "market/subscriptions.yaml"),
+    "notification-outbox.schema.json": (NotificationOutbox, "market/outbox.yaml"),
     "market-usage-event.schema.json": (UsageEvent, "px-market report --events FILE (a line)"),
     "catalog-index.schema.json": (CatalogIndex, "catalog/index.json"),
     "catalog-page.schema.json": (CatalogPage, "catalog/plugins/<plugin>.json"),

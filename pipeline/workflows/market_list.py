@@ -14,10 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo import GitRepo, Trailers
 from pipeline.market.catalog import SyncRequest, SyncResult, sync_catalog
-from pipeline.market.events import Notification, deliver
+from pipeline.market.events import Notification, deliver, send
+from pipeline.market.outbox import (
+    OutboxCommit,
+    commit_outbox,
+    load_outbox,
+    outbox_update,
+    plan_retry,
+)
 from pipeline.market.records import load_subscriptions
+from pipeline.models.market import PendingNotification
 from pipeline.snapshot import Snapshot
 
 
@@ -42,15 +50,18 @@ class ListRequest:
 
 @dataclass(frozen=True)
 class Listed:
-    """The catalog sync and the notifications it sent."""
+    """The catalog sync, the notifications it sent, and the outbox's retries."""
 
     sync: SyncResult
     notifications: list[Notification] = field(default_factory=list)
+    retried: list[Notification] = field(default_factory=list)
+    given_up: list[tuple[PendingNotification, str]] = field(default_factory=list)
+    outbox: OutboxCommit = field(default_factory=lambda: OutboxCommit(None, 0))
 
     @property
     def delivered(self) -> bool:
-        """Whether every notification reached its webhook."""
-        return all(note.ok for note in self.notifications)
+        """Whether every notification sent now (new or retried) reached its webhook."""
+        return all(note.ok for note in [*self.notifications, *self.retried])
 
 
 def list_approved(request: ListRequest) -> Listed:
@@ -67,12 +78,27 @@ def list_approved(request: ListRequest) -> Listed:
             rebuild=request.rebuild,
         )
     )
-    if not request.notify or not result.changes:
+    if not request.notify:
         return Listed(result)
-    listed_at = request.git.resolve(result.commit or result.base)
-    subscriptions = load_subscriptions(Snapshot(request.git, listed_at))
+    snapshot = Snapshot(request.git, request.git.resolve(result.commit or result.base))
+    subscriptions = load_subscriptions(snapshot)
     notes = deliver(result.changes, subscriptions, now=request.now, environ=request.environ)
-    return Listed(result, notes)
+    pending = load_outbox(snapshot)
+    retry = plan_retry(pending, subscriptions, request.now())
+    retried = send(retry.outgoing, now=request.now, environ=request.environ)
+    update = outbox_update(pending, retried, notes, retry.given_up, request.now())
+    outbox = OutboxCommit(None, len(pending))
+    if not update.empty:
+        outbox = commit_outbox(
+            request.git,
+            request.branch,
+            update,
+            remote=request.remote,
+            trailers=lambda: Trailers(
+                action="market-outbox", operator=request.operator, ci_run=request.ci_run
+            ),
+        )
+    return Listed(result, notes, retried, list(update.given_up), outbox)
 
 
 def listed_data(listed: Listed) -> dict[str, Any]:
@@ -97,6 +123,17 @@ def listed_data(listed: Listed) -> dict[str, Any]:
         ],
         "problems": result.problems,
         "notifications": [note.as_json() for note in listed.notifications],
+        "retried": [note.as_json() for note in listed.retried],
+        "gaveUp": [
+            {
+                "tenant": e.tenant,
+                "subject": f"{e.plugin}@{e.version}",
+                "event": e.event,
+                "reason": why,
+            }
+            for e, why in listed.given_up
+        ],
+        "outbox": {"commit": listed.outbox.commit, "pending": listed.outbox.pending},
     }
 
 
@@ -113,4 +150,14 @@ def listed_text(listed: Listed) -> str:
         text += "".join(f"  {c.event} {c.plugin}@{c.version}\n" for c in result.changes)
     text += "".join(f"  problem: {p}\n" for p in result.problems)
     text += "".join(f"  {note.line()}\n" for note in listed.notifications)
+    text += "".join(f"  retried: {note.line()}\n" for note in listed.retried)
+    text += "".join(
+        f"  gave up: {e.event} {e.plugin}@{e.version} to {e.tenant} ({why})\n"
+        for e, why in listed.given_up
+    )
+    if listed.outbox.pending:
+        text += (
+            f"  {listed.outbox.pending} notification(s) wait in market/outbox.yaml; "
+            "the next catalog sync sends them again\n"
+        )
     return text
