@@ -57,8 +57,9 @@ def add_entitlement(request: EntitlementRequest) -> Editor:
         raise InputError(f"a tenant's entitlement is one of: {', '.join(TENANT_TYPES)}")
     if request.expires <= request.now:
         raise InputError(
-            f"--expires {request.expires.isoformat()} is in the past",
-            hint="give a date after today, e.g. --expires 2027-12-31",
+            f"--until {request.expires.date().isoformat()}: the licence would already have "
+            "ended (an expiry in the past)",
+            hint="give a day after today, e.g. --until 2027-12-31",
         )
     if request.kind == "purchase" and not request.plan:
         raise InputError("a purchase names its plan: pass --plan NAME")
