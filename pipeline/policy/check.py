@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipeline import layout
-from pipeline.bundle.contents import ENTITLEMENTS
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.policy.checker import Checker
@@ -78,7 +77,7 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     )
 
 
-_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES, ENTITLEMENTS)
+_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES, layout.ENTITLEMENTS)
 
 UNCOMMITTED_SHOWN = 3
 """How many uncommitted paths the work-tree warning names."""
