@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pipeline import layout
 from pipeline.errors import InputError
@@ -21,7 +22,9 @@ from pipeline.policy.declared import DeclaredPermissions
 from pipeline.policy.release_approvals import PullRequestReviews, TeamResolver, resolve_teams
 from pipeline.policy.results import CheckReport
 from pipeline.snapshot import ParseCache, Snapshot
-from pipeline.store import ArtifactSource
+
+if TYPE_CHECKING:
+    from pipeline.store import ArtifactSource
 
 
 @dataclass(frozen=True)
