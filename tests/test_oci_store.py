@@ -256,3 +256,39 @@ def test_locations_parse() -> None:
         import ssl
 
         store_for("oci://127.0.0.1:5000/px", StoreOptions(verify=ssl.create_default_context()))
+
+
+def test_registry_refusals_are_named(registry: Registry, tmp_path: Path) -> None:
+    reference = OciReference.parse(registry.location("px/refusals"))
+    with RegistryAccess().client(reference) as client:
+        missing_blob = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": "sha256:" + "d" * 64,
+                    "size": 2,
+                },
+                "layers": [],
+            }
+        ).encode()
+        with pytest.raises(
+            InputError, match=r"could not store a manifest in .*HTTP 400: MANIFEST_BLOB_UNKNOWN"
+        ):
+            client.put_manifest(missing_blob, OCI_MANIFEST, "broken")
+    package = make_package(tmp_path)
+    stored = writable_store_for(registry.location("px/refusals")).put(package)
+    with pytest.raises(GateError, match=r"Content-Length\), expected"):
+        store_for(registry.location("px/refusals")).fetch(
+            stored.uri, stored.sha256, stored.size + 1, tmp_path / "long.pxp"
+        )
+    assert not (tmp_path / "long.pxp").exists()
+
+
+def test_an_unreachable_registry_is_named(tmp_path: Path) -> None:
+    from prometheus import free_port
+
+    store = store_for(f"oci://127.0.0.1:{free_port()}/px/nowhere")
+    with pytest.raises(InputError, match=r"cannot reach the registry 127\.0\.0\.1"):
+        store.exists("a" * 64)
