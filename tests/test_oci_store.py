@@ -292,3 +292,43 @@ def test_an_unreachable_registry_is_named(tmp_path: Path) -> None:
     store = store_for(f"oci://127.0.0.1:{free_port()}/px/nowhere")
     with pytest.raises(InputError, match=r"cannot reach the registry 127\.0\.0\.1"):
         store.exists("a" * 64)
+
+
+def test_a_pull_that_gave_up_continues_from_its_partial_file(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, padding=6_000_000)
+    stored = writable_store_for(registry.location("px/partial")).put(package)
+    partial, dest = tmp_path / "downloads" / "blob.partial", tmp_path / "blob.pxp"
+    stalling = Behaviour(cut_blob_after=2_500_000, cut_times=100, ignore_range=True)
+    with proxy(registry.base, stalling) as cutting:
+        client = RegistryAccess().client(OciReference.parse(cutting.location("px/partial")))
+        with client, pytest.raises(InputError, match="cannot reach the registry"):
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    held = partial.stat().st_size
+    assert 0 < held < stored.size and not dest.exists()
+
+    healthy = Behaviour()
+    with proxy(registry.base, healthy) as fine:
+        client = RegistryAccess().client(OciReference.parse(fine.location("px/partial")))
+        with client:
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    assert healthy.ranges == [f"bytes={held}-"]
+    assert hash_file(dest) == (stored.sha256, stored.size)
+    assert not partial.exists()
+
+
+def test_a_partial_file_of_other_bytes_is_refused_and_dropped(
+    registry: Registry, tmp_path: Path
+) -> None:
+    stored = writable_store_for(registry.location("px/bad-partial")).put(make_package(tmp_path))
+    partial, dest = tmp_path / "blob.partial", tmp_path / "blob.pxp"
+    partial.write_bytes(b"not the start of the blob")
+    reference = OciReference.parse(registry.location("px/bad-partial"))
+    with RegistryAccess().client(reference) as client:
+        with pytest.raises(GateError, match="sha256 mismatch"):
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+        assert not partial.exists() and not dest.exists()
+        partial.write_bytes(b"x" * (stored.size + 1))  # longer than the blob: ignored
+        client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    assert hash_file(dest) == (stored.sha256, stored.size) and not partial.exists()

@@ -251,9 +251,10 @@ class RegistryTransport:
             raise InputError(f"no {what} {target} in {self.where}")
         return found[0]
 
-    def resumable_download(self, target: str, size: int) -> Iterator[bytes]:
-        """The bytes of a blob; a broken transfer continues with `Range` (or skips ahead)."""
-        received, failures = 0, 0
+    def resumable_download(self, target: str, size: int, start: int = 0) -> Iterator[bytes]:
+        """The bytes of a blob from `start`; a broken transfer continues with `Range` (or,
+        where the registry ignores `Range`, skips what was received)."""
+        received, failures = start, 0
         while True:
             headers = {"Accept-Encoding": "identity"}
             if received:
