@@ -212,9 +212,9 @@ def test_a_manifest_that_is_not_ours_is_refused(registry: Registry, tmp_path: Pa
     store = OciStore(reference, RegistryAccess())
     with pytest.raises(GateError, match="not a PowerX package"):
         store.pull_signed(reference.with_digest(digest), tmp_path)
+    store.put(make_package(tmp_path))
+    assert store.pushed is not None
     with pytest.raises(GateError, match="unsigned"):
-        store.put(make_package(tmp_path))
-        assert store.pushed is not None
         store.pull_signed(store.pushed.reference, tmp_path / "p")
 
 
