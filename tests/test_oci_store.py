@@ -332,3 +332,29 @@ def test_a_partial_file_of_other_bytes_is_refused_and_dropped(
         partial.write_bytes(b"x" * (stored.size + 1))  # longer than the blob: ignored
         client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
     assert hash_file(dest) == (stored.sha256, stored.size) and not partial.exists()
+
+
+SIGSTORE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [
+        (b"{", "is not a JSON manifest"),
+        (b'{"mediaType": "application/vnd.oci.image.index.v1+json"}', "not an OCI image manifest"),
+        (json.dumps({"mediaType": OCI_MANIFEST, "layers": []}).encode(), "exactly one layer"),
+        (
+            json.dumps({"mediaType": OCI_MANIFEST, "layers": [{"mediaType": SIGSTORE}]}).encode(),
+            "with a size",
+        ),
+        (
+            json.dumps(
+                {"mediaType": OCI_MANIFEST, "layers": [{"mediaType": SIGSTORE, "size": 1}]}
+            ).encode(),
+            "no sha256 digest",
+        ),
+    ],
+)
+def test_a_malformed_signature_manifest_is_refused(manifest: bytes, problem: str) -> None:
+    with pytest.raises(GateError, match=problem):
+        bundle_layer(manifest, "the signature")
