@@ -140,6 +140,14 @@ def test_the_bearer_token_flow(registry: Registry, tmp_path: Path) -> None:
         assert "repository:px/bearer:pull,push" in behaviour.scopes
         assert "repository:px/bearer:pull" in behaviour.scopes
 
+        reference = OciReference.parse(standin.location("px/bearer"))
+        with access.client(reference) as client:
+            assert not client.blob_exists("0" * 64)
+            asked = len(behaviour.scopes)
+            behaviour.tokens.clear()  # every token expires
+            assert not client.blob_exists("0" * 64)
+            assert len(behaviour.scopes) == asked + 1
+
         wrong = RegistryAccess(credentials_env=ENV, environ={ENV: "robot:nope"})
         with pytest.raises(InputError, match=r"token service .* refused access") as refused:
             roundtrip(standin.location("px/bearer-wrong"), wrong, tmp_path / "wrong")

@@ -185,9 +185,7 @@ class RegistryTransport:
             if credentials is None or self._basic is not None:
                 raise self.denied(response)
             self._basic = credentials.basic()
-        elif challenge is not None and challenge.scheme == "bearer":
-            if push in self._tokens:
-                raise self.denied(response)
+        elif challenge is not None and challenge.scheme == "bearer":  # new, or expired
             scope = f"repository:{self.reference.repository}:{'pull,push' if push else 'pull'}"
             self._tokens[push] = fetch_token(self._http, challenge, scope, credentials, self.lookup)
         else:
