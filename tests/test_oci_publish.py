@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Repo
 from factories import load_yaml, signing_policy, yaml_text
-from registry import Registry, make_package, signed_package
+from registry import PASSWORD, USER, Registry, make_package, signed_package
 from registry_proxy import Behaviour, proxy
 
 from pipeline.cli.plugin import cli as px_plugin
@@ -120,3 +121,39 @@ def test_verify_refuses_what_it_cannot_use(run_cli: Any, tmp_path: Path) -> None
     assert with_bundle.code == 2 and "--bundle does not go with an oci://" in with_bundle.err
     missing = run_cli(px_plugin, "verify", str(tmp_path / "nothing.pxp"))
     assert missing.code == 2 and "no artifact file" in missing.err
+
+
+def test_publish_and_verify_with_credentials_and_a_private_ca(
+    run_cli: Any,
+    auth_registry: Registry,
+    release_repo: Repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert auth_registry.tls is not None
+    monkeypatch.setenv("PX_LOGIN", f"{USER}:{PASSWORD}")
+    access = ("--registry-credentials-env", "PX_LOGIN", "--ca-file", str(auth_registry.tls.ca_file))
+    package = signed_package(tmp_path / "pkg", "secure", "1.0.0")
+    result = run_cli(
+        powerx,
+        "publish",
+        "create",
+        "--artifact",
+        str(package),
+        "--repo",
+        str(release_repo.path),
+        "--store",
+        auth_registry.location("px/secure"),
+        "--contact",
+        "Ada=ada@example.com",
+        "--no-push",
+        *access,
+    )
+    assert result.code == 0, result.err
+    assert PASSWORD not in result.out + result.err
+    pushed = re.search(r"pushed to (oci://\S+@sha256:[0-9a-f]{64})", result.out)
+    assert pushed, result.out
+    verified = run_cli(
+        px_plugin, "verify", pushed.group(1), "--policy", str(policy_file(tmp_path)), *access
+    )
+    assert verified.code == 0, verified.err
