@@ -358,3 +358,31 @@ SIGSTORE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 def test_a_malformed_signature_manifest_is_refused(manifest: bytes, problem: str) -> None:
     with pytest.raises(GateError, match=problem):
         bundle_layer(manifest, "the signature")
+
+
+def test_a_blob_in_another_repository_is_mounted_not_uploaded(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, padding=500_000)
+    digest, size = hash_file(package)
+    first = OciReference.parse(registry.location("px/mount-from"))
+    second = OciReference.parse(registry.location("px/mount-to"))
+    with RegistryAccess().client(first) as client:
+        assert client.push_blob(package, digest, size) is True
+        assert client.push_blob(package, digest, size) is False  # already there
+    with RegistryAccess().client(second) as client:
+        client.upload_chunk = 100_000  # several PATCHes, were it uploaded
+        assert client.push_blob(package, digest, size, mount_from="px/mount-from") is False
+        assert client.blob_exists(digest)
+        assert client.push_blob(package, digest, size) is False
+
+
+def test_a_blob_goes_up_in_many_chunks(registry: Registry, tmp_path: Path) -> None:
+    package = make_package(tmp_path, padding=450_000)
+    digest, size = hash_file(package)
+    with RegistryAccess().client(OciReference.parse(registry.location("px/chunks"))) as client:
+        client.upload_chunk = 100_000
+        assert size > 4 * client.upload_chunk
+        assert client.push_blob(package, digest, size) is True
+        client.pull_blob(digest, size, tmp_path / "back.pxp")
+    assert hash_file(tmp_path / "back.pxp") == (digest, size)
