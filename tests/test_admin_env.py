@@ -130,6 +130,11 @@ def test_propose_opens_a_pull_request_and_leaves_main(
     again = site.admin(run_cli, *argv, "--github-repo", "powerx/release-repo")
     assert again.code == 0 and "pull request already open" in again.out
     assert len(github.pulls) == 1
+    # the issue's spelling, --pull-request, is --propose
+    issue = [a if a != "--propose" else "--pull-request" for a in argv]
+    same = site.admin(run_cli, *issue, "--github-repo", "powerx/release-repo")
+    assert same.code == 0 and "pull request already open" in same.out
+    assert git(bare, "rev-parse", "main") == main and len(github.pulls) == 1
 
 
 def test_propose_without_a_remote_commits_the_branch_locally(run_cli: RunCli, site: Site) -> None:

@@ -41,6 +41,9 @@ changing = combine(
         help="Propose the change as a pull request (its own branch, pushed with --push; "
         "opened on GitHub with --github-repo) instead of committing it on --branch.",
     ),
+    # The issue's spelling; elsewhere --pull-request names a pull request's number, so it
+    # stays out of the help and the vocabulary, and means exactly --propose.
+    click.option("--pull-request", "pull_request_flag", is_flag=True, hidden=True),
     github_repo_option,
     operator_option,
     click.option("--dry-run", is_flag=True, help="Print the plan (the diff); commit nothing."),
@@ -111,6 +114,8 @@ def change_options(kwargs: dict[str, Any]) -> dict[str, Any]:
     """Pop the options of `changing` from a command's keyword arguments."""
     names = ("repo_dir", "branch", "remote", "propose", "github_repo", "operator", "dry_run")
     found = {name: kwargs.pop(name) for name in names}
+    issue_spelling = kwargs.pop("pull_request_flag")
+    found["propose"] = found["propose"] or issue_spelling
     found["output_format"] = kwargs.pop("output_format")
     return found
 
