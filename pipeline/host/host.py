@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.agent.grants import missing_permissions
 from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError, PowerXError
 from pipeline.host.enablement import enable_command
@@ -37,7 +38,7 @@ Say = Callable[[str], None]
 def missing_grants(version: Version, tenants: TenantStore, tenant: str, store: Path) -> str | None:
     """Why `version` may not run for `tenant` (a permission it declares is not granted)."""
     granted = tenants.load(tenant).granted(version.plugin)
-    missing = [p for p in version.manifest.permissions if p not in granted]
+    missing = missing_permissions(version.manifest.permissions, granted)
     if not missing:
         return None
     commands = "; ".join(grant_command(version.plugin, p, tenant, store) for p in missing)
