@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
+from pipeline.cli import admin_inspect
 from pipeline.cli.errors import exit_with
 
 
@@ -15,6 +16,9 @@ def cli() -> None:
 
     Its commands arrive with the issues that build them; see docs/cli.md.
     """
+
+
+admin_inspect.register(cli)  # diff, drift (issue 15)
 
 
 def main() -> None:
