@@ -36,12 +36,12 @@ def repo(tmp_path: Path) -> Repo:
     init_repo(tmp_path / "repo")
     repo = Repo(tmp_path / "repo")
     read = ["tenant-data:read"]
-    staging = [
+    staging: list[dict[str, Any]] = [
         {"id": "acme", "name": "Acme", "grants": {"hello": read, "meter": read}},
         {"id": "globex", "name": "Globex (staging)", "grants": {"hello": read}},
         {"id": "initech", "grants": {}},
     ]
-    prod = [
+    prod: list[dict[str, Any]] = [
         {"id": "acme", "name": "Acme", "grants": {"hello": [*read, "network"]}},
         {"id": "globex", "name": "Globex", "grants": {"hello": read}},
         {"id": "umbrella", "name": "Umbrella"},
