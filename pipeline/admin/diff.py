@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pipeline import layout
 from pipeline.admin.state import EnvironmentView, entitlement_records, environment_view
 from pipeline.errors import InputError
+from pipeline.market.catalog_read import read_model
 from pipeline.models.environment import Canary, PluginState
 from pipeline.names import deployed_plugins
 from pipeline.snapshot import Snapshot
@@ -147,8 +148,8 @@ def plugin_differences(snapshot: Snapshot, env_a: str, env_b: str) -> list[Diffe
 
 
 def _state(snapshot: Snapshot, env: str, plugin: str) -> PluginState | None:
-    loaded = snapshot.plugin_state(env, plugin)
-    return loaded.model if loaded is not None else None
+    """The state file, read without line numbers unless it is invalid (`read_model`)."""
+    return read_model(snapshot, layout.plugin_state_path(env, plugin), PluginState)
 
 
 def _state_differences(name: str, a: PluginState | None, b: PluginState | None) -> list[Difference]:

@@ -29,12 +29,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from pipeline import layout
 from pipeline.agent.store import PluginStore
 from pipeline.canary.assignment import version_for_tenant
 from pipeline.errors import EXIT_GATE, EXIT_OK, InputError
 from pipeline.host.tenants import TenantStore
+from pipeline.market.catalog_read import read_model
 from pipeline.models.agent import AgentStatus, PluginStatus
-from pipeline.models.environment import Environment
+from pipeline.models.environment import Environment, PluginState
 from pipeline.names import deployed_plugins, require_environment
 from pipeline.snapshot import Snapshot
 
@@ -230,10 +232,9 @@ def git_wanted(
     """plugin -> what git says the site of `tenant` (None: any, the stable) should run."""
     wanted: dict[str, Wanted] = {}
     for name in sorted(deployed_plugins(snapshot, environment.name)):
-        loaded = snapshot.plugin_state(environment.name, name)
-        if loaded is None:
+        state = read_model(snapshot, layout.plugin_state_path(environment.name, name), PluginState)
+        if state is None:
             continue
-        state = loaded.model
         if tenant is None:
             version, digest = state.version, state.digest
         else:
