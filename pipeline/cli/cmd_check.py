@@ -44,6 +44,12 @@ from pipeline.workflows.check import check as run_check
     "teams that mirror a GitHub team are resolved there too.",
 )
 @github_repo_option
+@click.option(
+    "--store",
+    envvar="POWERX_STORE",
+    help="The artifact store: grants in environment.yaml are compared with what the "
+    "packages' plugin.yaml declare [$POWERX_STORE].",
+)
 def check(
     repo_dir: Path,
     base: str | None,
@@ -53,6 +59,7 @@ def check(
     output_format: str | None,
     pull_request: int | None,
     github_repo: str | None,
+    store: str | None,
 ) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
@@ -62,8 +69,11 @@ def check(
     """
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
-    request = CheckRequest(head=head, base=base, audit=audit)
     with usage_errors():
+        from pipeline.store import store_for
+
+        source = store_for(store) if store else None
+        request = CheckRequest(head=head, base=base, audit=audit, store=source)
         command = CheckCommand(repo_dir, request, pull_request, github_repo, os.environ)
         report = run_check(command, warn=lambda warning: click.echo(warning, err=True))
     if output_format == "json":

@@ -29,6 +29,7 @@ class Term:
 
 
 VOCABULARY: dict[str, Term] = {
+    "--after": Term("the environment another one comes after in the promotion order", "text"),
     "--all": Term("every file, not only what changed", "flag"),
     "--allow-install-from": Term("a folder plugins may be installed from", "path"),
     "--allowed-host": Term("a host name a server answers to", "text"),
@@ -49,6 +50,7 @@ VOCABULARY: dict[str, Term] = {
     "--contact": Term("who to call, NAME=EMAIL", "text"),
     "--create": Term("create what is named when it does not exist yet", "flag"),
     "--days": Term("a number of days", "number"),
+    "--dry-run": Term("print the plan (a diff) and change nothing", "flag"),
     "--emergency": Term("go live despite a freeze or window, with the reason", "text"),
     "--env": Term("an environment's name (e.g. prod)", "text"),
     "--env-dir": Term("an environment's folder (environment.yaml + plugins/*.yaml)", "path"),
@@ -57,6 +59,9 @@ VOCABULARY: dict[str, Term] = {
     "--force": Term("replace what exists", "flag"),
     "--from": Term("a plugin folder (with plugin.yaml) or its built dist/", "path"),
     "--format": Term("how the result is printed: text (people) or json (tools)", "choice"),
+    "--from-template": Term(
+        "a template: a permissions template file, or an environment to copy", "text"
+    ),
     "--grant-declared": Term("grant the tenant what plugin.yaml declares (local hosts)", "flag"),
     "--github-repo": Term("the GitHub repository, owner/name", "text"),
     "--group": Term("a tenant group of environment.yaml", "text"),
@@ -76,6 +81,7 @@ VOCABULARY: dict[str, Term] = {
     "--lock": Term("lock the version with its tag", "flag"),
     "--max-restarts": Term("restarts of a crashing plugin before it is marked failed", "number"),
     "--metrics-file": Term("a JSON or CSV file of metric samples", "path"),
+    "--name": Term("a display name", "text"),
     "--no-catalog": Term("record the approval only: the catalog sync lists it later", "flag"),
     "--no-deploy": Term("commit and store only", "flag"),
     "--no-pr": Term("push the branch but open no pull request", "flag"),
@@ -84,6 +90,7 @@ VOCABULARY: dict[str, Term] = {
     "--not-after": Term("the end of a signature's validity", "date"),
     "--not-before": Term("the start of a signature's validity", "date"),
     "--notes": Term("release notes (Markdown file)", "path"),
+    "--offboard": Term("revoke what still depends on it, in the same commit", "flag"),
     "--offline": Term("the input is an offline bundle", "flag"),
     "--offset": Term("how many results to skip (paging)", "number"),
     "--operator": Term("who asks, recorded in the commit", "text"),
@@ -95,11 +102,13 @@ VOCABULARY: dict[str, Term] = {
     "--policy": Term("a signing policy file", "path"),
     "--pricing": Term("a pricing model: free, freemium or paid", "choice"),
     "--prometheus": Term("a Prometheus base URL", "text"),
+    "--propose": Term("propose the change as a pull request instead of committing it", "flag"),
     "--public-key": Term("a public key file (PEM), never a private one", "path"),
     "--pull-request": Term("a pull request's number", "number"),
     "--push": Term("push to this remote (a bare --push means origin)", "text"),
     "--reason": Term("why, recorded in the commit", "text"),
     "--remote": Term("a git remote", "text"),
+    "--remove": Term("take out instead of putting in", "flag"),
     "--replace": Term("replace an entry of the same name", "flag"),
     "--repo": Term("the release repo's folder", "path"),
     "--retry-failed": Term("try again what failed its health check", "flag"),
@@ -117,6 +126,7 @@ VOCABULARY: dict[str, Term] = {
     "--tenant": Term("a tenant's name", "text"),
     "--timeout": Term("the longest a step may take (a duration)", "duration"),
     "--tokens": Term("the web console's token file", "path"),
+    "--trial": Term("a trial, not a purchase", "flag"),
     "--trust-proxy-header": Term("the header a trusted reverse proxy names the user in", "text"),
     "--trusted-root": Term("a private Sigstore instance's trusted_root.json", "path"),
     "--until": Term("the day something ends (YYYY-MM-DD, UTC)", "date"),

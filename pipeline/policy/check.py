@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipeline import layout
+from pipeline.bundle.contents import ENTITLEMENTS
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.policy.checker import Checker
+from pipeline.policy.declared import DeclaredPermissions
 from pipeline.policy.release_approvals import PullRequestReviews, TeamResolver, resolve_teams
 from pipeline.policy.results import CheckReport
 from pipeline.snapshot import ParseCache, Snapshot
+from pipeline.store import ArtifactSource
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class CheckRequest:
     base_ref: str | None = None
     """The branch the pull request targets, as CI names it (`pipeline.ci.base_ref`): the
     default base when `base` is None."""
+    store: ArtifactSource | None = None
+    """The artifact store: grants are compared with what the packages declare."""
 
 
 def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
@@ -54,7 +59,11 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     else:
         paths = [change.path for change in git.changed_paths(base_commit, head_commit)]
     now = request.now or datetime.now(UTC)
-    checker = Checker(policies, base, head, now=now, audit=request.audit, reviews=request.reviews)
+    declared = DeclaredPermissions(request.store) if request.store is not None else None
+    checker = Checker(
+        policies, base, head, now=now, audit=request.audit, reviews=request.reviews,
+        declared=declared,
+    )  # fmt: skip
     for path in paths:
         checker.visit(layout.classify(path))
     checker.evaluate()
@@ -69,7 +78,7 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     )
 
 
-_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES)
+_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES, ENTITLEMENTS)
 
 UNCOMMITTED_SHOWN = 3
 """How many uncommitted paths the work-tree warning names."""

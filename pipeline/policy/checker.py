@@ -10,8 +10,11 @@ from functools import partial
 from typing import Any
 
 from pipeline import layout
+from pipeline.bundle.contents import ENTITLEMENTS
 from pipeline.errors import InputError
 from pipeline.models.policy import PolicySet
+from pipeline.policy.admin_rules import entitlement_results, grant_results
+from pipeline.policy.declared import DeclaredPermissions
 from pipeline.policy.gates import ReleaseGates
 from pipeline.policy.move_gates import approvals_gate, order_gate
 from pipeline.policy.release_approvals import PullRequestReviews
@@ -30,9 +33,12 @@ class Checker:
     now: datetime
     audit: bool = False
     reviews: PullRequestReviews | None = None
+    declared: DeclaredPermissions | None = None
+    """Reads what packages declare (an artifact store): grants are compared with it."""
     releases: dict[tuple[str, str], None] = field(default_factory=dict)
     states: dict[tuple[str, str], None] = field(default_factory=dict)
     environments: dict[str, None] = field(default_factory=dict)
+    entitlements: dict[str, None] = field(default_factory=dict)
     policy_files: list[str] = field(default_factory=list)
     results: list[GateResult] = field(default_factory=list)
     release_verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)
@@ -52,6 +58,8 @@ class Checker:
             self.environments[path.environment] = None
         elif path.kind == "policy":
             self.policy_files.append(path.path)
+        elif path.kind == "other" and path.path.startswith(f"{ENTITLEMENTS}/"):
+            self.entitlements[path.path] = None
         elif path.kind == "unknown":
             self.results.append(
                 GateResult(
@@ -74,6 +82,8 @@ class Checker:
                 self.results.append(self._separate_policy_changes())
         for env in self.environments:
             self._guarded(f"environment {env}", partial(self._environment, env))
+        for path in self.entitlements:
+            self._guarded(path, partial(entitlement_results, self.head, path))
         for plugin, version in self.releases:
             self._release_verdict(plugin, version)
         for env, plugin in self.states:
@@ -192,6 +202,7 @@ class Checker:
         order = self.policies.promotion.order
         expected = order.index(env) if env in order else None
         return [
+            *grant_results(self.head, env, loaded, self.declared),
             GateResult(
                 subject=subject,
                 gate="order",
@@ -208,7 +219,7 @@ class Checker:
                     else "environment.yaml disagrees with the promotion order in policies/"
                 ),
                 **located(loaded.locate("position")),
-            )
+            ),
         ]
 
     def _release_verdict(self, plugin: str, version: str) -> bool:
