@@ -47,7 +47,10 @@ def diff(env_a: str, env_b: str, repo_dir: Path, rev: str, output_format: str) -
 
 @click.command("drift")
 @click.option(
-    "--env", "environment", help="The environment the sites must report (default: each one's own)."
+    "--env",
+    "environment",
+    metavar="ENV",
+    help="The environment the sites must report (default: each one's own).",
 )
 @click.option(
     "--status",
