@@ -5,6 +5,7 @@ releases/<plugin>/listing.yaml               its Marketplace listing (+ listing/
 environments/<env>/environment.yaml          an environment, its tenants and groups
 environments/<env>/plugins/<plugin>.yaml     desired state of a plugin in that environment
 policies/*.yaml                              the gates, one kind per file
+entitlements/<plugin>[/<tenant>/<kind>].yaml licences (pipeline.bundle.entitlements)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipeline.errors import InputError, Location
 RELEASES = "releases"
 ENVIRONMENTS = "environments"
 POLICIES = "policies"
+ENTITLEMENTS = "entitlements"
 RELEASE_FILE = "release.yaml"
 ENVIRONMENT_FILE = "environment.yaml"
 

@@ -12,9 +12,10 @@ from pipeline.admin.plan import AdminEdit, Editor
 from pipeline.admin.state import EntitlementRecord, entitlement_records, environment_names
 from pipeline.bundle.entitlements import TENANT_TYPES, tenant_entitlement_path
 from pipeline.errors import InputError
+from pipeline.market.trials import require_tenant
 from pipeline.models.base import API_VERSION
 from pipeline.models.entitlement import Entitlement, EntitlementType
-from pipeline.names import require_environment, require_name, require_plugin, unknown_name
+from pipeline.names import require_plugin, unknown_name
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import dump_yaml
 
@@ -35,20 +36,10 @@ class EntitlementRequest:
 
 
 def tenant_environments(snapshot: Snapshot, tenant: str, environment: str | None) -> list[str]:
-    """The environments `tenant` is in (only `environment` when given); "did you mean" if none."""
-    names = [require_environment(snapshot, environment)] if environment else None
-    found: list[str] = []
-    known: set[str] = set()
-    for env in names or environment_names(snapshot):
-        loaded = snapshot.environment(env)
-        ids = {t.id for t in loaded.model.tenants} if loaded is not None else set()
-        known |= ids
-        if tenant in ids:
-            found.append(env)
-    if not found:
-        where = f"in environment {environment}" if environment else "in any environment"
-        require_name("tenant", tenant, known, where=where)
-    return found
+    """The environments `tenant` is in (only `environment` when given), in the promotion
+    order; "did you mean" when none (the one tenant lookup: `pipeline.market.trials`)."""
+    found = set(require_tenant(snapshot, tenant, environment))
+    return [env for env in environment_names(snapshot) if env in found]
 
 
 def add_entitlement(request: EntitlementRequest) -> Editor:
@@ -57,8 +48,9 @@ def add_entitlement(request: EntitlementRequest) -> Editor:
         raise InputError(f"a tenant's entitlement is one of: {', '.join(TENANT_TYPES)}")
     if request.expires <= request.now:
         raise InputError(
-            f"--expires {request.expires.isoformat()} is in the past",
-            hint="give a date after today, e.g. --expires 2027-12-31",
+            f"--until {request.expires.date().isoformat()}: the licence would already have "
+            "ended (an expiry in the past)",
+            hint="give a day after today, e.g. --until 2027-12-31",
         )
     if request.kind == "purchase" and not request.plan:
         raise InputError("a purchase names its plan: pass --plan NAME")

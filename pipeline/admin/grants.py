@@ -125,7 +125,11 @@ def revoke(env: str, tenant: str, plugin: str, permissions: Sequence[str] = ()) 
         grants = entry.get("grants") or {}
         if plugin not in grants:
             raise unknown_name(
-                "granted plugin", plugin, list(grants), where=f"for tenant {tenant} in {env}"
+                "granted plugin",
+                plugin,
+                list(grants),
+                where=f"for tenant {tenant} in {env}",
+                hint=f"granted to {tenant}: {', '.join(grants) or 'nothing'}",
             )
         granted = grants[plugin]
         for permission in permissions:

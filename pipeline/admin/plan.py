@@ -239,7 +239,9 @@ def _validate(git: GitRepo, tip: Commit, edit: AdminEdit, context: Context) -> N
     try:
         base, head = Snapshot(git, tip), Snapshot(git, candidate)
         now = context.now or datetime.now(UTC)
-        checker = Checker(base.policies(), base, head, now=now, declared=context.declared)
+        # Judged by the policies it leaves (an environment's creation changes the order its
+        # files must agree with); who may make it was decided on the base (`require_admin`).
+        checker = Checker(head.policies(), base, head, now=now, declared=context.declared)
         for path in edit.changes:
             checker.visit(layout.classify(path))
         checker.evaluate()

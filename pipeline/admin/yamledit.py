@@ -50,7 +50,14 @@ class EnvironmentFile:
         return layout.environment_path(self.env)
 
     def content(self) -> bytes:
-        """The edited file."""
+        """The edited file (a list or mapping left empty is written `[]` / `{}`)."""
+        for key, kind in (("tenants", CommentedSeq), ("groups", CommentedMap)):
+            value = self.tree.get(key)
+            if isinstance(value, kind) and not value:
+                empty = kind()
+                empty.fa.set_flow_style()
+                self.tree[key] = empty
+                self.tree.ca.items.pop(key, None)  # its comments went with what it held
         return dump_yaml(self.tree, width=YAML_WIDTH).encode()
 
     def tenants(self) -> CommentedSeq:

@@ -18,7 +18,7 @@ from pipeline.models.semver import Version, VersionRange
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import MAX_YAML_BYTES
 
-ENTITLEMENTS = "entitlements"
+ENTITLEMENTS = layout.ENTITLEMENTS
 MAX_FILE_BYTES = 64 * 1024 * 1024
 """Largest repo file (evidence, signature) carried in a bundle."""
 

@@ -70,9 +70,11 @@ def check(
     if output_format is None:
         output_format = "github" if os.environ.get("GITHUB_ACTIONS") == "true" else "text"
     with usage_errors():
-        from pipeline.store import store_for
+        source = None
+        if store:  # the store (and its HTTP client) is loaded only when one is given
+            from pipeline.store import store_for
 
-        source = store_for(store) if store else None
+            source = store_for(store)
         request = CheckRequest(head=head, base=base, audit=audit, store=source)
         command = CheckCommand(repo_dir, request, pull_request, github_repo, os.environ)
         report = run_check(command, warn=lambda warning: click.echo(warning, err=True))

@@ -12,7 +12,7 @@ commands run the same rules on their candidate commit before they commit anythin
 
 from __future__ import annotations
 
-from pipeline.bundle.contents import ENTITLEMENTS
+from pipeline import layout
 from pipeline.errors import InputError
 from pipeline.models.entitlement import Entitlement
 from pipeline.models.environment import Environment
@@ -79,7 +79,8 @@ def grant_results(
 
 def entitlement_results(snapshot: Snapshot, path: str) -> list[GateResult]:
     """The rules of one entitlement file (a removed one is a warning)."""
-    parts = path.removeprefix(f"{ENTITLEMENTS}/").removesuffix(".yaml").split("/")
+    root = layout.ENTITLEMENTS
+    parts = path.removeprefix(f"{root}/").removesuffix(".yaml").split("/")
     if not path.endswith(".yaml") or len(parts) not in (1, 3):
         return [
             GateResult(
@@ -88,8 +89,7 @@ def entitlement_results(snapshot: Snapshot, path: str) -> list[GateResult]:
                 status="warn",
                 message="not an entitlement path: it is not checked",
                 file=path,
-                hint=f"{ENTITLEMENTS}/<plugin>.yaml or {ENTITLEMENTS}/<plugin>/<tenant>/"
-                "{trial,purchase}.yaml",
+                hint=f"{root}/<plugin>.yaml or {root}/<plugin>/<tenant>/{{trial,purchase}}.yaml",
             )
         ]
     loaded = snapshot.load(path, Entitlement)

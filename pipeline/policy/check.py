@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from pipeline import layout
-from pipeline.bundle.contents import ENTITLEMENTS
 from pipeline.errors import InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.policy.checker import Checker
@@ -22,7 +22,9 @@ from pipeline.policy.declared import DeclaredPermissions
 from pipeline.policy.release_approvals import PullRequestReviews, TeamResolver, resolve_teams
 from pipeline.policy.results import CheckReport
 from pipeline.snapshot import ParseCache, Snapshot
-from pipeline.store import ArtifactSource
+
+if TYPE_CHECKING:
+    from pipeline.store import ArtifactSource
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ def run_check(git: GitRepo, request: CheckRequest) -> CheckReport:
     )
 
 
-_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES, ENTITLEMENTS)
+_ROOTS = (layout.POLICIES, layout.ENVIRONMENTS, layout.RELEASES, layout.ENTITLEMENTS)
 
 UNCOMMITTED_SHOWN = 3
 """How many uncommitted paths the work-tree warning names."""

@@ -10,7 +10,6 @@ from functools import partial
 from typing import Any
 
 from pipeline import layout
-from pipeline.bundle.contents import ENTITLEMENTS
 from pipeline.errors import InputError
 from pipeline.models.policy import PolicySet
 from pipeline.policy.admin_rules import entitlement_results, grant_results
@@ -58,7 +57,7 @@ class Checker:
             self.environments[path.environment] = None
         elif path.kind == "policy":
             self.policy_files.append(path.path)
-        elif path.kind == "other" and path.path.startswith(f"{ENTITLEMENTS}/"):
+        elif path.kind == "other" and path.path.startswith(f"{layout.ENTITLEMENTS}/"):
             self.entitlements[path.path] = None
         elif path.kind == "unknown":
             self.results.append(

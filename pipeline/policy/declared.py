@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import GateError, InputError
 from pipeline.models.release import Release
-from pipeline.packaging.archive import read_package_manifest
 from pipeline.snapshot import Snapshot
-from pipeline.store import ArtifactSource, cas_uri
+
+if TYPE_CHECKING:
+    from pipeline.store import ArtifactSource
 
 
 class DeclaredPermissions:
@@ -27,6 +29,10 @@ class DeclaredPermissions:
 
     def of(self, release: Release) -> tuple[str, ...]:
         """What `release`'s plugin.yaml declares; InputError when its package is unavailable."""
+        # the package reader and the store's HTTP client load only when a grant is judged
+        from pipeline.packaging.archive import read_package_manifest
+        from pipeline.store import cas_uri
+
         artifact = release.artifact
         if artifact.sha256 not in self._known:
             with tempfile.TemporaryDirectory(prefix="powerx-declared-") as folder:
