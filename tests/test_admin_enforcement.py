@@ -78,6 +78,7 @@ def test_the_agent_refuses_what_the_tenant_did_not_grant_then_activates_once_gra
     assert "px-admin grant acme meter network" in (status.plugins["meter"].last_error or "")
     # the git grants are carried into the store's tenant settings (the host reads them)
     assert TenantStore(store.root).load("acme").grants == {"meter": ["tenant-data:read"]}
+    assert TenantStore(store.root).load("acme").grants_from == "prod"
 
     write_env(env_dir, {"acme": {"meter": ["tenant-data:read", "network"]}, "globex": {}})
     again = sync(env_dir, store, tenant="acme")
@@ -141,6 +142,8 @@ def test_the_host_refuses_per_tenant_the_grants_a_sync_carried_from_git(tmp_path
         assert "greeter declares 'tenant-data:read', which tenant 'globex' has not granted" in (
             detail
         )
+        # git's grants: the remedy is in git, not in the store (the next sync would undo it)
+        assert "grant it with: px-admin grant globex greeter tenant-data:read --env prod" in detail
         granted = {"greeter": ["tenant-data:read"]}
         write_env(env_dir, {"acme": granted, "globex": granted})
         assert sync(env_dir, store).ok

@@ -65,6 +65,9 @@ def carry_grants(store_root: Path, environment: Environment, tenant: str | None)
         if tenant is not None and entry.id != tenant:
             continue
         grants = {plugin: list(perms) for plugin, perms in entry.grants.items()}
-        if tenants.replace_grants(entry.id, grants, display_name=entry.name or ""):
+        title = entry.name or ""
+        if tenants.replace_grants(
+            entry.id, grants, environment=environment.name, display_name=title
+        ):
             written.append(entry.id)
     return written
