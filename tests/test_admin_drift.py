@@ -208,3 +208,27 @@ def test_bad_input_exits_2(site: Site, run_cli: RunCli, tmp_path: Path) -> None:
     unknown = site.drift(run_cli, "--status", str(moved))
     assert unknown.code == 2 and "did you mean" in unknown.err
     git(site.repo.path, "status")  # the repo is untouched
+
+
+def test_a_tenant_the_host_refuses_is_drift(tmp_path: Path, run_cli: RunCli) -> None:
+    """A store synced for every tenant runs the plugin; the host refuses it for the tenant
+    whose git grant lacks what it declares: drift, found from the store (not the status)."""
+    site = Site(tmp_path)
+    site.build("meter", "1.0.0", permissions=NEEDS_READ)
+    grants = {"acme": {"meter": NEEDS_READ}, "globex": {}}
+    site.repo.commit({f"{ENV_DIR}/environment.yaml": prod(grants)} | site.want("meter", "1.0.0"))
+    assert sync(site.repo.path / ENV_DIR, site.store).ok
+    result = site.drift(run_cli, "--plugin-store", str(site.store.root), "--format", "json")
+    assert result.code == 1, result.out + result.err
+    items = json.loads(result.out)["sites"][0]["items"]
+    assert [(i["plugin"], i["cause"]) for i in items] == [("meter", "ungranted")]
+    assert (
+        "the host does not start meter for tenant(s) globex (missing tenant-data:read)"
+        in (items[0]["detail"])
+    )
+    assert "px-admin grant globex meter tenant-data:read --env prod" in items[0]["detail"]
+    status_only = site.drift(run_cli, "--status", str(site.store.status_path))
+    assert status_only.code == 0  # the status file cannot see the host's refusals
+    granted = {"acme": {"meter": NEEDS_READ}, "globex": {"meter": NEEDS_READ}}
+    site.repo.commit({f"{ENV_DIR}/environment.yaml": prod(granted)}, "grant globex")
+    assert site.drift(run_cli, "--plugin-store", str(site.store.root)).code == 0

@@ -14,7 +14,8 @@ Every plugin that differs is one `DriftItem` with its cause:
 - `health-failed`: the desired version failed its health check (rolled back, inactive);
 - `install-failed`: the desired version could not be installed (artifact missing, damaged);
 - `unlicensed`: inactive, its licence needs an entitlement the tenant lacks;
-- `ungranted`: inactive, it declares permissions the tenant has not granted in git;
+- `ungranted`: it declares permissions a tenant has not granted in git: inactive (a site
+  synced for that tenant), or not started for that tenant by the host (`drift_grants`);
 - `disabled-by-hand`: inactive though git and the last sync enabled it (active link
   removed, or disabled for a tenant in the host's tenant.yaml);
 - `enabled-by-hand`: active though git disables it;
@@ -25,144 +26,25 @@ Every plugin that differs is one `DriftItem` with its cause:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
 
 from pipeline import layout
+from pipeline.admin.drift_grants import host_refusal
+from pipeline.admin.drift_model import (
+    DriftItem,
+    DriftReport,
+    SiteReport,
+    Wanted,
+)
 from pipeline.agent.store import PluginStore
 from pipeline.canary.assignment import version_for_tenant
-from pipeline.errors import EXIT_GATE, EXIT_OK, InputError
+from pipeline.errors import InputError
 from pipeline.host.tenants import TenantStore
 from pipeline.market.catalog_read import read_model
 from pipeline.models.agent import AgentStatus, PluginStatus
 from pipeline.models.environment import Environment, PluginState
 from pipeline.names import deployed_plugins, require_environment
 from pipeline.snapshot import Snapshot
-
-DriftCause = Literal[
-    "not-synced",
-    "unknown-plugin",
-    "health-failed",
-    "install-failed",
-    "unlicensed",
-    "ungranted",
-    "disabled-by-hand",
-    "enabled-by-hand",
-    "changed-by-hand",
-    "unknown-tenant",
-]
-CAUSES: tuple[DriftCause, ...] = DriftCause.__args__  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What git says one plugin should be on the site: version, digest, enabled."""
-
-    version: str
-    digest: str
-    enabled: bool
-
-
-@dataclass(frozen=True)
-class DriftItem:
-    """One difference between git and a site, and why."""
-
-    plugin: str | None
-    cause: DriftCause
-    detail: str
-    desired: str | None = None
-    """The version git asks for (None: git does not name it)."""
-    observed: str | None = None
-    """The version the site runs (None: inactive)."""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "plugin": self.plugin,
-            "cause": self.cause,
-            "desired": self.desired,
-            "observed": self.observed,
-            "detail": self.detail,
-        }
-
-
-@dataclass(frozen=True)
-class SiteReport:
-    """A site's report compared with git: where it came from and what differs."""
-
-    source: str
-    environment: str
-    tenant: str | None
-    last_sync: datetime
-    items: tuple[DriftItem, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "environment": self.environment,
-            "tenant": self.tenant,
-            "lastSync": self.last_sync.isoformat(),
-            "drift": len(self.items),
-            "items": [item.to_json() for item in self.items],
-        }
-
-
-@dataclass(frozen=True)
-class DriftReport:
-    """Every site compared, at one revision of the release repo."""
-
-    revision: str
-    sites: tuple[SiteReport, ...]
-
-    @property
-    def count(self) -> int:
-        return sum(len(site.items) for site in self.sites)
-
-    @property
-    def exit_code(self) -> int:
-        """1 when anything drifts, else 0."""
-        return EXIT_GATE if self.count else EXIT_OK
-
-    def by_environment(self) -> dict[str, dict[str, Any]]:
-        """environment -> sites compared, drift count and counts per cause."""
-        found: dict[str, dict[str, Any]] = {}
-        for site in self.sites:
-            entry = found.setdefault(
-                site.environment,
-                {"sites": 0, "drift": 0, "byCause": dict.fromkeys(CAUSES, 0)},
-            )
-            entry["sites"] += 1
-            entry["drift"] += len(site.items)
-            for item in site.items:
-                entry["byCause"][item.cause] += 1
-        return dict(sorted(found.items()))
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "revision": self.revision,
-            "drift": self.count,
-            "environments": self.by_environment(),
-            "sites": [site.to_json() for site in self.sites],
-        }
-
-    def text(self) -> str:
-        lines = []
-        for site in self.sites:
-            tenant = f", tenant {site.tenant}" if site.tenant else ""
-            head = (
-                f"{site.source} ({site.environment}{tenant}, last sync "
-                f"{site.last_sync.isoformat(timespec='seconds')}) vs git {self.revision}"
-            )
-            if not site.items:
-                lines.append(f"{head}: no drift")
-                continue
-            lines.append(f"{head}: {len(site.items)} difference(s)")
-            for item in site.items:
-                versions = f"git {item.desired or '-'}, site {item.observed or '-'}"
-                lines.append(f"  {item.plugin or '-'}  {item.cause}  ({versions})")
-                lines.append(f"      {item.detail}")
-        verdict = f"drift: {self.count} difference(s)" if self.count else "no drift"
-        return "\n".join([*lines, verdict]) + "\n"
 
 
 @dataclass(frozen=True)
@@ -266,6 +148,17 @@ def compare_site(snapshot: Snapshot, site: Site) -> SiteReport:
     disabled = _tenant_disabled(site, environment)
     for name in sorted(set(wanted) | set(status.plugins) | active):
         item = _plugin_drift(site, name, wanted.get(name), status.plugins.get(name), disabled)
+        want = wanted.get(name)
+        if (
+            item is None
+            and site.store is not None
+            and status.tenant is None
+            and want
+            and want.enabled
+        ):
+            refusal = host_refusal(site.store, environment, name)
+            if refusal is not None:
+                item = DriftItem(name, "ungranted", refusal, want.version, want.version)
         if item is not None:
             items.append(item)
     return SiteReport(

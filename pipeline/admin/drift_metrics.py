@@ -7,7 +7,7 @@ alert's series never disappears), the sites compared; per site: when it last syn
 
 from __future__ import annotations
 
-from pipeline.admin.drift import CAUSES, DriftReport
+from pipeline.admin.drift_model import CAUSES, DriftReport
 
 PREFIX = "powerx_drift"
 
