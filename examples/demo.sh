@@ -420,7 +420,8 @@ expect 0 px-admin grant hooli hello-world --from-template "$work/hello-world.per
 # What runs differently before prod: versions, tenants, groups, grants, entitlements.
 expect 0 px-admin diff staging prod --repo "$repo"
 # The isolated site of step 9 still runs the prod it imported; prod has moved on since (step 10
-# completed hello-world 1.1.0). Its store against git: each difference and its cause, exit 1;
+# completed hello-world 1.1.0), and hooli granted hello-world only, so no host of prod starts
+# ledger-sync for it. The site's store against git: each difference and its cause, exit 1;
 # the same as Prometheus metrics for monitoring.
 expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo"
 expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo" \

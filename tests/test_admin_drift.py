@@ -222,10 +222,9 @@ def test_a_tenant_the_host_refuses_is_drift(tmp_path: Path, run_cli: RunCli) -> 
     assert result.code == 1, result.out + result.err
     items = json.loads(result.out)["sites"][0]["items"]
     assert [(i["plugin"], i["cause"]) for i in items] == [("meter", "ungranted")]
-    assert (
-        "the host does not start meter for tenant(s) globex (missing tenant-data:read)"
-        in (items[0]["detail"])
-    )
+    detail = items[0]["detail"]
+    assert "meter is enabled in prod, but tenant(s) globex (missing tenant-data:read)" in detail
+    assert "the host does not start it for them" in detail
     assert "px-admin grant globex meter tenant-data:read --env prod" in items[0]["detail"]
     status_only = site.drift(run_cli, "--status", str(site.store.status_path))
     assert status_only.code == 0  # the status file cannot see the host's refusals

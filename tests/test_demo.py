@@ -51,8 +51,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Grant hello-world tenant-data:read for tenant hooli in prod: commit " in admin
     assert "staging vs prod at " in admin and "  hooli         present     - | Hooli\n" in admin
     assert "  hello-world  not-synced  (git 1.1.0, site 1.0.0)\n" in admin
-    assert "git asks for 1.1.0; the last sync (" in admin and "drift: 1 difference(s)" in admin
-    assert 'powerx_drift_plugins{environment="prod"} 1\n' in admin
+    assert "git asks for 1.1.0; the last sync (" in admin and "drift: 2 difference(s)" in admin
+    assert "  ledger-sync  ungranted  (git 0.9.0, site 0.9.0)\n" in admin
+    assert "grant it with: px-admin grant hooli ledger-sync tenant-data:read network" in admin
+    assert 'powerx_drift_plugins{environment="prod"} 2\n' in admin
     # step 11: the local loop, live through the local host
     assert "tenant 'acme' does not exist" in out + result.stderr
     assert '{"greeting": "Hello, acme!", "tenant": "acme"' in out

@@ -36,6 +36,7 @@ def host_refusal(store: PluginStore, environment: Environment, plugin: str) -> s
     if not refused:
         return None
     return (
-        f"the host does not start {plugin} for tenant(s) {'; '.join(refused)}: git grants "
-        f"less than its plugin.yaml declares; grant it with: {'; '.join(commands)}"
+        f"{plugin} is enabled in {environment.name}, but tenant(s) {'; '.join(refused)} "
+        "did not grant all it declares: the host does not start it for them; grant it "
+        f"with: {'; '.join(commands)}"
     )
