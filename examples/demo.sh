@@ -384,4 +384,47 @@ printf 'the audit trail, the local tenant and the Marketplace catalog), run:\n\n
 printf '  %s/.venv/bin/powerx serve --repo %s --plugin-store %s\n\n' "$project" "$repo" "$local_store"
 printf 'and open http://127.0.0.1:7400/ (Ctrl-C stops it).\n'
 
+step "14. Tenant administration: a tenant joins prod's canary group with a least-privilege grant; staging vs prod; a site that fell behind"
+# The admins: a team with role admin in every environment (policies/console.yaml); px-admin
+# checks the operator's role in each environment it changes.
+show powerx team add-member platform-admins olga --create --repo "$repo" --operator rm --push
+cat >"$repo/policies/console.yaml" <<'YAML'
+# Roles per team and environment: the platform admins administer every environment.
+apiVersion: powerx.io/v1alpha1
+kind: ConsoleAccess
+roles:
+  - {team: platform-admins, role: admin}
+YAML
+git -C "$repo" add policies/console.yaml
+git -C "$repo" commit -q -m "Console roles: platform-admins administer every environment"
+git -C "$repo" push -q origin main
+expect 0 px-admin tenant add hooli --env prod --name Hooli --group canary --repo "$repo" \
+    --operator olga --push
+# A grant names only what the plugin declares at the version prod runs, read from its package
+# in the artifact store (the demo's holds what it published: add the packages prod runs,
+# rebuilt byte for byte). The permissions come from hello-world's least-privilege template
+# (step 11: what its calls needed on the local host).
+"$project/examples/artifact.sh" hello-world 1.1.0 "$work/offline" >/dev/null 2>&1
+python - "$work/store" "$work"/offline/*.pxp <<'PY'
+import sys
+from pathlib import Path
+from pipeline.store.cas import ContentAddressedDirectory
+store = ContentAddressedDirectory(Path(sys.argv[1]))
+for package in sys.argv[2:]:
+    store.put(Path(package))
+PY
+px-plugin permissions template "$dev_plugin" --plugin-store "$local_store" >"$work/hello-world.permissions.yaml"
+show cat "$work/hello-world.permissions.yaml"
+expect 0 px-admin grant hooli hello-world --from-template "$work/hello-world.permissions.yaml" \
+    --env prod --store "$work/store" --repo "$repo" --operator olga --push
+# What runs differently before prod: versions, tenants, groups, grants, entitlements.
+expect 0 px-admin diff staging prod --repo "$repo"
+# The isolated site of step 9 still runs the prod it imported; prod has moved on since (step 10
+# completed hello-world 1.1.0), and hooli granted hello-world only, so no host of prod starts
+# ledger-sync for it. The site's store against git: each difference and its cause, exit 1;
+# the same as Prometheus metrics for monitoring.
+expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo"
+expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo" \
+    --format prometheus
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

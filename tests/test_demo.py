@@ -26,8 +26,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert out.count("(exit code 1, as expected)") == 7
-    assert out.count("(exit code 0, as expected)") == 18
+    assert out.count("(exit code 1, as expected)") == 9
+    assert out.count("(exit code 0, as expected)") == 21
     assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
     assert "promoted hello-world@1.2.0: staging -> prod" in out
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
@@ -44,6 +44,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         in out
     )
     assert "Demo finished" in out
+    # step 14: tenant administration, staging vs prod, and a site that fell behind
+    admin = out.split("== 14.")[1].split("Demo finished")[0]
+    assert "Add tenant hooli to prod: commit " in admin
+    assert "+  canary: [globex, initech, hooli]" in admin
+    assert "Grant hello-world tenant-data:read for tenant hooli in prod: commit " in admin
+    assert "staging vs prod at " in admin and "  hooli         present     - | Hooli\n" in admin
+    assert "  hello-world  not-synced  (git 1.1.0, site 1.0.0)\n" in admin
+    assert "git asks for 1.1.0; the last sync (" in admin and "drift: 2 difference(s)" in admin
+    assert "  ledger-sync  ungranted  (git 0.9.0, site 0.9.0)\n" in admin
+    assert "grant it with: px-admin grant hooli ledger-sync tenant-data:read network" in admin
+    assert 'powerx_drift_plugins{environment="prod"} 2\n' in admin
     # step 11: the local loop, live through the local host
     assert "tenant 'acme' does not exist" in out + result.stderr
     assert '{"greeting": "Hello, acme!", "tenant": "acme"' in out
@@ -91,6 +102,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         text=True,
         check=True,
     ).stdout.splitlines()
-    assert log[0] == "Start a 14-day trial of hello-world for tenant acme"
+    assert log[:2] == [
+        "Grant hello-world tenant-data:read for tenant hooli in prod",
+        "Add tenant hooli to prod",
+    ]
+    assert "Start a 14-day trial of hello-world for tenant acme" in log
     assert "Roll back hello-world in prod: 1.2.0 -> 1.0.0" in log
     assert "Release ledger-sync 1.0.1 and promote it into test instead" in log

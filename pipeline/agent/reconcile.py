@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.agent.desired import DesiredPlugin
+from pipeline.agent.grants import ungranted_reason
 from pipeline.agent.health import HealthResult, check_environ, effective_timeout, run_health_check
 from pipeline.agent.install import install_version, read_installed_manifest
 from pipeline.agent.licence import unlicensed_reason
@@ -16,6 +17,7 @@ from pipeline.agent.sync_result import PluginSync
 from pipeline.bundle.entitlements import Licensed
 from pipeline.errors import InputError, PowerXError
 from pipeline.models.agent import HealthRecord, PluginStatus, SyncAction
+from pipeline.models.environment import Environment
 from pipeline.models.plugin import MANIFEST_FILE, PluginManifest
 from pipeline.packaging.archive import MAX_BYTES
 
@@ -46,17 +48,52 @@ class SyncRun(SyncReport):
     max_package_bytes: int = MAX_BYTES
     licence_root: Path | None = None
     """The repo checkout whose entitlements/ licence plugins (None: not checked)."""
+    granting: Environment | None = None
+    """The environment whose grants for `tenant` a plugin must fit (None: not checked)."""
     manifests: dict[Path, PluginManifest] = field(default_factory=dict)
 
     # -- one plugin --------------------------------------------------------------------
 
     def reconcile(self, plugin: DesiredPlugin) -> PluginSync:
         """Bring one plugin to its desired state; the outcome (also kept in the status)."""
+        if plugin.enabled and self.granting is not None and self.tenant is not None:
+            refused = self._ungranted(plugin, self.granting, self.tenant)
+            if refused is not None:
+                return refused
         if plugin.enabled and self.licence_root is not None:
             refused = self._unlicensed(plugin, self.licence_root)
             if refused is not None:
                 return refused
         return self._reconcile(plugin)
+
+    def _ungranted(
+        self, plugin: DesiredPlugin, environment: Environment, tenant: str
+    ) -> PluginSync | None:
+        """Keep inactive a plugin that declares permissions the tenant has not granted."""
+        target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
+        try:
+            declared = self._manifest(self._install(plugin, target)).permissions
+        except (PowerXError, OSError):
+            return None  # `_reconcile` reports why it cannot be installed
+        reason = ungranted_reason(environment, tenant, plugin.name, declared)
+        if reason is None:
+            return None
+        return self._refuse(plugin, "ungranted", reason)
+
+    def _refuse(self, plugin: DesiredPlugin, action: SyncAction, reason: str) -> PluginSync:
+        """Deactivate `plugin` for `reason` (files and data kept); the outcome."""
+        before = self.statuses.get(plugin.name)
+        deactivated = self.store.deactivate(plugin.name)
+        return self._record(
+            plugin,
+            before,
+            list(before.checks) if before else [],
+            action,
+            observed=None,
+            healthy=None,
+            message=reason,
+            changed=deactivated or before is None or before.last_error != reason,
+        )
 
     def _unlicensed(self, plugin: DesiredPlugin, root: Path) -> PluginSync | None:
         """Deactivate an enabled plugin whose licence has no valid entitlement (data kept)."""
@@ -69,18 +106,7 @@ class SyncRun(SyncReport):
         reason = unlicensed_reason(root, wanted, now=self.clock())
         if reason is None:
             return None
-        before = self.statuses.get(plugin.name)
-        deactivated = self.store.deactivate(plugin.name)
-        return self._record(
-            plugin,
-            before,
-            list(before.checks) if before else [],
-            "unlicensed",
-            observed=None,
-            healthy=None,
-            message=reason,
-            changed=deactivated or before is None or before.last_error != reason,
-        )
+        return self._refuse(plugin, "unlicensed", reason)
 
     def _reconcile(self, plugin: DesiredPlugin) -> PluginSync:
         before = self.statuses.get(plugin.name)

@@ -12,9 +12,12 @@ For each plugin of the environment, in name order, holding the store's lock:
    Disabled (`enabled: false`): the version is installed and checked, but not active.
 
 Plugins no longer in the environment are deactivated (their files stay), and so are plugins
-whose licence needs an entitlement that is missing or expired (`agent.licence`). The status file is
-rewritten after each plugin that changed and at the end. A sync killed at any point leaves
-every active link on a whole, checked version; running it again converges.
+whose licence needs an entitlement that is missing or expired (`agent.licence`). The tenants'
+grants in git are carried into the store's tenant settings, and a sync for one tenant keeps
+inactive a plugin that declares permissions the tenant has not granted (`agent.grants`).
+The status file is rewritten after each plugin that changed and at the end. A sync killed
+at any point leaves every active link on a whole, checked version; running it again
+converges.
 
 The parts: `reconcile` (one plugin at a time), `sync_report` (the status file kept on the
 way), `sync_result` (what the caller gets back).
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipeline.agent.desired import load_desired
+from pipeline.agent.grants import carry_grants
 from pipeline.agent.licence import licence_root_for
 from pipeline.agent.reconcile import PAUSE_STAGES, PauseHook, SyncRun, no_pause
 from pipeline.agent.store import PluginStore
@@ -90,6 +94,7 @@ def sync(
     with store.locked(on_wait):
         pause("locked")
         store.clean_leftovers()
+        carry_grants(store.root, desired.environment, tenant)
         run = SyncRun(
             store=store,
             previous=_previous_status(store),
@@ -102,6 +107,7 @@ def sync(
             retry_failed=retry_failed,
             max_package_bytes=max_package_bytes,
             licence_root=licence_root or licence_root_for(environment_dir),
+            granting=desired.environment,
         )
         results = [run.reconcile(plugin) for plugin in desired.plugins]
         wanted = {plugin.name for plugin in desired.plugins}

@@ -11,7 +11,7 @@ from pipeline.models.agent import (
     SyncAction,
 )
 
-FAILING: frozenset[str] = frozenset({"failed", "rolled-back"})
+FAILING: frozenset[str] = frozenset({"failed", "rolled-back", "ungranted"})
 REPORTED: frozenset[str] = FAILING | {"unlicensed"}
 """Actions whose message is kept as the plugin's last error in the status file."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from pipeline import __version__
+from pipeline.cli import admin_inspect
 from pipeline.cli.errors import exit_with
 
 
@@ -34,6 +35,7 @@ def _register() -> None:
 
 
 _register()
+admin_inspect.register(cli)  # diff, drift (issue 15)
 
 
 def main() -> None:

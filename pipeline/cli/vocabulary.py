@@ -124,6 +124,7 @@ VOCABULARY: dict[str, Term] = {
     "--slack-webhook": Term("a Slack-compatible webhook URL ($POWERX_SLACK_WEBHOOKS)", "text"),
     "--source-commit": Term("the git commit an artifact was built from", "text"),
     "--source-name": Term("how a bundle names its source repo", "text"),
+    "--status": Term("an agent's status file (status.json) a site reports", "path"),
     "--staging": Term("use Sigstore's staging instance", "flag"),
     "--store": Term("an artifact store: a folder or URL ($POWERX_STORE)", "text"),
     "--tenant": Term("a tenant's name", "text"),

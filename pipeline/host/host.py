@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.agent.grants import admin_grant_command, missing_permissions
 from pipeline.agent.store import PluginStore
 from pipeline.errors import InputError, PowerXError
 from pipeline.host.enablement import enable_command
@@ -36,11 +37,14 @@ Say = Callable[[str], None]
 
 def missing_grants(version: Version, tenants: TenantStore, tenant: str, store: Path) -> str | None:
     """Why `version` may not run for `tenant` (a permission it declares is not granted)."""
-    granted = tenants.load(tenant).granted(version.plugin)
-    missing = [p for p in version.manifest.permissions if p not in granted]
+    settings = tenants.load(tenant)
+    missing = missing_permissions(version.manifest.permissions, settings.granted(version.plugin))
     if not missing:
         return None
-    commands = "; ".join(grant_command(version.plugin, p, tenant, store) for p in missing)
+    if settings.grants_from is not None:  # git's grants, carried by the agent: change them there
+        commands = admin_grant_command(settings.grants_from, tenant, version.plugin, missing)
+    else:
+        commands = "; ".join(grant_command(version.plugin, p, tenant, store) for p in missing)
     names = ", ".join(repr(p) for p in missing)
     return (
         f"{version.plugin} declares {names}, which tenant {tenant!r} has not granted; "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +164,34 @@ class TenantStore:
 
         self._edit(tenant, edit)
         return GrantChange(tenant, plugin, tuple(after), True, created, path)
+
+    def replace_grants(
+        self,
+        tenant: str,
+        grants: Mapping[str, Sequence[str]],
+        *,
+        environment: str,
+        display_name: str = "",
+    ) -> bool:
+        """Make the tenant's grants exactly `grants`: git's, of `environment`, carried by
+        the agent sync (`grantsFrom` names it, so refusals name `px-admin grant`).
+
+        The tenant is created when missing; its other settings (`disabled`) are kept. One
+        atomic write, only when something differs; whether the file was written.
+        """
+        created = self.ensure(tenant, display_name=display_name)
+        wanted = {plugin: list(perms) for plugin, perms in sorted(grants.items()) if perms}
+        settings = self.load(tenant)
+        current = {plugin: list(perms) for plugin, perms in settings.grants.items()}
+        if current == wanted and settings.grants_from == environment:
+            return created
+
+        def edit(tree: Any) -> None:
+            tree["grantsFrom"] = environment
+            tree["grants"] = wanted
+
+        self._edit(tenant, edit)
+        return True
 
     def set_disabled(self, tenant: str, plugin: str, disabled: bool) -> bool:
         """Put `plugin` on (or take it off) the tenant's `disabled` list; whether it changed.

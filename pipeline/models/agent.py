@@ -17,10 +17,18 @@ from pipeline.models.base import Document, Name, SemVer, Strict
 from pipeline.models.digest import Sha256Digest
 
 SyncAction = Literal[
-    "installed", "unchanged", "rolled-back", "disabled", "failed", "removed", "unlicensed"
+    "installed",
+    "unchanged",
+    "rolled-back",
+    "disabled",
+    "failed",
+    "removed",
+    "unlicensed",
+    "ungranted",
 ]
 """What one sync did to one plugin (unlicensed: deactivated, its licence needs an entitlement
-that is missing or expired; files and data kept)."""
+that is missing or expired; ungranted: not activated, it declares permissions the tenant has
+not granted in git; files and data kept)."""
 
 MAX_HEALTH_RECORDS = 10
 """Health-check records kept per plugin (newest first)."""

@@ -41,6 +41,12 @@ class TenantSettings(Document):
         default_factory=dict,
         description="plugin -> the permissions this tenant granted it (the host API enforces them)",
     )
+    grants_from: Name | None = Field(
+        default=None,
+        alias="grantsFrom",
+        description="the environment whose git grants `powerx agent sync` carried here "
+        "(px-admin grant changes them; a local grant lasts until the next sync)",
+    )
     disabled: list[Name] = Field(
         default_factory=list,
         description="plugins installed for this tenant that the host does not run "
