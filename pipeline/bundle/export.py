@@ -86,8 +86,35 @@ class ExportResult:
         return [release for release in self.manifest.releases if release.included]
 
 
+@dataclass(frozen=True)
+class PreparedExport:
+    """A signed bundle index and where each indexed file's bytes are: what a bundle file
+    (`export_bundle`) or a registry push (`pipeline.bundle.oci_export`) writes out."""
+
+    manifest: BundleManifest
+    raw: bytes
+    signature: bytes
+    memory: dict[str, bytes]
+    """The repo files (environment, releases, entitlements) by bundle path."""
+    artifacts: dict[str, Path]
+    """Each included artifact's file, by sha256 (its size already checked)."""
+    warnings: tuple[str, ...]
+
+    @property
+    def digest(self) -> str:
+        """The bundle's identity: the sha256 of its signed index."""
+        return manifest_digest(self.raw)
+
+
 def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -> ExportResult:
     """Write the bundle; nothing appears at `request.output` unless every step succeeded."""
+    prepared = prepare_export(request)
+    size = _write(request.output, prepared, progress)
+    return ExportResult(request.output, prepared.manifest, prepared.digest, size, prepared.warnings)
+
+
+def prepare_export(request: ExportRequest) -> PreparedExport:
+    """Plan, index and sign the export (`request.output` is not touched)."""
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.valid_for <= timedelta(0):
@@ -136,16 +163,18 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
     )
     raw = encode_manifest(manifest)
     signature = sign_manifest(raw, manifest, private_key)
-    size = _write(
-        request.output, manifest, raw, signature, plan, included, entitlements, artifacts, progress
-    )
     warnings = tuple(
         f"{p.release.ref} is not released for the offline channel "
         f"(channels: {', '.join(p.release.channels)})"
         for p in plan.releases
         if "offline" not in p.release.channels
     )
-    return ExportResult(request.output, manifest, manifest_digest(raw), size, warnings)
+    memory = {
+        f.bundle_path: f.data
+        for f in [*plan.environment_files, *(f for p in included for f in p.files), *entitlements]
+    }
+    sources = {sha: source.path for sha, source in artifacts.items()}
+    return PreparedExport(manifest, raw, signature, memory, sources, warnings)
 
 
 def _read_key(path: Path) -> bytes:
@@ -270,32 +299,19 @@ def _index(
     return files
 
 
-def _write(
-    output: Path,
-    manifest: BundleManifest,
-    raw: bytes,
-    signature: bytes,
-    plan: Plan,
-    included: list[PlannedRelease],
-    entitlements: list[RepoFile],
-    artifacts: dict[str, _Source],
-    progress: Progress,
-) -> int:
-    memory = {
-        f.bundle_path: f.data
-        for f in [*plan.environment_files, *(f for p in included for f in p.files), *entitlements]
-    }
+def _write(output: Path, prepared: PreparedExport, progress: Progress) -> int:
+    manifest, raw, signature = prepared.manifest, prepared.raw, prepared.signature
     with atomic_writer(output) as out:
         progress.start(len(raw) + len(signature) + manifest.total_size())
         writer = BundleWriter(out, mtime=int(manifest.created.timestamp()), progress=progress)
         writer.add_bytes(MANIFEST_NAME, raw)
         writer.add_bytes(SIGNATURE_NAME, signature)
         for entry in manifest.files:
-            if entry.path in memory:
-                writer.add_bytes(entry.path, memory[entry.path])
+            if entry.path in prepared.memory:
+                writer.add_bytes(entry.path, prepared.memory[entry.path])
             else:
-                source = artifacts[entry.sha256]
-                writer.add_file(entry.path, source.path, size=entry.size, sha256=entry.sha256)
+                source = prepared.artifacts[entry.sha256]
+                writer.add_file(entry.path, source, size=entry.size, sha256=entry.sha256)
         writer.close()
         out.flush()
         size = out.tell()

@@ -17,6 +17,7 @@ from pipeline.bundle.importer import (
     ImportRequest,
     ImportResult,
     Pause,
+    Scanner,
     import_bundle,
 )
 from pipeline.bundle.progress import Progress
@@ -57,6 +58,7 @@ def import_offline(
     environ: Mapping[str, str],
     progress: Progress,
     pause: Pause,
+    scanner: Scanner | None = None,
 ) -> ImportOutcome:
     """Import; a refusal or a rollback alerts `webhooks` and the shared ones ($POWERX_WEBHOOKS).
 
@@ -67,7 +69,9 @@ def import_offline(
     """
     facts = BundleFacts()
     try:
-        result = import_bundle(request, progress=progress, pause=pause, facts=facts)
+        result = import_bundle(
+            request, progress=progress, pause=pause, facts=facts, scanner=scanner
+        )
     except GateError as error:
         problem = _log_attempt(request, facts, "refused", _reason(error), error.exit_code)
         alert = _alert(webhooks, environ, "refused", error.message, request.bundle)
