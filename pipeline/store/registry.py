@@ -6,6 +6,7 @@
 | `file:///srv/artifacts`          | `ContentAddressedDirectory` (read-write)    |
 | `https://mirror.example/prefix`  | `HttpsArtifactSource` (read-only)           |
 | `http://127.0.0.1:8080/prefix`   | `HttpsArtifactSource`, only with `allow_http_loopback` |
+| `oci://registry.example/team/px` | `OciStore` (read-write, an OCI registry repository) |
 
 Adding an object store later (say `s3://bucket/prefix`) takes one class and one line:
 implement `ArtifactStore` (`put`, `fetch`, `exists`) keeping the `sha256/<aa>/<hex>` key
@@ -40,6 +41,8 @@ class StoreOptions:
     attempts: int = 3
     backoff: float = 0.5
     allow_http_loopback: bool = False
+    credentials_env: str | None = None
+    """oci://: the environment variable holding `user:password` (else the Docker config)."""
 
 
 StoreFactory = Callable[[str, StoreOptions], ArtifactSource]
@@ -102,6 +105,15 @@ def _https(location: str, options: StoreOptions) -> ArtifactSource:
     )
 
 
+def _oci(location: str, options: StoreOptions) -> ArtifactSource:
+    from pipeline.store.oci.store import RegistryAccess, open_store  # httpx loads on use
+
+    if isinstance(options.verify, ssl.SSLContext):
+        raise InputError("an oci:// store takes a CA file, not an SSL context")
+    return open_store(location, RegistryAccess(options.credentials_env, options.verify))
+
+
 register_scheme("file", _directory)
 register_scheme("https", _https)
 register_scheme("http", _https)
+register_scheme("oci", _oci)
