@@ -17,7 +17,6 @@ from pathlib import Path
 
 from pipeline.bundle.export import ExportRequest, PreparedExport, prepare_export
 from pipeline.bundle.oci_layout import (
-    EMPTY_CONFIG,
     EMPTY_DIGEST,
     IMAGE_MANIFEST,
     BundleRegistry,
@@ -25,6 +24,7 @@ from pipeline.bundle.oci_layout import (
     encode_oci_manifest,
 )
 from pipeline.bundle.progress import Progress, no_progress
+from pipeline.store.oci.artifact import EMPTY_CONFIG
 
 
 @dataclass(frozen=True)

@@ -28,25 +28,29 @@ from pipeline.errors import GateError, InputError
 from pipeline.jsonio import load_json
 from pipeline.models.bundle import BundleManifest
 from pipeline.models.digest import parse_sha256
-from pipeline.store.oci.auth import lookup_credentials
-from pipeline.store.oci.client import RegistryClient
-from pipeline.store.oci.reference import OciReference
+from pipeline.store.oci.artifact import (
+    EMPTY_CONFIG_DIGEST,
+    EMPTY_CONFIG_TYPE,
+    MAX_BUNDLE_BYTES,
+    SIGSTORE_BUNDLE_TYPE,
+    TITLE_ANNOTATION,
+)
+from pipeline.store.oci.client import MANIFEST_LIMIT, OCI_MANIFEST
 
 BUNDLE_ARTIFACT_TYPE = "application/vnd.powerx.offline-bundle.v1"
 INDEX_MEDIA_TYPE = "application/vnd.powerx.bundle.index.v1+json"
-SIGNATURE_MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+SIGNATURE_MEDIA_TYPE = SIGSTORE_BUNDLE_TYPE
 FILE_MEDIA_TYPE = "application/vnd.powerx.bundle.file.v1"
-IMAGE_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
-EMPTY_CONFIG = b"{}"
-EMPTY_DIGEST = "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-TITLE = "org.opencontainers.image.title"
+IMAGE_MANIFEST = OCI_MANIFEST
+EMPTY_MEDIA_TYPE = EMPTY_CONFIG_TYPE
+EMPTY_DIGEST = EMPTY_CONFIG_DIGEST
+TITLE = TITLE_ANNOTATION
 CREATED = "org.opencontainers.image.created"
 ENVIRONMENT = "io.powerx.bundle.environment"
 SEQUENCE = "io.powerx.bundle.sequence"
 INDEX_DIGEST = "io.powerx.bundle.digest"
-MAX_SIGNATURE_BYTES = 1024 * 1024
-MAX_OCI_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_SIGNATURE_BYTES = MAX_BUNDLE_BYTES
+MAX_OCI_MANIFEST_BYTES = MANIFEST_LIMIT
 
 
 @dataclass(frozen=True)
@@ -214,18 +218,3 @@ class BundleRegistry(Protocol):
     def get_manifest(self, reference: str) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of the manifest a tag or digest names."""
         ...
-
-
-@dataclass(frozen=True)
-class RegistryAccess:
-    """How to reach a registry: the environment variable holding credentials (None: the
-    Docker config file, else anonymous) and a private CA file for its TLS."""
-
-    credentials_env: str | None = None
-    ca_file: Path | None = None
-
-
-def open_registry(reference: OciReference, access: RegistryAccess) -> RegistryClient:
-    """A client for the repository `reference` names, with the credentials `access` finds."""
-    credentials = lookup_credentials(reference.authority, env_name=access.credentials_env)
-    return RegistryClient(reference, credentials=credentials, ca_file=access.ca_file)

@@ -9,10 +9,10 @@ from pipeline.bundle.export import ExportRequest
 from pipeline.bundle.import_request import Pause
 from pipeline.bundle.oci_export import push_bundle
 from pipeline.bundle.oci_import import RegistryScanner
-from pipeline.bundle.oci_layout import RegistryAccess, open_registry
 from pipeline.cli.vocabulary import emit
 from pipeline.errors import InputError
 from pipeline.store.oci.reference import OciReference
+from pipeline.store.oci.store import RegistryAccess
 
 
 def export_to_registry(
@@ -25,7 +25,7 @@ def export_to_registry(
             f"{location}: a bundle is pushed under a tag, not a digest",
             hint=f"e.g. --to {reference.repository_location()}:{request.environment}",
         )
-    with open_registry(reference, access) as registry:
+    with access.client(reference) as registry:
         result = push_bundle(request, registry, reference.tag)
     manifest = result.prepared.manifest
     included = [release for release in manifest.releases if release.included]
@@ -82,9 +82,7 @@ def registry_scanner(
             f"{location} names no tag or digest",
             hint=f"e.g. --from {reference.repository_location()}:prod (the tag export printed)",
         )
-    return RegistryScanner(
-        open_registry(reference, access), wanted, reference.display(), store, pause
-    )
+    return RegistryScanner(access.client(reference), wanted, reference.display(), store, pause)
 
 
 def pull_summary(scanner: RegistryScanner) -> str:

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 import click
 
-from pipeline.bundle.oci_layout import RegistryAccess
 from pipeline.cli.options import format_option, repo_option
 from pipeline.cli.vocabulary import emit
 from pipeline.gitrepo import GitRepo
 from pipeline.store.gc import StoredItem, collect, inventory_for, plan_gc, referenced_digests
+from pipeline.store.oci.store import RegistryAccess
 
 F = TypeVar("F", bound=Callable[..., Any])
 

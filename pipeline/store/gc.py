@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Protocol
 
 from pipeline import layout
-from pipeline.bundle.oci_layout import RegistryAccess, open_registry
 from pipeline.errors import FileSystemError, GateError, InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.environment import PluginState
@@ -32,6 +31,7 @@ from pipeline.store.cas import ContentAddressedDirectory
 from pipeline.store.oci.artifact import PLUGIN_ANNOTATION, VERSION_ANNOTATION, package_layer
 from pipeline.store.oci.client import RegistryClient, fallback_tag
 from pipeline.store.oci.reference import SCHEME, OciReference
+from pipeline.store.oci.store import RegistryAccess
 
 
 @dataclass(frozen=True)
@@ -255,7 +255,7 @@ def inventory_for(location: str, access: RegistryAccess | None = None) -> Invent
                 f"{location}: gc takes a repository, not a tag or digest",
                 hint=f"e.g. {reference.repository_location()}",
             )
-        registry = open_registry(reference, access or RegistryAccess())
+        registry = (access or RegistryAccess()).client(reference)
         return RegistryInventory(registry, reference.repository_location())
     store = store_for(location)
     if isinstance(store, ContentAddressedDirectory):
