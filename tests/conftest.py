@@ -14,8 +14,9 @@ import pytest
 
 from pipeline.cli.errors import run_command
 
-pytest_plugins = ["prometheus"]
-"""tests/prometheus.py: the `exporter` and `prometheus` fixtures of the canary tests."""
+pytest_plugins = ["prometheus", "registry"]
+"""tests/prometheus.py: the canary tests' `exporter` and `prometheus`; tests/registry.py: the
+OCI store tests' `registry` and `auth_registry` (Debian's docker-registry)."""
 
 PROJECT = Path(__file__).resolve().parents[1]
 DATA = PROJECT / "tests" / "data"

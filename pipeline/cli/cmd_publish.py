@@ -8,7 +8,13 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import format_option, github_repo_option, repo_option
+from pipeline.cli.options import (
+    format_option,
+    github_repo_option,
+    registry_options,
+    repo_option,
+    store_options,
+)
 from pipeline.cli.usage import pair, usage_errors
 from pipeline.cli.vocabulary import emit
 from pipeline.promotion.publish import PublishRequest
@@ -65,8 +71,9 @@ def publish() -> None:
     "--store",
     envvar="POWERX_STORE",
     required=True,
-    help="The artifact store: a directory or file:// location [$POWERX_STORE].",
+    help="The artifact store: a directory, file:// or oci://HOST/REPOSITORY [$POWERX_STORE].",
 )
+@registry_options()
 @repo_option()
 @click.option("--base", default="main", show_default=True, help="The branch the request targets.")
 @click.option("--remote", default="origin", show_default=True, help="The remote to push to.")
@@ -84,6 +91,8 @@ def publish_create(
     contacts: tuple[str, ...],
     environment: str | None,
     store: str,
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
     repo_dir: Path,
     base: str,
     remote: str,
@@ -97,7 +106,8 @@ def publish_create(
 
     Commits the release manifest, its signature and evidence on release/<plugin>-<version>,
     pushes the branch and opens a pull request through GitHub's REST API ($GITHUB_TOKEN);
-    --no-pr leaves the branch for other forges.
+    --no-pr leaves the branch for other forges. An oci:// store gets the package (tagged
+    <plugin>-<version>) and its signature bundle as a referrer of it.
     """
     parsed_changes = []
     for change in changes:
@@ -121,6 +131,7 @@ def publish_create(
         request=request,
         notes_file=notes_file,
         store=store,
+        store_options=store_options(registry_credentials_env, ca_file),
         base=base,
         remote=None if no_push else remote,
         open_pull_request=not no_pr,

@@ -152,6 +152,31 @@ def health_timeout_option() -> Callable[[F], F]:
     )
 
 
+def registry_options() -> Callable[[F], F]:
+    """--registry-credentials-env NAME and --ca-file FILE: how oci:// (and https) stores are
+    reached. Credentials are read from $NAME (user:password) or the Docker config file."""
+    return combine(
+        click.option(
+            "--registry-credentials-env",
+            metavar="NAME",
+            help="oci:// stores: the environment variable holding user:password"
+            " [default: the auths of $DOCKER_CONFIG/config.json].",
+        ),
+        click.option(
+            "--ca-file",
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A private CA bundle (PEM) the store's TLS certificate is checked against.",
+        ),
+    )
+
+
+def store_options(credentials_env: str | None, ca_file: Path | None) -> Any:
+    """The `StoreOptions` of `registry_options` (the store package loads on use)."""
+    from pipeline.store import StoreOptions
+
+    return StoreOptions(verify=ca_file, credentials_env=credentials_env)
+
+
 operator_option = click.option(
     "--operator", envvar="GITHUB_ACTOR", help="Who asks [default: $GITHUB_ACTOR]."
 )

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from pydantic import ValidationError
 
-from pipeline.cli.options import format_option
+from pipeline.cli.options import format_option, registry_options
 from pipeline.cli.vocabulary import Command, emit
 from pipeline.errors import InputError
 from pipeline.models.signing import ReleasePredicate
@@ -173,7 +174,7 @@ def _predicate(
 
 
 @click.command()
-@click.argument("artifact", type=ExistingFile)
+@click.argument("artifact")
 @click.option("--bundle", type=ExistingFile, help="The bundle [default: ARTIFACT.sigstore.json].")
 @click.option("--identity", help="Trust only this keyless identity (with --issuer).")
 @click.option(
@@ -191,9 +192,10 @@ def _predicate(
     help="Signing policy [default: policies/signing.yaml when it exists].",
 )
 @click.option("--env", "environment", help="Apply this environment's stricter signing rules.")
+@registry_options()
 @format_option()
 def verify(
-    artifact: Path,
+    artifact: str,
     bundle: Path | None,
     identity: str | None,
     identity_regexp: str | None,
@@ -203,10 +205,14 @@ def verify(
     trusted_root: Path | None,
     policy: Path | None,
     environment: str | None,
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
     """Verify ARTIFACT's signature, offline: digest, signature, signer, validity, revocation.
 
+    ARTIFACT is a file, or oci://HOST/REPOSITORY@sha256:DIGEST: the package is pulled from
+    the registry with its signature (a referrer); none is "unsigned" (exit 1).
     Explicit --identity/--issuer or --key override the policy's signers, as with
     `cosign verify-blob`. Exit 0 verified, 1 refused, 2 bad input.
     """
@@ -220,6 +226,47 @@ def verify(
         staging=staging,
         trusted_root=trusted_root,
     )
+    if not artifact.startswith("oci://"):
+        return _verify_file(
+            _existing(artifact), bundle, trust, environment, output_format, shown=artifact
+        )
+    if bundle is not None:
+        raise InputError(
+            "--bundle does not go with an oci:// artifact",
+            hint="its signature is the Sigstore bundle stored as a referrer in the registry",
+        )
+    from pipeline.store.oci.store import RegistryAccess, pull_signed
+
+    with tempfile.TemporaryDirectory(prefix="px-verify-") as folder:
+        access = RegistryAccess(registry_credentials_env, ca_file)
+        pulled = pull_signed(artifact, Path(folder), access)
+        pulled_bundle = pulled.package.with_name(pulled.package.name + ".sigstore.json")
+        pulled_bundle.write_bytes(pulled.bundle)
+        return _verify_file(
+            pulled.package, pulled_bundle, trust, environment, output_format, shown=artifact
+        )
+
+
+def _existing(artifact: str) -> Path:
+    path = Path(artifact)
+    if not path.is_file():
+        raise InputError(
+            f"no artifact file {artifact}",
+            hint="give a .pxp file, or oci://HOST/REPOSITORY@sha256:DIGEST",
+        )
+    return path
+
+
+def _verify_file(
+    artifact: Path,
+    bundle: Path | None,
+    trust: TrustInputs,
+    environment: str | None,
+    output_format: str,
+    *,
+    shown: str,
+) -> int:
+    """Verify a local artifact file against its bundle and print the result as `shown`."""
     verification = verify_artifact(
         VerifyRequest(artifact, trust, datetime.now(UTC), bundle=bundle, environment=environment)
     )
@@ -234,7 +281,7 @@ def verify(
     who = verification.signer + (f" ({verification.issuer})" if verification.issuer else "")
     release = verification.release
     lines = [
-        f"verified {artifact}: sha256:{verification.digest}",
+        f"verified {shown}: sha256:{verification.digest}",
         f"  signed by {who}, {verification.mode} mode",
     ]
     if release is not None:
@@ -242,7 +289,7 @@ def verify(
     checks = [*verification.checks, *([verification_note] if verification_note else [])]
     lines += [f"  ok: {check}" for check in checks]
     data = {
-        "artifact": str(artifact),
+        "artifact": shown,
         "digest": f"sha256:{verification.digest}",
         "signer": verification.signer,
         "issuer": verification.issuer,

@@ -41,6 +41,7 @@ VOCABULARY: dict[str, Term] = {
     "--builder": Term("who built an artifact", "text"),
     "--bundle": Term("a signature bundle (.sigstore.json)", "path"),
     "--bundles": Term("a signer trusted for offline bundles too", "flag"),
+    "--ca-file": Term("a private CA bundle (PEM) for a store's TLS certificate", "path"),
     "--category": Term("a category: of Marketplace listings, or of a review's reason", "text"),
     "--change": Term("a registered change, ID=TITLE[=LINK]", "text"),
     "--changes": Term("a catalog changes file (JSON list of CatalogChange)", "path"),
@@ -99,6 +100,9 @@ VOCABULARY: dict[str, Term] = {
     "--pull-request": Term("a pull request's number", "number"),
     "--push": Term("push to this remote (a bare --push means origin)", "text"),
     "--reason": Term("why, recorded in the commit", "text"),
+    "--registry-credentials-env": Term(
+        "the environment variable holding a registry's user:password", "text"
+    ),
     "--remote": Term("a git remote", "text"),
     "--replace": Term("replace an entry of the same name", "flag"),
     "--repo": Term("the release repo's folder", "path"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.errors import GateError, InputError
@@ -191,3 +191,10 @@ def _read_bundle(path: Path) -> bytes:
 def open_store(location: str, access: RegistryAccess) -> OciStore:
     """The store for an `oci://HOST[:PORT]/REPOSITORY` location."""
     return OciStore(OciReference.parse(location), access)
+
+
+def pull_signed(location: str, folder: Path, access: RegistryAccess) -> SignedPackage:
+    """The package at `oci://HOST/REPOSITORY@sha256:<digest>` and its signature bundle."""
+    reference = OciReference.parse(location)
+    store = OciStore(replace(reference, tag=None, digest=None), access)
+    return store.pull_signed(reference, folder)
