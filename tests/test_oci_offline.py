@@ -51,7 +51,7 @@ def _export(run_cli: RunCli, source: Source, location: str, *extra: str) -> dict
 
 def _import_argv(site: Site, location: str, *extra: str) -> list[str]:
     return [
-        "plugin", "import", "--offline", "--from", location, "--repo", str(site.repo.path),
+        "plugin", "import", "--offline", location, "--repo", str(site.repo.path),
         "--plugin-store", str(site.store), "--operator", "admin", *extra,
     ]  # fmt: skip
 
@@ -171,8 +171,8 @@ def test_not_a_bundle_and_bad_locations(
     assert refused.code == 1 and "is not an offline bundle" in refused.err
     no_tag = run_cli(cli, *_import_argv(site, location))
     assert no_tag.code == 2 and "names no tag or digest" in no_tag.err
-    both = run_cli(cli, *_import_argv(site, f"{location}:plain", str(site.root / "x.bundle")))
-    assert both.code == 2
+    missing = run_cli(cli, *_import_argv(site, str(site.root / "x.bundle")))
+    assert missing.code == 2 and "no bundle file" in missing.err
     neither = run_cli(
         cli, "export", "--env", ENV, "--repo", str(source.repo.path), "--key", str(source.key)
     )

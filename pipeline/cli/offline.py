@@ -21,11 +21,13 @@ from pipeline.cli.options import (
     format_option,
     health_timeout_option,
     plugin_store_option,
+    registry_options,
     repo_option,
 )
-from pipeline.cli.store import registry_access, registry_options
 from pipeline.cli.vocabulary import WEBHOOKS_ENV, Command, Duration, emit, webhooks_from_env
 from pipeline.errors import InputError
+from pipeline.store.oci.reference import SCHEME as OCI_SCHEME
+from pipeline.store.oci.store import RegistryAccess
 from pipeline.workflows.offline_import import Alert
 from pipeline.workflows.offline_import import import_offline as import_with_alerts
 
@@ -112,7 +114,7 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     help="Expiry: a duration, e.g. 30d, 12h.",
 )
 @click.option("--source-name", help="How the bundle names the source repo [default: its folder].")
-@registry_options
+@registry_options()
 @format_option()
 def export(
     environment: str,
@@ -127,7 +129,7 @@ def export(
     valid_for: float,
     source_name: str | None,
     registry_credentials_env: str | None,
-    registry_ca: Path | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
     """Export ENV as one signed offline bundle: desired state, releases, artifacts, licences."""
@@ -154,7 +156,7 @@ def export(
         source_name=source_name,
     )
     if to_registry is not None:
-        access = registry_access(registry_credentials_env, registry_ca)
+        access = RegistryAccess(registry_credentials_env, ca_file)
         return export_to_registry(request, to_registry, access, output_format)
     with _progress_bar(f"export {environment}") as progress:
         result = export_bundle(request, progress=progress)
@@ -211,17 +213,8 @@ def _pause_from_env() -> Callable[[str], None]:
     cls=Command,
     renamed={"--store": "--plugin-store", "--alert-webhook": "--webhook"},
 )
-@click.argument(
-    "bundle", required=False, type=click.Path(dir_okay=False, exists=True, path_type=Path)
-)
-@click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
-@click.option(
-    "--from",
-    "from_registry",
-    metavar="oci://HOST/REPO:TAG|@sha256:HEX",
-    help="Pull the bundle from the site's registry instead of a file (an interrupted pull "
-    "resumes).",
-)
+@click.argument("bundle")
+@click.option("--offline", is_flag=True, required=True, help="Import an offline bundle.")
 @repo_option("The site's own release repo.")
 @plugin_store_option()
 @click.option("--branch", help="The site repo's branch [default: the checked-out one].")
@@ -240,10 +233,10 @@ def _pause_from_env() -> Callable[[str], None]:
     help="POST an alert here when the import is refused or rolled back "
     f"(repeatable; also ${WEBHOOKS_ENV}).",
 )
-@registry_options
+@registry_options()
 @format_option()
 def import_offline(
-    bundle: Path | None,
+    bundle: str,
     offline: bool,
     repo_dir: Path,
     store_dir: Path,
@@ -256,25 +249,29 @@ def import_offline(
     tenant: str | None,
     health_timeout: float,
     webhooks: tuple[str, ...],
-    from_registry: str | None,
     registry_credentials_env: str | None,
-    registry_ca: Path | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
-    """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it."""
-    if (bundle is None) == (from_registry is None):
-        raise InputError(
-            "give exactly one of BUNDLE (a file) and --from oci://HOST/REPO:TAG",
-            hint="e.g. powerx plugin import --offline --from oci://registry.site/bundles:prod",
-        )
+    """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it.
+
+    BUNDLE is a bundle file, or oci://HOST/REPOSITORY:TAG (or @sha256:DIGEST) in the site's
+    registry: pulled into the plugin store's incoming/ folder, where an interrupted pull
+    resumes, and held to the same checks as a file before anything is written.
+    """
     now = datetime.now(UTC)
     pause = _pause_from_env()
     scanner = None
-    if from_registry is not None:
-        access = registry_access(registry_credentials_env, registry_ca)
-        scanner = registry_scanner(from_registry, access, store_dir, pause)
+    if bundle.startswith(OCI_SCHEME):
+        access = RegistryAccess(registry_credentials_env, ca_file)
+        scanner = registry_scanner(bundle, access, store_dir, pause)
+    elif not Path(bundle).is_file():
+        raise InputError(
+            f"no bundle file {bundle}",
+            hint="give a bundle file, or oci://HOST/REPOSITORY:TAG in the site's registry",
+        )
     request = ImportRequest(
-        bundle=bundle or Path(scanner.where if scanner else ""),
+        bundle=Path(bundle),
         repo=repo_dir,
         store=store_dir,
         now=now,

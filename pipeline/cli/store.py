@@ -6,41 +6,15 @@ repo); 3 a bug. A dry run deletes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from pipeline.cli.options import format_option, repo_option
+from pipeline.cli.options import format_option, registry_options, repo_option
 from pipeline.cli.vocabulary import emit
 from pipeline.gitrepo import GitRepo
 from pipeline.store.gc import StoredItem, collect, inventory_for, plan_gc, referenced_digests
 from pipeline.store.oci.store import RegistryAccess
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def registry_options(command: F) -> F:
-    """--registry-credentials-env NAME and --registry-ca FILE, for oci:// locations."""
-    command = click.option(
-        "--registry-ca",
-        "registry_ca",
-        type=click.Path(dir_okay=False, exists=True, path_type=Path),
-        help="A private CA file for the registry's TLS (oci:// only).",
-    )(command)
-    return click.option(
-        "--registry-credentials-env",
-        "registry_credentials_env",
-        metavar="NAME",
-        help="The environment variable holding USER:PASSWORD (or a token) for the registry "
-        "[default: $DOCKER_CONFIG/config.json, else anonymous].",
-    )(command)
-
-
-def registry_access(credentials_env: str | None, ca_file: Path | None) -> RegistryAccess:
-    """What the registry options say."""
-    return RegistryAccess(credentials_env=credentials_env, ca_file=ca_file)
 
 
 @click.group("store")
@@ -66,7 +40,7 @@ def store() -> None:
     help="Keep the newest N versions of each plugin even when nothing references them.",
 )
 @click.option("--apply", is_flag=True, help="Delete the garbage [default: list it only].")
-@registry_options
+@registry_options()
 @format_option()
 def gc(
     location: str,
@@ -75,14 +49,14 @@ def gc(
     keep: int,
     apply: bool,
     registry_credentials_env: str | None,
-    registry_ca: Path | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
     """List (and with --apply delete) artifacts no release or environment references."""
     git = GitRepo(repo_dir)
     commit = git.resolve(rev)
     referenced = referenced_digests(git, commit)
-    inventory = inventory_for(location, registry_access(registry_credentials_env, registry_ca))
+    inventory = inventory_for(location, RegistryAccess(registry_credentials_env, ca_file))
     plan = plan_gc(inventory.items(), referenced, keep)
     deleted = collect(inventory, plan, referenced) if apply else []
     verb = "deleted" if apply else "would delete"
