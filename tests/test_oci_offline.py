@@ -23,7 +23,7 @@ from pipeline.cli.powerx import cli
 from pipeline.gitrepo import read_trailers
 from pipeline.signing.keys import generate_keypair
 from pipeline.store.oci.reference import OciReference
-from pipeline.store.oci.store import RegistryAccess
+from pipeline.store.oci.store import OciStore, RegistryAccess
 
 POWERX = PROJECT / ".venv" / "bin" / "powerx"
 
@@ -211,3 +211,27 @@ def test_an_interrupted_pull_resumes_without_pulling_again(
     assert "pulled 8 blob(s)" in resumed.err and "; 3 (" in resumed.err
     assert "were already here, verified by an earlier pull" in resumed.err
     assert _imports(site) == 1 and not work[0].exists()
+
+
+def test_export_takes_artifacts_from_a_registry_store(
+    registry: Registry, source: Source, site: Site, tmp_path: Path, run_cli: RunCli
+) -> None:
+    source.release("hello", "1.0.0")
+    artifacts = registry.location("from-store/artifacts")
+    OciStore(OciReference.parse(artifacts), RegistryAccess()).put(
+        source.root / "out" / "hello-1.0.0.pxp"
+    )
+    base = [
+        "export", "--env", ENV, "--repo", str(source.repo.path), "--key", str(source.key),
+        "--store", artifacts,
+    ]  # fmt: skip
+    bundle = tmp_path / "prod.bundle"
+    written = run_cli(cli, *base, "-o", str(bundle))
+    assert written.code == 0, written.err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export-")]
+    pushed = run_cli(cli, *base, "--to", registry.location("from-store/bundles"))
+    assert pushed.code == 0, pushed.err
+    imported = run_cli(cli, *_import_argv(site, str(bundle)))
+    assert imported.code == 0, imported.err
+    missing = run_cli(cli, *base[:-1], registry.location("from-store/empty"), "-o", str(bundle))
+    assert missing.code == 1 and "is not in any store or file given" in missing.err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,7 @@ from pipeline.bundle.manifest import (
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleWriter
 from pipeline.errors import GateError, InputError, Location
-from pipeline.fsutil import atomic_writer, file_sha256
+from pipeline.fsutil import atomic_writer, file_sha256, make_dirs
 from pipeline.gitrepo import GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.bundle import (
@@ -47,6 +48,7 @@ from pipeline.models.bundle import (
 from pipeline.names import environment_names, require_name
 from pipeline.signing.keys import load_private_key
 from pipeline.snapshot import Snapshot
+from pipeline.store.base import ArtifactSource, cas_uri
 from pipeline.store.cas import ContentAddressedDirectory
 
 DEFAULT_VALIDITY = timedelta(days=30)
@@ -64,6 +66,8 @@ class ExportRequest:
     now: datetime
     rev: str = "HEAD"
     stores: tuple[Path, ...] = ()
+    sources: tuple[ArtifactSource, ...] = ()
+    """Other stores to fetch artifacts from (e.g. `oci://`), verified, into a scratch folder."""
     artifacts: tuple[Path, ...] = ()
     since: str | None = None
     valid_for: timedelta = DEFAULT_VALIDITY
@@ -108,13 +112,16 @@ class PreparedExport:
 
 def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -> ExportResult:
     """Write the bundle; nothing appears at `request.output` unless every step succeeded."""
-    prepared = prepare_export(request)
-    size = _write(request.output, prepared, progress)
+    folder = make_dirs(request.output.absolute().parent)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=folder) as scratch:
+        prepared = prepare_export(request, Path(scratch))
+        size = _write(request.output, prepared, progress)
     return ExportResult(request.output, prepared.manifest, prepared.digest, size, prepared.warnings)
 
 
-def prepare_export(request: ExportRequest) -> PreparedExport:
-    """Plan, index and sign the export (`request.output` is not touched)."""
+def prepare_export(request: ExportRequest, scratch: Path) -> PreparedExport:
+    """Plan, index and sign the export (`request.output` is not touched); artifacts only
+    `request.sources` hold are fetched into `scratch`, which must outlive the result."""
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.valid_for <= timedelta(0):
@@ -132,7 +139,7 @@ def prepare_export(request: ExportRequest) -> PreparedExport:
     plan = plan_environment(git, commit, request.environment)
     base, carried = _since(git, request)
     included = [p for p in plan.releases if _missing(p, carried)]
-    artifacts = _artifact_sources(included, request)
+    artifacts = _artifact_sources(included, request, scratch)
     entitlements = [f for f in plan.entitlements if (f.bundle_path, _sha(f.data)) not in carried]
     files = _index(plan, included, entitlements)
     manifest = BundleManifest.model_validate(
@@ -249,8 +256,11 @@ class _Source:
     size: int
 
 
-def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) -> dict[str, _Source]:
-    """Where each included artifact's bytes are: a store object, or a loose file."""
+def _artifact_sources(
+    included: list[PlannedRelease], request: ExportRequest, scratch: Path
+) -> dict[str, _Source]:
+    """Where each included artifact's bytes are: a store object, a loose file, or a copy
+    fetched (verified) from another source into `scratch`."""
     stores = [ContentAddressedDirectory(root) for root in request.stores]
     loose: dict[str, Path] | None = None
     found: dict[str, _Source] = {}
@@ -263,6 +273,8 @@ def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) ->
             if loose is None:
                 loose = {file_sha256(p): p for p in request.artifacts}
             path = loose.get(artifact.sha256)
+        if path is None:
+            path = _fetched(request.sources, artifact.sha256, artifact.size, scratch)
         if path is None:
             raise GateError(
                 f"the artifact of {planned.release.ref} (sha256 {artifact.sha256}) is not in "
@@ -277,6 +289,16 @@ def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) ->
             )
         found[artifact.sha256] = _Source(path, size)
     return found
+
+
+def _fetched(
+    sources: tuple[ArtifactSource, ...], sha256: str, size: int, scratch: Path
+) -> Path | None:
+    """The artifact fetched from the first source that holds it (digest and size checked)."""
+    for source in sources:
+        if source.exists(sha256):
+            return source.fetch(cas_uri(sha256), sha256, size, scratch / sha256)
+    return None
 
 
 def _index(

@@ -54,12 +54,14 @@ def push_bundle(
     progress: Progress = no_progress,
 ) -> PushResult:
     """Prepare the export and push it; the manifest goes up (tagged) after every blob."""
-    prepared = prepare_export(request)
-    index_sha256 = prepared.digest
-    layers = bundle_layers(prepared.manifest, index_sha256, len(prepared.raw), prepared.signature)
-    sent = 0
-    progress.start(sum(layer.size for layer in layers))
     with tempfile.TemporaryDirectory(prefix="powerx-push-") as scratch:
+        prepared = prepare_export(request, Path(scratch))
+        index_sha256 = prepared.digest
+        layers = bundle_layers(
+            prepared.manifest, index_sha256, len(prepared.raw), prepared.signature
+        )
+        sent = 0
+        progress.start(sum(layer.size for layer in layers))
         head = {0: prepared.raw, 1: prepared.signature}
         _push(registry, _spill(Path(scratch), EMPTY_CONFIG), EMPTY_DIGEST, len(EMPTY_CONFIG))
         for number, layer in enumerate(layers):

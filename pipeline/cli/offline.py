@@ -23,9 +23,11 @@ from pipeline.cli.options import (
     plugin_store_option,
     registry_options,
     repo_option,
+    store_options,
 )
 from pipeline.cli.vocabulary import WEBHOOKS_ENV, Command, Duration, emit, webhooks_from_env
 from pipeline.errors import InputError
+from pipeline.store import store_for
 from pipeline.store.oci.reference import SCHEME as OCI_SCHEME
 from pipeline.store.oci.store import RegistryAccess
 from pipeline.workflows.offline_import import Alert
@@ -88,7 +90,8 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     "--store",
     "stores",
     multiple=True,
-    help="An artifact store directory (content-addressed) holding the .pxp files; repeatable.",
+    help="An artifact store holding the .pxp files: a directory (content-addressed) or "
+    "oci://HOST/REPO; repeatable.",
 )
 @click.option(
     "--artifact",
@@ -149,7 +152,12 @@ def export(
         passphrase=passphrase,
         now=datetime.now(UTC),
         rev=rev,
-        stores=tuple(Path(store) for store in stores),
+        stores=tuple(Path(store) for store in stores if not store.startswith(OCI_SCHEME)),
+        sources=tuple(
+            store_for(store, store_options(registry_credentials_env, ca_file))
+            for store in stores
+            if store.startswith(OCI_SCHEME)
+        ),
         artifacts=artifacts,
         since=since,
         valid_for=timedelta(seconds=valid_for),
