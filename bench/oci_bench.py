@@ -59,6 +59,29 @@ store.fetch(stored.uri, stored.sha256, stored.size, Path(dest))
 """
 
 
+PHASES = """
+import json, sys, time
+started = time.perf_counter()
+from pathlib import Path
+from pipeline.fsutil import hash_file
+from pipeline.store.oci.reference import OciReference
+from pipeline.store.oci.store import RegistryAccess
+phases = {"interpreter and imports": time.perf_counter() - started + float(sys.argv[4])}
+location, package, dest = sys.argv[1:4]
+client = RegistryAccess().client(OciReference.parse(location))
+clock = time.perf_counter()
+digest, size = hash_file(Path(package))
+phases["hash the package (put)"] = time.perf_counter() - clock
+clock = time.perf_counter()
+client.push_blob(Path(package), digest, size)
+phases["push_blob (64 MiB PATCH chunks)"] = time.perf_counter() - clock
+clock = time.perf_counter()
+client.pull_blob(digest, size, Path(dest))
+phases["pull_blob (verified writer, fsync)"] = time.perf_counter() - clock
+print(json.dumps(phases))
+"""
+
+
 def free_port() -> int:
     """A free loopback port."""
     with socket.socket() as probe:
@@ -158,9 +181,7 @@ def report(options: argparse.Namespace, work: Path, authority: str) -> None:
     def subject_run(path: Path, key: str) -> None:
         location = f"oci://{authority}/bench/ours-{next(counter)}"
         argv = [sys.executable, "-c", SUBJECT, location, str(path), str(dest)]
-        peak[key] = max(
-            peak[key], run(argv, env={**os.environ, "PYTHONPATH": str(PROJECT)}).max_rss_mb
-        )
+        peak[key] = max(peak[key], run(argv, env=_env()).max_rss_mb)
 
     def check_dest(_: object) -> None:
         if dest.stat().st_size != size:
@@ -195,6 +216,34 @@ def report(options: argparse.Namespace, work: Path, authority: str) -> None:
         f"{peak['small']:.0f} MiB at {options.small_mb} MiB"
     )
     print(f"load: {load}")
+    breakdown(authority, package, sha, dest)
+
+
+def breakdown(authority: str, package: Path, sha: str, dest: Path) -> None:
+    """One run of each phase, ours and curl's, to show where the time goes."""
+    import json
+
+    launched = time.perf_counter()
+    argv = [sys.executable, "-c", PHASES, f"oci://{authority}/bench/phases", str(package)]
+    ours = run([*argv, str(dest), str(time.perf_counter() - launched)], env=_env()).stdout
+    dest.unlink(missing_ok=True)
+    repository = "bench/curl-phases"
+    clock = time.perf_counter()
+    curl_push_pull(authority, repository, package, sha, dest)
+    both = time.perf_counter() - clock
+    dest.unlink(missing_ok=True)
+    clock = time.perf_counter()
+    curl("-o", str(dest), f"http://{authority}/v2/{repository}/blobs/sha256:{sha}")
+    download = time.perf_counter() - clock
+    dest.unlink(missing_ok=True)
+    print("one run of each phase (s):")
+    for name, seconds in json.loads(ours).items():
+        print(f"  ours  {name}: {seconds:.2f}")
+    print(f"  curl  upload: {both - download:.2f}, download: {download:.2f}")
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(PROJECT)}
 
 
 if __name__ == "__main__":
