@@ -204,11 +204,16 @@ def test_an_interrupted_pull_resumes_without_pulling_again(
     process.send_signal(signal.SIGKILL)  # after the index, its signature and one file
     process.wait(timeout=DEADLINE)
     work = list((site.store / INCOMING).glob(f"{WORKDIR_PREFIX}*"))
-    assert len(work) == 1 and len([p for p in work[0].iterdir() if p.is_file()]) == 3
+    kept = sorted(p for p in work[0].iterdir() if p.is_file())
+    assert len(work) == 1 and len(kept) == 3
     assert _imports(site) == 0
+    kept[0].write_bytes(kept[0].read_bytes()[:-1])  # damaged since: pulled again
+    stale = site.store / INCOMING / f"{WORKDIR_PREFIX}{'0' * 64}"
+    stale.mkdir()  # another bundle's leftovers: removed
     resumed = run_cli(cli, *_import_argv(site, location))
     assert resumed.code == 0, resumed.err
-    assert "pulled 8 blob(s)" in resumed.err and "; 3 (" in resumed.err
+    assert "pulled 9 blob(s)" in resumed.err and "; 2 (" in resumed.err
+    assert not stale.exists()
     assert "were already here, verified by an earlier pull" in resumed.err
     assert _imports(site) == 1 and not work[0].exists()
 

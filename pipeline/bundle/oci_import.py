@@ -31,7 +31,6 @@ from pipeline.bundle.oci_layout import (
 )
 from pipeline.bundle.progress import Progress
 from pipeline.bundle.tarstream import HeadCheck, ScanResult
-from pipeline.errors import InputError
 from pipeline.fsutil import file_sha256, make_dirs
 
 INCOMING = "incoming"
@@ -100,14 +99,11 @@ class RegistryScanner:
         """The blob's verified file in `work`: kept from an earlier run, or pulled now."""
         target = work / layer.sha256
         if target.is_file():
-            try:
-                if file_sha256(target) == layer.sha256:
-                    self.count.reused_blobs += 1
-                    self.count.reused_bytes += layer.size
-                    return target
-            except InputError:
-                pass
-            target.unlink(missing_ok=True)
+            if file_sha256(target) == layer.sha256:
+                self.count.reused_blobs += 1
+                self.count.reused_bytes += layer.size
+                return target
+            target.unlink()  # damaged since: pulled again
         self.registry.pull_blob(f"sha256:{layer.sha256}", layer.size, target)
         self.count.pulled_blobs += 1
         self.count.pulled_bytes += layer.size
