@@ -15,6 +15,7 @@ import ipaddress
 import random
 import shutil
 import signal
+import ssl
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -140,10 +141,10 @@ class Registry:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        verify = str(self.tls.ca_file) if self.tls else True
+        verify = ssl.create_default_context(cafile=str(self.tls.ca_file) if self.tls else None)
         wait_until(lambda: self._answers(verify), f"docker-registry on {self.authority}")
 
-    def _answers(self, verify: str | bool) -> bool:
+    def _answers(self, verify: ssl.SSLContext) -> bool:
         if self._process is not None and self._process.poll() is not None:
             pytest.fail(f"docker-registry exited: {self.log.read_text()[-2000:]}")
         try:

@@ -212,9 +212,9 @@ def test_a_manifest_that_is_not_ours_is_refused(registry: Registry, tmp_path: Pa
     store = OciStore(reference, RegistryAccess())
     with pytest.raises(GateError, match="not a PowerX package"):
         store.pull_signed(reference.with_digest(digest), tmp_path)
+    store.put(make_package(tmp_path))
+    assert store.pushed is not None
     with pytest.raises(GateError, match="unsigned"):
-        store.put(make_package(tmp_path))
-        assert store.pushed is not None
         store.pull_signed(store.pushed.reference, tmp_path / "p")
 
 
@@ -256,3 +256,133 @@ def test_locations_parse() -> None:
         import ssl
 
         store_for("oci://127.0.0.1:5000/px", StoreOptions(verify=ssl.create_default_context()))
+
+
+def test_registry_refusals_are_named(registry: Registry, tmp_path: Path) -> None:
+    reference = OciReference.parse(registry.location("px/refusals"))
+    with RegistryAccess().client(reference) as client:
+        missing_blob = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": "sha256:" + "d" * 64,
+                    "size": 2,
+                },
+                "layers": [],
+            }
+        ).encode()
+        with pytest.raises(
+            InputError, match=r"could not store a manifest in .*HTTP 400: MANIFEST_BLOB_UNKNOWN"
+        ):
+            client.put_manifest(missing_blob, OCI_MANIFEST, "broken")
+    package = make_package(tmp_path)
+    stored = writable_store_for(registry.location("px/refusals")).put(package)
+    with pytest.raises(GateError, match=r"Content-Length\), expected"):
+        store_for(registry.location("px/refusals")).fetch(
+            stored.uri, stored.sha256, stored.size + 1, tmp_path / "long.pxp"
+        )
+    assert not (tmp_path / "long.pxp").exists()
+
+
+def test_an_unreachable_registry_is_named(tmp_path: Path) -> None:
+    from prometheus import free_port
+
+    store = store_for(f"oci://127.0.0.1:{free_port()}/px/nowhere")
+    with pytest.raises(InputError, match=r"cannot reach the registry 127\.0\.0\.1"):
+        store.exists("a" * 64)
+
+
+def test_a_pull_that_gave_up_continues_from_its_partial_file(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, padding=6_000_000)
+    stored = writable_store_for(registry.location("px/partial")).put(package)
+    partial, dest = tmp_path / "downloads" / "blob.partial", tmp_path / "blob.pxp"
+    stalling = Behaviour(cut_blob_after=2_500_000, cut_times=100, ignore_range=True)
+    with proxy(registry.base, stalling) as cutting:
+        client = RegistryAccess().client(OciReference.parse(cutting.location("px/partial")))
+        with client, pytest.raises(InputError, match="cannot reach the registry"):
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    held = partial.stat().st_size
+    assert 0 < held < stored.size and not dest.exists()
+
+    healthy = Behaviour()
+    with proxy(registry.base, healthy) as fine:
+        client = RegistryAccess().client(OciReference.parse(fine.location("px/partial")))
+        with client:
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    assert healthy.ranges == [f"bytes={held}-"]
+    assert hash_file(dest) == (stored.sha256, stored.size)
+    assert not partial.exists()
+
+
+def test_a_partial_file_of_other_bytes_is_refused_and_dropped(
+    registry: Registry, tmp_path: Path
+) -> None:
+    stored = writable_store_for(registry.location("px/bad-partial")).put(make_package(tmp_path))
+    partial, dest = tmp_path / "blob.partial", tmp_path / "blob.pxp"
+    partial.write_bytes(b"not the start of the blob")
+    reference = OciReference.parse(registry.location("px/bad-partial"))
+    with RegistryAccess().client(reference) as client:
+        with pytest.raises(GateError, match="sha256 mismatch"):
+            client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+        assert not partial.exists() and not dest.exists()
+        partial.write_bytes(b"x" * (stored.size + 1))  # longer than the blob: ignored
+        client.pull_blob(stored.sha256, stored.size, dest, partial=partial)
+    assert hash_file(dest) == (stored.sha256, stored.size) and not partial.exists()
+
+
+SIGSTORE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+
+
+@pytest.mark.parametrize(
+    ("manifest", "problem"),
+    [
+        (b"{", "is not a JSON manifest"),
+        (b'{"mediaType": "application/vnd.oci.image.index.v1+json"}', "not an OCI image manifest"),
+        (json.dumps({"mediaType": OCI_MANIFEST, "layers": []}).encode(), "exactly one layer"),
+        (
+            json.dumps({"mediaType": OCI_MANIFEST, "layers": [{"mediaType": SIGSTORE}]}).encode(),
+            "with a size",
+        ),
+        (
+            json.dumps(
+                {"mediaType": OCI_MANIFEST, "layers": [{"mediaType": SIGSTORE, "size": 1}]}
+            ).encode(),
+            "no sha256 digest",
+        ),
+    ],
+)
+def test_a_malformed_signature_manifest_is_refused(manifest: bytes, problem: str) -> None:
+    with pytest.raises(GateError, match=problem):
+        bundle_layer(manifest, "the signature")
+
+
+def test_a_blob_in_another_repository_is_mounted_not_uploaded(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, padding=500_000)
+    digest, size = hash_file(package)
+    first = OciReference.parse(registry.location("px/mount-from"))
+    second = OciReference.parse(registry.location("px/mount-to"))
+    with RegistryAccess().client(first) as client:
+        assert client.push_blob(package, digest, size) is True
+        assert client.push_blob(package, digest, size) is False  # already there
+    with RegistryAccess().client(second) as client:
+        client.upload_chunk = 100_000  # several PATCHes, were it uploaded
+        assert client.push_blob(package, digest, size, mount_from="px/mount-from") is False
+        assert client.blob_exists(digest)
+        assert client.push_blob(package, digest, size) is False
+
+
+def test_a_blob_goes_up_in_many_chunks(registry: Registry, tmp_path: Path) -> None:
+    package = make_package(tmp_path, padding=450_000)
+    digest, size = hash_file(package)
+    with RegistryAccess().client(OciReference.parse(registry.location("px/chunks"))) as client:
+        client.upload_chunk = 100_000
+        assert size > 4 * client.upload_chunk
+        assert client.push_blob(package, digest, size) is True
+        client.pull_blob(digest, size, tmp_path / "back.pxp")
+    assert hash_file(tmp_path / "back.pxp") == (digest, size)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import GateError, InputError
-from pipeline.fsutil import CHUNK, open_read
+from pipeline.fsutil import CHUNK, fs_errors, open_read
 from pipeline.store.base import check_sha256, write_verified
 from pipeline.store.oci.auth import CredentialLookup
 from pipeline.store.oci.reference import OciReference
@@ -154,17 +154,32 @@ class RegistryClient:
         self._transport.expect(done, (201,), "upload a blob to")
         return digest
 
-    def pull_blob(self, digest: str, size: int, dest: Path) -> Path:
-        """Download the blob to `dest`; GateError (and no file) unless digest and size match."""
+    def pull_blob(self, digest: str, size: int, dest: Path, *, partial: Path | None = None) -> Path:
+        """Download the blob to `dest`; GateError (and no file) unless digest and size match.
+
+        With `partial`, the bytes received are also kept in that file, so a pull that gave
+        up (the network, not the digest) continues from there the next time, with `Range`.
+        The file is removed once the blob is verified, or refused.
+        """
         digest = check_sha256(digest)
-        return write_verified(
-            self._transport.resumable_download(f"blobs/sha256:{digest}", size),
-            dest,
-            sha256=digest,
-            size=size,
-            source=self.reference.with_digest(digest).display(),
-            hint="the registry sent other bytes than the digest names",
-        )
+        offset = _partial_size(partial, size)
+        chunks = self._transport.resumable_download(f"blobs/sha256:{digest}", size, offset)
+        try:
+            written = write_verified(
+                chunks if partial is None else _kept_in(partial, offset, chunks),
+                dest,
+                sha256=digest,
+                size=size,
+                source=self.reference.with_digest(digest).display(),
+                hint="the registry sent other bytes than the digest names",
+            )
+        except GateError:
+            if partial is not None:
+                partial.unlink(missing_ok=True)
+            raise
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        return written
 
     def read_blob(self, digest: str, max_bytes: int) -> bytes:
         """A small blob (a signature bundle) in memory, its digest checked."""
@@ -337,9 +352,38 @@ def _read_exactly(handle: Any, length: int, path: Path) -> Iterator[bytes]:
     while remaining:
         chunk = handle.read(min(CHUNK, remaining))
         if not chunk:
-            raise InputError(f"{path} became shorter while it was uploaded")
+            raise InputError(f"{path} became shorter while it was read")
         remaining -= len(chunk)
         yield chunk
+
+
+def _partial_size(partial: Path | None, size: int) -> int:
+    """How many bytes a kept partial download holds (0: none, or one longer than the blob)."""
+    if partial is None:
+        return 0
+    try:
+        held = partial.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if held > size:
+        partial.unlink()
+        return 0
+    return held
+
+
+def _kept_in(partial: Path, offset: int, received: Iterator[bytes]) -> Iterator[bytes]:
+    """The first `offset` bytes of `partial`, then `received`, appended to `partial` too."""
+    with fs_errors("write", partial):
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        keep = partial.open("ab")
+    with keep:
+        if offset:
+            with open_read(partial) as held:
+                yield from _read_exactly(held, offset, partial)
+        for chunk in received:
+            keep.write(chunk)
+            keep.flush()
+            yield chunk
 
 
 def _reference_path(reference: str) -> str:

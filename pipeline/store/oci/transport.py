@@ -185,9 +185,7 @@ class RegistryTransport:
             if credentials is None or self._basic is not None:
                 raise self.denied(response)
             self._basic = credentials.basic()
-        elif challenge is not None and challenge.scheme == "bearer":
-            if push in self._tokens:
-                raise self.denied(response)
+        elif challenge is not None and challenge.scheme == "bearer":  # new, or expired
             scope = f"repository:{self.reference.repository}:{'pull,push' if push else 'pull'}"
             self._tokens[push] = fetch_token(self._http, challenge, scope, credentials, self.lookup)
         else:
@@ -251,9 +249,10 @@ class RegistryTransport:
             raise InputError(f"no {what} {target} in {self.where}")
         return found[0]
 
-    def resumable_download(self, target: str, size: int) -> Iterator[bytes]:
-        """The bytes of a blob; a broken transfer continues with `Range` (or skips ahead)."""
-        received, failures = 0, 0
+    def resumable_download(self, target: str, size: int, start: int = 0) -> Iterator[bytes]:
+        """The bytes of a blob from `start`; a broken transfer continues with `Range` (or,
+        where the registry ignores `Range`, skips what was received)."""
+        received, failures = start, 0
         while True:
             headers = {"Accept-Encoding": "identity"}
             if received:
