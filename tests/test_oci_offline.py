@@ -13,7 +13,7 @@ import pytest
 from bundle_support import ENV, Site, Source, site_policy
 from conftest import GIT_ENV, PROJECT, RunCli, git
 from factories import PASSPHRASE, yaml_text
-from registry import Registry
+from registry import PASSWORD, USER, Registry
 from waiting import DEADLINE
 
 from pipeline.bundle.oci_import import INCOMING, WORKDIR_PREFIX
@@ -240,3 +240,26 @@ def test_export_takes_artifacts_from_a_registry_store(
     assert imported.code == 0, imported.err
     missing = run_cli(cli, *base[:-1], registry.location("from-store/empty"), "-o", str(bundle))
     assert missing.code == 1 and "is not in any store or file given" in missing.err
+
+
+def test_through_a_registry_with_credentials_and_a_private_ca(
+    auth_registry: Registry,
+    source: Source,
+    site: Site,
+    run_cli: RunCli,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source.release("hello", "1.0.0")
+    assert auth_registry.tls is not None
+    access = ["--registry-credentials-env", "PX_SITE_REGISTRY"]
+    access += ["--ca-file", str(auth_registry.tls.ca_file)]
+    location = f"{auth_registry.location('auth/bundles')}:{ENV}"
+    monkeypatch.setenv("PX_SITE_REGISTRY", f"{USER}:{PASSWORD}")
+    _export(run_cli, source, location, *access)
+    imported = run_cli(cli, *_import_argv(site, location, *access))
+    assert imported.code == 0, imported.err
+    monkeypatch.setenv("PX_SITE_REGISTRY", f"{USER}:not-the-password")
+    refused = run_cli(cli, *_import_argv(site, location, *access))
+    assert refused.code == 2 and "not-the-password" not in refused.out + refused.err
+    assert "PX_SITE_REGISTRY" in refused.err
+    assert not list((site.store / INCOMING).glob(f"{WORKDIR_PREFIX}*"))
