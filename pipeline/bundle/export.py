@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -112,16 +114,29 @@ class PreparedExport:
 
 def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -> ExportResult:
     """Write the bundle; nothing appears at `request.output` unless every step succeeded."""
-    folder = make_dirs(request.output.absolute().parent)
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=folder) as scratch:
-        prepared = prepare_export(request, Path(scratch))
+    with _fetch_folder(request) as scratch:
+        prepared = prepare_export(request, scratch)
         size = _write(request.output, prepared, progress)
     return ExportResult(request.output, prepared.manifest, prepared.digest, size, prepared.warnings)
 
 
-def prepare_export(request: ExportRequest, scratch: Path) -> PreparedExport:
+@contextmanager
+def _fetch_folder(request: ExportRequest) -> Iterator[Path | None]:
+    """Where artifacts fetched from `request.sources` wait: a folder beside the output
+    (the same file system, so a 1 GB artifact does not fill /tmp); None without sources."""
+    if not request.sources:
+        yield None
+        return
+    folder = make_dirs(request.output.absolute().parent)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=folder) as scratch:
+        yield Path(scratch)
+
+
+def prepare_export(request: ExportRequest, scratch: Path | None = None) -> PreparedExport:
     """Plan, index and sign the export (`request.output` is not touched); artifacts only
     `request.sources` hold are fetched into `scratch`, which must outlive the result."""
+    if request.sources and scratch is None:
+        raise ValueError("artifact sources need a scratch folder")
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.valid_for <= timedelta(0):
@@ -257,7 +272,7 @@ class _Source:
 
 
 def _artifact_sources(
-    included: list[PlannedRelease], request: ExportRequest, scratch: Path
+    included: list[PlannedRelease], request: ExportRequest, scratch: Path | None
 ) -> dict[str, _Source]:
     """Where each included artifact's bytes are: a store object, a loose file, or a copy
     fetched (verified) from another source into `scratch`."""
@@ -273,7 +288,7 @@ def _artifact_sources(
             if loose is None:
                 loose = {file_sha256(p): p for p in request.artifacts}
             path = loose.get(artifact.sha256)
-        if path is None:
+        if path is None and scratch is not None:
             path = _fetched(request.sources, artifact.sha256, artifact.size, scratch)
         if path is None:
             raise GateError(
