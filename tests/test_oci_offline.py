@@ -238,6 +238,13 @@ def test_export_takes_artifacts_from_a_registry_store(
     assert pushed.code == 0, pushed.err
     imported = run_cli(cli, *_import_argv(site, str(bundle)))
     assert imported.code == 0, imported.err
+    into = run_cli(cli, *base, "--to", f"{artifacts}:{ENV}", "--format", "json")
+    assert into.code == 0, into.err  # into the artifacts' own repository: nothing fetched
+    beside = json.loads(into.out)
+    package = (source.root / "out" / "hello-1.0.0.pxp").stat().st_size
+    assert int(str(beside["sent"])) <= int(str(beside["size"])) - package  # not sent again
+    again = run_cli(cli, *_import_argv(site, f"{artifacts}:{ENV}"))
+    assert again.code == 0, again.err
     missing = run_cli(cli, *base[:-1], registry.location("from-store/empty"), "-o", str(bundle))
     assert missing.code == 1 and "is not in any store or file given" in missing.err
 

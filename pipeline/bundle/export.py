@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,7 +103,8 @@ class PreparedExport:
     memory: dict[str, bytes]
     """The repo files (environment, releases, entitlements) by bundle path."""
     artifacts: dict[str, Path]
-    """Each included artifact's file, by sha256 (its size already checked)."""
+    """Each included artifact's file, by sha256 (its size already checked); an artifact the
+    destination already holds (`prepare_export`'s `present`) has none."""
     warnings: tuple[str, ...]
 
     @property
@@ -132,9 +133,16 @@ def _fetch_folder(request: ExportRequest) -> Iterator[Path | None]:
         yield Path(scratch)
 
 
-def prepare_export(request: ExportRequest, scratch: Path | None = None) -> PreparedExport:
+def prepare_export(
+    request: ExportRequest,
+    scratch: Path | None = None,
+    *,
+    present: Callable[[str], bool] | None = None,
+) -> PreparedExport:
     """Plan, index and sign the export (`request.output` is not touched); artifacts only
-    `request.sources` hold are fetched into `scratch`, which must outlive the result."""
+    `request.sources` hold are fetched into `scratch`, which must outlive the result,
+    unless `present(sha256)` says the destination holds them already (a registry push:
+    such artifacts get no entry in `PreparedExport.artifacts`)."""
     if request.sources and scratch is None:
         raise ValueError("artifact sources need a scratch folder")
     if request.now.tzinfo is None:
@@ -154,7 +162,7 @@ def prepare_export(request: ExportRequest, scratch: Path | None = None) -> Prepa
     plan = plan_environment(git, commit, request.environment)
     base, carried = _since(git, request)
     included = [p for p in plan.releases if _missing(p, carried)]
-    artifacts = _artifact_sources(included, request, scratch)
+    artifacts = _artifact_sources(included, request, scratch, present)
     entitlements = [f for f in plan.entitlements if (f.bundle_path, _sha(f.data)) not in carried]
     files = _index(plan, included, entitlements)
     manifest = BundleManifest.model_validate(
@@ -272,7 +280,10 @@ class _Source:
 
 
 def _artifact_sources(
-    included: list[PlannedRelease], request: ExportRequest, scratch: Path | None
+    included: list[PlannedRelease],
+    request: ExportRequest,
+    scratch: Path | None,
+    present: Callable[[str], bool] | None = None,
 ) -> dict[str, _Source]:
     """Where each included artifact's bytes are: a store object, a loose file, or a copy
     fetched (verified) from another source into `scratch`."""
@@ -288,6 +299,8 @@ def _artifact_sources(
             if loose is None:
                 loose = {file_sha256(p): p for p in request.artifacts}
             path = loose.get(artifact.sha256)
+        if path is None and present is not None and present(artifact.sha256):
+            continue  # the destination holds these bytes: nothing to read or send
         if path is None and scratch is not None:
             path = _fetched(request.sources, artifact.sha256, artifact.size, scratch)
         if path is None:

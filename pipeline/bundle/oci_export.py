@@ -55,7 +55,9 @@ def push_bundle(
 ) -> PushResult:
     """Prepare the export and push it; the manifest goes up (tagged) after every blob."""
     with tempfile.TemporaryDirectory(prefix="powerx-push-") as scratch:
-        prepared = prepare_export(request, Path(scratch))
+        prepared = prepare_export(
+            request, Path(scratch), present=lambda sha: registry.blob_exists(f"sha256:{sha}")
+        )
         index_sha256 = prepared.digest
         layers = bundle_layers(
             prepared.manifest, index_sha256, len(prepared.raw), prepared.signature
@@ -69,9 +71,9 @@ def push_bundle(
             path = (
                 _spill(Path(scratch), data)
                 if data is not None
-                else prepared.artifacts[layer.sha256]
+                else prepared.artifacts.get(layer.sha256)
             )
-            if _push(registry, path, layer.sha256, layer.size):
+            if path is not None and _push(registry, path, layer.sha256, layer.size):
                 sent += layer.size
             progress(layer.size)
     manifest = encode_oci_manifest(prepared.manifest, index_sha256, layers)
