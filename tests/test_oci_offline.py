@@ -104,6 +104,8 @@ def test_a_tampered_blob_is_refused_before_any_write(
     assert refused.code == 1
     assert f"sha256 mismatch for {location}@sha256:{hello}" in refused.err
     assert site.fingerprint() == before and _imports(site) == 0
+    logged = (site.store / INCOMING / "imports.jsonl").read_text().splitlines()[-1]
+    assert json.loads(logged)["bundleFile"] == f"{location}:{ENV}"  # the location, whole
 
 
 def test_a_listing_that_disagrees_with_the_signed_index_is_refused(

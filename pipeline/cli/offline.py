@@ -300,6 +300,7 @@ def import_offline(
             progress=progress,
             pause=pause,
             scanner=scanner,
+            source=scanner.where if scanner is not None else None,
         )
     if scanner is not None:
         scanner.finish()  # imported or refused: a next run starts afresh
