@@ -52,7 +52,15 @@ def gc(
     ca_file: Path | None,
     output_format: str,
 ) -> int:
-    """List (and with --apply delete) artifacts no release or environment references."""
+    """List (and with --apply delete) artifacts no release or environment references.
+
+    Referenced is what releases/*/*/release.yaml and environments/*/plugins/*.yaml
+    (stable and canary versions) name at --rev; --keep N keeps the newest N versions of
+    each plugin anyway. Without --apply nothing is deleted. In an oci:// store the
+    package manifests are deleted by digest, with their signature referrers; the
+    registry's own garbage collection reclaims the blobs' space. Exit 0 listed or
+    deleted, 2 bad input.
+    """
     git = GitRepo(repo_dir)
     commit = git.resolve(rev)
     referenced = referenced_digests(git, commit)
