@@ -427,4 +427,58 @@ expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo 
 expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo" \
     --format prometheus
 
+step "15. Through a registry: publish to a local registry, export prod through it, import at the isolated site from it"
+# A local OCI registry (Debian's docker-registry, distribution 2.8) on a free loopback port.
+registry_dir="$work/registry"
+mkdir -p "$registry_dir"
+registry_port=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$registry_dir/config.yml" <<YAML
+version: 0.1
+log: {level: error, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $registry_dir/storage}, delete: {enabled: true}}
+http: {addr: "127.0.0.1:$registry_port", secret: powerx-demo}
+YAML
+docker-registry serve "$registry_dir/config.yml" >"$registry_dir/registry.log" 2>&1 &
+registry_pid=$!
+trap 'kill "$registry_pid" 2>/dev/null || true' EXIT
+python - "$registry_port" <<'PY'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/v2/", timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("docker-registry did not start")
+PY
+oci="oci://127.0.0.1:$registry_port/powerx"
+# hello-world 1.3.0, published with the registry as the artifact store: the package is pushed
+# (tagged hello-world-1.3.0) and its signature bundle as a referrer of it.
+sed -i 's/^version: .*/version: 1.3.0/' "$plugin/plugin.yaml"
+px-plugin build "$plugin" >/dev/null
+px-plugin pack "$plugin" -o "$work/release" >/dev/null
+PX_PASSPHRASE=powerx-samples px-plugin sign "$work/release/hello-world-1.3.0.pxp" \
+    --key "$project/examples/keys/samples.key" --source-commit "$(git -C "$repo" rev-parse HEAD)" >/dev/null
+expect 0 powerx publish create --artifact "$work/release/hello-world-1.3.0.pxp" --repo "$repo" \
+    --store "$oci/artifacts" --no-pr --env test --contact "Ada Lovelace=ada@powerx.example" \
+    --operator ada
+# The connected side exports prod through the registry: one OCI artifact, tagged prod.
+for release in hello-world/1.1.0 ledger-sync/0.9.0; do
+    "$project/examples/artifact.sh" "${release%/*}" "${release#*/}" "$work/offline" 2>/dev/null
+done >/dev/null
+PX_PASSPHRASE="exporter passphrase" expect 0 powerx export --env prod --repo "$repo" \
+    --artifact "$work/offline/hello-world-1.1.0.pxp" --artifact "$work/offline/ledger-sync-0.9.0.pxp" \
+    --key "$work/keys/exporter.key" --to "$oci/bundles:prod"
+# The isolated site pulls it from (what stands in for) its internal registry: the same checks
+# as a bundle file, before anything is written.
+expect 0 powerx plugin import --offline "$oci/bundles:prod" --repo "$work/isolated-repo" \
+    --plugin-store "$work/isolated-store" --host-version 2.6.0 --operator admin
+show powerx plugin status --plugin-store "$work/isolated-store"
+# Retention: hello-world 1.3.0 is only on its release branch, so main references it nowhere.
+expect 0 powerx store gc --store "$oci/artifacts" --repo "$repo"
+kill "$registry_pid"
+wait "$registry_pid" 2>/dev/null || true
+trap - EXIT
+
 printf '\nDemo finished. The scratch repo is in %s\n' "$repo"

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -33,7 +36,7 @@ from pipeline.bundle.manifest import (
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.tarstream import BundleWriter
 from pipeline.errors import GateError, InputError, Location
-from pipeline.fsutil import atomic_writer, file_sha256
+from pipeline.fsutil import atomic_writer, file_sha256, make_dirs
 from pipeline.gitrepo import GitRepo
 from pipeline.models.base import API_VERSION
 from pipeline.models.bundle import (
@@ -47,6 +50,7 @@ from pipeline.models.bundle import (
 from pipeline.names import environment_names, require_name
 from pipeline.signing.keys import load_private_key
 from pipeline.snapshot import Snapshot
+from pipeline.store.base import ArtifactSource, cas_uri
 from pipeline.store.cas import ContentAddressedDirectory
 
 DEFAULT_VALIDITY = timedelta(days=30)
@@ -64,6 +68,8 @@ class ExportRequest:
     now: datetime
     rev: str = "HEAD"
     stores: tuple[Path, ...] = ()
+    sources: tuple[ArtifactSource, ...] = ()
+    """Other stores to fetch artifacts from (e.g. `oci://`), verified, into a scratch folder."""
     artifacts: tuple[Path, ...] = ()
     since: str | None = None
     valid_for: timedelta = DEFAULT_VALIDITY
@@ -86,8 +92,59 @@ class ExportResult:
         return [release for release in self.manifest.releases if release.included]
 
 
+@dataclass(frozen=True)
+class PreparedExport:
+    """A signed bundle index and where each indexed file's bytes are: what a bundle file
+    (`export_bundle`) or a registry push (`pipeline.bundle.oci_export`) writes out."""
+
+    manifest: BundleManifest
+    raw: bytes
+    signature: bytes
+    memory: dict[str, bytes]
+    """The repo files (environment, releases, entitlements) by bundle path."""
+    artifacts: dict[str, Path]
+    """Each included artifact's file, by sha256 (its size already checked); an artifact the
+    destination already holds (`prepare_export`'s `present`) has none."""
+    warnings: tuple[str, ...]
+
+    @property
+    def digest(self) -> str:
+        """The bundle's identity: the sha256 of its signed index."""
+        return manifest_digest(self.raw)
+
+
 def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -> ExportResult:
     """Write the bundle; nothing appears at `request.output` unless every step succeeded."""
+    with _fetch_folder(request) as scratch:
+        prepared = prepare_export(request, scratch)
+        size = _write(request.output, prepared, progress)
+    return ExportResult(request.output, prepared.manifest, prepared.digest, size, prepared.warnings)
+
+
+@contextmanager
+def _fetch_folder(request: ExportRequest) -> Iterator[Path | None]:
+    """Where artifacts fetched from `request.sources` wait: a folder beside the output
+    (the same file system, so a 1 GB artifact does not fill /tmp); None without sources."""
+    if not request.sources:
+        yield None
+        return
+    folder = make_dirs(request.output.absolute().parent)
+    with tempfile.TemporaryDirectory(prefix=".export-", dir=folder) as scratch:
+        yield Path(scratch)
+
+
+def prepare_export(
+    request: ExportRequest,
+    scratch: Path | None = None,
+    *,
+    present: Callable[[str], bool] | None = None,
+) -> PreparedExport:
+    """Plan, index and sign the export (`request.output` is not touched); artifacts only
+    `request.sources` hold are fetched into `scratch`, which must outlive the result,
+    unless `present(sha256)` says the destination holds them already (a registry push:
+    such artifacts get no entry in `PreparedExport.artifacts`)."""
+    if request.sources and scratch is None:
+        raise ValueError("artifact sources need a scratch folder")
     if request.now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     if request.valid_for <= timedelta(0):
@@ -105,7 +162,7 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
     plan = plan_environment(git, commit, request.environment)
     base, carried = _since(git, request)
     included = [p for p in plan.releases if _missing(p, carried)]
-    artifacts = _artifact_sources(included, request)
+    artifacts = _artifact_sources(included, request, scratch, present)
     entitlements = [f for f in plan.entitlements if (f.bundle_path, _sha(f.data)) not in carried]
     files = _index(plan, included, entitlements)
     manifest = BundleManifest.model_validate(
@@ -136,16 +193,18 @@ def export_bundle(request: ExportRequest, *, progress: Progress = no_progress) -
     )
     raw = encode_manifest(manifest)
     signature = sign_manifest(raw, manifest, private_key)
-    size = _write(
-        request.output, manifest, raw, signature, plan, included, entitlements, artifacts, progress
-    )
     warnings = tuple(
         f"{p.release.ref} is not released for the offline channel "
         f"(channels: {', '.join(p.release.channels)})"
         for p in plan.releases
         if "offline" not in p.release.channels
     )
-    return ExportResult(request.output, manifest, manifest_digest(raw), size, warnings)
+    memory = {
+        f.bundle_path: f.data
+        for f in [*plan.environment_files, *(f for p in included for f in p.files), *entitlements]
+    }
+    sources = {sha: source.path for sha, source in artifacts.items()}
+    return PreparedExport(manifest, raw, signature, memory, sources, warnings)
 
 
 def _read_key(path: Path) -> bytes:
@@ -220,8 +279,14 @@ class _Source:
     size: int
 
 
-def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) -> dict[str, _Source]:
-    """Where each included artifact's bytes are: a store object, or a loose file."""
+def _artifact_sources(
+    included: list[PlannedRelease],
+    request: ExportRequest,
+    scratch: Path | None,
+    present: Callable[[str], bool] | None = None,
+) -> dict[str, _Source]:
+    """Where each included artifact's bytes are: a store object, a loose file, or a copy
+    fetched (verified) from another source into `scratch`."""
     stores = [ContentAddressedDirectory(root) for root in request.stores]
     loose: dict[str, Path] | None = None
     found: dict[str, _Source] = {}
@@ -234,6 +299,10 @@ def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) ->
             if loose is None:
                 loose = {file_sha256(p): p for p in request.artifacts}
             path = loose.get(artifact.sha256)
+        if path is None and present is not None and present(artifact.sha256):
+            continue  # the destination holds these bytes: nothing to read or send
+        if path is None and scratch is not None:
+            path = _fetched(request.sources, artifact.sha256, artifact.size, scratch)
         if path is None:
             raise GateError(
                 f"the artifact of {planned.release.ref} (sha256 {artifact.sha256}) is not in "
@@ -248,6 +317,16 @@ def _artifact_sources(included: list[PlannedRelease], request: ExportRequest) ->
             )
         found[artifact.sha256] = _Source(path, size)
     return found
+
+
+def _fetched(
+    sources: tuple[ArtifactSource, ...], sha256: str, size: int, scratch: Path
+) -> Path | None:
+    """The artifact fetched from the first source that holds it (digest and size checked)."""
+    for source in sources:
+        if source.exists(sha256):
+            return source.fetch(cas_uri(sha256), sha256, size, scratch / sha256)
+    return None
 
 
 def _index(
@@ -270,32 +349,19 @@ def _index(
     return files
 
 
-def _write(
-    output: Path,
-    manifest: BundleManifest,
-    raw: bytes,
-    signature: bytes,
-    plan: Plan,
-    included: list[PlannedRelease],
-    entitlements: list[RepoFile],
-    artifacts: dict[str, _Source],
-    progress: Progress,
-) -> int:
-    memory = {
-        f.bundle_path: f.data
-        for f in [*plan.environment_files, *(f for p in included for f in p.files), *entitlements]
-    }
+def _write(output: Path, prepared: PreparedExport, progress: Progress) -> int:
+    manifest, raw, signature = prepared.manifest, prepared.raw, prepared.signature
     with atomic_writer(output) as out:
         progress.start(len(raw) + len(signature) + manifest.total_size())
         writer = BundleWriter(out, mtime=int(manifest.created.timestamp()), progress=progress)
         writer.add_bytes(MANIFEST_NAME, raw)
         writer.add_bytes(SIGNATURE_NAME, signature)
         for entry in manifest.files:
-            if entry.path in memory:
-                writer.add_bytes(entry.path, memory[entry.path])
+            if entry.path in prepared.memory:
+                writer.add_bytes(entry.path, prepared.memory[entry.path])
             else:
-                source = artifacts[entry.sha256]
-                writer.add_file(entry.path, source.path, size=entry.size, sha256=entry.sha256)
+                source = prepared.artifacts[entry.sha256]
+                writer.add_file(entry.path, source, size=entry.size, sha256=entry.sha256)
         writer.close()
         out.flush()
         size = out.tell()

@@ -7,6 +7,7 @@ written into a `BundleFacts` as soon as it is known, so a refusal can still say 
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from pipeline.bundle.entitlements import tenant_entitlements
 from pipeline.bundle.import_request import ImportRequest
 from pipeline.bundle.manifest import check_limits, manifest_digest, parse_manifest, verify_manifest
 from pipeline.bundle.progress import Progress
-from pipeline.bundle.tarstream import BundleReader, ScanResult
+from pipeline.bundle.tarstream import BundleReader, HeadCheck, ScanResult
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import Commit, GitRepo
 from pipeline.models.bundle import BundleManifest, BundleRelease
@@ -31,6 +32,11 @@ from pipeline.signing.trust import TrustInputs
 from pipeline.signing.verify import Verification, verify_bundle
 from pipeline.snapshot import Snapshot
 from pipeline.store.cas import ContentAddressedDirectory
+
+Scanner = Callable[[HeadCheck, Path, Progress], ScanResult]
+"""Reads a bundle under `head_check` (its signed index verified first), every indexed file
+checked against the index on the way, into a scratch folder: a bundle file's
+`BundleReader` by default, a registry's `pipeline.bundle.oci_import.RegistryScanner`."""
 
 
 @dataclass
@@ -79,9 +85,11 @@ def verify_contents(
     scratch: Path,
     progress: Progress,
     facts: BundleFacts | None = None,
+    scanner: Scanner | None = None,
 ) -> CheckedBundle:
-    """Checks 1-3: the bundle streamed into `scratch` under its signed manifest, each
-    included release verified, each other one taken from the site if it matches."""
+    """Checks 1-3: the bundle streamed into `scratch` under its signed manifest (read by
+    `scanner`, the bundle file by default), each included release verified, each other one
+    taken from the site if it matches."""
     seen = facts if facts is not None else BundleFacts()
 
     def head_check(raw: bytes, signature: bytes) -> BundleManifest:
@@ -94,7 +102,10 @@ def verify_contents(
         check_limits(manifest, policy.bundles.limits if policy.bundles else BundleLimits())
         return manifest
 
-    scan = BundleReader(request.bundle, scratch / "bundle", head_check, progress).run()
+    if scanner is None:
+        scan = BundleReader(request.bundle, scratch / "bundle", head_check, progress).run()
+    else:
+        scan = scanner(head_check, scratch / "bundle", progress)
     manifest = scan.manifest
     trust = TrustInputs(policy=policy)
     snapshot = Snapshot(git, tip)

@@ -37,7 +37,7 @@ from pipeline.bundle.deploy import Deploy, deploy_with_agent
 from pipeline.bundle.freshness import check_freshness, load_import_state
 from pipeline.bundle.import_commit import commit_import, materialise, roll_back_unhealthy
 from pipeline.bundle.import_request import ImportRequest, ImportResult, Pause, no_pause
-from pipeline.bundle.import_verify import BundleFacts, CheckedBundle, verify_contents
+from pipeline.bundle.import_verify import BundleFacts, CheckedBundle, Scanner, verify_contents
 from pipeline.bundle.progress import Progress, no_progress
 from pipeline.bundle.site_fit import check_site_fit, check_tenant
 from pipeline.errors import InputError
@@ -54,6 +54,7 @@ __all__ = [
     "ImportRequest",
     "ImportResult",
     "Pause",
+    "Scanner",
     "import_bundle",
     "store_verified",
 ]
@@ -71,8 +72,12 @@ def import_bundle(
     pause: Pause = no_pause,
     deploy: Deploy = deploy_with_agent,
     facts: BundleFacts | None = None,
+    scanner: Scanner | None = None,
 ) -> ImportResult:
     """Import the bundle; GateError naming every reason it is refused.
+
+    `scanner` reads the bundle from elsewhere than the file `request.bundle` (a registry);
+    every check after reading is the same.
 
     `facts` is filled in with the bundle's digest, environment, sequence and signer as
     each becomes known (a refusal's log line names what was known by then).
@@ -87,7 +92,9 @@ def import_bundle(
     with _scratch(request.store) as scratch:  # one import at a time: read the tip inside
         tip = git.resolve(f"refs/heads/{branch}")
         policy = _site_policy(git, tip)
-        checked = verify_contents(request, git, tip, policy, objects, scratch, progress, facts)
+        checked = verify_contents(
+            request, git, tip, policy, objects, scratch, progress, facts, scanner
+        )
         pause("verified")
         manifest = checked.scan.manifest
         state = load_import_state(git, tip, manifest.environment)

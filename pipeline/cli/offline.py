@@ -16,13 +16,20 @@ import click
 
 from pipeline.bundle.export import ExportRequest, export_bundle
 from pipeline.bundle.importer import ImportRequest, ImportResult
+from pipeline.cli.oci_offline import export_to_registry, pull_summary, registry_scanner
 from pipeline.cli.options import (
     format_option,
     health_timeout_option,
     plugin_store_option,
+    registry_options,
     repo_option,
+    store_options,
 )
 from pipeline.cli.vocabulary import WEBHOOKS_ENV, Command, Duration, emit, webhooks_from_env
+from pipeline.errors import InputError
+from pipeline.store import store_for
+from pipeline.store.oci.reference import SCHEME as OCI_SCHEME
+from pipeline.store.oci.store import RegistryAccess
 from pipeline.workflows.offline_import import Alert
 from pipeline.workflows.offline_import import import_offline as import_with_alerts
 
@@ -69,8 +76,13 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
-    help="The bundle file to write.",
+    help="The bundle file to write (or --to).",
+)
+@click.option(
+    "--to",
+    "to_registry",
+    metavar="oci://HOST/REPO[:TAG]",
+    help="Push the bundle to a registry instead, as one OCI artifact [default tag: ENV].",
 )
 @repo_option("The release repo to export from.")
 @click.option("--rev", default="HEAD", show_default=True, help="The revision to export.")
@@ -78,7 +90,8 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     "--store",
     "stores",
     multiple=True,
-    help="An artifact store directory (content-addressed) holding the .pxp files; repeatable.",
+    help="An artifact store holding the .pxp files: a directory (content-addressed) or "
+    "oci://HOST/REPO; repeatable.",
 )
 @click.option(
     "--artifact",
@@ -104,10 +117,12 @@ def _progress_bar(label: str) -> Iterator[_Bar]:
     help="Expiry: a duration, e.g. 30d, 12h.",
 )
 @click.option("--source-name", help="How the bundle names the source repo [default: its folder].")
+@registry_options()
 @format_option()
 def export(
     environment: str,
-    output: Path,
+    output: Path | None,
+    to_registry: str | None,
     repo_dir: Path,
     rev: str,
     stores: tuple[str, ...],
@@ -116,26 +131,41 @@ def export(
     key: Path,
     valid_for: float,
     source_name: str | None,
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
     """Export ENV as one signed offline bundle: desired state, releases, artifacts, licences."""
     from pipeline.signing.keys import passphrase_for
 
+    if (output is None) == (to_registry is None):
+        raise InputError(
+            "give exactly one of -o FILE and --to oci://HOST/REPO[:TAG]",
+            hint="-o writes a bundle file; --to pushes it to a registry",
+        )
     passphrase = passphrase_for(os.environ)
     request = ExportRequest(
         repo=repo_dir,
         environment=environment,
-        output=output,
+        output=output or Path(str(to_registry)),
         key=key,
         passphrase=passphrase,
         now=datetime.now(UTC),
         rev=rev,
-        stores=tuple(Path(store) for store in stores),
+        stores=tuple(Path(store) for store in stores if not store.startswith(OCI_SCHEME)),
+        sources=tuple(
+            store_for(store, store_options(registry_credentials_env, ca_file))
+            for store in stores
+            if store.startswith(OCI_SCHEME)
+        ),
         artifacts=artifacts,
         since=since,
         valid_for=timedelta(seconds=valid_for),
         source_name=source_name,
     )
+    if to_registry is not None:
+        access = RegistryAccess(registry_credentials_env, ca_file)
+        return export_to_registry(request, to_registry, access, output_format)
     with _progress_bar(f"export {environment}") as progress:
         result = export_bundle(request, progress=progress)
     manifest = result.manifest
@@ -191,8 +221,8 @@ def _pause_from_env() -> Callable[[str], None]:
     cls=Command,
     renamed={"--store": "--plugin-store", "--alert-webhook": "--webhook"},
 )
-@click.argument("bundle", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--offline", is_flag=True, required=True, help="Import an offline bundle file.")
+@click.argument("bundle")
+@click.option("--offline", is_flag=True, required=True, help="Import an offline bundle.")
 @repo_option("The site's own release repo.")
 @plugin_store_option()
 @click.option("--branch", help="The site repo's branch [default: the checked-out one].")
@@ -211,9 +241,10 @@ def _pause_from_env() -> Callable[[str], None]:
     help="POST an alert here when the import is refused or rolled back "
     f"(repeatable; also ${WEBHOOKS_ENV}).",
 )
+@registry_options()
 @format_option()
 def import_offline(
-    bundle: Path,
+    bundle: str,
     offline: bool,
     repo_dir: Path,
     store_dir: Path,
@@ -226,12 +257,29 @@ def import_offline(
     tenant: str | None,
     health_timeout: float,
     webhooks: tuple[str, ...],
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
     output_format: str,
 ) -> int:
-    """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it."""
+    """Verify an offline BUNDLE against this site's trust, then commit, store and deploy it.
+
+    BUNDLE is a bundle file, or oci://HOST/REPOSITORY:TAG (or @sha256:DIGEST) in the site's
+    registry: pulled into the plugin store's incoming/ folder, where an interrupted pull
+    resumes, and held to the same checks as a file before anything is written.
+    """
     now = datetime.now(UTC)
+    pause = _pause_from_env()
+    scanner = None
+    if bundle.startswith(OCI_SCHEME):
+        access = RegistryAccess(registry_credentials_env, ca_file)
+        scanner = registry_scanner(bundle, access, store_dir, pause)
+    elif not Path(bundle).is_file():
+        raise InputError(
+            f"no bundle file {bundle}",
+            hint="give a bundle file, or oci://HOST/REPOSITORY:TAG in the site's registry",
+        )
     request = ImportRequest(
-        bundle=bundle,
+        bundle=Path(bundle),
         repo=repo_dir,
         store=store_dir,
         now=now,
@@ -250,8 +298,13 @@ def import_offline(
             webhooks=[*webhooks, *webhooks_from_env(os.environ, shared=False)],
             environ=os.environ,
             progress=progress,
-            pause=_pause_from_env(),
+            pause=pause,
+            scanner=scanner,
+            source=scanner.where if scanner is not None else None,
         )
+    if scanner is not None:
+        scanner.finish()  # imported or refused: a next run starts afresh
+        click.echo(pull_summary(scanner), err=True)
     if outcome.refused is not None:
         _show_alert(outcome.alert)
         raise outcome.refused

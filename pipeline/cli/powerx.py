@@ -78,6 +78,10 @@ COMMANDS = {
         "Serve the web console of a release repo: its views as pages and as JSON, its actions.",
     ),
     "site": Lazy("pipeline.cli.cmd_site:site", "The console's read views as a static site."),
+    "store": Lazy(
+        "pipeline.cli.store:store",
+        "The artifact store's upkeep: gc lists, and deletes, what nothing references.",
+    ),
     "team": Lazy(
         "pipeline.cli.trust:team",
         "Teams of approvers in policies/teams.yaml: one commit per change.",

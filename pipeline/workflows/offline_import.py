@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from pydantic import ValidationError
 
@@ -17,6 +16,7 @@ from pipeline.bundle.importer import (
     ImportRequest,
     ImportResult,
     Pause,
+    Scanner,
     import_bundle,
 )
 from pipeline.bundle.progress import Progress
@@ -57,6 +57,8 @@ def import_offline(
     environ: Mapping[str, str],
     progress: Progress,
     pause: Pause,
+    scanner: Scanner | None = None,
+    source: str | None = None,
 ) -> ImportOutcome:
     """Import; a refusal or a rollback alerts `webhooks` and the shared ones ($POWERX_WEBHOOKS).
 
@@ -64,25 +66,34 @@ def import_offline(
     an alert that cannot be delivered never hides what it reports. Every attempt is logged
     in the store; a log that cannot be written is a warning (stderr and `log_problem`),
     never another result. Other errors (bad input, exit 2) are logged and raised.
+    `source` names a bundle read by `scanner` (e.g. its oci:// location) in the log and
+    the alerts, instead of the file name.
     """
+    shown = source or str(request.bundle)
     facts = BundleFacts()
     try:
-        result = import_bundle(request, progress=progress, pause=pause, facts=facts)
+        result = import_bundle(
+            request, progress=progress, pause=pause, facts=facts, scanner=scanner
+        )
     except GateError as error:
-        problem = _log_attempt(request, facts, "refused", _reason(error), error.exit_code)
-        alert = _alert(webhooks, environ, "refused", error.message, request.bundle)
+        problem = _log_attempt(
+            request, facts, "refused", _reason(error), error.exit_code, source=source
+        )
+        alert = _alert(webhooks, environ, "refused", error.message, shown)
         return ImportOutcome(None, error, alert, problem)
     except PowerXError as error:
-        _log_attempt(request, facts, "refused", _reason(error), error.exit_code)
+        _log_attempt(request, facts, "refused", _reason(error), error.exit_code, source=source)
         raise
     alert = None
     reason = None
     if not result.ok:
         reason = "; ".join(result.rollbacks) or "deploy failed"
-        alert = _alert(webhooks, environ, "rolled-back", reason, request.bundle)
+        alert = _alert(webhooks, environ, "rolled-back", reason, shown)
     outcome = ImportOutcome(result, None, alert)
     name: ImportResultName = "imported" if result.ok else "rolled back"
-    problem = _log_attempt(request, facts, name, reason, outcome.exit_code, result.commit)
+    problem = _log_attempt(
+        request, facts, name, reason, outcome.exit_code, result.commit, source=source
+    )
     return replace(outcome, log_problem=problem)
 
 
@@ -98,12 +109,14 @@ def _log_attempt(
     reason: str | None,
     exit_code: int,
     commit: str | None = None,
+    *,
+    source: str | None = None,
 ) -> str | None:
     """Log the attempt in the store; the warning (also on stderr) when it cannot be."""
     try:
         attempt = ImportAttempt(
             time=request.now,
-            bundle_file=request.bundle.name,
+            bundle_file=source or request.bundle.name,
             digest=facts.digest,
             sequence=facts.sequence,
             environment=facts.environment,
@@ -124,9 +137,9 @@ def _log_attempt(
 
 
 def _alert(
-    urls: list[str], environ: Mapping[str, str], event: str, message: str, bundle: Path
+    urls: list[str], environ: Mapping[str, str], event: str, message: str, bundle: str
 ) -> Alert | None:
     notifier = import_notifier(urls, environ)
     if not notifier.configured:
         return None
-    return Alert(event, post_alert(notifier, event, message, bundle=str(bundle)))
+    return Alert(event, post_alert(notifier, event, message, bundle=bundle))
