@@ -85,7 +85,10 @@ def test_round_trip_through_a_registry(
     assert (site.store / "objects/sha256" / hello[:2] / hello).is_file()
     assert _imports(site) == 1 and site.active("hello") is not None
     assert not list((site.store / INCOMING).glob(f"{WORKDIR_PREFIX}*"))  # cleaned up
-    pinned = run_cli(cli, *_import_argv(site, str(pushed["pinned"])))  # by digest: resumes
+    # by digest, spelled as the registry issue does (--from): already imported, it resumes
+    argv = _import_argv(site, "--from")
+    argv.insert(argv.index("--from") + 1, str(pushed["pinned"]))
+    pinned = run_cli(cli, *argv)
     assert pinned.code == 0 and "already committed; resuming" in pinned.out
 
 
@@ -175,6 +178,11 @@ def test_not_a_bundle_and_bad_locations(
     assert no_tag.code == 2 and "names no tag or digest" in no_tag.err
     missing = run_cli(cli, *_import_argv(site, str(site.root / "x.bundle")))
     assert missing.code == 2 and "no bundle file" in missing.err
+    both = _import_argv(site, f"{location}:plain", "--from", f"{location}:plain")
+    none = [a for a in _import_argv(site, "-") if a != "-"]
+    for argv in (both, none):
+        usage = run_cli(cli, *argv)
+        assert usage.code == 2 and "give the BUNDLE to import" in usage.err
     neither = run_cli(
         cli, "export", "--env", ENV, "--repo", str(source.repo.path), "--key", str(source.key)
     )

@@ -221,8 +221,11 @@ def _pause_from_env() -> Callable[[str], None]:
     cls=Command,
     renamed={"--store": "--plugin-store", "--alert-webhook": "--webhook"},
 )
-@click.argument("bundle")
+@click.argument("bundle", required=False)
 @click.option("--offline", is_flag=True, required=True, help="Import an offline bundle.")
+# `--from oci://...` (the registry issue's spelling) names BUNDLE too; --from is a plugin
+# folder in the vocabulary, so it stays out of the help.
+@click.option("--from", "bundle_from", hidden=True)
 @repo_option("The site's own release repo.")
 @plugin_store_option()
 @click.option("--branch", help="The site repo's branch [default: the checked-out one].")
@@ -244,8 +247,9 @@ def _pause_from_env() -> Callable[[str], None]:
 @registry_options()
 @format_option()
 def import_offline(
-    bundle: str,
+    bundle: str | None,
     offline: bool,
+    bundle_from: str | None,
     repo_dir: Path,
     store_dir: Path,
     branch: str | None,
@@ -267,6 +271,10 @@ def import_offline(
     registry: pulled into the plugin store's incoming/ folder, where an interrupted pull
     resumes, and held to the same checks as a file before anything is written.
     """
+    if (bundle is None) == (bundle_from is None):
+        raise click.UsageError("give the BUNDLE to import (a file or oci://HOST/REPOSITORY:TAG)")
+    bundle = bundle or bundle_from
+    assert bundle is not None
     now = datetime.now(UTC)
     pause = _pause_from_env()
     scanner = None
