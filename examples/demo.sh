@@ -427,7 +427,7 @@ expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo 
 expect 1 px-admin drift --env prod --plugin-store "$work/isolated-store" --repo "$repo" \
     --format prometheus
 
-step "15. Through a registry: publish to a local registry, export prod through it, import at the isolated site from it"
+step "15. Through a registry: hello-world 1.3.0 published to a local registry, promoted, exported through it, imported at an isolated site from it"
 # A local OCI registry (Debian's docker-registry, distribution 2.8) on a free loopback port.
 registry_dir="$work/registry"
 mkdir -p "$registry_dir"
@@ -460,23 +460,39 @@ px-plugin build "$plugin" >/dev/null
 px-plugin pack "$plugin" -o "$work/release" >/dev/null
 PX_PASSPHRASE=powerx-samples px-plugin sign "$work/release/hello-world-1.3.0.pxp" \
     --key "$project/examples/keys/samples.key" --source-commit "$(git -C "$repo" rev-parse HEAD)" >/dev/null
+git -C "$repo" pull -q --ff-only origin main
 expect 0 powerx publish create --artifact "$work/release/hello-world-1.3.0.pxp" --repo "$repo" \
     --store "$oci/artifacts" --no-pr --env test --contact "Ada Lovelace=ada@powerx.example" \
-    --operator ada
-# The connected side exports prod through the registry: one OCI artifact, tagged prod.
-for release in hello-world/1.1.0 ledger-sync/0.9.0; do
-    "$project/examples/artifact.sh" "${release%/*}" "${release#*/}" "$work/offline" 2>/dev/null
-done >/dev/null
-PX_PASSPHRASE="exporter passphrase" expect 0 powerx export --env prod --repo "$repo" \
-    --artifact "$work/offline/hello-world-1.1.0.pxp" --artifact "$work/offline/ledger-sync-0.9.0.pxp" \
-    --key "$work/keys/exporter.key" --to "$oci/bundles:prod"
-# The isolated site pulls it from (what stands in for) its internal registry: the same checks
-# as a bundle file, before anything is written.
-expect 0 powerx plugin import --offline "$oci/bundles:prod" --repo "$work/isolated-repo" \
-    --plugin-store "$work/isolated-store" --host-version 2.6.0 --operator admin
-show powerx plugin status --plugin-store "$work/isolated-store"
-# Retention: hello-world 1.3.0 is only on its release branch, so main references it nowhere.
+    --evidence "coverage=$evidence/coverage.json" --evidence "tests=$evidence/junit.xml" \
+    --evidence "scans=$evidence/bandit.sarif" --operator ada
+# Retention: until its release request is merged, nothing on main references 1.3.0 (a dry run).
 expect 0 powerx store gc --store "$oci/artifacts" --repo "$repo"
+# The release request passes its gates and is merged (1.3.0 runs in test); QA approves it for
+# staging and the runner promotes it there.
+git -C "$repo" fetch -q origin
+expect 0 powerx check --repo "$repo" --base origin/main --head origin/release/hello-world-1.3.0
+git -C "$repo" merge -q --ff-only origin/release/hello-world-1.3.0
+git -C "$repo" push -q origin main
+PX_PASSPHRASE="quinn's passphrase" show powerx approve hello-world@1.3.0 --env staging \
+    --key "$work/keys/quinn.key" --as quinn --repo "$repo" --push
+expect 0 powerx promote hello-world --repo "$repo" --push --operator robot
+# The connected side exports staging through the registry: one OCI artifact, tagged staging;
+# hello-world 1.3.0 comes from the registry store itself (ledger-sync 1.0.1 is rebuilt).
+"$project/examples/artifact.sh" ledger-sync 1.0.1 "$work/offline" >/dev/null 2>&1
+PX_PASSPHRASE="exporter passphrase" expect 0 powerx export --env staging --repo "$repo" \
+    --store "$oci/artifacts" --artifact "$work/offline/ledger-sync-1.0.1.pxp" \
+    --key "$work/keys/exporter.key" --to "$oci/bundles:staging"
+# An isolated staging site pulls it from (what stands in for) its internal registry: the same
+# checks as a bundle file, before anything is written.
+staging_site="$work/isolated-staging"
+powerx init "$staging_site" >/dev/null
+powerx trust add-key samples --public-key "$project/examples/keys/samples.pub" --env staging \
+    --repo "$staging_site" --operator admin >/dev/null
+powerx trust add-key exporter --public-key "$work/keys/exporter.pub" --bundles \
+    --repo "$staging_site" --operator admin >/dev/null
+expect 0 powerx plugin import --offline --from "$oci/bundles:staging" --repo "$staging_site" \
+    --plugin-store "$work/staging-store" --host-version 2.6.0 --operator admin
+show powerx plugin status --plugin-store "$work/staging-store"
 kill "$registry_pid"
 wait "$registry_pid" 2>/dev/null || true
 trap - EXIT

@@ -27,7 +27,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert out.count("(exit code 1, as expected)") == 9
-    assert out.count("(exit code 0, as expected)") == 25
+    assert out.count("(exit code 0, as expected)") == 27
     assert "held hello-world: 0/1 approval(s) for staging (nobody)" in out
     assert "promoted hello-world@1.2.0: staging -> prod" in out
     assert "rolled back hello-world in prod: 1.2.0 -> 1.0.0" in out
@@ -55,16 +55,15 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "  ledger-sync  ungranted  (git 0.9.0, site 0.9.0)\n" in admin
     assert "grant it with: px-admin grant hooli ledger-sync tenant-data:read network" in admin
     assert 'powerx_drift_plugins{environment="prod"} 2\n' in admin
-    # step 15: publish to a local registry, export prod through it, import at the isolated site
+    # step 15: published to a local registry, promoted, exported through it, imported from it
     registry = out.split("== 15.")[1]
     assert "(pushed to oci://127.0.0.1:" in registry and ", signature referrer sha256:" in registry
-    assert (
-        "exported prod (full) to oci://127.0.0.1:" in registry
-        and "/powerx/bundles:prod" in registry
-    )
-    assert "hello-world: installed 1.1.0 (healthy)" in registry
-    assert "pulled 20 blob(s)" in result.stderr  # the pull's summary goes to stderr
     assert "would delete hello-world@1.3.0" in registry and "nothing deleted" in registry
+    assert "promoted hello-world@1.3.0: test -> staging" in registry
+    assert "exported staging (full) to oci://127.0.0.1:" in registry
+    assert "/powerx/bundles:staging" in registry and "+ hello-world@1.3.0 (deployed)" in registry
+    assert "pulled 21 blob(s)" in result.stderr  # the pull's summary goes to stderr
+    assert "hello-world: installed 1.3.0 (healthy)" in registry
     # step 11: the local loop, live through the local host
     assert "tenant 'acme' does not exist" in out + result.stderr
     assert '{"greeting": "Hello, acme!", "tenant": "acme"' in out
