@@ -133,7 +133,16 @@ def test_gc_is_paused_for_the_build_and_restored() -> None:
     assert gc.isenabled()
     with gc_paused():
         assert not gc.isenabled()
-    assert gc.isenabled()
+        kept = [[number] for number in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert any(found is kept for found in gc.get_objects(generation=2))  # not walked young
+    gc.freeze()  # something else froze objects (a pre-fork server): they stay frozen
+    try:
+        with gc_paused():
+            pass
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()
     gc.disable()
     try:
         with gc_paused():
