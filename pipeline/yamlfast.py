@@ -97,6 +97,11 @@ def resolve_plain(value: str) -> Any:
     return resolved
 
 
+def forget_resolved() -> None:
+    """Empty the memo of resolved scalars (a benchmark's cold run starts without it)."""
+    _RESOLVED.clear()
+
+
 def _resolve_plain(value: str) -> Any:
     table = _resolvers()
     for tag, pattern in [*table.get(value[:1], []), *table.get(None, [])]:

@@ -223,6 +223,8 @@ def test_only_immutable_resolved_scalars_are_shared(monkeypatch: pytest.MonkeyPa
     assert "a4" in yamlfast._RESOLVED and len(yamlfast._RESOLVED) <= 2  # started afresh
     long = "x" * 500
     assert resolve_plain(long) == long and long not in yamlfast._RESOLVED
+    yamlfast.forget_resolved()
+    assert not yamlfast._RESOLVED
 
 
 def test_stale_pages_are_chunked_so_processes_even_out() -> None:
