@@ -274,3 +274,11 @@ def test_chunks_built_forked_spawned_or_here_are_the_same(market: Repo) -> None:
     assert _build_share(job).pages == {"other": alone.pages["other"]}
     third: Job = (at.git.root, at.commit.id, ["third"], NOW, {}, False)
     assert _build_share(third).pages == {"third": alone.pages["third"]}
+
+
+def test_an_unexpected_error_in_a_chunk_stops_the_build(market: Repo) -> None:
+    market.commit({**listed("other", "1.0.0"), **listed("third", "2.0.0")}, "more listings")
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    with pytest.raises(ValueError, match="timezone-aware"):  # a bug, not a plugin's problem
+        build_catalog_pages(at, plugins, {}, now=NOW.replace(tzinfo=None), workers=2)

@@ -143,8 +143,9 @@ def _build_chunks(
     memo: SignerMemo | None,
     workers: int,
 ) -> PagesBuilt:
-    """The chunks built by worker processes from the front and by this process from the
-    back, until they meet; merged in chunk order (the same result whoever built what)."""
+    """The chunks built by worker processes from the front (the first one always) and by
+    this process from the back, until they meet; merged in chunk order (the same result
+    whoever built what)."""
     remember = memo is not None
     jobs: list[Job] = [
         (snapshot.git.root, snapshot.commit.id, chunk, now, _known(previous, chunk), remember)
@@ -161,7 +162,9 @@ def _build_chunks(
     with ProcessPoolExecutor(processes, worker_context(), initializer=gc.disable) as pool:
         futures = [pool.submit(_build_share, job) for job in jobs]
         try:
-            for number in reversed(range(len(jobs))):  # what no worker has started yet
+            # from the back, what no worker has started yet; the first chunk is always a
+            # worker's (it starts on it at once: this process would not wait any less)
+            for number in reversed(range(1, len(jobs))):
                 if not futures[number].cancel():
                     break
                 built[number] = build_here(jobs[number])
