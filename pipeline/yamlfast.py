@@ -45,14 +45,17 @@ def too_deep(path: str, line: int | None, column: int | None, max_depth: int) ->
 
 @cache
 def _loader() -> Any:
-    """PyYAML's libyaml-backed loader, or None where libyaml is missing."""
+    """PyYAML's libyaml parser (events only: no constructor or resolver is set up for
+    each file), or None where libyaml is missing."""
     try:
         import yaml
     except ImportError:  # pragma: no cover - PyYAML is a dependency
         return None
     if not getattr(yaml, "__with_libyaml__", False):  # pragma: no cover - wheels bundle it
         return None
-    return yaml.CSafeLoader
+    from yaml._yaml import CParser
+
+    return CParser
 
 
 @cache
@@ -70,8 +73,36 @@ def _constructor() -> Any:
     return YAML(typ="rt").constructor
 
 
+_RESOLVED: dict[str, Any] = {}
+"""Plain scalars already resolved, by text: only immutable results (str, int, float, bool,
+None), so sharing one is sharing a value. Keys, versions and names repeat across files."""
+RESOLVED_KEPT = 65_536
+"""Resolved scalars kept before the memo starts afresh."""
+_MEMO_MAX_CHARS = 200
+"""Longer scalars (descriptions) rarely repeat: not kept."""
+_SHARED_TYPES = frozenset({str, int, float, bool, type(None)})
+_MISSING = object()
+
+
 def resolve_plain(value: str) -> Any:
     """A plain scalar as ruamel's YAML 1.2 round-trip loader reads it."""
+    found = _RESOLVED.get(value, _MISSING)
+    if found is not _MISSING:
+        return found
+    resolved = _resolve_plain(value)
+    if type(resolved) in _SHARED_TYPES and len(value) <= _MEMO_MAX_CHARS:
+        if len(_RESOLVED) >= RESOLVED_KEPT:
+            _RESOLVED.clear()
+        _RESOLVED[value] = resolved
+    return resolved
+
+
+def forget_resolved() -> None:
+    """Empty the memo of resolved scalars (a benchmark's cold run starts without it)."""
+    _RESOLVED.clear()
+
+
+def _resolve_plain(value: str) -> Any:
     table = _resolvers()
     for tag, pattern in [*table.get(value[:1], []), *table.get(None, [])]:
         if pattern.match(value):
@@ -287,7 +318,8 @@ def read_plain(text: str, *, max_nodes: int, max_depth: int) -> Any:
     It gives what `read_fast` gives, for less: it takes only plain documents (an anchor,
     an alias, a too deep or too large document and every error raise
     `RoundTripNeededError`, and the caller reads the file with `read_fast` or ruamel, which
-    name the place).
+    name the place). Scalars, the most frequent events, are handled first; a plain scalar
+    seen before is resolved from `_RESOLVED`.
     """
     make = _loader()
     if make is None:  # pragma: no cover - PyYAML's wheels bundle libyaml
@@ -296,31 +328,35 @@ def read_plain(text: str, *, max_nodes: int, max_depth: int) -> Any:
 
     scalar, mapping, sequence = yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent
     ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-    quiet = (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)
+    document_start = yaml.DocumentStartEvent
+    alias = yaml.AliasEvent
+    resolved = _RESOLVED
     stack: list[Any] = []
     keys: list[str | None] = []
     """Per open collection, in a mapping: the key whose value comes next (None: a key)."""
     root: Any = None
     done, nodes = False, 0
     loader = make(text)
+    next_event = loader.get_event
     try:
-        while (event := loader.get_event()) is not None:
+        while (event := next_event()) is not None:
             kind = type(event)
-            if kind in quiet:
-                continue
-            if kind in ends:
-                value = stack.pop()
-                keys.pop()
-            elif kind is scalar:
+            if kind is scalar:
                 if event.tag is not None or event.anchor is not None:
                     raise RoundTripNeededError
-                value = resolve_plain(event.value) if event.implicit[0] else event.value
+                value = event.value
+                if event.implicit[0]:
+                    found = resolved.get(value, _MISSING)
+                    value = resolve_plain(value) if found is _MISSING else found
                 if stack and keys[-1] is None and type(stack[-1]) is dict:
                     if type(value) is not str or value in stack[-1]:
                         raise RoundTripNeededError
                     keys[-1] = value
                     continue
                 nodes += 1
+            elif kind in ends:
+                value = stack.pop()
+                keys.pop()
             elif kind is mapping or kind is sequence:
                 if event.tag is not None or event.anchor is not None:
                     raise RoundTripNeededError
@@ -332,12 +368,14 @@ def read_plain(text: str, *, max_nodes: int, max_depth: int) -> Any:
                 if len(stack) > max_depth or nodes > max_nodes:
                     raise RoundTripNeededError
                 continue
-            elif kind is yaml.DocumentStartEvent:
+            elif kind is document_start:
                 if done or event.version or event.tags:
                     raise RoundTripNeededError
                 continue
-            else:  # an alias
+            elif kind is alias:
                 raise RoundTripNeededError
+            else:  # stream start and end, document end
+                continue
             if nodes > max_nodes:
                 raise RoundTripNeededError
             if not stack:

@@ -4,6 +4,8 @@ the build split over processes."""
 from __future__ import annotations
 
 import gc
+import sys
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,11 +14,19 @@ from factories import bundle
 from test_market_catalog import NOW, listed, market, snapshot, sync
 from test_yamlfast import REPO_YAML, TRICKY
 
-from pipeline import stampfile
+from pipeline import stampfile, yamlfast
 from pipeline.errors import InputError
 from pipeline.gitrepo import GitRepo
 from pipeline.market.catalog_files import read_page
-from pipeline.market.catalog_parallel import build_catalog_pages, gc_paused
+from pipeline.market.catalog_parallel import (
+    CHUNK_PAGES,
+    Job,
+    _build_share,
+    build_catalog_pages,
+    chunked,
+    gc_paused,
+    worker_context,
+)
 from pipeline.market.catalog_read import read_listing
 from pipeline.market.catalog_signers import (
     FORMAT,
@@ -26,8 +36,8 @@ from pipeline.market.catalog_signers import (
     load_memo,
     save_memo,
 )
-from pipeline.market.records import load_listing, reviewed_plugins
-from pipeline.yamlfast import RoundTripNeededError, read_fast, read_plain
+from pipeline.market.records import load_listing, load_review, reviewed_plugins, reviews
+from pipeline.yamlfast import RoundTripNeededError, read_fast, read_plain, resolve_plain
 from pipeline.yamlio import MAX_DEPTH, MAX_NODES
 
 __all__ = ["market"]  # the fixture, shared with test_market_catalog
@@ -123,7 +133,16 @@ def test_gc_is_paused_for_the_build_and_restored() -> None:
     assert gc.isenabled()
     with gc_paused():
         assert not gc.isenabled()
-    assert gc.isenabled()
+        kept = [[number] for number in range(100)]
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    assert any(found is kept for found in gc.get_objects(generation=2))  # not walked young
+    gc.freeze()  # something else froze objects (a pre-fork server): they stay frozen
+    try:
+        with gc_paused():
+            pass
+        assert gc.get_freeze_count() > 0 and gc.isenabled()
+    finally:
+        gc.unfreeze()
     gc.disable()
     try:
         with gc_paused():
@@ -159,3 +178,107 @@ def test_the_signer_index_drops_entries_of_another_trust_policy(market: Repo) ->
     save_memo(git, SignerMemo({}, {"b1 s1 a@1.0.0 old": row, "b2 s2 a@1.0.0 new": row}))
     save_memo(git, SignerMemo(load_memo(git).known, {"b3 s3 a@2.0.0 new": row}, "new"))
     assert sorted(load_memo(git).known) == ["b2 s2 a@1.0.0 new", "b3 s3 a@2.0.0 new"]
+
+
+def test_review_records_read_lean_are_the_records_load_review_reads(market: Repo) -> None:
+    at = snapshot(market)
+    loaded = load_review(at, "hello", "1.0.0")
+    assert loaded is not None
+    assert reviews(at, "hello") == {"1.0.0": loaded.model}
+
+
+def test_an_invalid_review_record_is_refused_with_its_line_as_load_review_does(
+    market: Repo,
+) -> None:
+    good = snapshot(market).read("market/reviews/hello/1.0.0.yaml")
+    assert good is not None
+    bad = good.decode().replace("plugin: hello", "plugin: 7")
+    market.commit({"market/reviews/hello/1.0.0.yaml": bad}, "an invalid review record")
+    at = snapshot(market)
+    with pytest.raises(InputError) as fast:
+        reviews(at, "hello")
+    with pytest.raises(InputError) as full:
+        load_review(at, "hello", "1.0.0")
+    assert fast.value.diagnostics() == full.value.diagnostics()
+    line = bad.splitlines().index("plugin: 7") + 1
+    assert f"market/reviews/hello/1.0.0.yaml:{line}:" in fast.value.diagnostics()
+
+
+@pytest.mark.parametrize(
+    "text", ["1", "0x1F", "1.5", ".inf", "true", "~", "", "plain", "1.0.0", "2026-01-02"]
+)
+def test_a_plain_scalar_resolves_the_same_from_the_memo(text: str) -> None:
+    first, again = resolve_plain(text), resolve_plain(text)
+    assert type(again) is type(first) and again == first
+    assert read_plain(f"k: {text}\n", max_nodes=9, max_depth=9) == {"k": first}
+
+
+def test_only_immutable_resolved_scalars_are_shared(monkeypatch: pytest.MonkeyPatch) -> None:
+    moment = "2026-01-02T03:04:05Z"
+    first, again = resolve_plain(moment), resolve_plain(moment)
+    assert first == again and first is not again  # a timestamp object: built each time
+    monkeypatch.setattr(yamlfast, "RESOLVED_KEPT", 2)
+    for text in ["a1", "a2", "a3", "a4"]:
+        assert resolve_plain(text) == text
+    assert "a4" in yamlfast._RESOLVED and len(yamlfast._RESOLVED) <= 2  # started afresh
+    long = "x" * 500
+    assert resolve_plain(long) == long and long not in yamlfast._RESOLVED
+    yamlfast.forget_resolved()
+    assert not yamlfast._RESOLVED
+
+
+def test_stale_pages_are_chunked_so_processes_even_out() -> None:
+    plugins = [f"p{number}" for number in range(1001)]
+    assert chunked(plugins, 1) == [plugins]
+    chunks = chunked(plugins, 2)
+    assert [p for chunk in chunks for p in chunk] == plugins
+    assert max(map(len, chunks)) == CHUNK_PAGES and len(chunks) == 5
+    assert chunked(plugins[:3], 2) == [["p0"], ["p1"], ["p2"]]
+
+
+def test_workers_are_forked_only_where_no_other_thread_runs() -> None:
+    if sys.platform == "linux" and threading.active_count() == 1:
+        assert worker_context().get_start_method() == "fork"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert worker_context().get_start_method() == "spawn"
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_chunks_built_forked_spawned_or_here_are_the_same(market: Repo) -> None:
+    market.commit(
+        {**listed("other", "1.0.0"), **listed("third", "2.0.0"), **listed("hello", "1.1.0")},
+        "more listings",
+    )
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    alone = build_catalog_pages(at, plugins, {}, now=NOW, workers=1)
+    forked = build_catalog_pages(at, plugins, {}, now=NOW, workers=2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)  # another thread: workers are spawned
+    other.start()
+    try:
+        spawned = build_catalog_pages(at, plugins, {}, now=NOW, workers=3)
+    finally:
+        stop.set()
+        other.join()
+    for built in (forked, spawned):
+        assert built.pages == alone.pages and built.entries == alone.entries
+        assert built.widened == alone.widened and built.problems == alone.problems
+    # what a worker runs, here: the repo opened once for all its chunks
+    job: Job = (at.git.root, at.commit.id, ["other"], NOW, {}, False)
+    assert _build_share(job).pages == {"other": alone.pages["other"]}
+    third: Job = (at.git.root, at.commit.id, ["third"], NOW, {}, False)
+    assert _build_share(third).pages == {"third": alone.pages["third"]}
+
+
+def test_an_unexpected_error_in_a_chunk_stops_the_build(market: Repo) -> None:
+    market.commit({**listed("other", "1.0.0"), **listed("third", "2.0.0")}, "more listings")
+    at = snapshot(market)
+    plugins = reviewed_plugins(at)
+    with pytest.raises(ValueError, match="timezone-aware"):  # a bug, not a plugin's problem
+        build_catalog_pages(at, plugins, {}, now=NOW.replace(tzinfo=None), workers=2)

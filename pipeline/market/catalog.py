@@ -135,9 +135,9 @@ def catalog_changes(
     changes = []
     for plugin, entry in sorted(new.items()):
         known = before.get(plugin, set())
-        added = sorted(
-            (v.version for v in entry.versions if v.version not in known), key=Version.parse
-        )
+        added = [v.version for v in entry.versions if v.version not in known]
+        if len(added) > 1:
+            added.sort(key=Version.parse)
         widened = widened_by_page.get(plugin, {})
         categories = tuple(entry.categories)
         for index, version in enumerate(added):

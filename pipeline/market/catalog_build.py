@@ -211,7 +211,7 @@ def version_entry(
             hint="publish the release record (powerx publish) before it is listed",
         )
     path = layout.release_path(plugin, version)
-    blob = snapshot.blob_id(path) or ""
+    blob = snapshot.git.file_id(snapshot.commit, path) or snapshot.blob_id(path) or ""
     if link is None or link.blob != blob:
         link = ReleaseLink(path=path, commit=snapshot.commit.id, blob=blob)
     approval = review.history[-1]

@@ -2,16 +2,19 @@
 
 A sync after an approval rebuilds a page or two; a first sync, a new trust policy or a new
 catalog format rebuilds every page. Pages are independent (each reads its own plugin's
-files), so past `PAGES_PER_WORKER` stale pages they are split over up to `WORKERS`
-processes: the sync's own process builds one share while spawned workers (no fork of an
-open repository) build the others, each opening the repo at the same commit.
+files), so past `PAGES_PER_WORKER` stale pages they are built in chunks by up to `WORKERS`
+processes: worker processes take chunks from the front, the sync's own process takes
+them from the back (those no worker has started), so a worker that started late or a
+process that runs slower simply builds fewer. Each worker opens the repo afresh at the
+same commit; it is forked where that is safe (`worker_context`), so it starts with every
+module imported, else spawned.
 
 Pages are rendered (`page_bytes`) where they are built: a worker sends back bytes and
 index entries, not page models (unpickling 5,000 pages cost the sync seconds).
 
-A build allocates hundreds of thousands of objects that live until it ends (every parsed
-file stays in the snapshot's cache) and makes no reference cycles: the cyclic garbage
-collector, which would walk that growing heap again and again, is paused while it runs.
+A build allocates hundreds of thousands of objects that live until it ends and makes no
+reference cycles: the cyclic garbage collector, which would walk that growing heap again
+and again, is paused while it runs (and never runs in a worker, whose life is one build).
 """
 
 from __future__ import annotations
@@ -19,11 +22,14 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.context import BaseContext
 from pathlib import Path
 
 from pipeline.gitrepo import GitRepo
@@ -36,9 +42,12 @@ from pipeline.snapshot import Snapshot
 WORKERS = min(4, os.cpu_count() or 1)
 PAGES_PER_WORKER = 500
 """Fewer stale pages than this per process are built in the sync's own process alone."""
+CHUNK_PAGES = 250
+"""Pages a process builds at a time: workers take chunks from the front, the sync's own
+process from the back, so whoever started late or runs slower simply builds fewer."""
 
 Job = tuple[Path, str, list[str], datetime, dict[str, IndexEntry], bool]
-"""A worker's share: repo, commit, plugins, clock, their index entries, use the signer index."""
+"""A chunk: repo, commit, plugins, clock, their index entries, use the signer index."""
 
 
 @dataclass
@@ -104,74 +113,114 @@ def build_catalog_pages(
     if workers is None:
         workers = min(WORKERS, len(stale) // PAGES_PER_WORKER)
     workers = max(workers, 1)
-    shares = [stale[start::workers] for start in range(workers)]
     if not stale:
         return PagesBuilt(entries=reused)
     if remember is None:
         remember = len(stale) >= PAGES_PER_WORKER
     with gc_paused():
-        memo = load_memo(snapshot.git) if remember else SignerMemo()
-        build = _build_shares(snapshot, shares, previous, now, memo if remember else None)
-        if remember:
-            save_memo(snapshot.git, SignerMemo(memo.known, build.signers, memo.trust))
+        memo = load_memo(snapshot.git) if remember else None
+        build = _build_chunks(snapshot, chunked(stale, workers), previous, now, memo, workers)
+        if memo is not None:
+            save_memo(snapshot.git, SignerMemo(memo.known, build.signers, trust))
     build.entries.update(reused)
     return build
 
 
-def _build_shares(
+def chunked(stale: list[str], workers: int) -> list[list[str]]:
+    """The stale plugins in chunks of at most `CHUNK_PAGES` (one chunk for one process;
+    at least two per process otherwise, so the last ones even out the finish)."""
+    if workers == 1:
+        return [stale]
+    size = max(1, min(CHUNK_PAGES, -(-len(stale) // (2 * workers))))
+    return [stale[start : start + size] for start in range(0, len(stale), size)]
+
+
+def _build_chunks(
     snapshot: Snapshot,
-    shares: list[list[str]],
+    chunks: list[list[str]],
     previous: Mapping[str, IndexEntry],
     now: datetime,
     memo: SignerMemo | None,
+    workers: int,
 ) -> PagesBuilt:
-    """The first share built here, the others by spawned workers at the same time."""
-    own, others = shares[0], shares[1:]
-
-    def own_build() -> PagesBuilt:
-        build = build_pages(
-            snapshot,
-            own,
-            previous,
-            now=now,
-            old_page=lambda p: previous_page(snapshot, p),
-            memo=memo,
-        )
-        return rendered(build, memo or SignerMemo())
-
-    if not others:
-        return own_build()
+    """The chunks built by worker processes from the front (the first one always) and by
+    this process from the back, until they meet; merged in chunk order (the same result
+    whoever built what)."""
+    remember = memo is not None
     jobs: list[Job] = [
-        (
-            snapshot.git.root,
-            snapshot.commit.id,
-            share,
-            now,
-            _known(previous, share),
-            memo is not None,
-        )
-        for share in others
+        (snapshot.git.root, snapshot.commit.id, chunk, now, _known(previous, chunk), remember)
+        for chunk in chunks
     ]
-    with ProcessPoolExecutor(len(jobs), multiprocessing.get_context("spawn")) as pool:
+
+    def build_here(job: Job) -> PagesBuilt:
+        return build_chunk(snapshot, job, memo.known if memo is not None else None)
+
+    if len(jobs) == 1:
+        return build_here(jobs[0])
+    built: list[PagesBuilt | None] = [None] * len(jobs)
+    processes = max(1, min(len(jobs) - 1, workers - 1))
+    with ProcessPoolExecutor(processes, worker_context(), initializer=gc.disable) as pool:
         futures = [pool.submit(_build_share, job) for job in jobs]
-        build = own_build()
-        for future in futures:
-            build.add(future.result())
+        try:
+            # from the back, what no worker has started yet; the first chunk is always a
+            # worker's (it starts on it at once: this process would not wait any less)
+            for number in reversed(range(1, len(jobs))):
+                if not futures[number].cancel():
+                    break
+                built[number] = build_here(jobs[number])
+            for number, future in enumerate(futures):
+                if built[number] is None:
+                    built[number] = future.result()
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # the rest would be built for nothing
+            raise
+    build = PagesBuilt()
+    for part in built:
+        assert part is not None
+        build.add(part)
     build.problems.sort()
     return build
+
+
+def worker_context() -> BaseContext:
+    """How worker processes start: forked (imports done, nothing to load again) when this
+    process runs a single thread on Linux, so no lock another thread holds is copied
+    locked; spawned otherwise. A worker opens the repository afresh either way and never
+    touches this process's."""
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _known(previous: Mapping[str, IndexEntry], plugins: list[str]) -> dict[str, IndexEntry]:
     return {plugin: previous[plugin] for plugin in plugins if plugin in previous}
 
 
+_opened: dict[tuple[Path, str, bool], tuple[Snapshot, Mapping[str, Row] | None]] = {}
+"""A worker's repository at the commit it builds (and the signer index), opened once for
+all its chunks."""
+
+
 def _build_share(job: Job) -> PagesBuilt:
-    """A worker's share: the repo opened afresh at the same commit."""
-    root, commit, plugins, now, previous, remember = job
-    git = GitRepo(root)
-    snapshot = Snapshot(git, git.resolve(commit))
+    """A chunk built in a worker process: the repo opened afresh at the same commit."""
+    root, commit, _plugins, _now, _previous, remember = job
+    key = (root, commit, remember)
+    if key not in _opened:
+        _opened.clear()
+        git = GitRepo(root)
+        _opened[key] = (
+            Snapshot(git, git.resolve(commit)),
+            load_memo(git).known if remember else None,
+        )
+    snapshot, known = _opened[key]
+    return build_chunk(snapshot, job, known)
+
+
+def build_chunk(snapshot: Snapshot, job: Job, known: Mapping[str, Row] | None) -> PagesBuilt:
+    """One chunk's pages at `snapshot` (`known`: the signer index, None: not used)."""
+    _root, _commit, plugins, now, previous, _remember = job
+    memo = SignerMemo(known) if known is not None else None
     with gc_paused():
-        memo = load_memo(git) if remember else None
         build = build_pages(
             snapshot,
             plugins,
@@ -185,11 +234,20 @@ def _build_share(job: Job) -> PagesBuilt:
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the block (as it was after)."""
+    """The cyclic garbage collector off for the block (as it was after).
+
+    What the block allocated and kept joins the oldest generation as it is re-enabled
+    (`gc.freeze` then `gc.unfreeze`, unless something else holds objects frozen): left in
+    the youngest, the first collection after the block would walk all of it at once,
+    about 0.1 s after a first sync, on the sync's critical path. It is walked by the next
+    full collection, like any long-lived object."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if was_enabled:
+            if gc.get_freeze_count() == 0:
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.market import REVIEWS_DIR, SUBSCRIPTIONS_FILE, listing_path, review_path
+from pipeline.market.catalog_read import read_model
 from pipeline.models.listing import Listing
 from pipeline.models.market import Review, Subscriptions
 from pipeline.models.semver import Version
@@ -27,7 +28,8 @@ def reviewed_plugins(snapshot: Snapshot) -> list[str]:
 
 
 def reviews(snapshot: Snapshot, plugin: str) -> dict[str, Review]:
-    """Every review record of a plugin, by version, newest version first."""
+    """Every review record of a plugin, by version, newest version first (read without
+    line numbers; an invalid one is refused as `load_review` refuses it, with its line)."""
     found: list[tuple[Version, str, Review]] = []
     for name, is_dir in snapshot.git.list_dir(snapshot.commit, f"{REVIEWS_DIR}/{plugin}"):
         if is_dir or not name.endswith(".yaml"):
@@ -37,9 +39,9 @@ def reviews(snapshot: Snapshot, plugin: str) -> dict[str, Review]:
             parsed = Version.parse(version)
         except ValueError:
             continue
-        loaded = load_review(snapshot, plugin, version)
-        if loaded is not None:
-            found.append((parsed, version, loaded.model))
+        review = read_model(snapshot, review_path(plugin, version), Review)
+        if review is not None:
+            found.append((parsed, version, review))
     return {
         version: review for _, version, review in sorted(found, key=lambda f: f[0], reverse=True)
     }
