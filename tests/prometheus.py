@@ -35,7 +35,6 @@ import contextlib
 import math
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -48,6 +47,7 @@ from typing import Any
 
 import httpx
 import pytest
+from waiting import terminate
 
 PROMETHEUS_BIN = "/usr/bin/prometheus"
 SCRAPE_INTERVAL = 1.0
@@ -225,14 +225,7 @@ class Prometheus:
     def stop(self) -> None:
         """Stop the process (SIGTERM, then SIGKILL); the data dir stays for `start()`."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
     @property
     def running(self) -> bool:

@@ -10,86 +10,23 @@ referrers API and the bearer-token flow in front of it.
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import random
 import shutil
-import signal
 import ssl
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from prometheus import free_port
-from waiting import wait_until
+from tlsfiles import Tls, make_tls
+from waiting import terminate, wait_until
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 USER, PASSWORD = "publisher", "s3cret-Pa55word"
 _SETPRIV = shutil.which("setpriv")
 _DIE_WITH_PARENT = [_SETPRIV, "--pdeathsig", "KILL"] if _SETPRIV else []
-
-
-@dataclass(frozen=True)
-class Tls:
-    """A CA and a server certificate for 127.0.0.1 and localhost that it issued."""
-
-    ca_file: Path
-    certificate: Path
-    key: Path
-
-
-def make_tls(folder: Path) -> Tls:
-    """Write a fresh CA and a loopback server certificate (P-256) into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "powerx test registry CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    tls = Tls(folder / "ca.pem", folder / "server.pem", folder / "server.key")
-    tls.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    tls.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    tls.key.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return tls
 
 
 class Registry:
@@ -156,14 +93,7 @@ class Registry:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
         process, self._process = self._process, None
-        if process is None:
-            return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        terminate(process)
 
 
 def _running(registry: Registry) -> Iterator[Registry]:

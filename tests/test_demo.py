@@ -112,9 +112,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         check=True,
     ).stdout.splitlines()
     assert log[:2] == [
-        "Grant hello-world tenant-data:read for tenant hooli in prod",
-        "Add tenant hooli to prod",
+        "Promote hello-world 1.3.0 to staging",
+        "Approve hello-world 1.3.0 for staging",
     ]
+    assert "Grant hello-world tenant-data:read for tenant hooli in prod" in log
+    assert log.index("Grant hello-world tenant-data:read for tenant hooli in prod") == (
+        log.index("Add tenant hooli to prod") - 1
+    )
     assert "Start a 14-day trial of hello-world for tenant acme" in log
     assert "Roll back hello-world in prod: 1.2.0 -> 1.0.0" in log
     assert "Release ledger-sync 1.0.1 and promote it into test instead" in log

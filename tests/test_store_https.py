@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import datetime
 import hashlib
-import ipaddress
 import os
 import socket
 import ssl
@@ -16,10 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tlsfiles import Tls, make_tls
 
 from pipeline.errors import EXIT_BUG, EXIT_GATE, EXIT_INPUT, GateError, InputError, PowerXError
 from pipeline.store import (
@@ -40,86 +35,9 @@ DIGEST = hashlib.sha256(BODY).hexdigest()
 # --- a throwaway CA and a server certificate for 127.0.0.1 -----------------------------
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-
-
 @pytest.fixture(scope="session")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    folder = tmp_path_factory.mktemp("pki")
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("PowerX test CA"))
-        .issuer_name(_name("PowerX test CA"))
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("127.0.0.1"))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    pki = Pki(folder / "ca.pem", folder / "server.pem", folder / "server.key")
-    pki.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    pki.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pki.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return pki
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    return make_tls(tmp_path_factory.mktemp("pki"))
 
 
 # --- a small scriptable HTTP(S) server ----------------------------------------------------
@@ -192,7 +110,7 @@ ServerFactory = Callable[..., Server]
 
 
 @pytest.fixture
-def serve(pki: Pki) -> Iterator[ServerFactory]:
+def serve(pki: Tls) -> Iterator[ServerFactory]:
     """Start servers (HTTPS by default) on 127.0.0.1; all are shut down after the test."""
     running: list[ThreadingHTTPServer] = []
 
@@ -204,7 +122,7 @@ def serve(pki: Pki) -> Iterator[ServerFactory]:
         httpd.daemon_threads = True
         if tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(pki.cert_file, pki.key_file)
+            context.load_cert_chain(pki.certificate, pki.key)
             httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
         port = httpd.server_address[1]
         server.base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
@@ -218,7 +136,7 @@ def serve(pki: Pki) -> Iterator[ServerFactory]:
         httpd.server_close()
 
 
-def source(pki: Pki, **kwargs: object) -> HttpsArtifactSource:
+def source(pki: Tls, **kwargs: object) -> HttpsArtifactSource:
     settings: dict[str, object] = {"verify": pki.ca_file, "backoff": 0.01, "timeout": 10.0}
     settings.update(kwargs)
     return HttpsArtifactSource(**settings)  # type: ignore[arg-type]
@@ -238,7 +156,7 @@ def nothing_in(folder: Path) -> bool:
 # --- tests ------------------------------------------------------------------------------
 
 
-def test_download_verifies_over_real_tls(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_download_verifies_over_real_tls(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY)})
     dest = out / "a.pxp"
     assert source(pki).fetch(server.url("/a.pxp"), DIGEST, len(BODY), dest) == dest
@@ -250,14 +168,14 @@ def test_download_verifies_over_real_tls(pki: Pki, serve: ServerFactory, out: Pa
     assert "Authorization" not in headers
 
 
-def test_ssl_context_is_accepted(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_ssl_context_is_accepted(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY)})
     context = ssl.create_default_context(cafile=str(pki.ca_file))
     source(pki, verify=context).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a")
     assert (out / "a").read_bytes() == BODY
 
 
-def test_untrusted_certificate_is_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_untrusted_certificate_is_refused(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY)})
     with pytest.raises(GateError, match="is not trusted") as caught:
         source(pki, verify=None).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a")
@@ -266,14 +184,14 @@ def test_untrusted_certificate_is_refused(pki: Pki, serve: ServerFactory, out: P
     assert nothing_in(out)
 
 
-def test_bad_ca_bundle(pki: Pki, tmp_path: Path, out: Path) -> None:
+def test_bad_ca_bundle(pki: Tls, tmp_path: Path, out: Path) -> None:
     (tmp_path / "bad.pem").write_text("not a certificate")
     for bad in (tmp_path / "bad.pem", tmp_path / "missing.pem"):
         with pytest.raises(InputError, match="cannot load CA bundle"):
             source(pki, verify=bad).fetch("https://127.0.0.1:1/a", DIGEST, 1, out / "a")
 
 
-def test_wrong_digest(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_wrong_digest(pki: Tls, serve: ServerFactory, out: Path) -> None:
     other = bytes(len(BODY))
     server = serve({"/a.pxp": Route(other)})
     with pytest.raises(GateError) as caught:
@@ -287,7 +205,7 @@ def test_wrong_digest(pki: Pki, serve: ServerFactory, out: Path) -> None:
 
 
 def test_existing_dest_survives_a_refused_download(
-    pki: Pki, serve: ServerFactory, out: Path
+    pki: Tls, serve: ServerFactory, out: Path
 ) -> None:
     server = serve({"/a.pxp": Route(b"x" * len(BODY))})
     dest = out / "a.pxp"
@@ -298,7 +216,7 @@ def test_existing_dest_survives_a_refused_download(
     assert [p.name for p in out.iterdir()] == ["a.pxp"]
 
 
-def test_announced_length_must_match(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_announced_length_must_match(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/long": Route(BODY + b"extra"), "/short": Route(BODY[:-1])})
     with pytest.raises(GateError, match=r"\(Content-Length\), expected"):
         source(pki).fetch(server.url("/long"), DIGEST, len(BODY), out / "a")
@@ -308,7 +226,7 @@ def test_announced_length_must_match(pki: Pki, serve: ServerFactory, out: Path) 
 
 
 def test_too_long_body_without_length_stops_at_the_cap(
-    pki: Pki, serve: ServerFactory, out: Path
+    pki: Tls, serve: ServerFactory, out: Path
 ) -> None:
     huge = BODY + os.urandom(16 * 1024 * 1024)
     server = serve({"/a.pxp": Route(huge, content_length=-1)})
@@ -317,14 +235,14 @@ def test_too_long_body_without_length_stops_at_the_cap(
     assert nothing_in(out)
 
 
-def test_short_body_without_length(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_short_body_without_length(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY[:1000], content_length=-1)})
     with pytest.raises(GateError, match=f"1,000 bytes, shorter than the expected {len(BODY):,}"):
         source(pki).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
     assert nothing_in(out)
 
 
-def test_truncated_body_is_retried_then_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_truncated_body_is_retried_then_refused(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY[: len(BODY) // 2], content_length=len(BODY))})
     with pytest.raises(PowerXError) as caught:
         source(pki).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
@@ -337,7 +255,7 @@ def test_truncated_body_is_retried_then_refused(pki: Pki, serve: ServerFactory, 
     assert nothing_in(out)
 
 
-def test_not_found(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_not_found(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve()
     with pytest.raises(InputError, match=r"artifact not found: .*/a.pxp \(HTTP 404\)") as caught:
         source(pki).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
@@ -351,7 +269,7 @@ def test_not_found(pki: Pki, serve: ServerFactory, out: Path) -> None:
     [(401, "access denied"), (403, "access denied"), (418, "unexpected HTTP 418")],
 )
 def test_client_errors(
-    pki: Pki, serve: ServerFactory, out: Path, status: int, message: str
+    pki: Tls, serve: ServerFactory, out: Path, status: int, message: str
 ) -> None:
     server = serve({"/a": Route(b"no", status=status)})
     with pytest.raises(InputError, match=message):
@@ -359,7 +277,7 @@ def test_client_errors(
     assert nothing_in(out)
 
 
-def test_server_errors_are_retried(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_server_errors_are_retried(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY, fail_first=2)})
     source(pki, attempts=3).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
     assert (out / "a.pxp").read_bytes() == BODY
@@ -367,7 +285,7 @@ def test_server_errors_are_retried(pki: Pki, serve: ServerFactory, out: Path) ->
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_server_errors_give_up(pki: Pki, serve: ServerFactory, out: Path, status: int) -> None:
+def test_server_errors_give_up(pki: Tls, serve: ServerFactory, out: Path, status: int) -> None:
     server = serve({"/a.pxp": Route(b"down", status=status)})
     with pytest.raises(PowerXError, match=f"after 2 attempt\\(s\\): HTTP {status}"):
         source(pki, attempts=2).fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
@@ -375,7 +293,7 @@ def test_server_errors_give_up(pki: Pki, serve: ServerFactory, out: Path, status
     assert nothing_in(out)
 
 
-def test_connection_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_connection_refused(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve()
     url = server.url("/a.pxp")
     server_port = url.split(":")[2].split("/")[0]
@@ -390,7 +308,7 @@ def test_connection_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
         source(pki, attempts=1, base_url=f"https://127.0.0.1:{port}").exists(DIGEST)
 
 
-def test_authorization_is_sent_but_never_shown(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_authorization_is_sent_but_never_shown(pki: Tls, serve: ServerFactory, out: Path) -> None:
     server = serve({"/a.pxp": Route(BODY), "/bad": Route(b"x" * len(BODY))})
     client = source(pki, authorization=TOKEN)
     client.fetch(server.url("/a.pxp"), DIGEST, len(BODY), out / "a.pxp")
@@ -406,7 +324,7 @@ def test_authorization_is_sent_but_never_shown(pki: Pki, serve: ServerFactory, o
 
 
 def test_authorization_is_dropped_on_a_cross_origin_redirect(
-    pki: Pki, serve: ServerFactory, out: Path
+    pki: Tls, serve: ServerFactory, out: Path
 ) -> None:
     target = serve({"/a.pxp": Route(BODY)})
     origin = serve({"/a.pxp": Route(status=302, headers={"Location": target.url("/a.pxp")})})
@@ -416,7 +334,7 @@ def test_authorization_is_dropped_on_a_cross_origin_redirect(
     assert "Authorization" not in target.requests[0][2]
 
 
-def test_plain_http_is_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_plain_http_is_refused(pki: Tls, serve: ServerFactory, out: Path) -> None:
     plain = serve({"/a.pxp": Route(BODY)}, tls=False)
     with pytest.raises(InputError, match="refusing plain http") as caught:
         source(pki).fetch(plain.url("/a.pxp"), DIGEST, len(BODY), out / "a")
@@ -431,7 +349,7 @@ def test_plain_http_is_refused(pki: Pki, serve: ServerFactory, out: Path) -> Non
     assert nothing_in(out)
 
 
-def test_plain_http_allowed_for_loopback(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_plain_http_allowed_for_loopback(pki: Tls, serve: ServerFactory, out: Path) -> None:
     plain = serve({"/a.pxp": Route(BODY)}, tls=False)
     allowed = source(pki, allow_http_loopback=True)
     allowed.fetch(plain.url("/a.pxp"), DIGEST, len(BODY), out / "a")
@@ -441,7 +359,7 @@ def test_plain_http_allowed_for_loopback(pki: Pki, serve: ServerFactory, out: Pa
     assert (out / "b").read_bytes() == BODY
 
 
-def test_redirect_to_plain_http_is_refused(pki: Pki, serve: ServerFactory, out: Path) -> None:
+def test_redirect_to_plain_http_is_refused(pki: Tls, serve: ServerFactory, out: Path) -> None:
     plain = serve({"/a.pxp": Route(BODY)}, tls=False)
     secure = serve({"/a.pxp": Route(status=302, headers={"Location": plain.url("/a.pxp")})})
     with pytest.raises(InputError, match="refusing plain http"):
@@ -450,7 +368,7 @@ def test_redirect_to_plain_http_is_refused(pki: Pki, serve: ServerFactory, out: 
     assert nothing_in(out)
 
 
-def test_bad_urls(pki: Pki, out: Path) -> None:
+def test_bad_urls(pki: Tls, out: Path) -> None:
     client = source(pki)
     for bad in ("ftp://host/a", "https:///nohost", "/local/path"):
         with pytest.raises(InputError, match="not an https URL"):
@@ -477,7 +395,7 @@ def test_display_hides_secrets() -> None:
 
 
 def test_mirror_of_a_content_addressed_directory(
-    pki: Pki, serve: ServerFactory, tmp_path: Path, out: Path
+    pki: Tls, serve: ServerFactory, tmp_path: Path, out: Path
 ) -> None:
     local = ContentAddressedDirectory(tmp_path / "store")
     artifact = tmp_path / "hello.pxp"
@@ -496,7 +414,7 @@ def test_mirror_of_a_content_addressed_directory(
     assert [method for method, _, _ in server.requests] == ["GET", "HEAD", "HEAD"]
 
 
-def test_served_store_root(pki: Pki, serve: ServerFactory, tmp_path: Path, out: Path) -> None:
+def test_served_store_root(pki: Tls, serve: ServerFactory, tmp_path: Path, out: Path) -> None:
     local = ContentAddressedDirectory(tmp_path / "store")
     artifact = tmp_path / "hello.pxp"
     artifact.write_bytes(BODY)
@@ -507,7 +425,7 @@ def test_served_store_root(pki: Pki, serve: ServerFactory, tmp_path: Path, out: 
     assert (out / "hello.pxp").read_bytes() == BODY
 
 
-def test_exists_gives_up_on_server_errors(pki: Pki, serve: ServerFactory) -> None:
+def test_exists_gives_up_on_server_errors(pki: Tls, serve: ServerFactory) -> None:
     server = serve({"/" + object_key(DIGEST): Route(status=500)})
     with pytest.raises(PowerXError, match="HTTP 500"):
         source(pki, base_url=server.base, attempts=2).exists(DIGEST)

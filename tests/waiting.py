@@ -6,6 +6,8 @@ process, a condition that never comes), so a slow or loaded machine passes, just
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -25,3 +27,15 @@ def wait_until(condition: Callable[[], object], what: str, *, deadline: float = 
         if time.monotonic() > end:
             pytest.fail(f"timed out after {deadline:g} s waiting for {what}")
         time.sleep(POLL)
+
+
+def terminate(process: subprocess.Popen[bytes] | None, *, grace: float = 10.0) -> None:
+    """Stop a server the test started: SIGTERM, then SIGKILL after `grace` seconds."""
+    if process is None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

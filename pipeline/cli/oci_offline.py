@@ -11,6 +11,7 @@ from pipeline.bundle.oci_export import push_bundle
 from pipeline.bundle.oci_import import RegistryScanner
 from pipeline.cli.vocabulary import emit
 from pipeline.errors import InputError
+from pipeline.models.bundle import BundleManifest
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.store import RegistryAccess
 
@@ -40,9 +41,7 @@ def export_to_registry(
         f"  bundle digest sha256:{result.prepared.digest}",
         f"  pinned: {pinned}",
     ]
-    for release in manifest.releases:
-        mark = "+" if release.included else "="
-        lines.append(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+    lines += release_lines(manifest)
     data = {
         "environment": manifest.environment,
         "kind": kind,
@@ -93,3 +92,11 @@ def pull_summary(scanner: RegistryScanner) -> str:
         f"{scanner.where}; {count.reused_blobs} ({count.reused_bytes:,} bytes) were already "
         "here, verified by an earlier pull"
     )
+
+
+def release_lines(manifest: BundleManifest) -> list[str]:
+    """One line per release of an exported bundle: `+` carried, `=` left to the site."""
+    return [
+        f"  {'+' if r.included else '='} {r.plugin}@{r.version} ({r.role})"
+        for r in manifest.releases
+    ]

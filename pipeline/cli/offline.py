@@ -16,7 +16,12 @@ import click
 
 from pipeline.bundle.export import ExportRequest, export_bundle
 from pipeline.bundle.importer import ImportRequest, ImportResult
-from pipeline.cli.oci_offline import export_to_registry, pull_summary, registry_scanner
+from pipeline.cli.oci_offline import (
+    export_to_registry,
+    pull_summary,
+    registry_scanner,
+    release_lines,
+)
 from pipeline.cli.options import (
     format_option,
     health_timeout_option,
@@ -176,9 +181,7 @@ def export(
         f"  sequence {manifest.sequence}, expires {manifest.expires.isoformat()}",
         f"  bundle digest sha256:{result.digest}",
     ]
-    for release in manifest.releases:
-        mark = "+" if release.included else "="
-        lines.append(f"  {mark} {release.plugin}@{release.version} ({release.role})")
+    lines += release_lines(manifest)
     data = {
         "environment": environment,
         "kind": kind,
