@@ -17,10 +17,12 @@ only once both match. A refused artifact never appears at the destination.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, runtime_checkable
 
 from pipeline.errors import GateError, InputError
 from pipeline.fsutil import CHUNK, atomic_writer
@@ -29,6 +31,9 @@ from pipeline.models.digest import parse_sha256
 
 COPY_BUFFER = CHUNK
 """Bytes read and written per step when streaming an artifact (1 MiB)."""
+
+PIPELINE_DEPTH = 8
+"""Batches (about `COPY_BUFFER` each) queued between reading and hashing + writing."""
 
 CAS_PREFIX = "cas:sha256:"
 
@@ -123,28 +128,97 @@ def write_verified(
     """Stream `chunks` to `dest`; rename into place only if digest and size match.
 
     Reading stops as soon as more than `size` bytes arrive. On any failure the temporary
-    file is removed and `dest` (if it existed) is left untouched.
+    file is removed and `dest` (if it existed) is left untouched. The bytes are hashed and
+    written by a `_DigestingWriter` thread while the next ones are read.
     """
     with atomic_writer(dest, mode=mode, suffix=".part") as handle:
-        digest, total = hashlib.sha256(), 0
-        for chunk in chunks:
-            total += len(chunk)
-            if total > size:
-                raise GateError(
-                    f"{source} is longer than the expected {size:,} bytes",
-                    hint=hint or "the artifact is not the one the release manifest names",
-                )
-            digest.update(chunk)
-            handle.write(chunk)
+        writer = _DigestingWriter(handle)
+        try:
+            total = _feed(chunks, writer, size, source, hint)
+        except BaseException:
+            writer.stop()  # before the temporary file is closed and removed
+            raise
+        found = writer.finish()
         if total < size:
             raise GateError(
                 f"{source} is {total:,} bytes, shorter than the expected {size:,}",
                 hint=hint or "the artifact is truncated or not the one the manifest names",
             )
-        found = digest.hexdigest()
         if found != sha256:
             raise GateError(
                 f"sha256 mismatch for {source}: expected {sha256}, found {found}",
                 hint=hint or "the artifact is not the one the release manifest names",
             )
     return dest
+
+
+def _feed(
+    chunks: Iterable[bytes], writer: _DigestingWriter, size: int, source: str, hint: str | None
+) -> int:
+    """Hand `chunks` to `writer` in batches of about `COPY_BUFFER`; the byte count."""
+    total, batched = 0, 0
+    batch: list[bytes] = []
+    for chunk in chunks:
+        total += len(chunk)
+        if total > size:
+            raise GateError(
+                f"{source} is longer than the expected {size:,} bytes",
+                hint=hint or "the artifact is not the one the release manifest names",
+            )
+        batch.append(chunk)
+        batched += len(chunk)
+        if batched >= COPY_BUFFER:
+            writer.send(batch)
+            batch, batched = [], 0
+    writer.send(batch)
+    return total
+
+
+class _DigestingWriter:
+    """Hashes and writes batches of chunks on a thread of its own.
+
+    `hashlib` (for buffers over 2 KiB) and file writes release the GIL, so the thread that
+    reads (a socket, a file) keeps going meanwhile. At most `PIPELINE_DEPTH` batches wait:
+    memory stays flat. A write error is raised by the next `send` or by `finish`.
+    """
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self._digest = hashlib.sha256()
+        self._batches: queue.Queue[list[bytes] | None] = queue.Queue(PIPELINE_DEPTH)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="write_verified", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (batch := self._batches.get()) is not None:
+            if self._error is not None:
+                continue  # drain, so that `send` never blocks on a failed writer
+            try:
+                for chunk in batch:
+                    self._digest.update(chunk)
+                    self._handle.write(chunk)
+            except BaseException as error:  # re-raised in the calling thread
+                self._error = error
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def send(self, batch: list[bytes]) -> None:
+        """Queue a batch (waits while `PIPELINE_DEPTH` are queued)."""
+        self._raise_error()
+        if batch:
+            self._batches.put(batch)
+
+    def stop(self) -> None:
+        """Wait until the batches queued are written (or dropped after an error)."""
+        if self._thread.is_alive():
+            self._batches.put(None)
+            self._thread.join()
+
+    def finish(self) -> str:
+        """Wait until every batch is written; the sha256 (hex) of what was written."""
+        self.stop()
+        self._raise_error()
+        return self._digest.hexdigest()
