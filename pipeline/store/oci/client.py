@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import GateError, InputError
-from pipeline.fsutil import CHUNK, fs_errors, open_read
+from pipeline.fsutil import CHUNK, fs_errors, hash_file, open_read
 from pipeline.store.base import check_sha256, write_verified
 from pipeline.store.oci.auth import CredentialLookup
 from pipeline.store.oci.reference import OciReference
@@ -107,10 +109,61 @@ class RegistryClient:
         if started.status_code == 201 and mount_from:
             return False
         self._transport.expect(started, (202,), "start an upload to")
-        location = self._transport.location(started)
+        location = self._send_chunks(self._transport.location(started), path, size)[0]
+        self._finish_upload(location, digest)
+        return True
+
+    def push_file(self, path: Path) -> tuple[str, int, bool]:
+        """Upload a file whose digest is not known yet: (digest, size, whether it was sent).
+
+        The file is hashed on a thread of its own while it is uploaded (only the final
+        `PUT ?digest=` needs the digest). As soon as the hash is known, the registry is
+        asked whether it holds the blob already: if so, the upload is abandoned (`DELETE`)
+        and nothing more is sent. The registry checks the digest of what it received.
+        """
+        with open_read(path) as handle, fs_errors("read", path):
+            size = os.fstat(handle.fileno()).st_size
+        with ThreadPoolExecutor(1, thread_name_prefix="push_file") as pool:
+            hashed = pool.submit(hash_file, path)
+            started = self._transport.request("POST", "blobs/uploads/", push=True)
+            self._transport.expect(started, (202,), "start an upload to")
+
+            def held_already() -> bool | None:
+                if not hashed.done():
+                    return None
+                return self.blob_exists(_same_size(hashed.result(), size, path))
+
+            location, stopped = self._send_chunks(
+                self._transport.location(started), path, size, held_already
+            )
+            digest = _same_size(hashed.result(), size, path)
+        if stopped:
+            self._transport.request("DELETE", location, push=True)  # best effort
+            return digest, size, False
+        self._finish_upload(location, digest)
+        return digest, size, True
+
+    def _send_chunks(
+        self,
+        location: str,
+        path: Path,
+        size: int,
+        stop: Callable[[], bool | None] = lambda: False,
+    ) -> tuple[str, bool]:
+        """`PATCH` the file in `upload_chunk` pieces: (the session's location, stopped).
+
+        Before each piece `stop` is asked: True stops, False goes on without asking again,
+        None (not known yet) asks again before the next piece.
+        """
+        asking = True
         with open_read(path) as handle:
             offset = 0
             while offset < size:
+                if asking:
+                    answer = stop()
+                    if answer:
+                        return location, True
+                    asking = answer is None
                 length = min(self.upload_chunk, size - offset)
                 sent = self._transport.request(
                     "PATCH",
@@ -126,6 +179,10 @@ class RegistryClient:
                 self._transport.expect(sent, (202,), "upload a chunk to")
                 location = self._transport.location(sent)
                 offset += length
+        return location, False
+
+    def _finish_upload(self, location: str, digest: str) -> None:
+        """The final `PUT ?digest=` of an upload session (the registry checks the digest)."""
         done = self._transport.request(
             "PUT",
             location,
@@ -134,7 +191,6 @@ class RegistryClient:
             headers={"Content-Length": "0", "Content-Type": "application/octet-stream"},
         )
         self._transport.expect(done, (201,), "finish an upload to")
-        return True
 
     def push_bytes(self, data: bytes) -> str:
         """Upload a small blob held in memory (a config, a signature bundle); its digest."""
@@ -355,6 +411,17 @@ def _read_exactly(handle: Any, length: int, path: Path) -> Iterator[bytes]:
             raise InputError(f"{path} became shorter while it was read")
         remaining -= len(chunk)
         yield chunk
+
+
+def _same_size(hashed: tuple[str, int], size: int, path: Path) -> str:
+    """The digest `hash_file` found, if it read as many bytes as were uploaded."""
+    digest, read = hashed
+    if read != size:
+        raise InputError(
+            f"{path} changed while it was uploaded ({size:,} bytes, then {read:,})",
+            hint="push the package again once nothing writes to it",
+        )
+    return digest
 
 
 def _partial_size(partial: Path | None, size: int) -> int:
