@@ -22,11 +22,11 @@ from pipeline.store.oci.artifact import (
 from pipeline.store.oci.client import (
     OCI_MANIFEST,
     ManifestNotFoundError,
-    _same_size,
     fallback_tag,
 )
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.store import OciStore, RegistryAccess
+from pipeline.store.oci.upload import same_size
 
 
 def test_a_package_goes_in_by_tag_and_comes_back_by_digest(
@@ -409,5 +409,5 @@ def test_push_file_hashes_while_it_uploads_and_skips_a_blob_already_there(
 
 def test_push_file_refuses_a_file_that_changed_while_it_was_read(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="changed while it was uploaded"):
-        _same_size(("0" * 64, 10), 12, tmp_path / "growing.pxp")
-    assert _same_size(("0" * 64, 12), 12, tmp_path / "steady.pxp") == "0" * 64
+        same_size(("0" * 64, 10), 12, tmp_path / "growing.pxp")
+    assert same_size(("0" * 64, 12), 12, tmp_path / "steady.pxp") == "0" * 64
