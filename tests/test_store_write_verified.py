@@ -14,7 +14,7 @@ import pytest
 from conftest import PROJECT
 
 from pipeline.errors import GateError
-from pipeline.store.base import PIPELINE_DEPTH, write_verified
+from pipeline.store.base import PIPELINE_DEPTH, WRITEBACK_STEP, write_verified
 
 MIB = 1024 * 1024
 
@@ -25,7 +25,8 @@ def pieces(data: bytes, step: int) -> Iterator[bytes]:
 
 
 def test_many_small_chunks_arrive_whole(tmp_path: Path) -> None:
-    data = bytes(range(256)) * (40 * 1024)  # 10 MiB in 64 KiB chunks: many batches
+    data = bytes(range(256)) * (100 * 1024)  # 25 MiB in 64 KiB chunks: many batches,
+    assert len(data) > WRITEBACK_STEP  # and a writeback started on the way
     digest = hashlib.sha256(data).hexdigest()
     dest = tmp_path / "out.bin"
     write_verified(pieces(data, 64 * 1024), dest, sha256=digest, size=len(data), source="t")
