@@ -34,6 +34,22 @@ def test_many_small_chunks_arrive_whole(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
 
 
+def test_a_buffer_the_source_fills_again_is_written_as_it_was_yielded(tmp_path: Path) -> None:
+    blocks = [bytes([n]) * MIB for n in range(3 * PIPELINE_DEPTH)]
+
+    def refilled() -> Iterator[bytes]:
+        buffer = bytearray(MIB)
+        for block in blocks:
+            buffer[:] = block
+            yield buffer  # type: ignore[misc]  # a bytearray, filled again after the yield
+
+    data = b"".join(blocks)
+    dest = tmp_path / "out.bin"
+    digest = hashlib.sha256(data).hexdigest()
+    write_verified(refilled(), dest, sha256=digest, size=len(data), source="t")
+    assert dest.read_bytes() == data
+
+
 def test_a_stream_longer_than_announced_is_refused_with_batches_queued(tmp_path: Path) -> None:
     dest = tmp_path / "out.bin"
     dest.write_bytes(b"old")

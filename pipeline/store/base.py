@@ -159,7 +159,11 @@ def write_verified(
 def _feed(
     chunks: Iterable[bytes], writer: _DigestingWriter, size: int, source: str, hint: str | None
 ) -> int:
-    """Hand `chunks` to `writer` in batches of about `COPY_BUFFER`; the byte count."""
+    """Hand `chunks` to `writer` in batches of about `COPY_BUFFER`; the byte count.
+
+    The writer thread hashes and writes a chunk later: one that is not `bytes` (a buffer
+    the caller may fill again) is copied first, so what is hashed is what is written.
+    """
     total, batched = 0, 0
     batch: list[bytes] = []
     for chunk in chunks:
@@ -169,7 +173,7 @@ def _feed(
                 f"{source} is longer than the expected {size:,} bytes",
                 hint=hint or "the artifact is not the one the release manifest names",
             )
-        batch.append(chunk)
+        batch.append(chunk if type(chunk) is bytes else bytes(chunk))  # a buffer reused later
         batched += len(chunk)
         if batched >= COPY_BUFFER:
             writer.send(batch)
