@@ -19,9 +19,14 @@ from pipeline.store.oci.artifact import (
     package_layer,
     package_tag,
 )
-from pipeline.store.oci.client import OCI_MANIFEST, ManifestNotFoundError, fallback_tag
+from pipeline.store.oci.client import (
+    OCI_MANIFEST,
+    ManifestNotFoundError,
+    fallback_tag,
+)
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.store import OciStore, RegistryAccess
+from pipeline.store.oci.upload import same_size
 
 
 def test_a_package_goes_in_by_tag_and_comes_back_by_digest(
@@ -386,3 +391,23 @@ def test_a_blob_goes_up_in_many_chunks(registry: Registry, tmp_path: Path) -> No
         assert client.push_blob(package, digest, size) is True
         client.pull_blob(digest, size, tmp_path / "back.pxp")
     assert hash_file(tmp_path / "back.pxp") == (digest, size)
+
+
+def test_push_file_hashes_while_it_uploads_and_skips_a_blob_already_there(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, padding=8 * 1024 * 1024)
+    with RegistryAccess().client(OciReference.parse(registry.location("px/hashing"))) as client:
+        client.upload_chunk = 128 * 1024  # dozens of PATCHes: the hash is known long before
+        digest, size, sent = client.push_file(package)
+        assert (digest, size, sent) == (*hash_file(package), True)
+        client.pull_blob(digest, size, tmp_path / "back.pxp")
+        assert hash_file(tmp_path / "back.pxp") == (digest, size)
+        assert client.push_file(package) == (digest, size, False)  # upload abandoned
+        assert client.blob_exists(digest)
+
+
+def test_push_file_refuses_a_file_that_changed_while_it_was_read(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="changed while it was uploaded"):
+        same_size(("0" * 64, 10), 12, tmp_path / "growing.pxp")
+    assert same_size(("0" * 64, 12), 12, tmp_path / "steady.pxp") == "0" * 64

@@ -10,24 +10,27 @@ Everything a registry sends is checked: blobs stream through `write_verified` (d
 size checked before anything reaches the destination; an interrupted download resumes with
 `Range` where the registry supports it, else the bytes already read are skipped), manifests
 are read up to `MANIFEST_LIMIT` bytes and their digest is checked. Uploads are streamed in
-chunks (`PATCH` with `Content-Range`), one 1 MiB read at a time. Authentication and
-transport rules: `pipeline.store.oci.auth` and `pipeline.store.oci.transport`.
+chunks (`pipeline.store.oci.upload`); `push_file` hashes the file while it uploads it.
+Authentication and transport rules: `pipeline.store.oci.auth` and `.transport`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from pipeline.errors import GateError, InputError
-from pipeline.fsutil import CHUNK, fs_errors, open_read
+from pipeline.fsutil import fs_errors, hash_file, open_read
 from pipeline.store.base import check_sha256, write_verified
 from pipeline.store.oci.auth import CredentialLookup
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.transport import RegistryTransport, TransportSettings
+from pipeline.store.oci.upload import finish_upload, read_exactly, same_size, send_chunks
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -107,34 +110,46 @@ class RegistryClient:
         if started.status_code == 201 and mount_from:
             return False
         self._transport.expect(started, (202,), "start an upload to")
-        location = self._transport.location(started)
-        with open_read(path) as handle:
-            offset = 0
-            while offset < size:
-                length = min(self.upload_chunk, size - offset)
-                sent = self._transport.request(
-                    "PATCH",
-                    location,
-                    push=True,
-                    content=_read_exactly(handle, length, path),
-                    headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Length": str(length),
-                        "Content-Range": f"{offset}-{offset + length - 1}",
-                    },
-                )
-                self._transport.expect(sent, (202,), "upload a chunk to")
-                location = self._transport.location(sent)
-                offset += length
-        done = self._transport.request(
-            "PUT",
-            location,
-            push=True,
-            params={"digest": f"sha256:{digest}"},
-            headers={"Content-Length": "0", "Content-Type": "application/octet-stream"},
-        )
-        self._transport.expect(done, (201,), "finish an upload to")
+        location = send_chunks(
+            self._transport, self.upload_chunk, self._transport.location(started), path, size
+        )[0]
+        finish_upload(self._transport, location, digest)
         return True
+
+    def push_file(self, path: Path) -> tuple[str, int, bool]:
+        """Upload a file whose digest is not known yet: (digest, size, whether it was sent).
+
+        The file is hashed on a thread of its own while it is uploaded (only the final
+        `PUT ?digest=` needs the digest). As soon as the hash is known, the registry is
+        asked whether it holds the blob already: if so, the upload is abandoned (`DELETE`)
+        and nothing more is sent. The registry checks the digest of what it received.
+        """
+        with open_read(path) as handle, fs_errors("read", path):
+            size = os.fstat(handle.fileno()).st_size
+        with ThreadPoolExecutor(1, thread_name_prefix="push_file") as pool:
+            hashed = pool.submit(hash_file, path)
+            started = self._transport.request("POST", "blobs/uploads/", push=True)
+            self._transport.expect(started, (202,), "start an upload to")
+
+            def held_already() -> bool | None:
+                if not hashed.done():
+                    return None
+                return self.blob_exists(same_size(hashed.result(), size, path))
+
+            location, stopped = send_chunks(
+                self._transport,
+                self.upload_chunk,
+                self._transport.location(started),
+                path,
+                size,
+                held_already,
+            )
+            digest = same_size(hashed.result(), size, path)
+        if stopped:
+            self._transport.request("DELETE", location, push=True)  # best effort
+            return digest, size, False
+        finish_upload(self._transport, location, digest)
+        return digest, size, True
 
     def push_bytes(self, data: bytes) -> str:
         """Upload a small blob held in memory (a config, a signature bundle); its digest."""
@@ -347,16 +362,6 @@ def fallback_tag(digest: str) -> str:
     return f"sha256-{check_sha256(digest)}"
 
 
-def _read_exactly(handle: Any, length: int, path: Path) -> Iterator[bytes]:
-    remaining = length
-    while remaining:
-        chunk = handle.read(min(CHUNK, remaining))
-        if not chunk:
-            raise InputError(f"{path} became shorter while it was read")
-        remaining -= len(chunk)
-        yield chunk
-
-
 def _partial_size(partial: Path | None, size: int) -> int:
     """How many bytes a kept partial download holds (0: none, or one longer than the blob)."""
     if partial is None:
@@ -379,7 +384,7 @@ def _kept_in(partial: Path, offset: int, received: Iterator[bytes]) -> Iterator[
     with keep:
         if offset:
             with open_read(partial) as held:
-                yield from _read_exactly(held, offset, partial)
+                yield from read_exactly(held, offset, partial)
         for chunk in received:
             keep.write(chunk)
             keep.flush()

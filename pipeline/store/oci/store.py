@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pipeline.errors import GateError, InputError
-from pipeline.fsutil import hash_file
 from pipeline.packaging.archive import read_package_manifest
 from pipeline.store.base import (
     StoredArtifact,
@@ -110,12 +109,11 @@ class OciStore:
 
     def put(self, path: Path) -> StoredArtifact:
         """Push the package (and its signature, see `signed_with`); tag `<plugin>-<version>`."""
-        digest, size = hash_file(path)
         plugin = read_package_manifest(path)
         bundle = _read_bundle(self.bundle) if self.bundle is not None else None
         with self.access.client(self.reference) as client:
             client.push_bytes(EMPTY_CONFIG)
-            client.push_blob(path, digest, size)
+            digest, size = client.push_file(path)[:2]
             manifest = package_manifest(plugin.name, plugin.version, digest, size)
             manifest_digest = client.put_manifest(
                 manifest, OCI_MANIFEST, package_tag(plugin.name, plugin.version)

@@ -261,7 +261,7 @@ class RegistryTransport:
             try:
                 with self.stream(target, headers) as response:
                     skip = self._resume_offset(response, received, size)
-                    for chunk in response.iter_raw(CHUNK):
+                    for chunk in response.iter_raw():  # as received: no re-chunking copy
                         if skip:
                             dropped = min(skip, len(chunk))
                             chunk, skip = chunk[dropped:], skip - dropped
