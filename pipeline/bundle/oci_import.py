@@ -35,6 +35,8 @@ from pipeline.fsutil import file_sha256, make_dirs
 
 INCOMING = "incoming"
 WORKDIR_PREFIX = "oci-"
+PARTIAL_SUFFIX = ".partial"
+"""The bytes of a blob received so far (continued with a Range request next time)."""
 
 
 @dataclass
@@ -104,7 +106,8 @@ class RegistryScanner:
                 self.count.reused_bytes += layer.size
                 return target
             target.unlink()  # damaged since: pulled again
-        self.registry.pull_blob(f"sha256:{layer.sha256}", layer.size, target)
+        partial = work / f"{layer.sha256}{PARTIAL_SUFFIX}"  # a blob cut short continues
+        self.registry.pull_blob(f"sha256:{layer.sha256}", layer.size, target, partial=partial)
         self.count.pulled_blobs += 1
         self.count.pulled_bytes += layer.size
         return target

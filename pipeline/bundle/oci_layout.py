@@ -207,8 +207,9 @@ class BundleRegistry(Protocol):
         """Upload a file as a blob (streamed)."""
         ...
 
-    def pull_blob(self, digest: str, size: int, dest: Path) -> Any:
-        """Download a blob into `dest`, verified, continuing a partial download."""
+    def pull_blob(self, digest: str, size: int, dest: Path, *, partial: Path | None = None) -> Any:
+        """Download a blob into `dest`, verified; `partial` keeps the bytes received so far,
+        so a pull that gave up continues there next time."""
         ...
 
     def put_manifest(self, data: bytes, media_type: str, reference: str) -> str:
