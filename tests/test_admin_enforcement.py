@@ -113,6 +113,19 @@ def test_the_agent_cli_shows_the_refusal(site: tuple[Path, PluginStore]) -> None
         "px-admin grant acme meter tenant-data:read network --env prod" in rows["meter"]["message"]
     )
 
+    # a local grant on a tenant whose grants come from git works, and says it will not last
+    local = ["powerx", "plugin", "grant", "meter", "network", "--tenant", "acme"]
+    granted = run([*local, "--plugin-store", str(store.root)])
+    assert granted.returncode == 0, granted.stderr
+    assert "now: tenant acme grants meter: network" in granted.stdout
+    assert "grants come from git (environment prod)" in granted.stderr
+    assert "px-admin grant acme meter network --env prod" in granted.stderr
+    local[2] = "revoke"
+    revoked = run([*local, "--plugin-store", str(store.root)])
+    assert revoked.returncode == 0 and "px-admin revoke acme meter network --env prod" in (
+        revoked.stderr
+    )
+
 
 def test_the_host_refuses_per_tenant_the_grants_a_sync_carried_from_git(tmp_path: Path) -> None:
     """A sync without a tenant activates the plugin for the store and carries every tenant's

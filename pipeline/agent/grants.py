@@ -24,9 +24,12 @@ def missing_permissions(declared: Iterable[str], granted: Iterable[str]) -> tupl
     return tuple(dict.fromkeys(p for p in declared if p not in allowed))
 
 
-def admin_grant_command(env: str, tenant: str, plugin: str, permissions: Iterable[str]) -> str:
-    """The `px-admin` command that grants `permissions` to `plugin` for `tenant` in git."""
-    return f"px-admin grant {tenant} {plugin} {' '.join(permissions)} --env {env}"
+def admin_grant_command(
+    env: str, tenant: str, plugin: str, permissions: Iterable[str], verb: str = "grant"
+) -> str:
+    """The `px-admin` command that grants (or, with `verb="revoke"`, revokes) `permissions`
+    to `plugin` for `tenant` in git."""
+    return f"px-admin {verb} {tenant} {plugin} {' '.join(permissions)} --env {env}"
 
 
 def tenant_grants(environment: Environment, tenant: str) -> dict[str, list[str]]:

@@ -165,6 +165,16 @@ def _grant_command(grant_it: bool) -> Any:
             "changed": change.changed,
             "created": change.created,
         }
+        if change.grants_from is not None and change.changed:
+            from pipeline.agent.grants import admin_grant_command
+
+            env = change.grants_from
+            click.echo(
+                f"warning: tenant {tenant}'s grants come from git (environment {env}): the next "
+                f"agent sync puts them back; change them there: "
+                f"{admin_grant_command(env, tenant, plugin, permissions, verb)}",
+                err=True,
+            )
         emit(output_format, data, text)
         return 0
 

@@ -68,6 +68,9 @@ class GrantChange:
     changed: bool
     created: bool
     path: Path
+    grants_from: str | None = None
+    """The environment whose git grants the agent carries here (a local change lasts only
+    until its next sync)."""
 
 
 class TenantStore:
@@ -151,8 +154,9 @@ class TenantStore:
             after = before + [p for p in permissions if p not in before]
         else:
             after = [p for p in before if p not in permissions]
+        managed = current.grants_from
         if after == before:
-            return GrantChange(tenant, plugin, tuple(after), False, created, path)
+            return GrantChange(tenant, plugin, tuple(after), False, created, path, managed)
 
         def edit(tree: Any) -> None:
             if tree.get("grants") is None:
@@ -163,7 +167,7 @@ class TenantStore:
                 del tree["grants"][plugin]
 
         self._edit(tenant, edit)
-        return GrantChange(tenant, plugin, tuple(after), True, created, path)
+        return GrantChange(tenant, plugin, tuple(after), True, created, path, managed)
 
     def replace_grants(
         self,
