@@ -59,7 +59,12 @@ def shop(release_repo: Repo, receiver: Receiver, tmp_path: Path) -> Repo:
 
 def run(repo: Repo, at: datetime = NOW) -> Listed:
     request = ListRequest(
-        GitRepo(repo.path), remote="origin", operator="robot", environ={}, now=lambda: at
+        GitRepo(repo.path),
+        remote="origin",
+        operator="robot",
+        environ={},
+        now=lambda: at,
+        sleep=lambda seconds: None,  # no real waits between attempts
     )
     return list_approved(request)
 
@@ -175,7 +180,7 @@ def test_without_a_remote_the_outbox_is_committed_on_the_local_branch(
     shop: Repo, receiver: Receiver
 ) -> None:
     receiver.statuses = [502, 502, 502]
-    request = ListRequest(GitRepo(shop.path), environ={}, now=lambda: NOW)
+    request = ListRequest(GitRepo(shop.path), environ={}, now=lambda: NOW, sleep=lambda s: None)
     first = list_approved(request)
     assert first.outbox.commit == shop.head() and first.outbox.pending == 1
     git_repo = GitRepo(shop.path)

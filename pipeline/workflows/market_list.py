@@ -9,6 +9,7 @@ missing and notifies about exactly that.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ class ListRequest:
     notify: bool = True
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     now: Callable[[], datetime] = _utc_now
+    sleep: Callable[[float], None] = time.sleep
+    """Waits between a delivery's attempts (a seam for tests)."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +85,16 @@ def list_approved(request: ListRequest) -> Listed:
         return Listed(result)
     snapshot = Snapshot(request.git, request.git.resolve(result.commit or result.base))
     subscriptions = load_subscriptions(snapshot)
-    notes = deliver(result.changes, subscriptions, now=request.now, environ=request.environ)
+    notes = deliver(
+        result.changes,
+        subscriptions,
+        now=request.now,
+        environ=request.environ,
+        sleep=request.sleep,
+    )
     pending = load_outbox(snapshot)
     retry = plan_retry(pending, subscriptions, request.now())
-    retried = send(retry.outgoing, now=request.now, environ=request.environ)
+    retried = send(retry.outgoing, now=request.now, environ=request.environ, sleep=request.sleep)
     update = outbox_update(pending, retried, notes, retry.given_up, request.now())
     outbox = OutboxCommit(None, len(pending))
     if not update.empty:
