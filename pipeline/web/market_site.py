@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 def public_listings(context: SiteContext) -> list[str]:
-    """The plugins the site shows (an unreadable catalog shows none: its pages say why)."""
+    """The plugins the site shows (an unreadable catalog shows none: its pages say why);
+    read once per build through `SiteContext.market_listings`."""
     try:
         index = read_index(context.snapshot)
     except InputError:
@@ -40,7 +41,7 @@ def search_pages(context: SiteContext) -> Iterator[SitePage]:
     """Every page of the unfiltered search."""
     from pipeline.web.site import SitePage
 
-    count = ceil(len(public_listings(context)) / PAGE_SIZE)
+    count = ceil(len(context.market_listings) / PAGE_SIZE)
     for page in range(1, max(1, count) + 1):
         yield SitePage({"page": str(page)} if page > 1 else {})
 
@@ -56,7 +57,7 @@ def listing_pages(context: SiteContext) -> Iterator[SitePage]:
     """One page per public listing."""
     from pipeline.web.site import SitePage
 
-    for plugin in public_listings(context):
+    for plugin in context.market_listings:
         yield SitePage({"plugin": plugin})
 
 

@@ -63,6 +63,12 @@ class SiteContext:
         the console's audit view reads it)."""
         return list(audit.entries(self.source, Params({})))
 
+    @cached_property
+    def market_listings(self) -> list[str]:
+        """The catalog's public listings (`catalog/index.json` read and validated once per
+        build: the search pages and the listing pages both list them)."""
+        return market_site.public_listings(self)
+
 
 class PageCache:
     """What the pages rendered by one process (the build's or a worker) share, beyond the
