@@ -10,7 +10,7 @@ are compared at the cost of listing their folders.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pipeline import layout
@@ -37,13 +37,7 @@ class Difference:
     b: Any
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "subject": self.subject,
-            "field": self.field,
-            "a": self.a,
-            "b": self.b,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

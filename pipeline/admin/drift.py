@@ -234,7 +234,7 @@ def _plugin_drift(
     if item is not None:
         return item
     if store is not None:
-        item = _by_hand(store, name, wanted, entry, desired, observed)
+        item = _by_hand(store, name, link, wanted, entry, desired, observed)
         if item is not None:
             return item
     if wanted.enabled and name in disabled:
@@ -272,13 +272,13 @@ def _from_last_action(
 def _by_hand(
     store: PluginStore,
     name: str,
+    link: Path | None,
     wanted: Wanted,
     entry: PluginStatus,
     desired: str,
     observed: str | None,
 ) -> DriftItem | None:
-    """What the active link shows that the last sync did not do."""
-    link = store.active_target(name)
+    """What the active link (`link`: where it points) shows that the last sync did not do."""
     recorded = (
         store.version_dir(name, entry.observed_version, entry.observed_digest)
         if entry.observed_version and entry.observed_digest

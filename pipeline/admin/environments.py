@@ -16,11 +16,11 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from pipeline import layout
 from pipeline.admin.plan import AdminEdit, Editor
 from pipeline.admin.state import environment_names, environment_view
-from pipeline.admin.yamledit import YAML_WIDTH, EnvironmentFile, require_new_name
+from pipeline.admin.yamledit import EnvironmentFile, require_new_name
 from pipeline.errors import InputError, Location
 from pipeline.models.base import API_VERSION
 from pipeline.names import deployed_plugins, require_environment, require_in_order
-from pipeline.policy.edit import block_seq
+from pipeline.policy.edit import YAML_WIDTH, block_seq
 from pipeline.snapshot import Snapshot
 from pipeline.yamlio import dump_yaml, parse_yaml
 

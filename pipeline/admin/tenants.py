@@ -69,8 +69,9 @@ def remove_tenant(env: str, tenant: str, *, offboard: bool = False) -> Editor:
             and any(t.id == tenant for t in found.model.tenants)
         ]
         records = [] if elsewhere else entitlement_records(snapshot, tenant)
-        active = [f"plugin {plugin} (granted {', '.join(p)})" for plugin, p in grants.items()]
-        active += [f"entitlement {record.path}" for record in records]
+        granted = [f"plugin {plugin} (granted {', '.join(p)})" for plugin, p in grants.items()]
+        held = [f"entitlement {record.path}" for record in records]
+        active = granted + held
         if active and not offboard:
             raise InputError(
                 f"tenant {tenant} of {env} still has {'; '.join(active)}",
@@ -78,8 +79,8 @@ def remove_tenant(env: str, tenant: str, *, offboard: bool = False) -> Editor:
                 hint="revoke them first (px-admin revoke / px-admin entitlement revoke), "
                 "or pass --offboard to revoke them in the same commit",
             )
-        notes = [f"revoked the grant of {item}" for item in active if item.startswith("plugin")]
-        notes += [f"revoked {item}" for item in active if item.startswith("entitlement")]
+        notes = [f"revoked the grant of {item}" for item in granted]
+        notes += [f"revoked {item}" for item in held]
         for group in file.groups_of(tenant):
             file.group(group).remove(tenant)
             notes.append(f"removed from group {group}")

@@ -13,12 +13,9 @@ from pipeline.admin.state import load_environment
 from pipeline.errors import InputError
 from pipeline.models.base import NAME_PATTERN
 from pipeline.names import unknown_name
-from pipeline.policy.edit import block_map, block_seq
+from pipeline.policy.edit import YAML_WIDTH, block_map, block_seq
 from pipeline.snapshot import Loaded, Snapshot
 from pipeline.yamlio import dump_yaml
-
-YAML_WIDTH = 4096
-"""Long lines are written back as they were, never folded."""
 
 
 def require_new_name(kind: str, name: str) -> str:

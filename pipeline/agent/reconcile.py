@@ -70,15 +70,22 @@ class SyncRun(SyncReport):
         self, plugin: DesiredPlugin, environment: Environment, tenant: str
     ) -> PluginSync | None:
         """Keep inactive a plugin that declares permissions the tenant has not granted."""
-        target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
-        try:
-            declared = self._manifest(self._install(plugin, target)).permissions
-        except (PowerXError, OSError):
-            return None  # `_reconcile` reports why it cannot be installed
-        reason = ungranted_reason(environment, tenant, plugin.name, declared)
+        manifest = self._desired_manifest(plugin)
+        if manifest is None:
+            return None
+        reason = ungranted_reason(environment, tenant, plugin.name, manifest.permissions)
         if reason is None:
             return None
         return self._refuse(plugin, "ungranted", reason)
+
+    def _desired_manifest(self, plugin: DesiredPlugin) -> PluginManifest | None:
+        """The desired version's plugin.yaml, installed first (None: it cannot be installed
+        or read; `_reconcile` reports why)."""
+        target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
+        try:
+            return self._manifest(self._install(plugin, target))
+        except (PowerXError, OSError):
+            return None
 
     def _refuse(self, plugin: DesiredPlugin, action: SyncAction, reason: str) -> PluginSync:
         """Deactivate `plugin` for `reason` (files and data kept); the outcome."""
@@ -97,12 +104,10 @@ class SyncRun(SyncReport):
 
     def _unlicensed(self, plugin: DesiredPlugin, root: Path) -> PluginSync | None:
         """Deactivate an enabled plugin whose licence has no valid entitlement (data kept)."""
-        target = self.store.version_dir(plugin.name, plugin.version, plugin.digest)
-        try:
-            licence = self._manifest(self._install(plugin, target)).license
-        except (PowerXError, OSError):
-            return None  # `_reconcile` reports why it cannot be installed
-        wanted = Licensed(plugin.name, plugin.version, licence, self.tenant)
+        manifest = self._desired_manifest(plugin)
+        if manifest is None:
+            return None
+        wanted = Licensed(plugin.name, plugin.version, manifest.license, self.tenant)
         reason = unlicensed_reason(root, wanted, now=self.clock())
         if reason is None:
             return None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import PLUGIN_STORE_ENV, repo_option
+from pipeline.cli.options import PLUGIN_STORE_ENV, format_option, repo_option
 from pipeline.cli.vocabulary import emit
 
 REV_HELP = "The revision of the release repo to read."
@@ -23,14 +23,7 @@ def register(cli: click.Group) -> None:
 @click.argument("env_b")
 @repo_option()
 @click.option("--rev", default="HEAD", show_default=True, help=REV_HELP)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Print the differences as text (people) or JSON (tools).",
-)
+@format_option("Print the differences as text (people) or JSON (tools).")
 def diff(env_a: str, env_b: str, repo_dir: Path, rev: str, output_format: str) -> None:
     """What runs differently in ENV_A and ENV_B.
 
