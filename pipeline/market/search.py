@@ -99,6 +99,19 @@ class SearchQuery:
     offset: int = 0
 
 
+def visible_to(scope: str, tenants: list[str], tenant: str | None) -> bool:
+    """A listing's visibility rule: public, or named tenants only (and `tenant` is one of
+    them). `VISIBLE_SQL` is the same rule for the index's queries."""
+    return scope == "public" or (scope == "tenants" and tenant is not None and tenant in tenants)
+
+
+VISIBLE_SQL = (
+    "(l.scope = 'public' OR (l.scope = 'tenants' AND EXISTS "
+    "(SELECT 1 FROM tenant t WHERE t.listing = l.id AND t.name = :tenant)))"
+)
+"""`visible_to` as a condition on the index's `listing l` row, for the tenant `:tenant`."""
+
+
 @dataclass(frozen=True)
 class Hit:
     """One listing found, with the version to install (the newest that fits the filter)."""
@@ -230,10 +243,7 @@ class SearchIndex:
         """(FROM clause, WHERE clause, parameters) of the query's hits."""
         params: dict[str, Any] = {"tenant": query.tenant}
         source = "listing l"
-        where = [
-            "(l.scope = 'public' OR (l.scope = 'tenants' AND EXISTS "
-            "(SELECT 1 FROM tenant t WHERE t.listing = l.id AND t.name = :tenant)))"
-        ]
+        where = [VISIBLE_SQL]
         if words:
             source = "doc JOIN listing l ON l.id = doc.rowid"
             where.append("doc MATCH :match")

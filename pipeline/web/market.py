@@ -22,7 +22,7 @@ from urllib.parse import quote, urlencode
 
 from pipeline.market.catalog_files import read_index, read_page
 from pipeline.market.catalog_hosts import MAX_KEY, interval
-from pipeline.market.search import SearchQuery, catalog_texts, open_index
+from pipeline.market.search import SearchQuery, catalog_texts, open_index, visible_to
 from pipeline.models.catalog import CatalogPage, IndexEntry
 from pipeline.models.listing import CATEGORIES
 from pipeline.names import did_you_mean
@@ -44,11 +44,6 @@ def market_url(**params: str | None) -> str:
 def plugin_url(plugin: str) -> str:
     """A listing's page."""
     return f"/market/{quote(plugin)}"
-
-
-def visible(scope: str, tenants: list[str], tenant: str | None) -> bool:
-    """Public, or shown to `tenant` by name (the rule `pipeline.market.search` applies)."""
-    return scope == "public" or (scope == "tenants" and tenant is not None and tenant in tenants)
 
 
 def search_data(source: Source, params: Params) -> Data:
@@ -154,7 +149,7 @@ def index_data(source: Source, params: Params) -> Data:
     shown = [
         entry
         for entry in (index.listings if index else [])
-        if visible(entry.visibility, entry.tenants, tenant)
+        if visible_to(entry.visibility, entry.tenants, tenant)
     ]
     texts = catalog_texts(snapshot, shown)
     entries = [index_listing(entry, texts.get(entry.plugin, "")) for entry in shown]
@@ -173,12 +168,12 @@ def page_data(source: Source, params: Params) -> Data:
     tenant = params.text("tenant")
     snapshot = Snapshot(source.git, source.head)
     page = read_page(snapshot, plugin) if plugin and "/" not in plugin else None
-    if page is None or not visible(page.visibility.scope, page.visibility.tenants, tenant):
+    if page is None or not visible_to(page.visibility.scope, page.visibility.tenants, tenant):
         index = read_index(snapshot)
         known = [
             e.plugin
             for e in (index.listings if index else [])
-            if visible(e.visibility, e.tenants, tenant)
+            if visible_to(e.visibility, e.tenants, tenant)
         ]
         guess = did_you_mean(plugin, known)
         raise NotFoundError(

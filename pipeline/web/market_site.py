@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from pipeline.errors import InputError
 from pipeline.market.catalog_files import read_index
-from pipeline.web.market import FILTERS, PAGE_SIZE, visible
+from pipeline.market.search import visible_to
+from pipeline.web.market import FILTERS, PAGE_SIZE
 
 SCRIPT = "market-search.js"
 """The search in the browser, added to the site's search pages (the console searches on
@@ -34,7 +35,7 @@ def public_listings(context: SiteContext) -> list[str]:
     except InputError:
         return []
     listings = index.listings if index else []
-    return [e.plugin for e in listings if visible(e.visibility, e.tenants, None)]
+    return [e.plugin for e in listings if visible_to(e.visibility, e.tenants, None)]
 
 
 def search_pages(context: SiteContext) -> Iterator[SitePage]:
