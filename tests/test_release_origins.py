@@ -341,3 +341,25 @@ def test_the_console_reads_the_history_into_the_index_in_the_background(
     staging = next(row for row in data["approvals"] if row["environment"] == "staging")
     assert staging["required"] == 1 and not staging["satisfied"]
     assert release_origins(git).wait(timeout=0)  # all read: the page started no reader
+
+
+@pytest.mark.parametrize("decoy", ["releases/p0010 40000 p001", "releases/p001 40000 p001"])
+def test_an_entry_whose_name_holds_a_folder_header_neither_hides_nor_forges(
+    repo: Repo, decoy: str
+) -> None:
+    """A file named like `... 40000 p001` carries the bytes of a folder header inside its
+    own entry, after or before the real p001 folder: its changes still count, its decoy not."""
+    names = [f"p{index:03d}" for index in range(40)]
+    repo.commit({f"releases/{n}/1.0.0/release.yaml": f"{n}\n" for n in names}, "many")
+    repo.commit({decoy: "a file, not a folder\n"}, "the decoy")
+    repo.commit({"releases/p001/2.0.0/release.yaml": "new\n"}, "p001 2.0.0")
+    repo.commit({decoy: "changed\n"}, "the decoy changes")
+    git = GitRepo(repo.path)
+    index = index_of(repo)
+    for tip_id in mainline(git, "main"):
+        tip = git.resolve(tip_id)
+        for version in ["1.0.0", "2.0.0"]:
+            path = layout.release_path("p001", version)
+            key = index.key(path)
+            assert key is not None
+            assert (index.added(tip, key) or tip) == walk_origin(git, tip, path), (decoy, tip_id)

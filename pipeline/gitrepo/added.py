@@ -5,7 +5,7 @@ and reading the folder's tree at every commit where it changed: for a folder lik
 `releases/` with 5,000 entries and thousands of changes, seconds per file. `AddedFiles`
 reads each first-parent commit once for every file of the pattern: it compares the folder's
 tree with its parent's (`rawtree.changed_folders`: byte ranges of the raw trees, so only
-the entries that changed are looked at) and remembers the commits that added a file, by
+the entries that may have changed are looked up) and remembers the commits that added a file, by
 position on the mainline.
 
 The mainline is the first-parent line of the newest commit asked from (ids, oldest first).
@@ -269,11 +269,16 @@ class AddedFiles:
             return []
         new, old = self._raw_tree(after), self._raw_tree(before) if before is not None else b""
         added = []
-        for name, ids in changed_folders(old, new).items():
-            added += [(name, sub) for sub in self._added_below(*ids)]
+        new_tree, old_tree = self._tree(after), self._tree(before)
+        assert new_tree is not None
+        for name in sorted(changed_folders(old, new)):  # candidates: the trees decide
+            now = _subtree(new_tree, name)
+            was = _subtree(old_tree, name) if old_tree is not None else None
+            if now is not None and now != was:
+                added += [(name, sub) for sub in self._added_below(was, now)]
         return added
 
-    def _added_below(self, before: pygit2.Oid | None, after: pygit2.Oid | None) -> list[str]:
+    def _added_below(self, before: pygit2.Oid | None, after: pygit2.Oid) -> list[str]:
         """The subs of one name whose `file` is in `after`'s tree and not in `before`'s."""
         new, old = self._tree(after), self._tree(before)
         if new is None:
