@@ -59,6 +59,12 @@ def review(run_cli: Any, repo: Repo, *args: str) -> Any:
     return run_cli(cli, "review", *args, "--repo", str(repo.path), "--no-push")
 
 
+def ask_for_a_png(run_cli: Any, repo: Repo, *args: str) -> Any:
+    """The reviewer asks the vendor of hello@1.0.0 to replace its SVG screenshot."""
+    reason = ("--reason", "Replace the SVG screenshot with a PNG", "--category", "screenshots")
+    return review(run_cli, repo, "request-changes", "hello@1.0.0", "--as", REVIEWER, *reason, *args)
+
+
 def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
     stranger = review(run_cli, repo, "start", "hello@1.0.0", "--as", STRANGER)
     assert stranger.code == 1 and "sam is not a Marketplace reviewer" in stranger.err
@@ -84,20 +90,7 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
         "security",
     )
     assert blank.code == 2 and "reject needs a reason" in blank.err
-    asked = review(
-        run_cli,
-        repo,
-        "request-changes",
-        "hello@1.0.0",
-        "--as",
-        REVIEWER,
-        "--reason",
-        "Replace the SVG screenshot with a PNG",
-        "--category",
-        "screenshots",
-        "--format",
-        "json",
-    )
+    asked = ask_for_a_png(run_cli, repo, "--format", "json")
     assert asked.code == 0, asked.err
     data = json.loads(asked.out)
     assert data["state"] == "changes-requested"
@@ -129,18 +122,7 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
 
 def test_status_tells_the_vendor_the_reasons_and_what_to_fix(run_cli: Any, repo: Repo) -> None:
     review(run_cli, repo, "start", "hello@1.0.0", "--as", REVIEWER)
-    review(
-        run_cli,
-        repo,
-        "request-changes",
-        "hello@1.0.0",
-        "--as",
-        REVIEWER,
-        "--reason",
-        "Replace the SVG screenshot with a PNG",
-        "--category",
-        "screenshots",
-    )
+    ask_for_a_png(run_cli, repo)
     shown = run_cli(cli, "status", "hello@1.0.0", "--repo", str(repo.path))
     assert shown.code == 0
     lines = shown.out.splitlines()
