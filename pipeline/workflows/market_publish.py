@@ -20,6 +20,7 @@ After both requests are merged, `px-market submit PLUGIN@VERSION` starts the rev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,7 +43,7 @@ from pipeline.market.upload import (
 )
 from pipeline.models.listing import Listing
 from pipeline.models.load import parse_document
-from pipeline.models.signing import ReleasePredicate
+from pipeline.models.signing import GIT_COMMIT_PATTERN, ReleasePredicate
 from pipeline.packaging import build_plugin, pack_plugin
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.publish import PublishRequest, PublishResult
@@ -64,6 +65,15 @@ class Signing:
     key: Path | None = None
     passphrase: bytes | None = None
     identity_token: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a source commit the signed predicate would refuse, before anything is built."""
+        if re.fullmatch(GIT_COMMIT_PATTERN, self.source_commit) is None:
+            raise InputError(
+                f"--source-commit {self.source_commit!r} is not a full git commit id",
+                hint="pass the 40-hex id of the commit the package was built from "
+                "(git rev-parse HEAD)",
+            )
 
 
 @dataclass(frozen=True)
