@@ -48,6 +48,7 @@ from pipeline.packaging import build_plugin, pack_plugin
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.publish import PublishRequest, PublishResult
 from pipeline.signing.artifact import SignRequest, default_builder, sign_artifact
+from pipeline.snapshot import Snapshot
 from pipeline.store import cas_uri, writable_store_for
 from pipeline.workflows.common import forge_factory
 from pipeline.workflows.publish import PublishCommand
@@ -178,7 +179,7 @@ def publish(command: MarketPublishCommand, validate: Validator) -> MarketPublish
             environ=command.environ,
         )
     )
-    _open_listing_request(command, target, listing.plugin, version, outcome, forge)
+    _open_listing_request(command, target.git, snapshot, listing.plugin, version, outcome, forge)
     return outcome
 
 
@@ -209,14 +210,15 @@ def _sign(package: Path, plugin: str, signing: Signing) -> None:
 
 def _open_listing_request(
     command: MarketPublishCommand,
-    target: Target,
+    git: GitRepo,
+    validated: Snapshot,
     plugin: str,
     version: str,
     outcome: MarketPublishOutcome,
     forge: Callable[[], GitHubClient] | None,
 ) -> None:
-    git = target.git
-    base = target.snapshot().commit
+    """The listing's request branch, on the base commit the listing was validated at."""
+    base = validated.commit
     branch = f"listing/{plugin}-{version}"
     files = listing_files(command.plugin_dir / LISTING_FILE, plugin)
     if all(
