@@ -18,10 +18,8 @@ from pipeline.market.catalog import SyncRequest, sync_catalog
 from pipeline.market.catalog_build import INDEX_PATH, page_path
 from pipeline.market.catalog_files import read_index, read_page
 from pipeline.market.catalog_hosts import covers, host_version, interval, version_key
-from pipeline.market.catalog_parallel import build_catalog_pages
 from pipeline.market.changes import CatalogChange
 from pipeline.market.events import read_changes
-from pipeline.market.records import reviewed_plugins
 from pipeline.models.market import Review
 from pipeline.signing.keys import public_key_id
 from pipeline.snapshot import Snapshot
@@ -350,20 +348,6 @@ def test_cli_sync_prints_the_changes_and_json(
     assert again.code == 0 and "up to date" in again.out
     missing = run_cli(market_cli, "catalog", "sync", "--repo", str(market.path), "--branch", "nope")
     assert missing.code == 2 and "no branch 'nope'" in missing.err
-
-
-def test_many_stale_pages_are_built_by_worker_processes(market: Repo) -> None:
-    market.commit(
-        {**listed("other", "1.0.0"), **listed("third", "2.0.0"), **listed("hello", "1.1.0")},
-        "more listings",
-    )
-    at = snapshot(market)
-    plugins = reviewed_plugins(at)
-    alone = build_catalog_pages(at, plugins, {}, now=NOW, workers=1)
-    split = build_catalog_pages(at, plugins, {}, now=NOW, workers=2)
-    assert sorted(split.pages) == ["hello", "other", "third"]
-    assert split.pages == alone.pages and split.entries == alone.entries
-    assert split.problems == alone.problems == []
 
 
 def test_host_ranges_as_intervals() -> None:

@@ -266,6 +266,7 @@ def test_chunks_built_forked_spawned_or_here_are_the_same(market: Repo) -> None:
     finally:
         stop.set()
         other.join()
+    assert sorted(alone.pages) == ["hello", "other", "third"] and alone.problems == []
     for built in (forked, spawned):
         assert built.pages == alone.pages and built.entries == alone.entries
         assert built.widened == alone.widened and built.problems == alone.problems

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 from conftest import Repo, git
 from factories import digest_of
 from githubstub import TOKEN, serve_github
+from test_market_events import Receiver
 from test_market_review_support import (
     OTHER_REVIEWER,
     REVIEWER,
@@ -59,6 +58,12 @@ def review(run_cli: Any, repo: Repo, *args: str) -> Any:
     return run_cli(cli, "review", *args, "--repo", str(repo.path), "--no-push")
 
 
+def ask_for_a_png(run_cli: Any, repo: Repo, *args: str) -> Any:
+    """The reviewer asks the vendor of hello@1.0.0 to replace its SVG screenshot."""
+    reason = ("--reason", "Replace the SVG screenshot with a PNG", "--category", "screenshots")
+    return review(run_cli, repo, "request-changes", "hello@1.0.0", "--as", REVIEWER, *reason, *args)
+
+
 def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
     stranger = review(run_cli, repo, "start", "hello@1.0.0", "--as", STRANGER)
     assert stranger.code == 1 and "sam is not a Marketplace reviewer" in stranger.err
@@ -84,20 +89,7 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
         "security",
     )
     assert blank.code == 2 and "reject needs a reason" in blank.err
-    asked = review(
-        run_cli,
-        repo,
-        "request-changes",
-        "hello@1.0.0",
-        "--as",
-        REVIEWER,
-        "--reason",
-        "Replace the SVG screenshot with a PNG",
-        "--category",
-        "screenshots",
-        "--format",
-        "json",
-    )
+    asked = ask_for_a_png(run_cli, repo, "--format", "json")
     assert asked.code == 0, asked.err
     data = json.loads(asked.out)
     assert data["state"] == "changes-requested"
@@ -129,18 +121,7 @@ def test_review_steps_and_their_exit_codes(run_cli: Any, repo: Repo) -> None:
 
 def test_status_tells_the_vendor_the_reasons_and_what_to_fix(run_cli: Any, repo: Repo) -> None:
     review(run_cli, repo, "start", "hello@1.0.0", "--as", REVIEWER)
-    review(
-        run_cli,
-        repo,
-        "request-changes",
-        "hello@1.0.0",
-        "--as",
-        REVIEWER,
-        "--reason",
-        "Replace the SVG screenshot with a PNG",
-        "--category",
-        "screenshots",
-    )
+    ask_for_a_png(run_cli, repo)
     shown = run_cli(cli, "status", "hello@1.0.0", "--repo", str(repo.path))
     assert shown.code == 0
     lines = shown.out.splitlines()
@@ -164,46 +145,31 @@ def test_status_tells_the_vendor_the_reasons_and_what_to_fix(run_cli: Any, repo:
 
 
 @pytest.fixture
-def hook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    received: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
 
 
 def test_remind_lists_overdue_reviews_and_posts_them(
-    run_cli: Any, release_repo: Repo, hook: tuple[str, list[dict[str, Any]]]
+    run_cli: Any, release_repo: Repo, receiver: Receiver
 ) -> None:
     repo = market_repo(release_repo)
-    url, received = hook
+    url = receiver.url("/hook")
     assert run_cli(cli, "remind", "--repo", str(repo.path)).out == "no review is waiting\n"
     submit(repo, WHEN)
     fresh = run_cli(cli, "remind", "--repo", str(repo.path), "--webhook", url)
     assert fresh.code == 0 and fresh.out.startswith("waiting  hello@1.0.0 (online, submitted)")
-    assert received == []
+    assert receiver.received == []
     submit(repo, WHEN - timedelta(days=10))  # resubmitted: the clock starts at the latest
     assert run_cli(cli, "remind", "--repo", str(repo.path)).code == 1
     late = run_cli(cli, "remind", "--repo", str(repo.path), "--webhook", url, "--format", "json")
     assert late.code == 1
     data = json.loads(late.out)
     assert data["overdue"] and data["reviews"][0]["allowedDays"] == 2
-    assert [event["type"] for event in received] == ["io.powerx.market.overdue"]
-    assert received[0]["data"]["overdue"][0]["plugin"] == "hello"
+    [posted] = [received.event for received in receiver.received]
+    assert posted["type"] == "io.powerx.market.overdue"
+    assert posted["data"]["overdue"][0]["plugin"] == "hello"
 
 
 def test_a_pull_request_review_drives_the_transition(

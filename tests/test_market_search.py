@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+from typing import Any
 
 import pytest
 from conftest import Repo, RunCli
@@ -20,6 +21,12 @@ PAID = {
     "trialDays": 30,
     "plans": [{"name": "Team", "price": "19.00", "currency": "EUR"}],
 }
+LEDGER: dict[str, Any] = {  # the listing fields of every ledger version
+    "title": "Ledger",
+    "categories": ["finance"],
+    "pricing": PAID,
+    "promotion": ["verified-vendor"],
+}
 
 
 @pytest.fixture
@@ -29,31 +36,9 @@ def shop(release_repo: Repo) -> Repo:
     release_repo.git("merge", "-q", "feature")
     release_repo.commit(
         {
-            **listed(
-                "ledger",
-                "1.0.0",
-                title="Ledger",
-                categories=["finance"],
-                pricing=PAID,
-                promotion=["verified-vendor"],
-            ),
-            **listed(
-                "ledger",
-                "1.1.0",
-                title="Ledger",
-                categories=["finance"],
-                pricing=PAID,
-                promotion=["verified-vendor"],
-            ),
-            **listed(
-                "ledger",
-                "2.0.0",
-                powerx=">=3,<4",
-                title="Ledger",
-                categories=["finance"],
-                pricing=PAID,
-                promotion=["verified-vendor"],
-            ),
+            **listed("ledger", "1.0.0", **LEDGER),
+            **listed("ledger", "1.1.0", **LEDGER),
+            **listed("ledger", "2.0.0", powerx=">=3,<4", **LEDGER),
             **listed(
                 "books", "1.0.0", title="Bookkeeping", tags=["ledger"], categories=["finance"]
             ),

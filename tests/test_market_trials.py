@@ -192,3 +192,9 @@ def test_a_trial_pushed_to_the_remote(market: Repo, tmp_path: Path) -> None:
             branch="nope",
             remote="origin",
         )
+
+
+def test_a_trial_on_a_missing_local_branch_is_refused(market: Repo) -> None:
+    with pytest.raises(InputError, match=r"branch 'nope' does not exist$"):
+        start_trial(GitRepo(market.path), TrialRequest("meter", "acme", T0), branch="nope")
+    assert market.git("branch", "--list", "nope") == ""

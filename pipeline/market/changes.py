@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.models.market import MarketEvent
 
@@ -18,3 +19,14 @@ class CatalogChange:
     permissions_widened: tuple[str, ...] = field(default=())
     commit: str | None = None
     """The catalog commit that listed it."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The change as JSON data (what `px-market notify --changes` reads back)."""
+        return {
+            "event": self.event,
+            "plugin": self.plugin,
+            "version": self.version,
+            "categories": list(self.categories),
+            "permissionsWidened": list(self.permissions_widened),
+            "commit": self.commit,
+        }

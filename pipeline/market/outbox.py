@@ -131,12 +131,7 @@ def _pending(note: Notification, now: datetime) -> PendingNotification:
         {
             "id": note.event_id,
             "tenant": note.tenant,
-            "event": change.event,
-            "plugin": change.plugin,
-            "version": change.version,
-            "categories": list(change.categories),
-            "permissionsWidened": list(change.permissions_widened),
-            "commit": change.commit,
+            **change.as_json(),
             "rounds": 1,
             "since": now,
             "lastError": note.detail[:500],

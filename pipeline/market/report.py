@@ -248,8 +248,8 @@ def report_text(report: MarketReport) -> str:
         f"Marketplace report{period} (at {report.now.isoformat(timespec='minutes')})",
         "",
         f"reviews: {rev['submissions']} submitted, {rev['approved']} approved, "
-        f"{rev['rejected']} rejected; pass rate {_percent(report.pass_rate)}, "
-        f"first-pass rate {_percent(report.first_pass_rate)}",
+        f"{rev['rejected']} rejected; pass rate {percent(report.pass_rate)}, "
+        f"first-pass rate {percent(report.first_pass_rate)}",
         f"listing lead time (first submission -> approved): median "
         f"{_days(lead['medianDays'])}, longest {_days(lead['maxDays'])}",
         f"review time vs SLA: {sla['withinSla']} of {sla['rounds']} rounds within SLA",
@@ -268,7 +268,7 @@ def report_text(report: MarketReport) -> str:
     lines += ["", "usage per version: downloads, activations, uninstalls, churn"]
     lines += [
         f"  {u.plugin}@{u.version:<12} {u.downloads:>6} {u.activations:>6} {u.uninstalls:>6}"
-        f"  {_percent(u.churn)}"
+        f"  {percent(u.churn)}"
         for u in report.usage
     ] or ["  (no usage events)"]
     return "\n".join(lines) + "\n"
@@ -292,7 +292,8 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
+    """A rate as a whole percentage ("-" when there is nothing to rate)."""
     return "-" if value is None else f"{value:.0%}"
 
 

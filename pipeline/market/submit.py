@@ -177,7 +177,7 @@ def submit_offline(
     try:
         snapshot = target.snapshot()
         checked = check_upload(snapshot, upload)
-        attempt = _with(
+        attempt = replace(
             attempt, plugin=checked.plugin, version=checked.version, sha256=checked.sha256
         )
         stored = store.put(upload.package)
@@ -199,16 +199,12 @@ def submit_offline(
             remote=target.remote,
         )
     except PowerXError as error:
-        warning = record_upload(log, _with(attempt, reason=error.message))
+        warning = record_upload(log, replace(attempt, reason=error.message))
         if warning:
             error.hint = f"{error.hint or ''}\n  {warning}".strip()
         raise
-    warning = record_upload(log, _with(attempt, outcome="accepted", commit=done.commit))
+    warning = record_upload(log, replace(attempt, outcome="accepted", commit=done.commit))
     return done, report, [warning] if warning else []
-
-
-def _with(attempt: UploadAttempt, **changes: object) -> UploadAttempt:
-    return UploadAttempt(**{**attempt.__dict__, **changes})
 
 
 def _offline_request(

@@ -23,6 +23,7 @@ from pipeline.bundle.entitlements import tenant_entitlement_path, tenant_entitle
 from pipeline.errors import GateError, InputError
 from pipeline.gitrepo import ChangeSet, Commit, GitRepo, Trailers, compose_message
 from pipeline.market.records import load_listing
+from pipeline.market.review import commit_change
 from pipeline.models.base import API_VERSION
 from pipeline.models.entitlement import Entitlement, EntitlementType
 from pipeline.models.listing import Listing, Plan
@@ -246,7 +247,8 @@ def _issue(
 
     def change(tip: Commit | None) -> tuple[ChangeSet, str]:
         if tip is None:
-            raise InputError(f"branch {branch!r} does not exist on {remote!r}")
+            where = f" on {remote!r}" if remote is not None else ""
+            raise InputError(f"branch {branch!r} does not exist{where}")
         entitlement, subject = make(Snapshot(git, tip))
         made[:] = [entitlement]
         trailers = Trailers(
@@ -259,12 +261,7 @@ def _issue(
         data = entitlement.model_dump(mode="json", by_alias=True, exclude_none=True)
         return {path: dump_yaml(data).encode()}, compose_message(subject, "", trailers)
 
-    if remote is not None:
-        commit = git.commit_and_push(remote, branch, change)
-    else:
-        tip = git.resolve(f"refs/heads/{branch}")
-        changes, message = change(tip)
-        commit = git.commit(branch, changes, message, parent=tip)
+    commit = commit_change(git, branch, remote, change)
     return Issued(made[0], path, str(commit.id))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from pipeline.market.report import MarketReport, ReportRequest, build_report
+from pipeline.market.report import MarketReport, ReportRequest, build_report, percent
 from pipeline.snapshot import Snapshot
 from pipeline.web import svg
 from pipeline.web.views import Data, Params, Source, View
@@ -23,8 +23,8 @@ def report_data(source: Source, params: Params) -> Data:
         **report.as_json(),
         "head": str(source.head.id),
         "since": since.date().isoformat() if since else None,
-        "passRate": _percent(report.pass_rate),
-        "firstPassRate": _percent(report.first_pass_rate),
+        "passRate": percent(report.pass_rate),
+        "firstPassRate": percent(report.first_pass_rate),
         "slaChart": sla_chart(report) if report.rounds else None,
         "usageChart": usage_chart(report) if report.usage else None,
     }
@@ -61,10 +61,6 @@ def usage_chart(report: MarketReport) -> str:
         y_label="events",
         y_floor=0,
     )
-
-
-def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value:.0%}"
 
 
 VIEWS = [

@@ -119,17 +119,7 @@ def listed_data(listed: Listed) -> dict[str, Any]:
         "listed": result.listed,
         "rebuilt": result.rebuilt,
         "removed": result.removed,
-        "changes": [
-            {
-                "event": c.event,
-                "plugin": c.plugin,
-                "version": c.version,
-                "categories": list(c.categories),
-                "permissionsWidened": list(c.permissions_widened),
-                "commit": c.commit,
-            }
-            for c in result.changes
-        ],
+        "changes": [change.as_json() for change in result.changes],
         "problems": result.problems,
         "notifications": [note.as_json() for note in listed.notifications],
         "retried": [note.as_json() for note in listed.retried],

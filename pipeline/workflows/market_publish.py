@@ -20,6 +20,7 @@ After both requests are merged, `px-market submit PLUGIN@VERSION` starts the rev
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,11 +43,12 @@ from pipeline.market.upload import (
 )
 from pipeline.models.listing import Listing
 from pipeline.models.load import parse_document
-from pipeline.models.signing import ReleasePredicate
+from pipeline.models.signing import GIT_COMMIT_PATTERN, ReleasePredicate
 from pipeline.packaging import build_plugin, pack_plugin
 from pipeline.promotion.branches import push_request_branch
 from pipeline.promotion.publish import PublishRequest, PublishResult
 from pipeline.signing.artifact import SignRequest, default_builder, sign_artifact
+from pipeline.snapshot import Snapshot
 from pipeline.store import cas_uri, writable_store_for
 from pipeline.workflows.common import forge_factory
 from pipeline.workflows.publish import PublishCommand
@@ -64,6 +66,15 @@ class Signing:
     key: Path | None = None
     passphrase: bytes | None = None
     identity_token: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a source commit the signed predicate would refuse, before anything is built."""
+        if re.fullmatch(GIT_COMMIT_PATTERN, self.source_commit) is None:
+            raise InputError(
+                f"--source-commit {self.source_commit!r} is not a full git commit id",
+                hint="pass the 40-hex id of the commit the package was built from "
+                "(git rev-parse HEAD)",
+            )
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,7 @@ def publish(command: MarketPublishCommand, validate: Validator) -> MarketPublish
             environ=command.environ,
         )
     )
-    _open_listing_request(command, target, listing.plugin, version, outcome, forge)
+    _open_listing_request(command, target.git, snapshot, listing.plugin, version, outcome, forge)
     return outcome
 
 
@@ -199,14 +210,15 @@ def _sign(package: Path, plugin: str, signing: Signing) -> None:
 
 def _open_listing_request(
     command: MarketPublishCommand,
-    target: Target,
+    git: GitRepo,
+    validated: Snapshot,
     plugin: str,
     version: str,
     outcome: MarketPublishOutcome,
     forge: Callable[[], GitHubClient] | None,
 ) -> None:
-    git = target.git
-    base = target.snapshot().commit
+    """The listing's request branch, on the base commit the listing was validated at."""
+    base = validated.commit
     branch = f"listing/{plugin}-{version}"
     files = listing_files(command.plugin_dir / LISTING_FILE, plugin)
     if all(
