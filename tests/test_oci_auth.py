@@ -154,6 +154,19 @@ def test_the_bearer_token_flow(registry: Registry, tmp_path: Path) -> None:
         assert "nope" not in refused.value.diagnostics()
 
 
+def test_credentials_never_go_to_an_upload_location_on_another_host(
+    registry: Registry, tmp_path: Path
+) -> None:
+    elsewhere = Behaviour()
+    with proxy(registry.base, elsewhere) as other:
+        behaviour = Behaviour(bearer=("robot", "token-Secret-1"), upload_origin=other.origin)
+        with proxy(registry.base, behaviour) as standin:
+            access = RegistryAccess(credentials_env=ENV, environ={ENV: "robot:token-Secret-1"})
+            roundtrip(standin.location("px/elsewhere"), access, tmp_path)
+    assert behaviour.authorizations  # the registry itself was sent the token
+    assert elsewhere.authorizations == []
+
+
 def test_the_environment_variable_must_hold_user_and_password(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"PX_X .* is not set"):
         lookup_credentials("r:1", env_name="PX_X", environ={})
