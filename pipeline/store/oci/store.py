@@ -162,7 +162,7 @@ class OciStore:
                     " pushes the signature), or push the signature bundle as a referrer",
                 )
             bundle = _first_bundle(client, referrers, where)
-            target = folder / f"{plugin}-{version}.pxp".replace("/", "_")
+            target = folder / f"{layer.digest}.pxp"  # no name from the registry on disk
             client.pull_blob(layer.digest, layer.size, target)
         return SignedPackage(target, bundle, plugin, version)
 
