@@ -185,6 +185,8 @@ def test_the_environment_variable_must_hold_user_and_password(tmp_path: Path) ->
         ('{"auths": {"reg:5000": {"auth": "***"}}}', "is not base64"),
         ('{"auths": {"reg:5000": {"auth": "bm9jb2xvbg=="}}}', "does not hold user:password"),
         ('{"auths": {"reg:5000": {"username": "u"}}}', "needs 'auth', or 'username'"),
+        ('{"auths": ["reg:5000"]}', "'auths' is not a JSON object"),
+        ('{"credHelpers": "pass"}', "'credHelpers' is not a JSON object"),
     ],
 )
 def test_a_broken_docker_config_is_named(tmp_path: Path, content: str, problem: str) -> None:
