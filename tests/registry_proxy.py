@@ -12,7 +12,8 @@ itself) and can:
   distribution spec describes (a stand-in for registries that have it; 2.8 has not),
 - demand bearer tokens (`bearer=(user, password)`): a 401 with `WWW-Authenticate: Bearer
   realm=".../token",service="standin",scope="repository:<name>:<actions>"`, and a token
-  endpoint that checks Basic credentials and grants exactly the asked scope.
+  endpoint that checks Basic credentials and grants exactly the asked scope (or name
+  another realm, `token_realm`).
 
 It records what it saw (`ranges`, `scopes`, `authorizations`) so tests can assert the client's behaviour.
 """
@@ -51,6 +52,7 @@ class Behaviour:
     referrers_api: bool = False
     bearer: tuple[str, str] | None = None
     upload_origin: str | None = None
+    token_realm: str | None = None
     ranges: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
@@ -106,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         granted = behaviour.tokens.get(header.removeprefix("Bearer "), "")
         if header.startswith("Bearer ") and granted and actions in granted.rsplit(":", 1)[-1]:
             return True
-        realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        realm = behaviour.token_realm or f"{self.server.origin}/token"
         self._reply(
             401,
             b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',

@@ -239,7 +239,13 @@ def fetch_token(
     if challenge.params.get("service"):
         params["service"] = challenge.params["service"]
     headers = {"Authorization": credentials.basic()} if credentials is not None else {}
-    response = client.get(url, params=params, headers=headers)
+    try:
+        response = client.get(url, params=params, headers=headers)
+    except httpx.TransportError as error:
+        raise InputError(
+            f"cannot reach the token service {redact_url(realm)}: {type(error).__name__}",
+            hint="check that the registry's token service runs and is reachable",
+        ) from None
     if response.status_code in (401, 403):
         raise InputError(
             f"the token service {redact_url(realm)} refused access (HTTP {response.status_code})",
