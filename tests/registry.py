@@ -4,7 +4,7 @@
 with htpasswd users (bcrypt, made by apache2-utils' `htpasswd -B`) behind TLS whose
 certificate comes from a CA made here (`ca_file`). Readiness is a poll of `/v2/`. Both
 are module-scoped: tests use their own repository names. Distribution 2.8 has no referrers
-API, so it exercises the tag-schema fallback; `tests/registry_standin.py` speaks the
+API, so it exercises the tag-schema fallback; `tests/registry_proxy.py` speaks the
 referrers API and the bearer-token flow in front of it.
 """
 

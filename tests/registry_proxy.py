@@ -6,14 +6,16 @@ itself) and can:
 - flip one byte of every blob it serves (`flip_blob_byte`),
 - cut the connection after `cut_blob_after` bytes of the first `cut_times` blob downloads,
 - drop `Range` headers (`ignore_range`: a registry that cannot resume),
+- send upload sessions (`Location`) to another origin (`upload_origin`),
 - speak the referrers API (`referrers_api`): it acknowledges a manifest's `subject` with
   `OCI-Subject` and answers `GET /v2/<name>/referrers/<digest>` with an OCI index, as the
   distribution spec describes (a stand-in for registries that have it; 2.8 has not),
 - demand bearer tokens (`bearer=(user, password)`): a 401 with `WWW-Authenticate: Bearer
   realm=".../token",service="standin",scope="repository:<name>:<actions>"`, and a token
-  endpoint that checks Basic credentials and grants exactly the asked scope.
+  endpoint that checks Basic credentials and grants exactly the asked scope (or name
+  another realm, `token_realm`).
 
-It records what it saw (`ranges`, `scopes`) so tests can assert the client's behaviour.
+It records what it saw (`ranges`, `scopes`, `authorizations`) so tests can assert the client's behaviour.
 """
 
 from __future__ import annotations
@@ -49,8 +51,11 @@ class Behaviour:
     ignore_range: bool = False
     referrers_api: bool = False
     bearer: tuple[str, str] | None = None
+    upload_origin: str | None = None
+    token_realm: str | None = None
     ranges: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
     referrers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -83,6 +88,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         behaviour = self.server.behaviour
         path = urlsplit(self.path).path
+        if "Authorization" in self.headers and path != "/token":
+            behaviour.authorizations.append(self.headers["Authorization"])
         if path == "/token" and behaviour.bearer is not None:
             return self._token(behaviour)
         if behaviour.bearer is not None and path != "/v2/" and not self._authorized(behaviour):
@@ -101,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         granted = behaviour.tokens.get(header.removeprefix("Bearer "), "")
         if header.startswith("Bearer ") and granted and actions in granted.rsplit(":", 1)[-1]:
             return True
-        realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        realm = behaviour.token_realm or f"{self.server.origin}/token"
         self._reply(
             401,
             b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
@@ -162,7 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
             out = {k: v for k, v in response.headers.items() if k.lower() not in _HOP}
             if "location" in {k.lower() for k in out}:
                 key = next(k for k in out if k.lower() == "location")
-                out[key] = out[key].replace(upstream, self.server.origin)
+                origin = behaviour.upload_origin or self.server.origin
+                out[key] = out[key].replace(upstream, origin)
             extra = self._subject(behaviour, body, response.status_code)
             out.update(extra)
             self._stream(behaviour, response, out)
@@ -254,6 +262,10 @@ class Proxy:
 
     def location(self, repository: str) -> str:
         return f"oci://{self.authority}/{repository}"
+
+    @property
+    def origin(self) -> str:
+        return f"http://{self.authority}"
 
 
 @contextmanager

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus import free_port
 from registry import PASSWORD, USER, Registry, make_package
 from registry_proxy import Behaviour, proxy
 
@@ -154,6 +155,29 @@ def test_the_bearer_token_flow(registry: Registry, tmp_path: Path) -> None:
         assert "nope" not in refused.value.diagnostics()
 
 
+def test_credentials_never_go_to_an_upload_location_on_another_host(
+    registry: Registry, tmp_path: Path
+) -> None:
+    elsewhere = Behaviour()
+    with proxy(registry.base, elsewhere) as other:
+        behaviour = Behaviour(bearer=("robot", "token-Secret-1"), upload_origin=other.origin)
+        with proxy(registry.base, behaviour) as standin:
+            access = RegistryAccess(credentials_env=ENV, environ={ENV: "robot:token-Secret-1"})
+            roundtrip(standin.location("px/elsewhere"), access, tmp_path)
+    assert behaviour.authorizations  # the registry itself was sent the token
+    assert elsewhere.authorizations == []
+
+
+def test_an_unreachable_token_service_is_named(registry: Registry, tmp_path: Path) -> None:
+    realm = f"http://127.0.0.1:{free_port()}/token"
+    behaviour = Behaviour(bearer=("robot", "token-Secret-1"), token_realm=realm)
+    with proxy(registry.base, behaviour) as standin:
+        access = RegistryAccess(credentials_env=ENV, environ={ENV: "robot:token-Secret-1"})
+        with pytest.raises(InputError, match="cannot reach the token service") as refused:
+            roundtrip(standin.location("px/no-token"), access, tmp_path)
+    assert "token-Secret-1" not in refused.value.diagnostics()
+
+
 def test_the_environment_variable_must_hold_user_and_password(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"PX_X .* is not set"):
         lookup_credentials("r:1", env_name="PX_X", environ={})
@@ -172,6 +196,8 @@ def test_the_environment_variable_must_hold_user_and_password(tmp_path: Path) ->
         ('{"auths": {"reg:5000": {"auth": "***"}}}', "is not base64"),
         ('{"auths": {"reg:5000": {"auth": "bm9jb2xvbg=="}}}', "does not hold user:password"),
         ('{"auths": {"reg:5000": {"username": "u"}}}', "needs 'auth', or 'username'"),
+        ('{"auths": ["reg:5000"]}', "'auths' is not a JSON object"),
+        ('{"credHelpers": "pass"}', "'credHelpers' is not a JSON object"),
     ],
 )
 def test_a_broken_docker_config_is_named(tmp_path: Path, content: str, problem: str) -> None:

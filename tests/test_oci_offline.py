@@ -18,11 +18,12 @@ from registry_proxy import Behaviour, proxy
 from waiting import DEADLINE
 
 from pipeline.bundle.oci_import import INCOMING, PARTIAL_SUFFIX, WORKDIR_PREFIX
-from pipeline.bundle.oci_layout import IMAGE_MANIFEST, parse_oci_manifest
+from pipeline.bundle.oci_layout import parse_oci_manifest
 from pipeline.cli.offline import PAUSE_ENV
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import read_trailers
 from pipeline.signing.keys import generate_keypair
+from pipeline.store.oci.client import OCI_MANIFEST
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.store import OciStore, RegistryAccess
 
@@ -130,7 +131,7 @@ def test_a_listing_that_disagrees_with_the_signed_index_is_refused(
             "annotations": {"org.opencontainers.image.title": "environment/plugins/evil.yaml"},
         }
     )
-    client.put_manifest(json.dumps(document).encode(), IMAGE_MANIFEST, "extra")
+    client.put_manifest(json.dumps(document).encode(), OCI_MANIFEST, "extra")
     before = site.fingerprint()
     refused = run_cli(cli, *_import_argv(site, f"{location}:extra"))
     assert refused.code == 1
@@ -167,12 +168,12 @@ def test_not_a_bundle_and_bad_locations(
     config = client.push_bytes(b"{}")
     plain = {
         "schemaVersion": 2,
-        "mediaType": IMAGE_MANIFEST,
+        "mediaType": OCI_MANIFEST,
         "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": f"sha256:{config}",
                    "size": 2},
         "layers": [],
     }  # fmt: skip
-    client.put_manifest(json.dumps(plain).encode(), IMAGE_MANIFEST, "plain")
+    client.put_manifest(json.dumps(plain).encode(), OCI_MANIFEST, "plain")
     refused = run_cli(cli, *_import_argv(site, f"{location}:plain"))
     assert refused.code == 1 and "is not an offline bundle" in refused.err
     no_tag = run_cli(cli, *_import_argv(site, location))

@@ -25,6 +25,25 @@ def policy_file(folder: Path) -> Path:
     return path
 
 
+def publish(run_cli: Any, package: Path, repo: Repo, store: str, *extra: str) -> Any:
+    """`powerx publish create` of `package` into `repo` (not pushed), the artifact to `store`."""
+    return run_cli(
+        powerx,
+        "publish",
+        "create",
+        "--artifact",
+        str(package),
+        "--repo",
+        str(repo.path),
+        "--store",
+        store,
+        "--contact",
+        "Ada=ada@example.com",
+        "--no-push",
+        *extra,
+    )
+
+
 def verify(run_cli: Any, location: str, policy: Path) -> Any:
     return run_cli(px_plugin, "verify", location, "--policy", str(policy))
 
@@ -34,20 +53,7 @@ def test_publish_pushes_the_package_and_its_signature_and_verify_pulls_both(
 ) -> None:
     package = signed_package(tmp_path / "pkg", "hello", "1.4.0")
     store = registry.location("px/releases")
-    result = run_cli(
-        powerx,
-        "publish",
-        "create",
-        "--artifact",
-        str(package),
-        "--repo",
-        str(release_repo.path),
-        "--store",
-        store,
-        "--contact",
-        "Ada=ada@example.com",
-        "--no-push",
-    )
+    result = publish(run_cli, package, release_repo, store)
     assert result.code == 0, result.err
     pushed = re.search(r"pushed to (oci://\S+@sha256:[0-9a-f]{64}), signature referrer", result.out)
     assert pushed, result.out
@@ -134,21 +140,7 @@ def test_publish_and_verify_with_credentials_and_a_private_ca(
     monkeypatch.setenv("PX_LOGIN", f"{USER}:{PASSWORD}")
     access = ("--registry-credentials-env", "PX_LOGIN", "--ca-file", str(auth_registry.tls.ca_file))
     package = signed_package(tmp_path / "pkg", "secure", "1.0.0")
-    result = run_cli(
-        powerx,
-        "publish",
-        "create",
-        "--artifact",
-        str(package),
-        "--repo",
-        str(release_repo.path),
-        "--store",
-        auth_registry.location("px/secure"),
-        "--contact",
-        "Ada=ada@example.com",
-        "--no-push",
-        *access,
-    )
+    result = publish(run_cli, package, release_repo, auth_registry.location("px/secure"), *access)
     assert result.code == 0, result.err
     assert PASSWORD not in result.out + result.err
     pushed = re.search(r"pushed to (oci://\S+@sha256:[0-9a-f]{64})", result.out)

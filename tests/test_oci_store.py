@@ -15,9 +15,12 @@ from pipeline.store import StoreOptions, store_for, writable_store_for
 from pipeline.store.oci.artifact import (
     ARTIFACT_TYPE,
     EMPTY_CONFIG_DIGEST,
+    PLUGIN_ANNOTATION,
     bundle_layer,
     package_layer,
+    package_manifest,
     package_tag,
+    signature_manifest,
 )
 from pipeline.store.oci.client import (
     OCI_MANIFEST,
@@ -151,6 +154,28 @@ def test_referrers_fall_back_to_the_tag_schema_on_distribution_2_8(
         "hello",
         "1.0.0",
     )
+    assert hash_file(pulled.package) == hash_file(package)
+
+
+def test_a_signed_package_with_hostile_annotations_lands_under_its_digest(
+    registry: Registry, tmp_path: Path
+) -> None:
+    package = make_package(tmp_path, "named", "1.0.0")
+    bundle = tmp_path / "bundle.json"
+    bundle.write_text("{}")
+    store = writable_store_for(registry.location("px/named"))
+    assert isinstance(store, OciStore)
+    stored = store.put(package)
+    document = json.loads(package_manifest("named", "1.0.0", stored.sha256, stored.size))
+    document["annotations"][PLUGIN_ANNOTATION] = "../x\x00/" + "n" * 300
+    manifest = json.dumps(document).encode()
+    with RegistryAccess().client(store.reference) as client:
+        digest = client.put_manifest(manifest, OCI_MANIFEST, "hostile")
+        client.push_bytes(bundle.read_bytes())
+        referrer = signature_manifest(digest, len(manifest), bundle.read_bytes())
+        client.put_referrer(referrer, OCI_MANIFEST, digest)
+    pulled = store.pull_signed(store.reference.with_digest(digest), tmp_path / "pulled")
+    assert pulled.package == tmp_path / "pulled" / f"{stored.sha256}.pxp"
     assert hash_file(pulled.package) == hash_file(package)
 
 

@@ -16,15 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.bundle.export import ExportRequest, PreparedExport, prepare_export
-from pipeline.bundle.oci_layout import (
-    EMPTY_DIGEST,
-    IMAGE_MANIFEST,
-    BundleRegistry,
-    bundle_layers,
-    encode_oci_manifest,
-)
+from pipeline.bundle.oci_layout import BundleRegistry, bundle_layers, encode_oci_manifest
 from pipeline.bundle.progress import Progress, no_progress
-from pipeline.store.oci.artifact import EMPTY_CONFIG
+from pipeline.store.oci.artifact import EMPTY_CONFIG, EMPTY_CONFIG_DIGEST
+from pipeline.store.oci.client import OCI_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ def push_bundle(
         sent = 0
         progress.start(sum(layer.size for layer in layers))
         head = {0: prepared.raw, 1: prepared.signature}
-        _push(registry, _spill(Path(scratch), EMPTY_CONFIG), EMPTY_DIGEST, len(EMPTY_CONFIG))
+        _push(registry, _spill(Path(scratch), EMPTY_CONFIG), EMPTY_CONFIG_DIGEST, len(EMPTY_CONFIG))
         for number, layer in enumerate(layers):
             data = head.get(number, prepared.memory.get(layer.title))
             path = (
@@ -78,7 +73,7 @@ def push_bundle(
             progress(layer.size)
     manifest = encode_oci_manifest(prepared.manifest, index_sha256, layers)
     chosen = tag or default_tag(prepared)
-    digest = registry.put_manifest(manifest, IMAGE_MANIFEST, chosen)
+    digest = registry.put_manifest(manifest, OCI_MANIFEST, chosen)
     return PushResult(
         prepared,
         digest.removeprefix("sha256:"),

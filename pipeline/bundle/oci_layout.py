@@ -18,7 +18,7 @@ index's signature, and then pulls every file by the digest the signed index give
 
 from __future__ import annotations
 
-import json
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,28 +29,20 @@ from pipeline.jsonio import load_json
 from pipeline.models.bundle import BundleManifest
 from pipeline.models.digest import parse_sha256
 from pipeline.store.oci.artifact import (
-    EMPTY_CONFIG_DIGEST,
-    EMPTY_CONFIG_TYPE,
     MAX_BUNDLE_BYTES,
     SIGSTORE_BUNDLE_TYPE,
     TITLE_ANNOTATION,
+    empty_config,
 )
-from pipeline.store.oci.client import MANIFEST_LIMIT, OCI_MANIFEST
+from pipeline.store.oci.client import MANIFEST_LIMIT, OCI_MANIFEST, canonical_json
 
 BUNDLE_ARTIFACT_TYPE = "application/vnd.powerx.offline-bundle.v1"
 INDEX_MEDIA_TYPE = "application/vnd.powerx.bundle.index.v1+json"
-SIGNATURE_MEDIA_TYPE = SIGSTORE_BUNDLE_TYPE
 FILE_MEDIA_TYPE = "application/vnd.powerx.bundle.file.v1"
-IMAGE_MANIFEST = OCI_MANIFEST
-EMPTY_MEDIA_TYPE = EMPTY_CONFIG_TYPE
-EMPTY_DIGEST = EMPTY_CONFIG_DIGEST
-TITLE = TITLE_ANNOTATION
 CREATED = "org.opencontainers.image.created"
 ENVIRONMENT = "io.powerx.bundle.environment"
 SEQUENCE = "io.powerx.bundle.sequence"
 INDEX_DIGEST = "io.powerx.bundle.digest"
-MAX_SIGNATURE_BYTES = MAX_BUNDLE_BYTES
-MAX_OCI_MANIFEST_BYTES = MANIFEST_LIMIT
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ class Layer:
             "mediaType": self.media_type,
             "digest": f"sha256:{self.sha256}",
             "size": self.size,
-            "annotations": {TITLE: self.title},
+            "annotations": {TITLE_ANNOTATION: self.title},
         }
 
 
@@ -76,12 +68,10 @@ def bundle_layers(
     manifest: BundleManifest, index_sha256: str, index_size: int, signature: bytes
 ) -> list[Layer]:
     """The layers of a bundle, in order: index, signature, then every indexed file."""
-    import hashlib
-
     return [
         Layer(INDEX_MEDIA_TYPE, index_sha256, index_size, MANIFEST_NAME),
         Layer(
-            SIGNATURE_MEDIA_TYPE,
+            SIGSTORE_BUNDLE_TYPE,
             hashlib.sha256(signature).hexdigest(),
             len(signature),
             SIGNATURE_NAME,
@@ -95,9 +85,9 @@ def encode_oci_manifest(manifest: BundleManifest, index_sha256: str, layers: lis
     the same bytes, hence the same digest)."""
     document = {
         "schemaVersion": 2,
-        "mediaType": IMAGE_MANIFEST,
+        "mediaType": OCI_MANIFEST,
         "artifactType": BUNDLE_ARTIFACT_TYPE,
-        "config": {"mediaType": EMPTY_MEDIA_TYPE, "digest": f"sha256:{EMPTY_DIGEST}", "size": 2},
+        "config": empty_config(),
         "layers": [layer.descriptor() for layer in layers],
         "annotations": {
             CREATED: manifest.created.isoformat(),
@@ -106,7 +96,7 @@ def encode_oci_manifest(manifest: BundleManifest, index_sha256: str, layers: lis
             INDEX_DIGEST: f"sha256:{index_sha256}",
         },
     }
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+    return canonical_json(document)
 
 
 @dataclass(frozen=True)
@@ -123,9 +113,7 @@ class BundleArtifact:
 def parse_oci_manifest(data: bytes, where: str) -> BundleArtifact:
     """Read a bundle's image manifest; GateError when it is not one (or is malformed)."""
     try:
-        document = load_json(
-            data, where, max_bytes=MAX_OCI_MANIFEST_BYTES, what="registry manifest"
-        )
+        document = load_json(data, where, max_bytes=MANIFEST_LIMIT, what="registry manifest")
     except InputError as error:
         raise GateError(f"{where}: {error.message}") from None
     if not isinstance(document, dict) or document.get("artifactType") != BUNDLE_ARTIFACT_TYPE:
@@ -142,7 +130,7 @@ def parse_oci_manifest(data: bytes, where: str) -> BundleArtifact:
     ]:
         raise GateError(f"{where} does not start with {MANIFEST_NAME} and {SIGNATURE_NAME}")
     index, signature = layers[0], layers[1]
-    if index.size > MAX_MANIFEST_BYTES or signature.size > MAX_SIGNATURE_BYTES:
+    if index.size > MAX_MANIFEST_BYTES or signature.size > MAX_BUNDLE_BYTES:
         raise GateError(f"{where}: {MANIFEST_NAME} or its signature is over the size limit")
     files: dict[str, Layer] = {}
     for layer in layers[2:]:
@@ -183,7 +171,7 @@ def _layer(item: object, where: str) -> Layer:
     if not isinstance(item, dict):
         raise GateError(f"{where}: a layer is not an object")
     annotations = item.get("annotations")
-    title = annotations.get(TITLE) if isinstance(annotations, dict) else None
+    title = annotations.get(TITLE_ANNOTATION) if isinstance(annotations, dict) else None
     digest, size, media_type = item.get("digest"), item.get("size"), item.get("mediaType")
     if not isinstance(title, str) or not isinstance(media_type, str):
         raise GateError(f"{where}: a layer has no title or media type")

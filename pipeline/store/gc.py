@@ -29,7 +29,7 @@ from pipeline.packaging.archive import read_package_manifest
 from pipeline.snapshot import Snapshot
 from pipeline.store.cas import ContentAddressedDirectory
 from pipeline.store.oci.artifact import PLUGIN_ANNOTATION, VERSION_ANNOTATION, package_layer
-from pipeline.store.oci.client import RegistryClient, fallback_tag
+from pipeline.store.oci.client import ManifestNotFoundError, RegistryClient, fallback_tag
 from pipeline.store.oci.reference import SCHEME, OciReference
 from pipeline.store.oci.store import RegistryAccess
 
@@ -216,16 +216,19 @@ class RegistryInventory:
     def items(self) -> list[StoredItem]:
         """Our packages, named by their manifests' annotations (other manifests are left alone)."""
         found: dict[str, StoredItem] = {}
-        for tag, digest in sorted(self.client.list_repository_manifests().items()):
+        for tag in sorted(self.client.tags()):
+            try:  # one GET per tag: its digest is that of the bytes it answers
+                data, _media_type, digest = self.client.get_manifest(tag)
+            except ManifestNotFoundError:
+                continue  # untagged since the listing
             if digest in found:
                 continue
-            data, _media_type, _digest = self.client.get_manifest(f"sha256:{digest}")
             try:
                 layer, annotations = package_layer(data, f"{self.name}:{tag}")
             except GateError:
                 continue  # a bundle, a signature index or someone else's: not ours to collect
             found[digest] = StoredItem(
-                layer.digest.removeprefix("sha256:"),
+                layer.digest,
                 annotations.get(PLUGIN_ANNOTATION),
                 annotations.get(VERSION_ANNOTATION),
                 layer.size,

@@ -27,7 +27,7 @@ from typing import Any
 
 from pipeline.errors import GateError, InputError
 from pipeline.store.base import check_sha256
-from pipeline.store.oci.client import OCI_MANIFEST
+from pipeline.store.oci.client import OCI_MANIFEST, canonical_json
 
 ARTIFACT_TYPE = "application/vnd.powerx.plugin.v1"
 PACKAGE_LAYER_TYPE = "application/vnd.powerx.plugin.package.v1.tar+gzip"
@@ -59,12 +59,12 @@ def package_tag(plugin: str, version: str) -> str:
 def package_manifest(plugin: str, version: str, digest: str, size: int) -> bytes:
     """The image manifest of a `.pxp` whose bytes have `digest` and `size`."""
     title = f"{plugin}-{version}.pxp"
-    return _canonical(
+    return canonical_json(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "artifactType": ARTIFACT_TYPE,
-            "config": _empty_config(),
+            "config": empty_config(),
             "layers": [
                 {
                     "mediaType": PACKAGE_LAYER_TYPE,
@@ -84,12 +84,12 @@ def package_manifest(plugin: str, version: str, digest: str, size: int) -> bytes
 
 def signature_manifest(subject_digest: str, subject_size: int, bundle: bytes) -> bytes:
     """The referrer holding a Sigstore bundle for the package manifest `subject_digest`."""
-    return _canonical(
+    return canonical_json(
         {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
             "artifactType": SIGSTORE_BUNDLE_TYPE,
-            "config": _empty_config(),
+            "config": empty_config(),
             "layers": [
                 {
                     "mediaType": SIGSTORE_BUNDLE_TYPE,
@@ -125,7 +125,8 @@ def bundle_layer(manifest: bytes, source: str) -> Layer:
     return _only_layer(_document(manifest, source), SIGSTORE_BUNDLE_TYPE, source)
 
 
-def _empty_config() -> dict[str, Any]:
+def empty_config() -> dict[str, Any]:
+    """The descriptor of the empty config `{}` every manifest of ours names."""
     return {
         "mediaType": EMPTY_CONFIG_TYPE,
         "digest": f"sha256:{EMPTY_CONFIG_DIGEST}",
@@ -159,7 +160,3 @@ def _document(manifest: bytes, source: str) -> dict[str, Any]:
     if not isinstance(document, dict) or document.get("mediaType") != OCI_MANIFEST:
         raise GateError(f"{source} is not an OCI image manifest")
     return document
-
-
-def _canonical(document: dict[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()

@@ -137,18 +137,29 @@ def _from_docker_config(authority: str, path: Path) -> CredentialLookup:
         ) from None
     if not isinstance(config, dict):
         raise InputError(f"the Docker config {path} is not a JSON object")
-    auths = config.get("auths") or {}
+    auths, helpers = _section(config, "auths", path), _section(config, "credHelpers", path)
     entry = next(
         (value for key, value in auths.items() if _config_key(key) == authority.lower()), None
     )
     if isinstance(entry, dict) and (entry.get("auth") or entry.get("username")):
         return CredentialLookup(_entry_credentials(entry, path, authority))
-    helpers = config.get("credHelpers") or {}
     helper = next(
         (str(value) for key, value in helpers.items() if _config_key(key) == authority.lower()),
         config.get("credsStore"),
     )
     return CredentialLookup(None, helper=str(helper) if helper else None)
+
+
+def _section(config: Mapping[str, object], name: str, path: Path) -> Mapping[str, object]:
+    """The object `name` of the Docker config ({} when absent); InputError if not an object."""
+    section = config.get(name) or {}
+    if not isinstance(section, dict):
+        raise InputError(
+            f"the Docker config {path}: {name!r} is not a JSON object",
+            location=Location(str(path)),
+            hint='write it as {"registry:port": {...}}',
+        )
+    return section
 
 
 def _config_key(key: str) -> str:
@@ -228,7 +239,13 @@ def fetch_token(
     if challenge.params.get("service"):
         params["service"] = challenge.params["service"]
     headers = {"Authorization": credentials.basic()} if credentials is not None else {}
-    response = client.get(url, params=params, headers=headers)
+    try:
+        response = client.get(url, params=params, headers=headers)
+    except httpx.TransportError as error:
+        raise InputError(
+            f"cannot reach the token service {redact_url(realm)}: {type(error).__name__}",
+            hint="check that the registry's token service runs and is reachable",
+        ) from None
     if response.status_code in (401, 403):
         raise InputError(
             f"the token service {redact_url(realm)} refused access (HTTP {response.status_code})",

@@ -353,7 +353,7 @@ class RegistryClient:
         manifests = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
         if not any(m.get("digest") == descriptor["digest"] for m in manifests):
             index["manifests"] = [*manifests, descriptor]
-            self.put_manifest(_canonical(index), OCI_INDEX, tag)
+            self.put_manifest(canonical_json(index), OCI_INDEX, tag)
         return digest
 
 
@@ -413,7 +413,8 @@ def _json(body: bytes) -> dict[str, Any]:
     return parsed
 
 
-def _canonical(document: dict[str, Any]) -> bytes:
+def canonical_json(document: dict[str, Any]) -> bytes:
+    """Compact JSON with sorted keys: the same document gives the same bytes (and digest)."""
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
 

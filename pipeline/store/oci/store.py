@@ -32,7 +32,9 @@ from pipeline.store.base import (
 from pipeline.store.oci.artifact import (
     EMPTY_CONFIG,
     MAX_BUNDLE_BYTES,
+    PLUGIN_ANNOTATION,
     SIGSTORE_BUNDLE_TYPE,
+    VERSION_ANNOTATION,
     bundle_layer,
     package_layer,
     package_manifest,
@@ -150,8 +152,8 @@ class OciStore:
         with self.access.client(reference) as client:
             manifest = client.get_manifest(f"sha256:{reference.digest}")[0]
             layer, annotations = package_layer(manifest, where)
-            plugin = annotations.get("dev.powerx.plugin", "package")
-            version = annotations.get("dev.powerx.version", "0")
+            plugin = annotations.get(PLUGIN_ANNOTATION, "package")
+            version = annotations.get(VERSION_ANNOTATION, "0")
             referrers = client.referrers(reference.digest, SIGSTORE_BUNDLE_TYPE)
             if not referrers:
                 raise GateError(
@@ -160,7 +162,7 @@ class OciStore:
                     " pushes the signature), or push the signature bundle as a referrer",
                 )
             bundle = _first_bundle(client, referrers, where)
-            target = folder / f"{plugin}-{version}.pxp".replace("/", "_")
+            target = folder / f"{layer.digest}.pxp"  # no name from the registry on disk
             client.pull_blob(layer.digest, layer.size, target)
         return SignedPackage(target, bundle, plugin, version)
 

@@ -3,8 +3,9 @@
 Scheme: https, with the system CAs or a private CA file. Plain http only to a loopback
 registry, and only when it does not speak TLS (the first request tries https; the Docker
 client treats `localhost` the same way). Every request, redirects included, is checked
-against that rule, and httpx drops the `Authorization` header when a redirect leaves the
-registry (blobs are often served from a storage bucket).
+against that rule. Credentials go to the registry only: httpx drops the `Authorization`
+header when a redirect leaves it (blobs are often served from a storage bucket), and a URL
+the registry names (an upload `Location`, a `Link`) on another host is sent none.
 
 Authentication: requests go anonymously until the registry answers 401; its
 `WWW-Authenticate` challenge then says Basic (send the credentials) or Bearer (fetch a
@@ -34,6 +35,7 @@ from pipeline.webserver import is_loopback
 
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
 _ERROR_BODY_LIMIT = 16 * 1024
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -144,19 +146,18 @@ class RegistryTransport:
         url = httpx.URL(self.url(target))
         if params:
             url = url.copy_merge_params(dict(params))
+        ours = self._is_registry(url)
         for attempt in range(2):
+            authorization = self._authorization(push) if ours else {}
             request = self._http.build_request(
-                method,
-                url,
-                headers={**(headers or {}), **self._authorization(push)},
-                content=content,
+                method, url, headers={**(headers or {}), **authorization}, content=content
             )
             response = self._retrying(request, stream)
             if response.status_code != 401:
                 return response
             response.close()
-            if attempt or not (content is None or isinstance(content, bytes)):
-                break
+            if attempt or not ours or not (content is None or isinstance(content, bytes)):
+                break  # no second try, and no credentials for another host's challenge
             self._authenticate(response, push)
         raise self.denied(response)
 
@@ -171,6 +172,14 @@ class RegistryTransport:
                     raise self._unreachable(error) from None
                 time.sleep(self.settings.backoff * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _is_registry(self, url: httpx.URL) -> bool:
+        """Whether `url` is on the registry's host and port (where credentials may go)."""
+        origin = httpx.URL(self.origin())
+        return (url.host, url.port or _DEFAULT_PORTS.get(url.scheme)) == (
+            origin.host,
+            origin.port or _DEFAULT_PORTS.get(origin.scheme),
+        )
 
     def _authorization(self, push: bool) -> dict[str, str]:
         token = self._tokens.get(push) or (None if push else self._tokens.get(True))
