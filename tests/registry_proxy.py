@@ -53,6 +53,8 @@ class Behaviour:
     bearer: tuple[str, str] | None = None
     upload_origin: str | None = None
     token_realm: str | None = None
+    token_padding: int = 0
+    """Bytes of padding the token service adds to its answer (an oversized answer)."""
     ranges: list[str] = field(default_factory=list)
     scopes: list[str] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
@@ -130,7 +132,8 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour.scopes.append(scope)
         token = secrets.token_hex(16)
         behaviour.tokens[token] = scope
-        body = json.dumps({"token": token, "expires_in": 300}).encode()
+        answer = {"token": token, "expires_in": 300, "padding": "x" * behaviour.token_padding}
+        body = json.dumps(answer).encode()
         return self._reply(200, body, {"Content-Type": "application/json"})
 
     def _referrers(self, behaviour: Behaviour, digest: str) -> None:

@@ -16,7 +16,7 @@ from registry_proxy import Behaviour, proxy
 from pipeline.cli.plugin import cli as px_plugin
 from pipeline.errors import GateError, InputError
 from pipeline.fsutil import hash_file
-from pipeline.store.oci.auth import lookup_credentials
+from pipeline.store.oci.auth import MAX_TOKEN_BYTES, lookup_credentials
 from pipeline.store.oci.reference import OciReference
 from pipeline.store.oci.store import OciStore, RegistryAccess
 from pipeline.store.oci.transport import _check_scheme
@@ -153,6 +153,14 @@ def test_the_bearer_token_flow(registry: Registry, tmp_path: Path) -> None:
         with pytest.raises(InputError, match=r"token service .* refused access") as refused:
             roundtrip(standin.location("px/bearer-wrong"), wrong, tmp_path / "wrong")
         assert "nope" not in refused.value.diagnostics()
+
+
+def test_an_oversized_token_answer_is_refused(registry: Registry, tmp_path: Path) -> None:
+    behaviour = Behaviour(bearer=("robot", "token-Secret-1"), token_padding=MAX_TOKEN_BYTES)
+    with proxy(registry.base, behaviour) as standin:
+        access = RegistryAccess(credentials_env=ENV, environ={ENV: "robot:token-Secret-1"})
+        with pytest.raises(InputError, match=r"token service .* with more than 65,536 bytes"):
+            roundtrip(standin.location("px/big-token"), access, tmp_path)
 
 
 def test_credentials_never_go_to_an_upload_location_on_another_host(

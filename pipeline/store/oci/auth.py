@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -34,6 +33,7 @@ from pathlib import Path
 import httpx
 
 from pipeline.errors import InputError, Location
+from pipeline.jsonio import load_json
 from pipeline.urls import redact_url
 from pipeline.webserver import is_loopback
 
@@ -129,11 +129,12 @@ def _from_docker_config(authority: str, path: Path) -> CredentialLookup:
         raise InputError(f"cannot read the Docker config {path}: {error.strerror}") from None
     if len(raw) > MAX_CONFIG_BYTES:
         raise InputError(f"the Docker config {path} is larger than {MAX_CONFIG_BYTES:,} bytes")
-    try:
-        config = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as error:
+    try:  # the one bounded JSON reader (size, depth, constants)
+        config = load_json(raw, str(path), max_bytes=MAX_CONFIG_BYTES, what="Docker config")
+    except InputError as error:
         raise InputError(
-            f"the Docker config {path} is not JSON: {error}", location=Location(str(path))
+            f"the Docker config {path} is not JSON: {error.message}",
+            location=error.location or Location(str(path)),
         ) from None
     if not isinstance(config, dict):
         raise InputError(f"the Docker config {path} is not a JSON object")
@@ -240,27 +241,40 @@ def fetch_token(
         params["service"] = challenge.params["service"]
     headers = {"Authorization": credentials.basic()} if credentials is not None else {}
     try:
-        response = client.get(url, params=params, headers=headers)
+        with client.stream("GET", url, params=params, headers=headers) as response:
+            status = response.status_code
+            raw = read_capped(response, MAX_TOKEN_BYTES) if status == 200 else None
     except httpx.TransportError as error:
         raise InputError(
             f"cannot reach the token service {redact_url(realm)}: {type(error).__name__}",
             hint="check that the registry's token service runs and is reachable",
         ) from None
-    if response.status_code in (401, 403):
+    if status in (401, 403):
         raise InputError(
-            f"the token service {redact_url(realm)} refused access (HTTP {response.status_code})",
+            f"the token service {redact_url(realm)} refused access (HTTP {status})",
             hint=lookup.refusal_hint(),
         )
-    if response.status_code != 200 or len(response.content) > MAX_TOKEN_BYTES:
+    if raw is None:
         raise InputError(
-            f"the token service {redact_url(realm)} answered HTTP {response.status_code}",
+            f"the token service {redact_url(realm)} answered HTTP {status}"
+            + (f" with more than {MAX_TOKEN_BYTES:,} bytes" if status == 200 else ""),
             hint="check the registry's token service",
         )
     try:
-        body = response.json()
+        body = load_json(raw, redact_url(realm), max_bytes=MAX_TOKEN_BYTES, what="token answer")
         token = body.get("token") or body.get("access_token")
-    except (ValueError, AttributeError):
+    except (InputError, AttributeError):
         token = None
     if not isinstance(token, str) or not token:
         raise InputError(f"the token service {redact_url(realm)} sent no token")
     return token
+
+
+def read_capped(response: httpx.Response, limit: int) -> bytes | None:
+    """A streamed answer's body, read no further than `limit` bytes (None: it is longer)."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)

@@ -27,8 +27,7 @@ from typing import Any
 import httpx
 
 from pipeline.errors import GateError, InputError
-from pipeline.fsutil import CHUNK
-from pipeline.store.oci.auth import CredentialLookup, fetch_token, parse_challenge
+from pipeline.store.oci.auth import CredentialLookup, fetch_token, parse_challenge, read_capped
 from pipeline.store.oci.reference import OciReference
 from pipeline.urls import redact_url
 from pipeline.webserver import is_loopback
@@ -241,15 +240,13 @@ class RegistryTransport:
             if response.status_code == 404:
                 return None
             self.expect(response, (200,), f"read a {what} from")
-            body = bytearray()
-            for chunk in response.iter_bytes(CHUNK):
-                body += chunk
-                if len(body) > limit:
-                    raise GateError(
-                        f"{self.where}: the {what} is larger than {limit:,} bytes",
-                        hint="the registry sent something else than expected",
-                    )
-            return bytes(body), response.headers
+            body = read_capped(response, limit)
+            if body is None:
+                raise GateError(
+                    f"{self.where}: the {what} is larger than {limit:,} bytes",
+                    hint="the registry sent something else than expected",
+                )
+            return body, response.headers
 
     def bounded_get(self, target: str, limit: int, headers: Mapping[str, str], what: str) -> bytes:
         """Like `bounded_response`, the body only; 404 is an InputError."""
