@@ -17,13 +17,15 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from conftest import Repo
-from factories import bundle, digest_of, plugin_state, release, yaml_text
+from factories import API, bundle, digest_of, plugin_state, release, yaml_text
 from test_promote import publish
 from test_web_console import promote
 from test_web_matrix import estate  # noqa: F401 (a fixture)
 
 from pipeline.cli.powerx import cli
 from pipeline.gitrepo import GitRepo
+from pipeline.gitrepo.added import AddedFiles
+from pipeline.policy.release_approvals import ORIGINS_FILE
 from pipeline.promotion.audit import AuditQuery
 from pipeline.promotion.audit_index import INDEX_FILE
 from pipeline.web import sitebuild, sitelinks
@@ -479,3 +481,25 @@ def test_a_plugins_release_pages_go_to_one_chunk() -> None:
         assert sum(job.view == "release" for job in chunk) == 3 * len(plugins)
     # dealt in turn: matrix 1, 2, 3 and a's pages, then b, c, d and e's pages
     assert [len(chunk) for chunk in chunks] == [4, 4, 4, 6]
+
+
+def test_the_release_origins_are_read_before_the_workers_when_approvals_are_required(
+    site_repo: Repo, tmp_path: Path
+) -> None:
+    """Every release page then asks which commit added its manifest: the index is read
+    once by the build, not by every worker."""
+    origins = Path(GitRepo(site_repo.path).repo.path) / ORIGINS_FILE
+    none = {"apiVersion": API, "kind": "ApprovalPolicy", "environments": {}}
+    site_repo.commit({"policies/approvals.yaml": yaml_text(none)}, "no approvals anywhere")
+    plain = build_site(site_repo.path, tmp_path / "plain", workers=2)
+    assert plain.pages > 0 and not origins.exists()  # no approvals: nothing to ask
+    policy = {**none, "environments": {"prod": {"required": 1}}}
+    site_repo.commit({"policies/approvals.yaml": yaml_text(policy)}, "prod needs an approval")
+    git = GitRepo(site_repo.path)
+    assert sitebuild._asks_for_approvals(Source(git, git.resolve("HEAD")))
+    report = build_site(site_repo.path, tmp_path / "approved", workers=2)
+    assert origins.is_file()
+    saved = origins.stat().st_ino
+    index = AddedFiles(git, "releases", "release.yaml", origins)
+    index.read_all(git.resolve(report.head))  # all there already: nothing read, nothing saved
+    assert origins.stat().st_ino == saved

@@ -25,6 +25,8 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.errors import InputError
 from pipeline.fsutil import fs_errors, make_dirs
+from pipeline.policy.release_approvals import release_origins
+from pipeline.snapshot import Snapshot
 from pipeline.web import audit
 from pipeline.web.app import STATIC, STATIC_FILES, VIEWS, Console
 from pipeline.web.site import (
@@ -150,6 +152,8 @@ def write_site(
     else:
         chunks = chunked(jobs, CHUNKS * workers)
         head = context.source.head.id
+        if _asks_for_approvals(context.source):  # release pages ask who added each release:
+            release_origins(context.source.git).read_all(context.source.head)  # read once, here
         spawn = multiprocessing.get_context("spawn")  # no fork of an open repository
         setup = (console.repo_dir, head, site, out, context.now)
         with ProcessPoolExecutor(workers, spawn, initializer=_start_worker, initargs=setup) as pool:
@@ -362,3 +366,13 @@ def swap(new: Path, target: Path) -> None:
             old.rename(target)  # put the previous site back
             raise
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _asks_for_approvals(source: Source) -> bool:
+    """Whether some environment requires approvals (then every release page asks the
+    release origin index, which the workers should find built, not each build it)."""
+    try:
+        policies = Snapshot(source.git, source.head).policies()
+    except InputError:  # the pages report a bad policy file themselves
+        return False
+    return any(rule.required > 0 for rule in policies.approvals.environments.values())
