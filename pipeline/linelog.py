@@ -9,10 +9,12 @@ and the Marketplace upload log are written here.
 
 from __future__ import annotations
 
+import json
 import os
 import select
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from pipeline.fsutil import file_lock, fs_errors, make_dirs
 
@@ -23,6 +25,24 @@ MAX_LINE_BYTES = min(select.PIPE_BUF, 4096) - 1
 """A line and its newline fit in one atomic append."""
 SHORTENED = " [...]"
 """What ends a text cut short to fit a line."""
+
+
+def fitted_line(data: Mapping[str, Any], field: str, *, limit: int | None = None) -> bytes | None:
+    """`data` as one compact JSON line of at most MAX_LINE_BYTES: its string `field` cut to
+    `limit` characters (default: whole), then halved until the line fits, each cut marked
+    SHORTENED; None when it does not fit even with that field empty."""
+    text = str(data.get(field) or "")
+    fitted = dict(data)
+    limit = len(text) if limit is None else limit
+    while True:
+        if len(text) > limit:
+            fitted[field] = text[: max(0, limit - len(SHORTENED))] + SHORTENED
+        line = (json.dumps(fitted, separators=(",", ":"), sort_keys=True) + "\n").encode()
+        if len(line) <= MAX_LINE_BYTES:
+            return line
+        if limit == 0:
+            return None
+        limit //= 2
 
 
 def rotated_path(path: Path) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -289,6 +290,9 @@ def test_the_upload_log_keeps_whole_short_lines(tmp_path: Path) -> None:
     line = upload_line(attempt)
     assert len(line) < 4096 and line.endswith(b"\n")
     assert json.loads(line)["reason"].endswith(" [...]")
+    deep = replace(attempt, file="/uploads/" + "d/" * 3_000 + "hello-1.0.0.pxp")
+    kept = json.loads(upload_line(deep))
+    assert kept["file"] == "hello-1.0.0.pxp" and kept["reason"].endswith(" [...]")
     blocked = tmp_path / "file"
     blocked.write_text("")
     warning = record_upload(blocked / "log.jsonl", attempt)

@@ -13,7 +13,6 @@ line log is (`pipeline.linelog`: one atomic append, at most two files of about
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -25,6 +24,7 @@ from pipeline.linelog import (
     MAX_LOG_BYTES,
     SHORTENED,
     append_line,
+    fitted_line,
     lines_newest_first,
     rotated_path,
 )
@@ -50,17 +50,10 @@ def rotated_log_path(store: Path) -> Path:
 def attempt_line(attempt: ImportAttempt) -> bytes:
     """The attempt as one JSON line of at most MAX_LINE_BYTES (its reason shortened to fit)."""
     data = attempt.model_dump(mode="json", by_alias=True)
-    reason = data.get("reason") or ""
-    limit = MAX_REASON_CHARS
-    while True:
-        if len(reason) > limit:
-            data["reason"] = reason[: max(0, limit - len(SHORTENED))] + SHORTENED
-        line = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
-        if len(line) <= MAX_LINE_BYTES:
-            return line
-        if limit == 0:
-            raise ValueError("an import attempt does not fit in one log line")
-        limit //= 2
+    line = fitted_line(data, "reason", limit=MAX_REASON_CHARS)
+    if line is None:
+        raise ValueError("an import attempt does not fit in one log line")
+    return line
 
 
 def append_attempt(store: Path, attempt: ImportAttempt) -> Path:

@@ -10,12 +10,12 @@ concurrent submissions never interleave. Writing it never changes a submission's
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
 from pipeline.errors import FileSystemError
-from pipeline.linelog import MAX_LINE_BYTES, SHORTENED, append_line, lines_newest_first
+from pipeline.linelog import append_line, fitted_line, lines_newest_first
 
 LOG_NAME = "market-uploads.jsonl"
 LOCK_NAME = ".market-uploads.lock"
@@ -37,17 +37,15 @@ class UploadAttempt:
 
 
 def upload_line(attempt: UploadAttempt) -> bytes:
-    """The attempt as one JSON line of at most MAX_LINE_BYTES (its reason shortened to fit)."""
-    data = asdict(attempt)
-    reason = attempt.reason
-    while True:
-        line = (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
-        if len(line) <= MAX_LINE_BYTES:
-            return line
-        reason = reason[: len(reason) // 2]
-        data["reason"] = reason + SHORTENED
-        if not reason:
-            data["file"] = Path(attempt.file).name[:200]
+    """The attempt as one JSON line of at most MAX_LINE_BYTES (its reason shortened to fit,
+    then the file named by its last part only)."""
+    line = fitted_line(asdict(attempt), "reason")
+    if line is None:
+        short = replace(attempt, file=Path(attempt.file).name[:200])
+        line = fitted_line(asdict(short), "reason")
+    if line is None:
+        raise ValueError("an upload attempt does not fit in one log line")
+    return line
 
 
 def append_upload(path: Path, attempt: UploadAttempt) -> None:
