@@ -19,6 +19,7 @@ from pipeline.cli.admin_common import (
     reading,
     run_change,
 )
+from pipeline.cli.options import registry_options, store_options
 from pipeline.errors import InputError
 
 
@@ -39,6 +40,7 @@ from pipeline.errors import InputError
     help="The artifact store: what PLUGIN's plugin.yaml declares is read from its package "
     "[$POWERX_STORE].",
 )
+@registry_options()
 @changing
 def grant(
     tenant: str,
@@ -46,6 +48,8 @@ def grant(
     environment: str,
     template: str | None,
     store: str | None,
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
     **kw: Any,
 ) -> int:
     """Let PLUGIN use PERMISSIONs for TENANT in --env ENV.
@@ -78,7 +82,8 @@ def grant(
         )
     assert plugin is not None
     editor = grant_editor(environment, tenant, plugin, permissions)
-    return run_change(editor, change_options(kw), store=store)
+    options = store_options(registry_credentials_env, ca_file)
+    return run_change(editor, change_options(kw), store=store, store_options=options)
 
 
 def _plugin_and_permissions(

@@ -52,7 +52,13 @@ changing = combine(
 """--repo --branch --push --propose --github-repo --operator --dry-run --format."""
 
 
-def run_change(editor: Any, options: dict[str, Any], *, store: str | None = None) -> int:
+def run_change(
+    editor: Any,
+    options: dict[str, Any],
+    *,
+    store: str | None = None,
+    store_options: Any = None,
+) -> int:
     """Plan `editor`, print the diff, apply it as `options` say; print what landed."""
     from pipeline.admin.plan import Actor, Context, Plan, Target, run_admin
     from pipeline.gitrepo import GitRepo
@@ -73,7 +79,7 @@ def run_change(editor: Any, options: dict[str, Any], *, store: str | None = None
     if store:
         from pipeline.store import store_for
 
-        declared = DeclaredPermissions(store_for(store))
+        declared = DeclaredPermissions(store_for(store, store_options))
     context = Context(Actor(options["operator"], ci.run_url(os.environ)), target, declared)
     text = options["output_format"] == "text"
 

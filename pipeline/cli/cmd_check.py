@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import github_repo_option, repo_option
+from pipeline.cli.options import github_repo_option, registry_options, repo_option, store_options
 from pipeline.cli.usage import usage_errors
 from pipeline.policy import CheckRequest
 from pipeline.policy.render import github_annotations, render_json, render_summary, render_text
@@ -50,6 +50,7 @@ from pipeline.workflows.check import check as run_check
     help="The artifact store: grants in environment.yaml are compared with what the "
     "packages' plugin.yaml declare [$POWERX_STORE].",
 )
+@registry_options()
 def check(
     repo_dir: Path,
     base: str | None,
@@ -60,6 +61,8 @@ def check(
     pull_request: int | None,
     github_repo: str | None,
     store: str | None,
+    registry_credentials_env: str | None,
+    ca_file: Path | None,
 ) -> int:
     """Run every gate on what changed between BASE and HEAD.
 
@@ -74,7 +77,7 @@ def check(
         if store:  # the store (and its HTTP client) is loaded only when one is given
             from pipeline.store import store_for
 
-            source = store_for(store)
+            source = store_for(store, store_options(registry_credentials_env, ca_file))
         request = CheckRequest(head=head, base=base, audit=audit, store=source)
         command = CheckCommand(repo_dir, request, pull_request, github_repo, os.environ)
         report = run_check(command, warn=lambda warning: click.echo(warning, err=True))
