@@ -65,6 +65,15 @@ def listing_data(**overrides: object) -> dict[str, object]:
     return data
 
 
+def write_release_notes(folder: Path, version: str) -> None:
+    """Real release notes and changelog in a plugin folder, named by its plugin.yaml."""
+    (folder / "NOTES.md").write_text(f"# {version}\n\nGreetings for every tenant, by name.\n")
+    (folder / "CHANGELOG.md").write_text(f"## {version}\n\n- PX-123: localised greetings\n")
+    manifest = folder / "plugin.yaml"
+    text = manifest.read_text().rstrip("\n")
+    manifest.write_text(text + "\nnotes: NOTES.md\nchangelog: CHANGELOG.md\n")
+
+
 def make_package(
     tmp_path: Path,
     version: str = "1.1.0",
@@ -91,9 +100,8 @@ def make_package(
                 kept.append(line)
                 skipping = False
         text = "\n".join(kept)
-    (folder / "NOTES.md").write_text(f"# {version}\n\nGreetings for every tenant, by name.\n")
-    (folder / "CHANGELOG.md").write_text(f"## {version}\n\n- PX-123: localised greetings\n")
-    (folder / "plugin.yaml").write_text(text + "\nnotes: NOTES.md\nchangelog: CHANGELOG.md\n")
+    (folder / "plugin.yaml").write_text(text)
+    write_release_notes(folder, version)
     build_plugin(folder)
     packed = pack_plugin(folder, folder / "out")
     if sign is not None:
